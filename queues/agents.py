@@ -1,0 +1,97 @@
+"""Agents in Redis, so that several daemons share one view of presence, capacity and load."""
+
+from __future__ import annotations
+
+import json
+
+from redis.asyncio import Redis
+
+from frontdesk.skills import Agent, Presence
+
+from .errors import AgentRefused, ErrorCode, raise_for_code
+from .keys import Keys
+from .scripts import Scripts
+
+
+def _agent(agent_id: str, raw: dict[bytes, bytes]) -> Agent:
+    f = {k.decode(): v.decode() for k, v in raw.items()}
+    return Agent(
+        id=agent_id,
+        name=f["name"],
+        skills={k: int(v) for k, v in json.loads(f["skills"]).items()},
+        capacity={k[4:]: int(v) for k, v in f.items() if k.startswith("cap:")},
+        tier=int(f["tier"]),
+        groups=tuple(json.loads(f["groups"])),
+        presence=Presence(f["presence"]),
+        away_reason=f.get("away_reason", ""),
+        load={k[5:]: int(v) for k, v in f.items() if k.startswith("load:") and int(v)},
+        missed=int(f.get("missed", 0)),
+    )
+
+
+class AgentStore:
+    """Agent profiles and presence for one tenant; loads are changed only by request scripts."""
+
+    def __init__(self, redis: Redis, keys: Keys, stream_maxlen: int = 1_000_000) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.stream_maxlen = stream_maxlen
+        self.scripts = Scripts(redis)
+
+    async def upsert(self, agent: Agent) -> bool:
+        """Create the agent or update its profile; True when created. A new agent starts with
+        `agent.presence`; an existing one keeps its own. Refuses a capacity below current load."""
+        k = self.keys
+        caps = [x for channel, cap in sorted(agent.capacity.items()) for x in (channel, cap)]
+        result = await self.scripts.upsert_agent(
+            [k.agent(agent.id), k.agents, k.events],
+            [
+                agent.id,
+                agent.name,
+                agent.tier,
+                json.dumps(list(agent.groups)),
+                json.dumps(agent.skills, sort_keys=True),
+                agent.presence.value,
+                self.stream_maxlen,
+                *caps,
+            ],
+        )
+        if isinstance(result, list):
+            channel = result[1].decode()
+            raise AgentRefused(
+                ErrorCode.CAPACITY_BELOW_LOAD,
+                None,
+                f"agent {agent.id} holds more {channel} requests than a capacity of "
+                f"{agent.capacity.get(channel, 0)}",
+            )
+        return bool(result)
+
+    async def set_presence(self, agent_id: str, presence: Presence, reason: str = "") -> Presence:
+        """Set the agent's presence; returns the one it had."""
+        k = self.keys
+        result = await self.scripts.set_presence(
+            [k.agent(agent_id), k.events],
+            [agent_id, presence.value, reason, self.stream_maxlen],
+        )
+        raise_for_code(result, None, f"agent {agent_id}")
+        return Presence(result.decode())
+
+    async def get(self, agent_id: str) -> Agent | None:
+        raw = await self.redis.hgetall(self.keys.agent(agent_id))
+        return _agent(agent_id, raw) if raw else None
+
+    async def ids(self) -> list[str]:
+        return sorted(m.decode() for m in await self.redis.smembers(self.keys.agents))
+
+    async def all(self) -> list[Agent]:
+        ids = await self.ids()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for agent_id in ids:
+                pipe.hgetall(self.keys.agent(agent_id))
+            raws = await pipe.execute()
+        return [_agent(i, raw) for i, raw in zip(ids, raws, strict=True) if raw]
+
+    async def holds(self, agent_id: str) -> dict[str, str]:
+        """request id -> channel, for every request offered or assigned to the agent."""
+        raw = await self.redis.hgetall(self.keys.holds(agent_id))
+        return {k.decode(): v.decode() for k, v in raw.items()}

@@ -1,0 +1,97 @@
+"""One error tree for frontdesk: a root, family bases, leaves that carry data."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class FrontdeskError(Exception):
+    """Root of every error frontdesk raises on purpose."""
+
+
+class DecodeError(FrontdeskError):
+    """Stored or received bytes could not be decoded; keeps the raw bytes and the cause."""
+
+    def __init__(self, what: str, raw: bytes, cause: BaseException | None = None) -> None:
+        super().__init__(f"cannot decode {what}: {cause}")
+        self.what = what
+        self.raw = raw
+        self.cause = cause
+
+
+class QueueError(FrontdeskError):
+    """A queue operation was refused; `code` is the script's return code."""
+
+    code: ErrorCode
+
+    def __init__(self, code: ErrorCode, request_id: str | None = None, detail: str = "") -> None:
+        self.code = code
+        self.request_id = request_id
+        self.detail = detail
+        text = code.name.lower().replace("_", " ")
+        where = f" (request {request_id})" if request_id else ""
+        super().__init__(f"{text}{where}{': ' + detail if detail else ''}")
+
+
+class ErrorCode(IntEnum):
+    """Negative return codes of the Lua scripts, named once."""
+
+    NOT_FOUND = -1
+    WRONG_STATE = -2
+    NO_CAPACITY = -3
+    AGENT_NOT_FOUND = -4
+    AGENT_UNAVAILABLE = -5
+    NOT_YOUR_OFFER = -6
+    AGENT_EXCLUDED = -7
+    TOP_TIER = -8
+    STALE = -9
+    OFFER_EXPIRED = -10
+    NOT_OVERDUE = -11
+    CAPACITY_BELOW_LOAD = -12
+
+
+class RequestNotFound(QueueError):
+    """No request with that id."""
+
+
+class WrongState(QueueError):
+    """The request is not in a state that allows the operation."""
+
+
+class AgentRefused(QueueError):
+    """The agent cannot take the request: unknown, unavailable, full, or excluded."""
+
+
+class NotYourOffer(QueueError):
+    """The agent does not hold this request."""
+
+
+class TopTier(QueueError):
+    """The request is already at the highest tier."""
+
+
+class StaleRead(QueueError):
+    """The request moved between our read and the script; read again."""
+
+
+_LEAVES: dict[ErrorCode, type[QueueError]] = {
+    ErrorCode.NOT_FOUND: RequestNotFound,
+    ErrorCode.WRONG_STATE: WrongState,
+    ErrorCode.OFFER_EXPIRED: WrongState,
+    ErrorCode.NOT_OVERDUE: WrongState,
+    ErrorCode.NO_CAPACITY: AgentRefused,
+    ErrorCode.AGENT_NOT_FOUND: AgentRefused,
+    ErrorCode.AGENT_UNAVAILABLE: AgentRefused,
+    ErrorCode.AGENT_EXCLUDED: AgentRefused,
+    ErrorCode.CAPACITY_BELOW_LOAD: AgentRefused,
+    ErrorCode.NOT_YOUR_OFFER: NotYourOffer,
+    ErrorCode.TOP_TIER: TopTier,
+    ErrorCode.STALE: StaleRead,
+}
+
+
+def raise_for_code(result: object, request_id: str | None = None, detail: str = "") -> None:
+    """Turn a script's negative integer into the matching exception; other values pass."""
+    if isinstance(result, int) and result < 0:
+        code = ErrorCode(result)
+        raise _LEAVES[code](code, request_id, detail)

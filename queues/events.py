@@ -1,0 +1,79 @@
+"""The event stream: one entry per state change, read by reports, webhooks and the simulator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from redis.asyncio import Redis
+
+from .keys import Keys
+
+
+class EventType(str, Enum):
+    """What changed. Request events name the request; agent events name the agent only."""
+
+    ENQUEUED = "enqueued"
+    MESSAGE = "message"
+    OFFERED = "offered"
+    ASSIGNED = "assigned"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    COMPLETED = "completed"
+    ABANDONED = "abandoned"
+    TRANSFERRED = "transferred"
+    ESCALATED = "escalated"
+    AGENT_CREATED = "agent_created"
+    AGENT_UPDATED = "agent_updated"
+    PRESENCE = "presence"
+
+
+_BASE_FIELDS = ("type", "req", "agent", "queue", "ts")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One stream entry."""
+
+    id: str
+    type: EventType
+    request: str
+    agent: str
+    queue: str
+    ts_ms: int
+    data: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_entry(cls, entry_id: bytes | str, fields: dict[bytes, bytes]) -> Event:
+        text = {k.decode(): v.decode() for k, v in fields.items()}
+        return cls(
+            id=entry_id.decode() if isinstance(entry_id, bytes) else entry_id,
+            type=EventType(text["type"]),
+            request=text["req"],
+            agent=text["agent"],
+            queue=text["queue"],
+            ts_ms=int(text["ts"]),
+            data={k: v for k, v in text.items() if k not in _BASE_FIELDS},
+        )
+
+
+class EventLog:
+    """Reads the tenant's event stream."""
+
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._key = keys.events
+
+    async def range(self, start: str = "-", end: str = "+", count: int | None = None) -> list[Event]:
+        """Events with ids from `start` to `end`, oldest first."""
+        entries = await self._redis.xrange(self._key, start, end, count=count)
+        return [Event.from_entry(i, f) for i, f in entries]
+
+    async def follow(self, after: str = "$", count: int = 100, block_ms: int = 1000) -> list[Event]:
+        """Events after id `after`, waiting up to `block_ms` for the first one."""
+        reply = await self._redis.xread({self._key: after}, count=count, block=block_ms)
+        return [Event.from_entry(i, f) for _, entries in reply for i, f in entries]
+
+    async def length(self) -> int:
+        return int(await self._redis.xlen(self._key))

@@ -1,0 +1,91 @@
+"""Every Redis key frontdesk uses, in one place.
+
+All keys of a tenant share the hash tag ``{tenant}``, so every multi-key script stays on one slot of
+a Redis Cluster. ``v1`` is the layout version: a layout change gets a new segment, never a silent
+reinterpretation of old keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LAYOUT_VERSION = "v1"
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Key names for one tenant."""
+
+    tenant: str = "default"
+
+    @property
+    def prefix(self) -> str:
+        return f"fd:{LAYOUT_VERSION}:{{{self.tenant}}}:"
+
+    # -- counters and streams ------------------------------------------------------------------
+    @property
+    def request_ids(self) -> str:
+        """String counter: the number in each new request id (FD-<n>)."""
+        return self.prefix + "ids"
+
+    @property
+    def seq(self) -> str:
+        """String counter: arrival order, the FIFO part of a queue score; kept across moves."""
+        return self.prefix + "seq"
+
+    @property
+    def events(self) -> str:
+        """Stream: one entry per state change (type, request, agent, queue, ...)."""
+        return self.prefix + "events"
+
+    @property
+    def offers(self) -> str:
+        """Sorted set: request id -> offer deadline (ms since epoch, Redis clock)."""
+        return self.prefix + "offers"
+
+    @property
+    def queues(self) -> str:
+        """Set: names of every queue that has held a request."""
+        return self.prefix + "queues"
+
+    @property
+    def agents(self) -> str:
+        """Set: ids of every agent known to this tenant."""
+        return self.prefix + "agents"
+
+    # -- per request -----------------------------------------------------------------------------
+    def request(self, request_id: str) -> str:
+        """Hash: data (msgpack Request), state, queue, priority band, seq, tier, channel, agent,
+        deadline, enqueued_ms, messages."""
+        return f"{self.prefix}req:{request_id}"
+
+    def messages(self, request_id: str) -> str:
+        """List: msgpack follow-up messages, oldest first."""
+        return f"{self.prefix}req:{request_id}:msgs"
+
+    def excluded(self, request_id: str) -> str:
+        """Set: agents who rejected or missed an offer of this request."""
+        return f"{self.prefix}req:{request_id}:excluded"
+
+    def idempotency(self, key: str) -> str:
+        """String with TTL: channel:external id -> the request it became."""
+        return f"{self.prefix}idem:{key}"
+
+    # -- per queue and agent ---------------------------------------------------------------------
+    def queue(self, name: str) -> str:
+        """Sorted set: waiting request ids, score = priority band * 2^32 + seq."""
+        return f"{self.prefix}queue:{name}"
+
+    def agent(self, agent_id: str) -> str:
+        """Hash: name, tier, groups, skills (JSON), presence, cap:<channel>, load:<channel>,
+        missed (offers missed in a row)."""
+        return f"{self.prefix}agent:{agent_id}"
+
+    def holds(self, agent_id: str) -> str:
+        """Hash: request id -> channel, for every request offered or assigned to the agent."""
+        return f"{self.prefix}agent:{agent_id}:holds"
+
+    @property
+    def nobody(self) -> str:
+        """Placeholder passed where a script takes agent keys but no agent is involved."""
+        return self.prefix + "agent:-"

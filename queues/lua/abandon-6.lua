@@ -1,0 +1,22 @@
+--[[ abandon: an open request ends without being handled (the customer left or cancelled, or it
+     timed out); an agent holding it gets the capacity back.
+
+  KEYS[1] request hash   KEYS[2] its queue   KEYS[3] holder's agent hash (placeholder if none)
+  KEYS[4] holder's holds hash   KEYS[5] offers sorted set   KEYS[6] events stream
+
+  ARGV[1] request id   ARGV[2] current holder ('' if none)   ARGV[3] queue name   ARGV[4] reason
+  ARGV[5] stream max length
+
+  Returns 1, or -1 no such request, -2 already completed or abandoned, -9 queue or holder moved.
+]]
+--- @include "common"
+--- @include "holder"
+
+local state, channel = check_holder(KEYS[1], ARGV[3], ARGV[2])
+if type(state) == 'number' then return state end
+detach(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1], state, channel)
+redis.call('HSET', KEYS[1], 'state', 'abandoned', 'resolution', ARGV[4],
+  'closed_ms', string.format('%.0f', now_ms()))
+redis.call('HDEL', KEYS[1], 'agent', 'deadline')
+emit(KEYS[6], ARGV[5], 'abandoned', ARGV[1], ARGV[2], ARGV[3], {'reason', ARGV[4]})
+return 1

@@ -1,0 +1,26 @@
+--[[ append_message: a follow-up joins an open request; the same external message twice is
+     appended once.
+
+  KEYS[1] idempotency key (channel:external id), or the placeholder when ARGV[5] is '0'
+  KEYS[2] request hash
+  KEYS[3] messages list
+  KEYS[4] events stream
+
+  ARGV[1] request id        ARGV[2] msgpack message   ARGV[3] idempotency TTL in seconds
+  ARGV[4] stream max length ARGV[5] '1' when KEYS[1] is a real idempotency key
+  ARGV[6] author (customer, agent, system)
+
+  Returns the request's message count after the append, 0 for a duplicate,
+  -1 no such request, -2 the request is completed or abandoned.
+]]
+--- @include "common"
+
+if ARGV[5] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local r = redis.call('HMGET', KEYS[2], 'state', 'queue', 'agent')
+if not r[1] then return -1 end
+if r[1] == 'completed' or r[1] == 'abandoned' then return -2 end
+if ARGV[5] == '1' then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3]) end
+redis.call('RPUSH', KEYS[3], ARGV[2])
+local n = redis.call('HINCRBY', KEYS[2], 'messages', 1)
+emit(KEYS[4], ARGV[4], 'message', ARGV[1], r[3], r[2], {'author', ARGV[6]})
+return n

@@ -1,0 +1,20 @@
+--[[ assign: a waiting request goes straight to an agent, with no offer to accept
+     (typical for email).
+
+  KEYS[1] request hash      KEYS[2] queue sorted set   KEYS[3] agent hash
+  KEYS[4] agent holds hash  KEYS[5] request's excluded agents   KEYS[6] events stream
+
+  ARGV[1] request id   ARGV[2] agent id   ARGV[3] queue name   ARGV[4] stream max length
+  ARGV[5] explanation (JSON, may be empty)
+
+  Returns 1, or -1 no such request, -2 not waiting, -9 queue moved, -4 unknown agent,
+  -5 agent not available, -7 agent excluded, -3 no capacity on the channel.
+]]
+--- @include "common"
+--- @include "take"
+
+local channel = check_take(KEYS[1], KEYS[3], KEYS[5], ARGV[1], ARGV[2], ARGV[3])
+if type(channel) == 'number' then return channel end
+take(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], channel, 'assigned')
+emit(KEYS[6], ARGV[4], 'assigned', ARGV[1], ARGV[2], ARGV[3], {'why', ARGV[5]})
+return 1

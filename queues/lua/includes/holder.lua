@@ -1,0 +1,21 @@
+-- Checks shared by the operations that take a request out of any open state
+-- (transfer, escalate, abandon): the caller read queue and agent first and passes them,
+-- so that every key the script touches came in through KEYS.
+-- Returns state, channel; or a negative code.
+local function check_holder(reqKey, queueName, expectedAgent)
+  local r = redis.call('HMGET', reqKey, 'state', 'queue', 'agent', 'channel')
+  if not r[1] then return -1 end
+  if r[1] ~= 'waiting' and r[1] ~= 'offered' and r[1] ~= 'assigned' then return -2 end
+  if r[2] ~= queueName or (r[3] or '') ~= expectedAgent then return -9 end
+  return r[1], r[4]
+end
+
+-- Take the request out of wherever it is now (queue, or the agent and the offer list).
+local function detach(reqKey, queueKey, agentKey, holdsKey, offersKey, reqId, state, channel)
+  if state == 'waiting' then
+    redis.call('ZREM', queueKey, reqId)
+  else
+    release(agentKey, holdsKey, reqId, channel)
+    redis.call('ZREM', offersKey, reqId)
+  end
+end

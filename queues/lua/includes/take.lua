@@ -1,0 +1,22 @@
+-- Can `agentId` take waiting request `reqId` from queue `queueName`?
+-- Returns the request's channel, or a negative code (see queues/errors.py ErrorCode).
+local function check_take(reqKey, agentKey, excludedKey, reqId, agentId, queueName)
+  local r = redis.call('HMGET', reqKey, 'state', 'queue', 'channel')
+  if not r[1] then return -1 end
+  if r[1] ~= 'waiting' then return -2 end
+  if r[2] ~= queueName then return -9 end
+  local a = redis.call('HMGET', agentKey, 'presence', 'cap:' .. r[3], 'load:' .. r[3])
+  if not a[1] then return -4 end
+  if a[1] ~= 'available' then return -5 end
+  if redis.call('SISMEMBER', excludedKey, agentId) == 1 then return -7 end
+  if tonumber(a[3] or '0') >= tonumber(a[2] or '0') then return -3 end
+  return r[3]
+end
+
+-- Move the request from its queue to the agent: load +1, recorded among the agent's holds.
+local function take(reqKey, queueKey, agentKey, holdsKey, reqId, agentId, channel, state)
+  redis.call('ZREM', queueKey, reqId)
+  redis.call('HINCRBY', agentKey, 'load:' .. channel, 1)
+  redis.call('HSET', holdsKey, reqId, channel)
+  redis.call('HSET', reqKey, 'state', state, 'agent', agentId)
+end

@@ -1,0 +1,17 @@
+--[[ set_presence: an agent becomes available, away (with a reason) or offline.
+     Becoming available clears the run of missed offers.
+
+  KEYS[1] agent hash   KEYS[2] events stream
+
+  ARGV[1] agent id   ARGV[2] presence   ARGV[3] reason   ARGV[4] stream max length
+
+  Returns the previous presence, or -4 unknown agent.
+]]
+--- @include "common"
+
+local previous = redis.call('HGET', KEYS[1], 'presence')
+if not previous then return -4 end
+redis.call('HSET', KEYS[1], 'presence', ARGV[2], 'away_reason', ARGV[3])
+if ARGV[2] == 'available' then redis.call('HSET', KEYS[1], 'missed', 0) end
+emit(KEYS[2], ARGV[4], 'presence', '', ARGV[1], '', {'presence', ARGV[2], 'reason', ARGV[3]})
+return previous

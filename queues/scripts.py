@@ -1,0 +1,64 @@
+"""The Lua scripts of ``queues/lua``: read once, includes resolved, registered with redis-py.
+
+Each file is named ``<verb>-<number of keys>.lua``; calling a script with another number of keys
+is a programming error caught here rather than a wrong key touched in Redis.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
+LUA_DIR = Path(__file__).parent / "lua"
+_INCLUDE = re.compile(r'^--- @include "([a-z_]+)"$', re.MULTILINE)
+
+
+def _resolve(text: str) -> str:
+    return _INCLUDE.sub(lambda m: (LUA_DIR / "includes" / f"{m[1]}.lua").read_text(), text)
+
+
+@cache
+def sources() -> dict[str, tuple[int, str]]:
+    """verb -> (number of keys, script text with includes resolved)."""
+    found: dict[str, tuple[int, str]] = {}
+    for path in sorted(LUA_DIR.glob("*-*.lua")):
+        verb, _, nkeys = path.stem.rpartition("-")
+        found[verb] = (int(nkeys), _resolve(path.read_text()))
+    return found
+
+
+@dataclass(slots=True)
+class _Bound:
+    verb: str
+    nkeys: int
+    script: AsyncScript
+
+    async def __call__(
+        self, keys: Sequence[str], args: Sequence[Any], client: Any | None = None
+    ) -> Any:
+        if len(keys) != self.nkeys:
+            raise TypeError(f"{self.verb} takes {self.nkeys} keys, got {len(keys)}")
+        return await self.script(keys=list(keys), args=list(args), client=client)
+
+
+class Scripts:
+    """Every script, registered on one client (EVALSHA, with redis-py's NOSCRIPT fallback)."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._bound = {
+            verb: _Bound(verb, nkeys, redis.register_script(text))
+            for verb, (nkeys, text) in sources().items()
+        }
+
+    def __getattr__(self, verb: str) -> _Bound:
+        try:
+            return self._bound[verb]
+        except KeyError:
+            raise AttributeError(verb) from None

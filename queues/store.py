@@ -1,0 +1,348 @@
+"""The request operations: each one Lua script, each atomic, each appending one event."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+
+from .errors import ErrorCode, StaleRead, raise_for_code
+from .keys import Keys
+from .request import Message, Priority, Request, decode_message, decode_request, encode
+from .scripts import Scripts
+from .states import State
+
+_BY_BAND = {p.band: p for p in Priority}
+_STALE_RETRIES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    """Limits and timings the store applies to every operation."""
+
+    idempotency_ttl_s: int = 90 * 86400
+    stream_maxlen: int = 1_000_000
+    max_tier: int = 3
+    max_missed_offers: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Enqueued:
+    """What enqueue did: the request's id, and whether this call created it."""
+
+    id: str
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """A stored request and where it is in its life."""
+
+    request: Request
+    state: State
+    agent: str | None
+    deadline_ms: int | None
+    enqueued_ms: int
+    seq: int
+    score: int
+    messages: int
+    resolution: str | None
+
+
+def _s(value: bytes | None) -> str | None:
+    return value.decode() if value is not None else None
+
+
+def _record(fields: dict[bytes, bytes]) -> RequestRecord:
+    f = {k.decode(): v for k, v in fields.items()}
+    request = dataclasses.replace(
+        decode_request(f["data"]),
+        queue=f["queue"].decode(),
+        priority=_BY_BAND[int(f["band"])],
+        tier=int(f["tier"]),
+        enqueued_at=int(f["enqueued_ms"]) / 1000,
+    )
+    deadline = f.get("deadline")
+    return RequestRecord(
+        request=request,
+        state=State(f["state"].decode()),
+        agent=_s(f.get("agent")),
+        deadline_ms=int(deadline) if deadline is not None else None,
+        enqueued_ms=int(f["enqueued_ms"]),
+        seq=int(f["seq"]),
+        score=int(f["score"]),
+        messages=int(f["messages"]),
+        resolution=_s(f.get("resolution")),
+    )
+
+
+class QueueStore:
+    """Requests in Redis for one tenant."""
+
+    def __init__(self, redis: Redis, keys: Keys, settings: StoreSettings | None = None) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.settings = settings or StoreSettings()
+        self.scripts = Scripts(redis)
+
+    # -- intake ----------------------------------------------------------------------------------
+    async def new_request_id(self) -> str:
+        return f"FD-{await self.redis.incr(self.keys.request_ids)}"
+
+    async def enqueue(self, request: Request) -> Enqueued:
+        """Store a new request as waiting; the same channel + external id twice gives the first."""
+        if not request.id:
+            request = dataclasses.replace(request, id=await self.new_request_id())
+        idem = request.idempotency_key
+        k = self.keys
+        rid, created = await self.scripts.enqueue(
+            [
+                k.idempotency(idem) if idem else k.nobody,
+                k.request(request.id),
+                k.queue(request.queue),
+                k.seq,
+                k.events,
+                k.queues,
+            ],
+            [
+                request.id,
+                request.channel.value,
+                request.queue,
+                request.priority.band,
+                request.tier,
+                encode(request),
+                self.settings.idempotency_ttl_s,
+                self.settings.stream_maxlen,
+                "1" if idem else "0",
+            ],
+        )
+        return Enqueued(rid.decode(), bool(created))
+
+    async def append_message(
+        self, request_id: str, message: Message, idempotency_key: str | None = None
+    ) -> int:
+        """Append a follow-up to an open request; returns its message count, 0 for a duplicate."""
+        k = self.keys
+        result = await self.scripts.append_message(
+            [
+                k.idempotency(idempotency_key) if idempotency_key else k.nobody,
+                k.request(request_id),
+                k.messages(request_id),
+                k.events,
+            ],
+            [
+                request_id,
+                encode(message),
+                self.settings.idempotency_ttl_s,
+                self.settings.stream_maxlen,
+                "1" if idempotency_key else "0",
+                message.author,
+            ],
+        )
+        raise_for_code(result, request_id)
+        return int(result)
+
+    # -- reading ---------------------------------------------------------------------------------
+    async def get(self, request_id: str) -> RequestRecord | None:
+        fields = await self.redis.hgetall(self.keys.request(request_id))
+        return _record(fields) if fields else None
+
+    async def messages(self, request_id: str) -> list[Message]:
+        raw = await self.redis.lrange(self.keys.messages(request_id), 0, -1)
+        return [decode_message(m) for m in raw]
+
+    async def peek(self, queue: str, n: int) -> list[str]:
+        """The ids of the first `n` waiting requests of `queue`: priority first, then age."""
+        return [m.decode() for m in await self.redis.zrange(self.keys.queue(queue), 0, n - 1)]
+
+    async def waiting_count(self, queue: str) -> int:
+        return int(await self.redis.zcard(self.keys.queue(queue)))
+
+    async def queue_names(self) -> set[str]:
+        return {m.decode() for m in await self.redis.smembers(self.keys.queues)}
+
+    async def excluded(self, request_id: str) -> set[str]:
+        return {m.decode() for m in await self.redis.smembers(self.keys.excluded(request_id))}
+
+    async def _where(self, request_id: str) -> tuple[str, str]:
+        """The request's queue and holder ('' when none), for scripts that need their keys."""
+        queue, agent = await self.redis.hmget(self.keys.request(request_id), "queue", "agent")
+        if queue is None:
+            raise_for_code(ErrorCode.NOT_FOUND, request_id)
+        return queue.decode(), (agent or b"").decode()
+
+    # -- offers ----------------------------------------------------------------------------------
+    async def offer(
+        self,
+        request_id: str,
+        agent_id: str,
+        timeout_s: float,
+        queue: str | None = None,
+        why: dict[str, Any] | None = None,
+    ) -> int:
+        """Offer a waiting request to an agent; returns the deadline (ms, Redis clock)."""
+        queue = queue or (await self._where(request_id))[0]
+        k = self.keys
+        result = await self.scripts.offer(
+            [
+                k.request(request_id),
+                k.queue(queue),
+                k.agent(agent_id),
+                k.holds(agent_id),
+                k.offers,
+                k.excluded(request_id),
+                k.events,
+            ],
+            [
+                request_id,
+                agent_id,
+                queue,
+                int(timeout_s * 1000),
+                self.settings.stream_maxlen,
+                json.dumps(why) if why else "",
+            ],
+        )
+        raise_for_code(result, request_id, f"agent {agent_id}")
+        return int(result)
+
+    async def assign(
+        self,
+        request_id: str,
+        agent_id: str,
+        queue: str | None = None,
+        why: dict[str, Any] | None = None,
+    ) -> None:
+        """Give a waiting request straight to an agent, with no offer to accept."""
+        queue = queue or (await self._where(request_id))[0]
+        k = self.keys
+        result = await self.scripts.assign(
+            [
+                k.request(request_id),
+                k.queue(queue),
+                k.agent(agent_id),
+                k.holds(agent_id),
+                k.excluded(request_id),
+                k.events,
+            ],
+            [request_id, agent_id, queue, self.settings.stream_maxlen, json.dumps(why) if why else ""],
+        )
+        raise_for_code(result, request_id, f"agent {agent_id}")
+
+    async def accept(self, request_id: str, agent_id: str) -> None:
+        k = self.keys
+        result = await self.scripts.accept(
+            [k.request(request_id), k.offers, k.agent(agent_id), k.events],
+            [request_id, agent_id, self.settings.stream_maxlen],
+        )
+        raise_for_code(result, request_id, f"agent {agent_id}")
+
+    def _give_back_keys(self, request_id: str, agent_id: str, queue: str) -> list[str]:
+        k = self.keys
+        return [
+            k.request(request_id),
+            k.queue(queue),
+            k.agent(agent_id),
+            k.holds(agent_id),
+            k.offers,
+            k.excluded(request_id),
+            k.events,
+        ]
+
+    async def reject(self, request_id: str, agent_id: str, reason: str = "") -> None:
+        """The agent turns the offer down: the request waits again, with its age kept."""
+
+        async def attempt() -> Any:
+            queue, _ = await self._where(request_id)
+            return await self.scripts.reject(
+                self._give_back_keys(request_id, agent_id, queue),
+                [request_id, agent_id, queue, reason, self.settings.stream_maxlen],
+            )
+
+        await self._retrying(attempt, request_id, f"agent {agent_id}")
+
+    async def expire_overdue(self, limit: int = 100) -> list[tuple[str, str]]:
+        """Take back every offer past its deadline; returns (request, agent) pairs expired."""
+        seconds, micros = await self.redis.time()
+        now_ms = seconds * 1000 + micros // 1000
+        due = await self.redis.zrangebyscore(self.keys.offers, "-inf", now_ms, start=0, num=limit)
+        expired = []
+        for raw in due:
+            request_id = raw.decode()
+            queue, agent = await self._where(request_id)
+            if not agent:
+                continue
+            result = await self.scripts.expire_offer(
+                self._give_back_keys(request_id, agent, queue),
+                [request_id, agent, queue, self.settings.max_missed_offers,
+                 self.settings.stream_maxlen],
+            )
+            if isinstance(result, int) and result > 0:
+                expired.append((request_id, agent))
+        return expired
+
+    # -- endings and moves -----------------------------------------------------------------------
+    async def complete(self, request_id: str, agent_id: str, resolution: str = "") -> None:
+        k = self.keys
+        result = await self.scripts.complete(
+            [k.request(request_id), k.agent(agent_id), k.holds(agent_id), k.events],
+            [request_id, agent_id, resolution, self.settings.stream_maxlen],
+        )
+        raise_for_code(result, request_id, f"agent {agent_id}")
+
+    async def abandon(self, request_id: str, reason: str = "") -> None:
+        """End an open request unhandled (customer left, cancelled, timed out)."""
+
+        async def attempt() -> Any:
+            queue, agent = await self._where(request_id)
+            k = self.keys
+            return await self.scripts.abandon(
+                [k.request(request_id), k.queue(queue), *self._holder_keys(agent), k.offers,
+                 k.events],
+                [request_id, agent, queue, reason, self.settings.stream_maxlen],
+            )
+
+        await self._retrying(attempt, request_id)
+
+    async def transfer(self, request_id: str, to_queue: str, reason: str = "") -> None:
+        """Move an open request to another queue, keeping its age."""
+        await self._move("transfer", request_id, to_queue, reason)
+
+    async def escalate(self, request_id: str, to_queue: str, note: str = "") -> int:
+        """Raise an open request one tier, into that tier's queue; returns the new tier."""
+        return await self._move("escalate", request_id, to_queue, note, self.settings.max_tier)
+
+    async def _move(self, verb: str, request_id: str, to_queue: str, *extra: Any) -> int:
+        k = self.keys
+        script = getattr(self.scripts, verb)
+
+        async def attempt() -> Any:
+            queue, agent = await self._where(request_id)
+            return await script(
+                [k.request(request_id), k.queue(queue), k.queue(to_queue),
+                 *self._holder_keys(agent), k.offers, k.events, k.queues],
+                [request_id, agent, queue, to_queue, extra[0], self.settings.stream_maxlen,
+                 *extra[1:]],
+            )
+
+        return int(await self._retrying(attempt, request_id))
+
+    def _holder_keys(self, agent: str) -> tuple[str, str]:
+        k = self.keys
+        return (k.agent(agent), k.holds(agent)) if agent else (k.nobody, k.nobody)
+
+    async def _retrying(
+        self, attempt: Callable[[], Awaitable[Any]], request_id: str, detail: str = ""
+    ) -> Any:
+        """Run a read-then-script step again while the request moved in between (STALE)."""
+        for _ in range(_STALE_RETRIES):
+            result = await attempt()
+            try:
+                raise_for_code(result, request_id, detail)
+            except StaleRead:
+                continue
+            return result
+        raise_for_code(ErrorCode.STALE, request_id, detail)

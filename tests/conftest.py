@@ -1,0 +1,50 @@
+"""One real redis-server per test session (the binary the daemon itself runs), flushed per test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from frontdesk.queues.agents import AgentStore
+from frontdesk.queues.keys import Keys
+from frontdesk.queues.store import QueueStore, StoreSettings
+from frontdesk.router.redis_server import EmbeddedRedis
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"), appendfsync="no")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def redis(redis_server: EmbeddedRedis) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_server.url)
+    await client.flushall()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def keys() -> Keys:
+    return Keys("test")
+
+
+@pytest.fixture
+def store(redis: Redis, keys: Keys) -> QueueStore:
+    return QueueStore(redis, keys, StoreSettings(max_missed_offers=2))
+
+
+@pytest.fixture
+def agents(redis: Redis, keys: Keys) -> AgentStore:
+    return AgentStore(redis, keys)
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
