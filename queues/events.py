@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from redis.asyncio import Redis
 
 from .keys import Keys
 
 
-class EventType(str, Enum):
+class EventType(StrEnum):
     """What changed. Request events name the request; agent events name the agent only."""
 
     ENQUEUED = "enqueued"
@@ -65,7 +65,9 @@ class EventLog:
         self._redis = redis
         self._key = keys.events
 
-    async def range(self, start: str = "-", end: str = "+", count: int | None = None) -> list[Event]:
+    async def range(
+        self, start: str = "-", end: str = "+", count: int | None = None
+    ) -> list[Event]:
         """Events with ids from `start` to `end`, oldest first."""
         entries = await self._redis.xrange(self._key, start, end, count=count)
         return [Event.from_entry(i, f) for i, f in entries]

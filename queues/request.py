@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any
 
 import msgpack
@@ -16,7 +16,7 @@ SCHEMA_VERSION = 1
 Scalar = str | int | float | bool | None
 
 
-class Channel(str, Enum):
+class Channel(StrEnum):
     """How the customer reached us; agents' capacity is counted per channel."""
 
     EMAIL = "email"
@@ -26,7 +26,7 @@ class Channel(str, Enum):
     FORM = "form"
 
 
-class Priority(str, Enum):
+class Priority(StrEnum):
     """Urgency and impact; the band orders a queue (lower band first)."""
 
     HIGH = "high"

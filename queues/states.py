@@ -17,10 +17,10 @@ A follow-up message (``append_message``) changes no state; it is refused on a te
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class State(str, Enum):
+class State(StrEnum):
     """Where a request is in its life."""
 
     WAITING = "waiting"

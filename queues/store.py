@@ -228,7 +228,13 @@ class QueueStore:
                 k.excluded(request_id),
                 k.events,
             ],
-            [request_id, agent_id, queue, self.settings.stream_maxlen, json.dumps(why) if why else ""],
+            [
+                request_id,
+                agent_id,
+                queue,
+                self.settings.stream_maxlen,
+                json.dumps(why) if why else "",
+            ],
         )
         raise_for_code(result, request_id, f"agent {agent_id}")
 
@@ -277,8 +283,13 @@ class QueueStore:
                 continue
             result = await self.scripts.expire_offer(
                 self._give_back_keys(request_id, agent, queue),
-                [request_id, agent, queue, self.settings.max_missed_offers,
-                 self.settings.stream_maxlen],
+                [
+                    request_id,
+                    agent,
+                    queue,
+                    self.settings.max_missed_offers,
+                    self.settings.stream_maxlen,
+                ],
             )
             if isinstance(result, int) and result > 0:
                 expired.append((request_id, agent))
@@ -300,8 +311,13 @@ class QueueStore:
             queue, agent = await self._where(request_id)
             k = self.keys
             return await self.scripts.abandon(
-                [k.request(request_id), k.queue(queue), *self._holder_keys(agent), k.offers,
-                 k.events],
+                [
+                    k.request(request_id),
+                    k.queue(queue),
+                    *self._holder_keys(agent),
+                    k.offers,
+                    k.events,
+                ],
                 [request_id, agent, queue, reason, self.settings.stream_maxlen],
             )
 
@@ -322,10 +338,24 @@ class QueueStore:
         async def attempt() -> Any:
             queue, agent = await self._where(request_id)
             return await script(
-                [k.request(request_id), k.queue(queue), k.queue(to_queue),
-                 *self._holder_keys(agent), k.offers, k.events, k.queues],
-                [request_id, agent, queue, to_queue, extra[0], self.settings.stream_maxlen,
-                 *extra[1:]],
+                [
+                    k.request(request_id),
+                    k.queue(queue),
+                    k.queue(to_queue),
+                    *self._holder_keys(agent),
+                    k.offers,
+                    k.events,
+                    k.queues,
+                ],
+                [
+                    request_id,
+                    agent,
+                    queue,
+                    to_queue,
+                    extra[0],
+                    self.settings.stream_maxlen,
+                    *extra[1:],
+                ],
             )
 
         return int(await self._retrying(attempt, request_id))

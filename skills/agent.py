@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 MIN_LEVEL = 1
 MAX_LEVEL = 5
 TIERS = (1, 2, 3)
 
 
-class Presence(str, Enum):
+class Presence(StrEnum):
     """Whether an agent can be offered work now."""
 
     AVAILABLE = "available"
