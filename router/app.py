@@ -1,0 +1,92 @@
+"""The HTTP application: health, readiness, metrics and the versioned API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+from redis.exceptions import RedisError
+
+from . import openapi
+
+if TYPE_CHECKING:
+    from .daemon import Daemon
+
+log = logging.getLogger("frontdesk.http")
+
+DAEMON = web.AppKey("daemon", "Daemon")
+READY_TIMEOUT_S = 1.0
+RETRY_AFTER_S = "5"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def error_response(status: int, code: str, message: str, **extra: Any) -> web.Response:
+    """The one JSON error shape: {"error": {"code": ..., "message": ..., ...}}."""
+    return web.json_response({"error": {"code": code, "message": message, **extra}}, status=status)
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error a client sees is JSON with a stable code; never a traceback."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = exc.reason.lower().replace(" ", "_")
+        response = error_response(exc.status, code, exc.text or exc.reason)
+        for header in ("Allow", "Retry-After"):
+            if header in exc.headers:
+                response.headers[header] = exc.headers[header]
+        return response
+    except RedisError:
+        log.warning("Redis unavailable while serving %s %s", request.method, request.path)
+        response = error_response(503, "unavailable", "storage is unavailable, try again later")
+        response.headers["Retry-After"] = RETRY_AFTER_S
+        return response
+    except Exception:
+        log.exception("unhandled error serving %s %s", request.method, request.path)
+        return error_response(500, "internal", "internal error; it has been logged")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """The process is up and its event loop answers."""
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready to take requests: Redis answers."""
+    daemon = request.app[DAEMON]
+    try:
+        await asyncio.wait_for(daemon.redis.ping(), READY_TIMEOUT_S)
+    except (RedisError, OSError, TimeoutError) as exc:
+        daemon.metrics.redis_up.set(0)
+        response = error_response(503, "redis_unavailable", f"Redis does not answer: {exc}")
+        response.headers["Retry-After"] = RETRY_AFTER_S
+        return response
+    daemon.metrics.redis_up.set(1)
+    return web.json_response({"status": "ready"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = request.app[DAEMON].metrics.render()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def openapi_document(request: web.Request) -> web.Response:
+    return web.json_response(openapi.document())
+
+
+def create_app(daemon: Daemon) -> web.Application:
+    app = web.Application(middlewares=[json_errors], client_max_size=1024 * 1024)
+    app[DAEMON] = daemon
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/v1/openapi.json", openapi_document)
+    return app

@@ -1,0 +1,83 @@
+"""The `frontdesk` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from frontdesk.queues.errors import FrontdeskError
+
+from . import __version__
+from .config import Settings, load_settings
+from .yamlconf import ConfigError
+
+DEFAULT_CONFIG = "frontdesk.yaml"
+EXIT_CONFIG = 2
+EXIT_RUNTIME = 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="frontdesk", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"frontdesk {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the daemon")
+    serve.add_argument(
+        "--config",
+        default=os.environ.get("FRONTDESK_CONFIG", DEFAULT_CONFIG),
+        help=f"config file (default: $FRONTDESK_CONFIG, else ./{DEFAULT_CONFIG})",
+    )
+    serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
+    check = commands.add_parser("check-config", help="check a config file and list its problems")
+    check.add_argument("path")
+    return parser
+
+
+def _load(path: str) -> Settings | None:
+    try:
+        return load_settings(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        count = len(exc.problems)
+        print(f"{path}: {count} problem{'s' if count != 1 else ''}", file=sys.stderr)
+        return None
+
+
+def check_config(path: str) -> int:
+    settings = _load(path)
+    if settings is None:
+        return EXIT_CONFIG
+    print(f"{path}: ok ({len(settings.queues)} queues, {len(settings.agents)} agents)")
+    return 0
+
+
+def serve(path: str, log_level: str) -> int:
+    logging.basicConfig(
+        level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    settings = _load(path)
+    if settings is None:
+        return EXIT_CONFIG
+    from .daemon import serve as run
+
+    try:
+        asyncio.run(run(settings, path))
+    except FrontdeskError as exc:
+        logging.getLogger("frontdesk").error("%s", exc)
+        return EXIT_RUNTIME
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "check-config":
+        return check_config(args.path)
+    return serve(args.config, args.log_level)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,256 @@
+"""The daemon's settings: the shipped defaults with the operator's YAML laid over them, checked
+in full before anything starts. Every problem is reported with its YAML path and line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from frontdesk.queues.request import Channel
+from frontdesk.queues.store import StoreSettings
+from frontdesk.skills import MAX_LEVEL, MIN_LEVEL, TIERS, Agent, Presence
+
+from .redis_server import RedisURLError, check_url
+from .yamlconf import Checker, ConfigError, Lines, Problem, load_yaml, merge
+
+DEFAULTS_PATH = Path(__file__).resolve().parent.parent / "config" / "defaults.yaml"
+NAME = r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}"
+CHANNELS = [c.value for c in Channel]
+APPENDFSYNC = ["everysec", "always", "no"]
+QUEUE_MODES = ["offer", "assign"]
+
+_TOP = [
+    *("tenant", "redis", "http", "retention", "events", "offers"),
+    *("queue_defaults", "default_queue", "skills", "queues", "agents"),
+]
+_QUEUE = ["tier", "mode", "offer_timeout", "escalate_to", "description"]
+_AGENT = ["id", "name", "tier", "groups", "skills", "capacity", "presence"]
+
+
+@dataclass(frozen=True, slots=True)
+class RedisSettings:
+    url: str | None
+    data_dir: Path
+    appendfsync: str
+    binary: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    host: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSettings:
+    name: str
+    tier: int
+    mode: str
+    offer_timeout_s: float
+    escalate_to: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the daemon reads from its config file."""
+
+    source: str
+    tenant: str
+    redis: RedisSettings
+    http: HttpSettings
+    store: StoreSettings
+    default_queue: str
+    skills: dict[str, str]
+    queues: dict[str, QueueSettings]
+    agents: tuple[Agent, ...] = field(default=())
+
+
+def _defaults() -> tuple[dict[str, Any], Lines]:
+    data, lines = load_yaml(DEFAULTS_PATH.read_text(encoding="utf-8"), str(DEFAULTS_PATH))
+    return data, lines
+
+
+def load_settings(path: str | Path) -> Settings:
+    """Read and check the config at `path`; raises ConfigError listing every problem."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([Problem(str(path), None, (), f"cannot read: {exc.strerror}")]) from exc
+    return parse_settings(text, str(path))
+
+
+def parse_settings(text: str, source: str) -> Settings:
+    data, lines = load_yaml(text, source)
+    base, base_lines = _defaults()
+    check = Checker(lines, base_lines)
+    top = check.mapping((), data, _TOP)
+    merged = merge(base, top)
+    settings = _build(check, merged)
+    check.raise_if_any()
+    assert settings is not None
+    return settings
+
+
+def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
+    tenant = check.string(("tenant",), d.get("tenant"), NAME)
+    redis = _redis(check, check.mapping(("redis",), d.get("redis"), RedisSettings.__slots__))
+    http = check.mapping(("http",), d.get("http"), ["host", "port"])
+    host = check.string(("http", "host"), http.get("host"))
+    port = check.integer(("http", "port"), http.get("port"), 0, 65535)
+    store = _store(check, d)
+    skills = _skills(check, d.get("skills"))
+    queues = _queues(check, d)
+    default_queue = check.string(("default_queue",), d.get("default_queue"))
+    defined = d.get("queues") if isinstance(d.get("queues"), dict) else {}
+    if default_queue and default_queue not in defined:
+        check.error(("default_queue",), f"names no queue defined under queues: {default_queue!r}")
+    agents = _agents(check, d.get("agents"), skills)
+    if check.problems:
+        return None
+    assert tenant and host and port is not None and default_queue and redis and store
+    return Settings(
+        source=check.lines.source,
+        tenant=tenant,
+        redis=redis,
+        http=HttpSettings(host, port),
+        store=store,
+        default_queue=default_queue,
+        skills=skills,
+        queues=queues,
+        agents=agents,
+    )
+
+
+def _redis(check: Checker, r: dict[str, Any]) -> RedisSettings | None:
+    url = r.get("url")
+    if url is not None:
+        try:
+            check_url(str(url))
+        except RedisURLError as exc:
+            check.error(("redis", "url"), str(exc))
+    binary = r.get("binary")
+    if binary is not None:
+        check.string(("redis", "binary"), binary)
+    data_dir = check.string(("redis", "data_dir"), r.get("data_dir"))
+    fsync = check.choice(("redis", "appendfsync"), r.get("appendfsync"), APPENDFSYNC)
+    if data_dir is None or fsync is None:
+        return None
+    return RedisSettings(url, Path(data_dir), fsync, binary)
+
+
+def _store(check: Checker, d: dict[str, Any]) -> StoreSettings | None:
+    retention = check.mapping(("retention",), d.get("retention"), ["idempotency"])
+    events = check.mapping(("events",), d.get("events"), ["max_length"])
+    offers = check.mapping(("offers",), d.get("offers"), ["max_missed_in_a_row"])
+    ttl = check.duration(("retention", "idempotency"), retention.get("idempotency"))
+    maxlen = check.integer(("events", "max_length"), events.get("max_length"), 1000)
+    missed = check.integer(
+        ("offers", "max_missed_in_a_row"), offers.get("max_missed_in_a_row"), 0, 1000
+    )
+    if ttl is None or maxlen is None or missed is None:
+        return None
+    if ttl < 1:
+        check.error(("retention", "idempotency"), "must be at least 1s")
+        return None
+    return StoreSettings(int(ttl), maxlen, max(TIERS), missed)
+
+
+def _skills(check: Checker, value: object) -> dict[str, str]:
+    """`skills` is a list of names, or a mapping name -> description."""
+    if isinstance(value, list):
+        return {v: "" for i, v in enumerate(value) if check.string(("skills", i), v, NAME)}
+    out = {}
+    for name, description in check.mapping(("skills",), value).items():
+        if check.string(("skills", name), name, NAME) is None:
+            continue
+        if description is not None and not isinstance(description, str):
+            check.error(("skills", name), "a skill's description must be text")
+            continue
+        out[name] = description or ""
+    return out
+
+
+def _queues(check: Checker, d: dict[str, Any]) -> dict[str, QueueSettings]:
+    defaults = check.mapping(("queue_defaults",), d.get("queue_defaults"), _QUEUE)
+    raw = check.mapping(("queues",), d.get("queues"))
+    if not raw:
+        check.error(("queues",), "define at least one queue")
+    out: dict[str, QueueSettings] = {}
+    for name, body in raw.items():
+        path: tuple[str, ...] = ("queues", name)
+        if check.string(path, name, NAME) is None:
+            continue
+        q = merge(defaults, check.mapping(path, body, _QUEUE))
+        tier = check.integer((*path, "tier"), q.get("tier"), min(TIERS), max(TIERS))
+        mode = check.choice((*path, "mode"), q.get("mode"), QUEUE_MODES)
+        timeout = check.duration((*path, "offer_timeout"), q.get("offer_timeout"))
+        description = q.get("description") or ""
+        escalate_to = q.get("escalate_to")
+        if escalate_to is not None:
+            check.string((*path, "escalate_to"), escalate_to)
+        if tier is not None and mode is not None and timeout is not None:
+            out[name] = QueueSettings(name, tier, mode, timeout, escalate_to, str(description))
+    for name, body in raw.items():
+        target_name = body.get("escalate_to") if isinstance(body, dict) else None
+        path = ("queues", name, "escalate_to")
+        if isinstance(target_name, str) and target_name not in raw:
+            check.error(path, f"names no queue defined under queues: {target_name!r}")
+        source, target = out.get(name), out.get(str(target_name))
+        if source and target and target.tier <= source.tier:
+            check.error(
+                path,
+                f"escalates to {target.name!r} of tier {target.tier}; "
+                f"it must be a higher tier than {source.tier}",
+            )
+    return out
+
+
+def _agents(check: Checker, value: object, skills: dict[str, str]) -> tuple[Agent, ...]:
+    agents: list[Agent] = []
+    seen: dict[str, int] = {}
+    for i, body in enumerate(check.sequence(("agents",), value)):
+        path: tuple[str | int, ...] = ("agents", i)
+        a = check.mapping(path, body, _AGENT)
+        if not a and body is not None and not isinstance(body, dict):
+            continue
+        agent_id = check.string((*path, "id"), a.get("id"), NAME)
+        if agent_id in seen:
+            check.error((*path, "id"), f"{agent_id!r} is already agents[{seen[agent_id]}]")
+        elif agent_id:
+            seen[agent_id] = i
+        name = a.get("name", agent_id)
+        check.string((*path, "name"), name)
+        tier = check.integer((*path, "tier"), a.get("tier", 1), min(TIERS), max(TIERS))
+        raw_groups = check.sequence((*path, "groups"), a.get("groups"))
+        groups = [check.string((*path, "groups", j), g, NAME) for j, g in enumerate(raw_groups)]
+        levels = {}
+        for skill, level in check.mapping((*path, "skills"), a.get("skills")).items():
+            if skill not in skills:
+                check.error((*path, "skills", skill), "not a skill listed under skills")
+            elif check.integer((*path, "skills", skill), level, MIN_LEVEL, MAX_LEVEL):
+                levels[skill] = level
+        capacity = {}
+        for channel, cap in check.mapping((*path, "capacity"), a.get("capacity"), CHANNELS).items():
+            if check.integer((*path, "capacity", channel), cap, 0, 1000) is not None:
+                capacity[channel] = cap
+        presence = check.choice(
+            (*path, "presence"), a.get("presence", "offline"), [p.value for p in Presence]
+        )
+        if agent_id and isinstance(name, str) and tier and presence and None not in groups:
+            agents.append(
+                Agent(
+                    agent_id,
+                    name,
+                    levels,
+                    capacity,
+                    tier,
+                    tuple(g for g in groups if g),
+                    Presence(presence),
+                )
+            )
+    return tuple(agents)
+
+
+__all__ = ["ConfigError", "QueueSettings", "Settings", "load_settings", "parse_settings"]

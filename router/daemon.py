@@ -1,0 +1,192 @@
+"""`frontdesk serve`: wires Redis (embedded or configured), the stores, the HTTP listener and the
+background tasks; stops cleanly on SIGTERM/SIGINT and reloads its config on SIGHUP."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
+
+from aiohttp import web
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from frontdesk.queues.agents import AgentStore
+from frontdesk.queues.errors import AgentRefused
+from frontdesk.queues.events import EventLog
+from frontdesk.queues.keys import Keys
+from frontdesk.queues.store import QueueStore
+
+from .app import create_app
+from .config import Settings, load_settings
+from .metrics import Metrics
+from .redis_server import EmbeddedRedis, RedisServerError
+from .yamlconf import ConfigError
+
+log = logging.getLogger("frontdesk")
+
+CONNECT_TIMEOUT_S = 10.0
+GAUGE_INTERVAL_S = 5.0
+_RESTART_ONLY = ("tenant", "redis", "http")
+
+
+class Daemon:
+    """One frontdesk process."""
+
+    def __init__(self, settings: Settings, config_path: str | Path) -> None:
+        self.settings = settings
+        self.config_path = Path(config_path)
+        self.metrics = Metrics()
+        self.embedded: EmbeddedRedis | None = None
+        self.redis: Redis = None  # type: ignore[assignment]  # set in start()
+        self.store: QueueStore = None  # type: ignore[assignment]
+        self.agents: AgentStore = None  # type: ignore[assignment]
+        self.events: EventLog = None  # type: ignore[assignment]
+        self._runner: web.AppRunner | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.address: tuple[str, int] | None = None
+
+    # -- life cycle ------------------------------------------------------------------------------
+    async def start(self) -> None:
+        s = self.settings
+        url = s.redis.url
+        if url is None:
+            self.embedded = EmbeddedRedis(s.redis.data_dir, s.redis.appendfsync, s.redis.binary)
+            await asyncio.to_thread(self.embedded.start)
+            url = self.embedded.url
+            log.info("embedded redis-server pid %s on %s", self.embedded.pid, url)
+        self.redis = Redis.from_url(url, socket_connect_timeout=5)
+        await self._wait_for_redis(url)
+        keys = Keys(s.tenant)
+        self.store = QueueStore(self.redis, keys, s.store)
+        self.agents = AgentStore(self.redis, keys, s.store.stream_maxlen)
+        self.events = EventLog(self.redis, keys)
+        await self._sync_agents(s)
+        self._runner = web.AppRunner(create_app(self), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, s.http.host, s.http.port)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.address = (host, port)
+        self._tasks = [
+            asyncio.create_task(self._forever(self._count_events), name="metrics-events"),
+            asyncio.create_task(self._forever(self._refresh_gauges), name="metrics-gauges"),
+        ]
+        log.info("frontdesk listening on http://%s:%d (tenant %s)", host, port, s.tenant)
+
+    async def _wait_for_redis(self, url: str) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CONNECT_TIMEOUT_S
+        while True:
+            try:
+                await self.redis.ping()
+                return
+            except (RedisError, OSError) as exc:
+                if loop.time() > deadline:
+                    raise RedisServerError(f"cannot reach Redis at {url}: {exc}") from exc
+                await asyncio.sleep(0.2)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self.redis is not None:
+            await self.redis.aclose()
+        if self.embedded is not None:
+            await asyncio.to_thread(self.embedded.stop)
+        log.info("frontdesk stopped")
+
+    # -- config ----------------------------------------------------------------------------------
+    async def _sync_agents(self, settings: Settings) -> None:
+        for agent in settings.agents:
+            try:
+                await self.agents.upsert(agent)
+            except AgentRefused as exc:
+                log.error("agent %s kept as it was: %s", agent.id, exc)
+        known = set(await self.agents.ids())
+        for gone in sorted(known - {a.id for a in settings.agents}):
+            log.warning("agent %s is in Redis but not in the config; left as it is", gone)
+
+    async def reload(self) -> bool:
+        """Read the config again; a bad one is refused whole and the running one kept."""
+        try:
+            new = await asyncio.to_thread(load_settings, self.config_path)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                log.error("reload refused: %s", problem)
+            self.metrics.reloads.labels("refused").inc()
+            return False
+        for name in _RESTART_ONLY:
+            if getattr(new, name) != getattr(self.settings, name):
+                log.warning("config %s changed: takes effect at the next restart", name)
+                new = _keep(new, self.settings, name)
+        await self._sync_agents(new)
+        self.settings = new
+        self.metrics.reloads.labels("applied").inc()
+        log.info("config reloaded from %s", self.config_path)
+        return True
+
+    # -- background tasks ------------------------------------------------------------------------
+    async def _forever(self, step: Callable[[], Awaitable[None]]) -> None:
+        """Run `step` until cancelled; while Redis is down, log once and retry with backoff."""
+        delay = 0.5
+        while True:
+            try:
+                await step()
+                delay = 0.5
+            except (RedisError, OSError) as exc:
+                if delay == 0.5:
+                    log.warning("Redis unavailable (%s); retrying", exc)
+                self.metrics.redis_up.set(0)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def _count_events(self) -> None:
+        last = "$"
+        while True:
+            for event in await self.events.follow(last, count=500, block_ms=1000):
+                self.metrics.observe(event)
+                last = event.id
+
+    async def _refresh_gauges(self) -> None:
+        while True:
+            names = set(self.settings.queues) | await self.store.queue_names()
+            self.metrics.set_waiting({q: await self.store.waiting_count(q) for q in names})
+            self.metrics.set_agents(await self.agents.all())
+            self.metrics.redis_up.set(1)
+            await asyncio.sleep(GAUGE_INTERVAL_S)
+
+
+def _keep(new: Settings, old: Settings, name: str) -> Settings:
+    return replace(new, **{name: getattr(old, name)})
+
+
+async def serve(settings: Settings, config_path: str | Path) -> None:
+    """Run the daemon until SIGTERM or SIGINT; SIGHUP reloads the config."""
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    daemon = Daemon(settings, config_path)
+    reloads: set[asyncio.Task[bool]] = set()
+
+    def on_hup() -> None:
+        task = loop.create_task(daemon.reload())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    loop.add_signal_handler(signal.SIGHUP, on_hup)
+    try:
+        await daemon.start()
+        await stopping.wait()
+        log.info("stopping")
+    finally:
+        await daemon.stop()

@@ -1,0 +1,53 @@
+"""Prometheus metrics. The core never imports prometheus: this module listens to the event
+stream and reads queue sizes, and tests can give it a registry of their own."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+
+from frontdesk.queues.events import Event
+from frontdesk.skills import Agent, Presence
+
+
+class Metrics:
+    """The daemon's metrics, on one registry."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.events = Counter(
+            "frontdesk_events_total", "State changes seen on the event stream", ["type"], registry=r
+        )
+        self.waiting = Gauge(
+            "frontdesk_waiting_requests", "Requests waiting in each queue", ["queue"], registry=r
+        )
+        self.agents = Gauge("frontdesk_agents", "Agents by presence", ["presence"], registry=r)
+        self.load = Gauge(
+            "frontdesk_agent_load", "Requests held by agents, per channel", ["channel"], registry=r
+        )
+        self.redis_up = Gauge(
+            "frontdesk_redis_up", "1 when Redis answered the last check", registry=r
+        )
+        self.reloads = Counter(
+            "frontdesk_config_reloads_total", "Config reloads by outcome", ["outcome"], registry=r
+        )
+
+    def observe(self, event: Event) -> None:
+        self.events.labels(event.type.value).inc()
+
+    def set_waiting(self, counts: dict[str, int]) -> None:
+        for queue, n in counts.items():
+            self.waiting.labels(queue).set(n)
+
+    def set_agents(self, agents: list[Agent]) -> None:
+        for presence in Presence:
+            self.agents.labels(presence.value).set(sum(a.presence is presence for a in agents))
+        loads: dict[str, int] = {}
+        for agent in agents:
+            for channel in agent.capacity.keys() | agent.load.keys():
+                loads[channel] = loads.get(channel, 0) + agent.load.get(channel, 0)
+        for channel, n in loads.items():
+            self.load.labels(channel).set(n)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
