@@ -86,6 +86,8 @@ def parse_settings(text: str, source: str) -> Settings:
     base, base_lines = _defaults()
     check = Checker(lines, base_lines)
     top = check.mapping((), data, _TOP)
+    if data is not None and not isinstance(data, dict):
+        check.raise_if_any()
     merged = merge(base, top)
     settings = _build(check, merged)
     check.raise_if_any()

@@ -37,8 +37,14 @@ _RESTART_ONLY = ("tenant", "redis", "http")
 class Daemon:
     """One frontdesk process."""
 
-    def __init__(self, settings: Settings, config_path: str | Path) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        config_path: str | Path,
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
+    ) -> None:
         self.settings = settings
+        self.connect_timeout_s = connect_timeout_s
         self.config_path = Path(config_path)
         self.metrics = Metrics()
         self.embedded: EmbeddedRedis | None = None
@@ -80,7 +86,7 @@ class Daemon:
 
     async def _wait_for_redis(self, url: str) -> None:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + CONNECT_TIMEOUT_S
+        deadline = loop.time() + self.connect_timeout_s
         while True:
             try:
                 await self.redis.ping()

@@ -28,7 +28,7 @@ def render(path: Path) -> str:
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
+    return out or "(document)"
 
 
 @dataclass(frozen=True, slots=True)

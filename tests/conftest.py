@@ -48,3 +48,53 @@ def agents(redis: Redis, keys: Keys) -> AgentStore:
 @pytest.fixture
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+MINI_CONFIG = """\
+tenant: t1
+redis:
+  data_dir: {data_dir}
+http:
+  port: 0
+skills: [billing]
+queues:
+  general: {{}}
+default_queue: general
+agents:
+  - id: ann
+    skills: {{billing: 3}}
+    capacity: {{chat: {chat_capacity}}}
+    presence: available
+"""
+
+
+@pytest.fixture
+def daemon_config(tmp_path: Path):
+    """Write a small config (embedded Redis under tmp_path, a free HTTP port); returns a function
+    that writes it again with other values, and the path."""
+    path = tmp_path / "frontdesk.yaml"
+
+    def write(chat_capacity: int = 2, extra: str = "") -> Path:
+        text = MINI_CONFIG.format(data_dir=tmp_path / "data", chat_capacity=chat_capacity)
+        path.write_text(text + extra)
+        return path
+
+    write()
+    return write
+
+
+@pytest.fixture
+def daemons(tmp_path: Path):
+    """Start `frontdesk serve` subprocesses; every one still running is killed at teardown."""
+    from daemon_proc import DaemonProcess
+
+    started: list[DaemonProcess] = []
+
+    def start(config: Path) -> DaemonProcess:
+        proc = DaemonProcess(config, tmp_path)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.kill()
