@@ -11,10 +11,11 @@ from frontdesk.skills import Agent, Presence
 from .errors import AgentRefused, ErrorCode, raise_for_code
 from .keys import Keys
 from .scripts import Scripts
+from .wire import fields, text, texts
 
 
-def _agent(agent_id: str, raw: dict[bytes, bytes]) -> Agent:
-    f = {k.decode(): v.decode() for k, v in raw.items()}
+def _agent(agent_id: str, raw: dict[str, bytes]) -> Agent:
+    f = {k: v.decode() for k, v in raw.items()}
     return Agent(
         id=agent_id,
         name=f["name"],
@@ -57,7 +58,7 @@ class AgentStore:
             ],
         )
         if isinstance(result, list):
-            channel = result[1].decode()
+            channel = text(result[1])
             raise AgentRefused(
                 ErrorCode.CAPACITY_BELOW_LOAD,
                 None,
@@ -74,14 +75,14 @@ class AgentStore:
             [agent_id, presence.value, reason, self.stream_maxlen],
         )
         raise_for_code(result, None, f"agent {agent_id}")
-        return Presence(result.decode())
+        return Presence(text(result))
 
     async def get(self, agent_id: str) -> Agent | None:
         raw = await self.redis.hgetall(self.keys.agent(agent_id))
-        return _agent(agent_id, raw) if raw else None
+        return _agent(agent_id, fields(raw)) if raw else None
 
     async def ids(self) -> list[str]:
-        return sorted(m.decode() for m in await self.redis.smembers(self.keys.agents))
+        return sorted(texts(await self.redis.smembers(self.keys.agents)))
 
     async def all(self) -> list[Agent]:
         ids = await self.ids()
@@ -89,9 +90,9 @@ class AgentStore:
             for agent_id in ids:
                 pipe.hgetall(self.keys.agent(agent_id))
             raws = await pipe.execute()
-        return [_agent(i, raw) for i, raw in zip(ids, raws, strict=True) if raw]
+        return [_agent(i, fields(raw)) for i, raw in zip(ids, raws, strict=True) if raw]
 
     async def holds(self, agent_id: str) -> dict[str, str]:
         """request id -> channel, for every request offered or assigned to the agent."""
         raw = await self.redis.hgetall(self.keys.holds(agent_id))
-        return {k.decode(): v.decode() for k, v in raw.items()}
+        return {text(k): text(v) for k, v in raw.items()}

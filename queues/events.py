@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from redis.asyncio import Redis
 
+from . import wire
 from .keys import Keys
 
 
@@ -45,10 +48,10 @@ class Event:
     data: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_entry(cls, entry_id: bytes | str, fields: dict[bytes, bytes]) -> Event:
-        text = {k.decode(): v.decode() for k, v in fields.items()}
+    def from_entry(cls, entry_id: Any, raw: Mapping[Any, Any]) -> Event:
+        text = {wire.text(k): wire.text(v) for k, v in raw.items()}
         return cls(
-            id=entry_id.decode() if isinstance(entry_id, bytes) else entry_id,
+            id=wire.text(entry_id),
             type=EventType(text["type"]),
             request=text["req"],
             agent=text["agent"],
@@ -69,12 +72,12 @@ class EventLog:
         self, start: str = "-", end: str = "+", count: int | None = None
     ) -> list[Event]:
         """Events with ids from `start` to `end`, oldest first."""
-        entries = await self._redis.xrange(self._key, start, end, count=count)
+        entries: Any = await self._redis.xrange(self._key, start, end, count=count)
         return [Event.from_entry(i, f) for i, f in entries]
 
     async def follow(self, after: str = "$", count: int = 100, block_ms: int = 1000) -> list[Event]:
         """Events after id `after`, waiting up to `block_ms` for the first one."""
-        reply = await self._redis.xread({self._key: after}, count=count, block=block_ms)
+        reply: Any = await self._redis.xread({self._key: after}, count=count, block=block_ms)
         return [Event.from_entry(i, f) for _, entries in reply for i, f in entries]
 
     async def length(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from collections.abc import Awaitable, Callable
@@ -15,9 +16,11 @@ from .keys import Keys
 from .request import Message, Priority, Request, decode_message, decode_request, encode
 from .scripts import Scripts
 from .states import State
+from .wire import as_bytes, fields, text, texts
 
 _BY_BAND = {p.band: p for p in Priority}
 _STALE_RETRIES = 5
+ID_BLOCK = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +60,7 @@ def _s(value: bytes | None) -> str | None:
     return value.decode() if value is not None else None
 
 
-def _record(fields: dict[bytes, bytes]) -> RequestRecord:
-    f = {k.decode(): v for k, v in fields.items()}
+def _record(f: dict[str, bytes]) -> RequestRecord:
     request = dataclasses.replace(
         decode_request(f["data"]),
         queue=f["queue"].decode(),
@@ -88,10 +90,20 @@ class QueueStore:
         self.keys = keys
         self.settings = settings or StoreSettings()
         self.scripts = Scripts(redis)
+        self._next_id = self._id_end = 0
+        self._id_lock = asyncio.Lock()
 
     # -- intake ----------------------------------------------------------------------------------
     async def new_request_id(self) -> str:
-        return f"FD-{await self.redis.incr(self.keys.request_ids)}"
+        """FD-<n>: numbers are taken from Redis in blocks, so most ids cost no round trip.
+        Ids are unique across daemons; a stopped daemon leaves a gap, never a repeat."""
+        if self._next_id >= self._id_end:
+            async with self._id_lock:
+                if self._next_id >= self._id_end:
+                    end = int(await self.redis.incrby(self.keys.request_ids, ID_BLOCK))
+                    self._next_id, self._id_end = end - ID_BLOCK + 1, end + 1
+        n, self._next_id = self._next_id, self._next_id + 1
+        return f"FD-{n}"
 
     async def enqueue(self, request: Request) -> Enqueued:
         """Store a new request as waiting; the same channel + external id twice gives the first."""
@@ -120,7 +132,7 @@ class QueueStore:
                 "1" if idem else "0",
             ],
         )
-        return Enqueued(rid.decode(), bool(created))
+        return Enqueued(text(rid), bool(created))
 
     async def append_message(
         self, request_id: str, message: Message, idempotency_key: str | None = None
@@ -148,32 +160,32 @@ class QueueStore:
 
     # -- reading ---------------------------------------------------------------------------------
     async def get(self, request_id: str) -> RequestRecord | None:
-        fields = await self.redis.hgetall(self.keys.request(request_id))
-        return _record(fields) if fields else None
+        raw = await self.redis.hgetall(self.keys.request(request_id))
+        return _record(fields(raw)) if raw else None
 
     async def messages(self, request_id: str) -> list[Message]:
         raw = await self.redis.lrange(self.keys.messages(request_id), 0, -1)
-        return [decode_message(m) for m in raw]
+        return [decode_message(as_bytes(m)) for m in raw]
 
     async def peek(self, queue: str, n: int) -> list[str]:
         """The ids of the first `n` waiting requests of `queue`: priority first, then age."""
-        return [m.decode() for m in await self.redis.zrange(self.keys.queue(queue), 0, n - 1)]
+        return texts(await self.redis.zrange(self.keys.queue(queue), 0, n - 1))
 
     async def waiting_count(self, queue: str) -> int:
         return int(await self.redis.zcard(self.keys.queue(queue)))
 
     async def queue_names(self) -> set[str]:
-        return {m.decode() for m in await self.redis.smembers(self.keys.queues)}
+        return set(texts(await self.redis.smembers(self.keys.queues)))
 
     async def excluded(self, request_id: str) -> set[str]:
-        return {m.decode() for m in await self.redis.smembers(self.keys.excluded(request_id))}
+        return set(texts(await self.redis.smembers(self.keys.excluded(request_id))))
 
     async def _where(self, request_id: str) -> tuple[str, str]:
         """The request's queue and holder ('' when none), for scripts that need their keys."""
         queue, agent = await self.redis.hmget(self.keys.request(request_id), "queue", "agent")
         if queue is None:
             raise_for_code(ErrorCode.NOT_FOUND, request_id)
-        return queue.decode(), (agent or b"").decode()
+        return text(queue), text(agent or b"")
 
     # -- offers ----------------------------------------------------------------------------------
     async def offer(
@@ -277,7 +289,7 @@ class QueueStore:
         due = await self.redis.zrangebyscore(self.keys.offers, "-inf", now_ms, start=0, num=limit)
         expired = []
         for raw in due:
-            request_id = raw.decode()
+            request_id = text(raw)
             queue, agent = await self._where(request_id)
             if not agent:
                 continue

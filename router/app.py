@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("frontdesk.http")
 
-DAEMON = web.AppKey("daemon", "Daemon")
+DAEMON: web.AppKey[Daemon] = web.AppKey("daemon")
 READY_TIMEOUT_S = 1.0
 RETRY_AFTER_S = "5"
 

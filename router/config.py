@@ -105,8 +105,8 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
     skills = _skills(check, d.get("skills"))
     queues = _queues(check, d)
     default_queue = check.string(("default_queue",), d.get("default_queue"))
-    defined = d.get("queues") if isinstance(d.get("queues"), dict) else {}
-    if default_queue and default_queue not in defined:
+    defined = d.get("queues")
+    if default_queue and default_queue not in (defined if isinstance(defined, dict) else {}):
         check.error(("default_queue",), f"names no queue defined under queues: {default_queue!r}")
     agents = _agents(check, d.get("agents"), skills)
     if check.problems:
