@@ -27,6 +27,7 @@ def _agent(agent_id: str, raw: dict[str, bytes]) -> Agent:
         away_reason=f.get("away_reason", ""),
         load={k[5:]: int(v) for k, v in f.items() if k.startswith("load:") and int(v)},
         missed=int(f.get("missed", 0)),
+        idle_since_ms=max(int(f.get("last_taken_ms", 0)), int(f.get("available_since_ms", 0))),
     )
 
 

@@ -55,8 +55,9 @@ class Keys:
 
     # -- per request -----------------------------------------------------------------------------
     def request(self, request_id: str) -> str:
-        """Hash: data (msgpack Request), state, queue, priority band, seq, tier, channel, agent,
-        deadline, enqueued_ms, messages."""
+        """Hash: data (msgpack Request), state, queue, band (priority), seq, score, tier, channel,
+        agent, deadline, enqueued_ms, messages, why (JSON routing explanation), resolution,
+        closed_ms."""
         return f"{self.prefix}req:{request_id}"
 
     def messages(self, request_id: str) -> str:
@@ -77,8 +78,8 @@ class Keys:
         return f"{self.prefix}queue:{name}"
 
     def agent(self, agent_id: str) -> str:
-        """Hash: name, tier, groups, skills (JSON), presence, cap:<channel>, load:<channel>,
-        missed (offers missed in a row)."""
+        """Hash: name, tier, groups, skills (JSON), presence, away_reason, cap:<channel>,
+        load:<channel>, missed (offers missed in a row), last_taken_ms, available_since_ms."""
         return f"{self.prefix}agent:{agent_id}"
 
     def holds(self, agent_id: str) -> str:

@@ -54,6 +54,7 @@ class RequestRecord:
     score: int
     messages: int
     resolution: str | None
+    why: dict[str, Any] | None = None  # the routing explanation of the last offer or assignment
 
 
 def _s(value: bytes | None) -> str | None:
@@ -79,6 +80,7 @@ def _record(f: dict[str, bytes]) -> RequestRecord:
         score=int(f["score"]),
         messages=int(f["messages"]),
         resolution=_s(f.get("resolution")),
+        why=json.loads(f["why"]) if f.get("why") else None,
     )
 
 

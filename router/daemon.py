@@ -30,6 +30,7 @@ from .yamlconf import ConfigError
 log = logging.getLogger("frontdesk")
 
 CONNECT_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 5.0
 GAUGE_INTERVAL_S = 5.0
 _RESTART_ONLY = ("tenant", "redis", "http")
 
@@ -54,6 +55,7 @@ class Daemon:
         self.events: EventLog = None  # type: ignore[assignment]
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
         self.address: tuple[str, int] | None = None
 
     # -- life cycle ------------------------------------------------------------------------------
@@ -97,15 +99,20 @@ class Daemon:
                 await asyncio.sleep(0.2)
 
     async def stop(self) -> None:
+        self._stopping.set()
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_S)
+            for task in pending:
+                log.warning("background task %s did not stop in time", task.get_name())
+        log.debug("background tasks stopped")
         if self._runner is not None:
             await self._runner.cleanup()
+        log.debug("http stopped")
         if self.redis is not None:
             await self.redis.aclose()
+        log.debug("redis client closed")
         if self.embedded is not None:
             await asyncio.to_thread(self.embedded.stop)
         log.info("frontdesk stopped")
@@ -144,7 +151,7 @@ class Daemon:
     async def _forever(self, step: Callable[[], Awaitable[None]]) -> None:
         """Run `step` until cancelled; while Redis is down, log once and retry with backoff."""
         delay = 0.5
-        while True:
+        while not self._stopping.is_set():
             try:
                 await step()
                 delay = 0.5
@@ -157,18 +164,19 @@ class Daemon:
 
     async def _count_events(self) -> None:
         last = "$"
-        while True:
+        while not self._stopping.is_set():
             for event in await self.events.follow(last, count=500, block_ms=1000):
                 self.metrics.observe(event)
                 last = event.id
 
     async def _refresh_gauges(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             names = set(self.settings.queues) | await self.store.queue_names()
             self.metrics.set_waiting({q: await self.store.waiting_count(q) for q in names})
             self.metrics.set_agents(await self.agents.all())
             self.metrics.redis_up.set(1)
-            await asyncio.sleep(GAUGE_INTERVAL_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), GAUGE_INTERVAL_S)
 
 
 def _keep(new: Settings, old: Settings, name: str) -> Settings:

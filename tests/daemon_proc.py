@@ -23,7 +23,7 @@ class DaemonProcess:
         self.lines: list[str] = []
         self.port: int | None = None
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "frontdesk.router.cli", "serve", "--config", str(config)],
+            [sys.executable, "-m", "frontdesk.router.cli", "serve", "--config", str(config), "--log-level", "DEBUG"],
             cwd=cwd,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -72,7 +72,10 @@ class DaemonProcess:
         self.proc.send_signal(sig)
 
     def wait(self, timeout_s: float = 20.0) -> int:
-        code = self.proc.wait(timeout_s)
+        try:
+            code = self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"daemon still running after {timeout_s}s: {self.log}") from None
         self._reader.join(2)
         return code
 

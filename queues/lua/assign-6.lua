@@ -15,6 +15,6 @@
 
 local channel = check_take(KEYS[1], KEYS[3], KEYS[5], ARGV[1], ARGV[2], ARGV[3])
 if type(channel) == 'number' then return channel end
-take(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], channel, 'assigned')
+take(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], channel, 'assigned', ARGV[5])
 emit(KEYS[6], ARGV[4], 'assigned', ARGV[1], ARGV[2], ARGV[3], {'why', ARGV[5]})
 return 1

@@ -15,7 +15,7 @@
 
 local channel = check_take(KEYS[1], KEYS[3], KEYS[6], ARGV[1], ARGV[2], ARGV[3])
 if type(channel) == 'number' then return channel end
-take(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], channel, 'offered')
+take(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], channel, 'offered', ARGV[6])
 local deadline = now_ms() + tonumber(ARGV[4])
 redis.call('HSET', KEYS[1], 'deadline', string.format('%.0f', deadline))
 redis.call('ZADD', KEYS[5], deadline, ARGV[1])

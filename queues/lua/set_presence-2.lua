@@ -1,5 +1,5 @@
 --[[ set_presence: an agent becomes available, away (with a reason) or offline.
-     Becoming available clears the run of missed offers.
+     Becoming available clears the run of missed offers and starts the idle clock.
 
   KEYS[1] agent hash   KEYS[2] events stream
 
@@ -12,6 +12,8 @@
 local previous = redis.call('HGET', KEYS[1], 'presence')
 if not previous then return -4 end
 redis.call('HSET', KEYS[1], 'presence', ARGV[2], 'away_reason', ARGV[3])
-if ARGV[2] == 'available' then redis.call('HSET', KEYS[1], 'missed', 0) end
+if ARGV[2] == 'available' and previous ~= 'available' then
+  redis.call('HSET', KEYS[1], 'missed', 0, 'available_since_ms', string.format('%.0f', now_ms()))
+end
 emit(KEYS[2], ARGV[4], 'presence', '', ARGV[1], '', {'presence', ARGV[2], 'reason', ARGV[3]})
 return previous

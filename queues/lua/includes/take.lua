@@ -9,7 +9,7 @@ local function check_take(reqKey, agentKey, excludedKey, reqId, agentId, queueNa
   if not a[1] then return -4 end
   if a[1] ~= 'available' then return -5 end
   if redis.call('SISMEMBER', excludedKey, agentId) == 1 then return -7 end
-  if tonumber(a[3] or '0') > tonumber(a[2] or '0') then return -3 end
+  if tonumber(a[3] or '0') >= tonumber(a[2] or '0') then return -3 end
   return r[3]
 end
 
