@@ -165,6 +165,38 @@ class QueueStore:
         raw = await self.redis.hgetall(self.keys.request(request_id))
         return _record(fields(raw)) if raw else None
 
+    async def get_many(self, request_ids: list[str]) -> list[RequestRecord | None]:
+        """The records of `request_ids` in one round trip (None where a request is gone)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for request_id in request_ids:
+                pipe.hgetall(self.keys.request(request_id))
+            replies = await pipe.execute()
+        return [_record(fields(raw)) if raw else None for raw in replies]
+
+    async def excluded_many(self, request_ids: list[str]) -> list[set[str]]:
+        """The agents excluded from each of `request_ids`, in one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for request_id in request_ids:
+                pipe.smembers(self.keys.excluded(request_id))
+            replies = await pipe.execute()
+        return [set(texts(members)) for members in replies]
+
+    async def now_ms(self) -> int:
+        """The Redis clock, the one every script uses."""
+        seconds, micros = await self.redis.time()
+        return int(seconds) * 1000 + int(micros) // 1000
+
+    async def position(self, request_id: str) -> int | None:
+        """1-based place of a waiting request in its queue; None when it is not waiting."""
+        queue, _ = await self._where(request_id)
+        rank = await self.redis.zrank(self.keys.queue(queue), request_id)
+        return rank + 1 if isinstance(rank, int) else None
+
+    async def next_deadline_ms(self) -> int | None:
+        """The earliest deadline among open offers."""
+        first = await self.redis.zrange(self.keys.offers, 0, 0, withscores=True)
+        return int(first[0][1]) if first else None
+
     async def messages(self, request_id: str) -> list[Message]:
         raw = await self.redis.lrange(self.keys.messages(request_id), 0, -1)
         return [decode_message(as_bytes(m)) for m in raw]
@@ -286,8 +318,7 @@ class QueueStore:
 
     async def expire_overdue(self, limit: int = 100) -> list[tuple[str, str]]:
         """Take back every offer past its deadline; returns (request, agent) pairs expired."""
-        seconds, micros = await self.redis.time()
-        now_ms = seconds * 1000 + micros // 1000
+        now_ms = await self.now_ms()
         due = await self.redis.zrangebyscore(self.keys.offers, "-inf", now_ms, start=0, num=limit)
         expired = []
         for raw in due:

@@ -12,13 +12,16 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from redis.exceptions import RedisError
 
 from . import openapi
+from .api_requests import get_request
+from .app_keys import DAEMON
+from .auth import PRINCIPAL, TokenBook
 
 if TYPE_CHECKING:
     from .daemon import Daemon
 
 log = logging.getLogger("frontdesk.http")
 
-DAEMON: web.AppKey[Daemon] = web.AppKey("daemon")
+PUBLIC = frozenset({"/healthz", "/readyz", "/metrics", "/v1/openapi.json"})
 READY_TIMEOUT_S = 1.0
 RETRY_AFTER_S = "5"
 
@@ -40,7 +43,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             raise
         code = exc.reason.lower().replace(" ", "_")
         response = error_response(exc.status, code, exc.text or exc.reason)
-        for header in ("Allow", "Retry-After"):
+        for header in ("Allow", "Retry-After", "WWW-Authenticate"):
             if header in exc.headers:
                 response.headers[header] = exc.headers[header]
         return response
@@ -52,6 +55,22 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     except Exception:
         log.exception("unhandled error serving %s %s", request.method, request.path)
         return error_response(500, "internal", "internal error; it has been logged")
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every API call but the public ones carries a configured bearer token."""
+    if request.path in PUBLIC or not request.path.startswith("/v1/"):
+        return await handler(request)
+    book = TokenBook(request.app[DAEMON].settings.api_tokens)
+    token = book.authenticate(request.headers.get("Authorization"))
+    if token is None:
+        raise web.HTTPUnauthorized(
+            text="a valid bearer token is required (Authorization: Bearer ...)",
+            headers={"WWW-Authenticate": 'Bearer realm="frontdesk"'},
+        )
+    request[PRINCIPAL] = token
+    return await handler(request)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -83,10 +102,11 @@ async def openapi_document(request: web.Request) -> web.Response:
 
 
 def create_app(daemon: Daemon) -> web.Application:
-    app = web.Application(middlewares=[json_errors], client_max_size=1024 * 1024)
+    app = web.Application(middlewares=[json_errors, authenticate], client_max_size=1024 * 1024)
     app[DAEMON] = daemon
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/v1/openapi.json", openapi_document)
+    app.router.add_get("/v1/requests/{id}", get_request)
     return app

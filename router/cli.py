@@ -12,12 +12,14 @@ from collections.abc import Sequence
 from frontdesk.queues.errors import FrontdeskError
 
 from . import __version__
+from .auth import Scope, digest, new_token
 from .config import Settings, load_settings
 from .yamlconf import ConfigError
 
 DEFAULT_CONFIG = "frontdesk.yaml"
 EXIT_CONFIG = 2
 EXIT_RUNTIME = 1
+EXIT_USAGE = 64
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,6 +35,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
     check = commands.add_parser("check-config", help="check a config file and list its problems")
     check.add_argument("path")
+    token = commands.add_parser("token", help="API tokens")
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    create = token_commands.add_parser("create", help="make a new API token")
+    create.add_argument("--name", required=True, help="who or what the token is for")
+    create.add_argument("--scope", required=True, choices=[s.value for s in Scope])
+    create.add_argument("--agent", help="the agent an agent-scope token acts as")
     return parser
 
 
@@ -72,10 +80,26 @@ def serve(path: str, log_level: str) -> int:
     return 0
 
 
+def create_token(name: str, scope: str, agent: str | None) -> int:
+    if (scope == Scope.AGENT) != (agent is not None):
+        print("--agent goes with --scope agent, and only with it", file=sys.stderr)
+        return EXIT_USAGE
+    token = new_token()
+    print(f"token for {name} (shown once; keep it secret): {token}")
+    print("add under api.tokens in the config, then reload the daemon (kill -HUP):")
+    print(f"  - name: {name}\n    scope: {scope}")
+    if agent:
+        print(f"    agent: {agent}")
+    print(f"    sha256: {digest(token)}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "check-config":
         return check_config(args.path)
+    if args.command == "token":
+        return create_token(args.name, args.scope, args.agent)
     return serve(args.config, args.log_level)
 
 

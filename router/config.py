@@ -11,7 +11,11 @@ from frontdesk.queues.request import Channel
 from frontdesk.queues.store import StoreSettings
 from frontdesk.skills import MAX_LEVEL, MIN_LEVEL, TIERS, Agent, Presence
 
+from .auth import ApiToken, Scope
 from .redis_server import RedisURLError, check_url
+from .routing_config import ROUTING_KEYS, Routing, parse_routing
+from .rules import CustomerLists, Rule
+from .rules_config import parse_customer_lists, parse_rules
 from .yamlconf import Checker, ConfigError, Lines, Problem, load_yaml, merge
 
 DEFAULTS_PATH = Path(__file__).resolve().parent.parent / "config" / "defaults.yaml"
@@ -22,9 +26,10 @@ QUEUE_MODES = ["offer", "assign"]
 
 _TOP = [
     *("tenant", "redis", "http", "retention", "events", "offers"),
-    *("queue_defaults", "default_queue", "skills", "queues", "agents"),
+    *("queue_defaults", "default_queue", "skills", "queues", "agents", "customers", "rules"),
+    "api",
 ]
-_QUEUE = ["tier", "mode", "offer_timeout", "escalate_to", "description"]
+_QUEUE = ["tier", "mode", "offer_timeout", "escalate_to", "description", *ROUTING_KEYS]
 _AGENT = ["id", "name", "tier", "groups", "skills", "capacity", "presence"]
 
 
@@ -50,6 +55,7 @@ class QueueSettings:
     offer_timeout_s: float
     escalate_to: str | None = None
     description: str = ""
+    routing: Routing = field(default_factory=Routing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +71,9 @@ class Settings:
     skills: dict[str, str]
     queues: dict[str, QueueSettings]
     agents: tuple[Agent, ...] = field(default=())
+    rules: tuple[Rule, ...] = ()
+    customers: CustomerLists = field(default_factory=CustomerLists)
+    api_tokens: tuple[ApiToken, ...] = ()
 
 
 def _defaults() -> tuple[dict[str, Any], Lines]:
@@ -109,6 +118,17 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
     if default_queue and default_queue not in (defined if isinstance(defined, dict) else {}):
         check.error(("default_queue",), f"names no queue defined under queues: {default_queue!r}")
     agents = _agents(check, d.get("agents"), skills)
+    agent_ids = {
+        a["id"]
+        for a in d.get("agents") or []
+        if isinstance(a, dict) and isinstance(a.get("id"), str)
+    }
+    queue_names = set(defined) if isinstance(defined, dict) else set()
+    rules = parse_rules(
+        check, d.get("rules"), queues=queue_names, skills=set(skills), agents=agent_ids
+    )
+    customers = parse_customer_lists(check, d.get("customers"))
+    tokens = _tokens(check, d.get("api"), agent_ids)
     if check.problems:
         return None
     assert tenant and host and port is not None and default_queue and redis and store
@@ -122,6 +142,9 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
         skills=skills,
         queues=queues,
         agents=agents,
+        rules=rules,
+        customers=customers,
+        api_tokens=tokens,
     )
 
 
@@ -192,8 +215,18 @@ def _queues(check: Checker, d: dict[str, Any]) -> dict[str, QueueSettings]:
         escalate_to = q.get("escalate_to")
         if escalate_to is not None:
             check.string((*path, "escalate_to"), escalate_to)
-        if tier is not None and mode is not None and timeout is not None:
-            out[name] = QueueSettings(name, tier, mode, timeout, escalate_to, str(description))
+        routing = parse_routing(check, path, q)
+        if tier is not None and mode is not None and timeout is not None and routing:
+            out[name] = QueueSettings(
+                name, tier, mode, timeout, escalate_to, str(description), routing
+            )
+    for q in out.values():
+        for i, step in enumerate(q.routing.relax):
+            where = ("queues", q.name, "relax", i, "overflow_to")
+            if step.overflow_to and step.overflow_to not in raw:
+                check.error(where, f"names no queue defined under queues: {step.overflow_to!r}")
+            elif step.overflow_to == q.name:
+                check.error(where, "a queue cannot overflow into itself")
     for name, body in raw.items():
         target_name = body.get("escalate_to") if isinstance(body, dict) else None
         path = ("queues", name, "escalate_to")
@@ -256,3 +289,23 @@ def _agents(check: Checker, value: object, skills: dict[str, str]) -> tuple[Agen
 
 
 __all__ = ["ConfigError", "QueueSettings", "Settings", "load_settings", "parse_settings"]
+
+
+def _tokens(check: Checker, value: object, agent_ids: set[str]) -> tuple[ApiToken, ...]:
+    """`api.tokens`: name, scope, sha256 digest (from `frontdesk token create`), agent."""
+    api = check.mapping(("api",), value, ["tokens"])
+    tokens = []
+    for i, body in enumerate(check.sequence(("api", "tokens"), api.get("tokens"))):
+        path: tuple[str | int, ...] = ("api", "tokens", i)
+        t = check.mapping(path, body, ["name", "scope", "sha256", "agent"])
+        name = check.string((*path, "name"), t.get("name"), NAME)
+        scope = check.choice((*path, "scope"), t.get("scope"), [s.value for s in Scope])
+        digest = check.string((*path, "sha256"), t.get("sha256"), r"[0-9a-f]{64}")
+        agent = t.get("agent")
+        if scope == Scope.AGENT and agent not in agent_ids:
+            check.error((*path, "agent"), f"an agent token names one of the agents, got {agent!r}")
+        elif scope != Scope.AGENT and agent is not None:
+            check.error((*path, "agent"), "only a token of scope agent names an agent")
+        if name and scope and digest:
+            tokens.append(ApiToken(name, Scope(scope), digest, agent))
+    return tuple(tokens)

@@ -23,6 +23,7 @@ from frontdesk.queues.store import QueueStore
 
 from .app import create_app
 from .config import Settings, load_settings
+from .dispatcher import Dispatcher
 from .metrics import Metrics
 from .redis_server import EmbeddedRedis, RedisServerError
 from .yamlconf import ConfigError
@@ -31,6 +32,7 @@ log = logging.getLogger("frontdesk")
 
 CONNECT_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0
+RECENT_EVENTS = 100_000
 GAUGE_INTERVAL_S = 5.0
 _RESTART_ONLY = ("tenant", "redis", "http")
 
@@ -53,6 +55,7 @@ class Daemon:
         self.store: QueueStore = None  # type: ignore[assignment]
         self.agents: AgentStore = None  # type: ignore[assignment]
         self.events: EventLog = None  # type: ignore[assignment]
+        self.dispatcher: Dispatcher = None  # type: ignore[assignment]
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
@@ -73,7 +76,9 @@ class Daemon:
         self.store = QueueStore(self.redis, keys, s.store)
         self.agents = AgentStore(self.redis, keys, s.store.stream_maxlen)
         self.events = EventLog(self.redis, keys)
+        self.dispatcher = Dispatcher(self.store, self.agents, lambda: self.settings)
         await self._sync_agents(s)
+        await self._learn_recent_throughput()
         self._runner = web.AppRunner(create_app(self), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, s.http.host, s.http.port)
@@ -81,8 +86,9 @@ class Daemon:
         host, port = self._runner.addresses[0][:2]
         self.address = (host, port)
         self._tasks = [
-            asyncio.create_task(self._forever(self._count_events), name="metrics-events"),
+            asyncio.create_task(self._forever(self._follow_events), name="events"),
             asyncio.create_task(self._forever(self._refresh_gauges), name="metrics-gauges"),
+            asyncio.create_task(self.dispatcher.run(self._stopping), name="dispatcher"),
         ]
         log.info("frontdesk listening on http://%s:%d (tenant %s)", host, port, s.tenant)
 
@@ -162,12 +168,20 @@ class Daemon:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
-    async def _count_events(self) -> None:
+    async def _follow_events(self) -> None:
+        """Every event, as it happens, to the metrics and the dispatcher."""
         last = "$"
         while not self._stopping.is_set():
             for event in await self.events.follow(last, count=500, block_ms=1000):
                 self.metrics.observe(event)
+                self.dispatcher.notify(event)
                 last = event.id
+
+    async def _learn_recent_throughput(self) -> None:
+        """Read the recent events once, so that wait estimates work right after a restart."""
+        since = await self.store.now_ms() - int(self.dispatcher.throughput.horizon_ms)
+        for event in await self.events.range(f"{max(0, since)}-0", "+", count=RECENT_EVENTS):
+            self.dispatcher.throughput.observe(event)
 
     async def _refresh_gauges(self) -> None:
         while not self._stopping.is_set():

@@ -224,6 +224,8 @@ class Actions:
 
 @dataclass(frozen=True, slots=True)
 class Rule:
+    """One classification rule: when all `conditions` hold, `actions` apply."""
+
     name: str
     conditions: tuple[Condition, ...] = ()
     actions: Actions = field(default_factory=Actions)

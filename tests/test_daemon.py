@@ -45,9 +45,12 @@ async def test_serves_health_readiness_metrics_and_openapi(daemon_config, daemon
     assert 'frontdesk_agents{presence="available"} 1.0' in body
     status, _, body = await _get(daemon.url + "/v1/openapi.json")
     assert status == 200 and '"openapi": "3.1.0"' in body and '"/readyz"' in body
-    status, headers, body = await _get(daemon.url + "/v1/no-such-thing")
+    status, headers, body = await _get(daemon.url + "/no-such-thing")
     assert status == 404 and headers["Content-Type"].startswith("application/json")
     assert '"code": "not_found"' in body and "Traceback" not in body
+    status, headers, body = await _get(daemon.url + "/v1/requests/FD-1")
+    assert status == 401 and headers["WWW-Authenticate"].startswith("Bearer")
+    assert '"code": "unauthorized"' in body
 
 
 async def test_restart_after_hard_kill_keeps_every_waiting_request(

@@ -1,0 +1,76 @@
+"""API authentication: bearer tokens with scopes, kept in the config as SHA-256 digests only.
+
+    frontdesk token create --name ops --scope supervisor
+
+prints a new token once, and the lines to add under `api.tokens`. A presented token is hashed
+and compared with every configured digest in constant time."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+
+from aiohttp import web
+
+TOKEN_PREFIX = "fdt_"
+
+
+class Scope(StrEnum):
+    """What a token may do."""
+
+    AGENT = "agent"  # its own agent's work only
+    INTEGRATION = "integration"  # a helpdesk or another system
+    SUPERVISOR = "supervisor"  # every queue and agent, live
+    ADMIN = "admin"  # everything
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """A configured token: who it is, what it may do, and the digest of its secret."""
+
+    name: str
+    scope: Scope
+    sha256: str
+    agent: str | None = None  # the agent an agent-scope token acts as
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class TokenBook:
+    """The configured tokens."""
+
+    def __init__(self, tokens: tuple[ApiToken, ...]) -> None:
+        self.tokens = tokens
+
+    def authenticate(self, authorization: str | None) -> ApiToken | None:
+        """The token named by an `Authorization: Bearer ...` header, or None. Every configured
+        digest is compared, in constant time, whichever matches."""
+        if not authorization or not authorization.startswith("Bearer "):
+            return None
+        presented = digest(authorization[len("Bearer ") :].strip()).encode()
+        found = None
+        for token in self.tokens:
+            if hmac.compare_digest(presented, token.sha256.encode()):
+                found = token
+        return found
+
+
+PRINCIPAL = web.RequestKey("principal", ApiToken)
+
+
+def principal(request: web.Request, *scopes: Scope) -> ApiToken:
+    """The authenticated caller; 403 unless its scope is one of `scopes` (admin always is)."""
+    token = request[PRINCIPAL]
+    if token.scope is not Scope.ADMIN and token.scope not in scopes:
+        allowed = ", ".join(s.value for s in scopes)
+        raise web.HTTPForbidden(text=f"this needs a token with scope {allowed}")
+    return token

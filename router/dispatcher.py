@@ -1,0 +1,171 @@
+"""The dispatcher: runs decision rounds inside `frontdesk serve`.
+
+A round expires overdue offers, reads the available agents once, then for each queue reads its
+waiting head, applies the relaxation steps, moves requests that overflow, runs the matcher and
+offers (or assigns) each chosen pair through the Lua scripts, which refuse anything another
+daemon got to first. Rounds run when an event says something changed (a new request, an agent
+freed or back, an offer rejected or expired) and when a timer is due (the next offer deadline,
+the next relaxation step); with nothing to do the dispatcher sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from frontdesk.queues.agents import AgentStore
+from frontdesk.queues.errors import QueueError
+from frontdesk.queues.events import Event, EventType
+from frontdesk.queues.states import State
+from frontdesk.queues.store import QueueStore, RequestRecord
+from frontdesk.skills import Agent, Presence
+
+from .config import QueueSettings, Settings
+from .eta import Throughput
+from .matcher import match
+from .window import Waiting, build
+
+log = logging.getLogger("frontdesk.dispatch")
+
+WAKE_ON = frozenset(
+    {
+        EventType.ENQUEUED,
+        EventType.REJECTED,
+        EventType.EXPIRED,
+        EventType.COMPLETED,
+        EventType.ABANDONED,
+        EventType.TRANSFERRED,
+        EventType.ESCALATED,
+        EventType.PRESENCE,
+        EventType.AGENT_CREATED,
+        EventType.AGENT_UPDATED,
+    }
+)
+MAX_SLEEP_S = 1.0  # a safety net only: rounds are driven by events and timers
+MIN_SLEEP_S = 0.005
+
+
+class Dispatcher:
+    """Matches waiting requests to available agents, round after round."""
+
+    def __init__(
+        self, store: QueueStore, agents: AgentStore, settings: Callable[[], Settings]
+    ) -> None:
+        self.store = store
+        self.agents = agents
+        self.settings = settings
+        self.throughput = Throughput()
+        self.rounds = 0
+        self._wake = asyncio.Event()
+
+    def notify(self, event: Event) -> None:
+        """Called for every event on the stream; wakes a round when the event can change one."""
+        self.throughput.observe(event)
+        if event.type in WAKE_ON:
+            self._wake.set()
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            self._wake.clear()
+            try:
+                next_in = await self.round()
+            except (RedisError, OSError) as exc:
+                log.warning("dispatch round failed, Redis unavailable: %s", exc)
+                next_in = MAX_SLEEP_S
+            sleep = MAX_SLEEP_S if next_in is None else max(MIN_SLEEP_S, min(next_in, MAX_SLEEP_S))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), sleep)
+
+    async def round(self) -> float | None:
+        """One decision round over every queue; returns seconds until a timer is next due."""
+        self.rounds += 1
+        await self.store.expire_overdue()
+        now_ms = await self.store.now_ms()
+        settings = self.settings()
+        available = [a for a in await self.agents.all() if a.presence is Presence.AVAILABLE]
+        spare = {a.id: {ch: a.spare(ch) for ch in a.capacity} for a in available}
+        due: list[float] = []
+        deadline = await self.store.next_deadline_ms()
+        if deadline is not None:
+            due.append((deadline - now_ms) / 1000)
+        for queue in settings.queues.values():
+            change = await self._queue_round(queue, available, spare, now_ms)
+            if change is not None:
+                due.append(change)
+        return min(due) if due else None
+
+    async def _waiting(
+        self, queue: QueueSettings, now_ms: int
+    ) -> tuple[list[Waiting], list[float]]:
+        """The queue's head as the matcher will see it; overflowing requests are moved on."""
+        ids = await self.store.peek(queue.name, queue.routing.window)
+        if not ids:
+            return [], []
+        records = await self.store.get_many(ids)
+        excluded = await self.store.excluded_many(ids)
+        waiting, changes = [], []
+        for record, exc in zip(records, excluded, strict=True):
+            if record is None or record.state is not State.WAITING:
+                continue
+            wait_s = max(0.0, (now_ms - record.enqueued_ms) / 1000)
+            target = queue.routing.overflow_target(wait_s)
+            if target and await self._overflow(record, target, wait_s):
+                continue
+            change = queue.routing.next_change_s(wait_s)
+            if change is not None:
+                changes.append(change)
+            waiting.append(Waiting(record, frozenset(exc), wait_s))
+        return waiting, changes
+
+    async def _overflow(self, record: RequestRecord, target: str, wait_s: float) -> bool:
+        try:
+            await self.store.transfer(record.request.id, target, f"overflow after {wait_s:.0f}s")
+        except QueueError:
+            return False  # moved or taken meanwhile; the next round sees where it is
+        return True
+
+    async def _queue_round(
+        self, queue: QueueSettings, available: list[Agent],
+        spare: dict[str, dict[str, int]], now_ms: int,
+    ) -> float | None:  # fmt: skip
+        waiting, changes = await self._waiting(queue, now_ms)
+        candidates = [a for a in available if any(spare[a.id].values())]
+        if waiting and candidates:
+            built = build(queue, waiting, candidates, spare, now_ms)
+            routing = queue.routing
+            decision = match(built.window, built.pool, routing.weights, routing.assignment)
+            for k in range(len(decision)):
+                w = waiting[int(decision.requests[k])]
+                agent = candidates[int(decision.agents[k])]
+                why = {
+                    "queue": queue.name,
+                    "assignment": queue.routing.assignment,
+                    "waited_s": round(w.wait_s, 3),
+                    "score": decision.explain(k),
+                    "weights": asdict(queue.routing.weights),
+                    "relaxation": [s.describe() for s in built.steps[int(decision.requests[k])]],
+                    "window": {"waiting": len(waiting), "agents": len(candidates)},
+                }
+                if await self._hand_over(queue, w.record, agent, why):
+                    spare[agent.id][w.record.request.channel.value] -= 1
+        return min(changes) if changes else None
+
+    async def _hand_over(
+        self, queue: QueueSettings, record: RequestRecord, agent: Agent, why: dict[str, Any]
+    ) -> bool:
+        request_id = record.request.id
+        try:
+            if queue.mode == "assign":
+                await self.store.assign(request_id, agent.id, queue.name, why)
+            else:
+                await self.store.offer(request_id, agent.id, queue.offer_timeout_s, queue.name, why)
+        except QueueError as exc:
+            log.debug("not handed over: %s", exc)  # another daemon got there first
+            return False
+        return True
