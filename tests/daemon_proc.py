@@ -23,7 +23,16 @@ class DaemonProcess:
         self.lines: list[str] = []
         self.port: int | None = None
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "frontdesk.router.cli", "serve", "--config", str(config), "--log-level", "DEBUG"],
+            [
+                sys.executable,
+                "-m",
+                "frontdesk.router.cli",
+                "serve",
+                "--config",
+                str(config),
+                "--log-level",
+                "DEBUG",
+            ],
             cwd=cwd,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
