@@ -13,10 +13,12 @@ local function check_take(reqKey, agentKey, excludedKey, reqId, agentId, queueNa
   return r[3]
 end
 
--- Move the request from its queue to the agent: load +1, recorded among the agent's holds.
-local function take(reqKey, queueKey, agentKey, holdsKey, reqId, agentId, channel, state)
+-- Move the request from its queue to the agent: load +1, recorded among the agent's holds,
+-- the time noted (the agent's idle time counts from it) and the routing explanation kept.
+local function take(reqKey, queueKey, agentKey, holdsKey, reqId, agentId, channel, state, why)
   redis.call('ZREM', queueKey, reqId)
   redis.call('HINCRBY', agentKey, 'load:' .. channel, 1)
+  redis.call('HSET', agentKey, 'last_taken_ms', string.format('%.0f', now_ms()))
   redis.call('HSET', holdsKey, reqId, channel)
-  redis.call('HSET', reqKey, 'state', state, 'agent', agentId)
+  redis.call('HSET', reqKey, 'state', state, 'agent', agentId, 'why', why)
 end
