@@ -227,6 +227,7 @@ def _queues(check: Checker, d: dict[str, Any]) -> dict[str, QueueSettings]:
                 check.error(where, f"names no queue defined under queues: {step.overflow_to!r}")
             elif step.overflow_to == q.name:
                 check.error(where, "a queue cannot overflow into itself")
+    _overflow_cycles(check, out)
     for name, body in raw.items():
         target_name = body.get("escalate_to") if isinstance(body, dict) else None
         path = ("queues", name, "escalate_to")
@@ -240,6 +241,26 @@ def _queues(check: Checker, d: dict[str, Any]) -> dict[str, QueueSettings]:
                 f"it must be a higher tier than {source.tier}",
             )
     return out
+
+
+def _overflow_cycles(check: Checker, queues: dict[str, QueueSettings]) -> None:
+    """Overflow keeps a request's age, so a cycle of overflows would move it round forever."""
+    edges = {
+        q.name: [(i, s.overflow_to) for i, s in enumerate(q.routing.relax) if s.overflow_to]
+        for q in queues.values()
+    }
+    for start, targets in edges.items():
+        for i, first in targets:
+            seen, todo = {start}, [first]
+            while todo:
+                name = todo.pop()
+                if name == start:
+                    where = ("queues", start, "relax", i, "overflow_to")
+                    check.error(where, f"overflow from {start!r} comes back to it")
+                    break
+                if name not in seen:
+                    seen.add(name)
+                    todo.extend(t for _, t in edges.get(name, []))
 
 
 def _agents(check: Checker, value: object, skills: dict[str, str]) -> tuple[Agent, ...]:

@@ -82,12 +82,13 @@ def parse_routing(check: Checker, path: Path, q: dict[str, Any]) -> Routing | No
         _step(check, (*path, "relax", i), s)
         for i, s in enumerate(check.sequence((*path, "relax"), q.get("relax")))
     ]
+    ordered = [s for s in steps if s is not None]
+    if len(ordered) == len(steps):
+        for i, (a, b) in enumerate(itertools.pairwise(ordered)):
+            if b.after_s <= a.after_s:
+                check.error((*path, "relax", i + 1, "after"), "steps must come in order of `after`")
     if None in (assignment, window, weights, preferred, groups) or None in steps:
         return None
-    ordered = [s for s in steps if s is not None]
-    for i, (a, b) in enumerate(itertools.pairwise(ordered)):
-        if b.after_s <= a.after_s:
-            check.error((*path, "relax", i + 1, "after"), "steps must come in order of `after`")
     assert assignment and window and weights is not None and preferred is not None
     assert groups is not None
     mode = cast(Literal["greedy", "batch"], assignment)
