@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from redis.asyncio import Redis
 
+from frontdesk.queues.request import Channel
 from frontdesk.skills import Agent, Presence
 
 from .errors import AgentRefused, ErrorCode, raise_for_code
@@ -92,6 +94,34 @@ class AgentStore:
                 pipe.hgetall(self.keys.agent(agent_id))
             raws = await pipe.execute()
         return [_agent(i, fields(raw)) for i, raw in zip(ids, raws, strict=True) if raw]
+
+    async def live(self, profiles: list[Agent]) -> list[Agent]:
+        """`profiles` with their live presence, loads and idle clock read in one round trip
+        (what changes between decision rounds; skills, groups and capacity do not)."""
+        channels = [c.value for c in Channel]
+        fields_ = ["presence", "last_taken_ms", "available_since_ms", "missed"]
+        fields_ += [f"load:{c}" for c in channels]
+        if not profiles:
+            return []
+        flat = await self.scripts.agents_live([self.keys.agent(a.id) for a in profiles], fields_)
+        width = len(fields_)
+        replies = [flat[i : i + width] for i in range(0, len(flat), width)]
+        out = []
+        for agent, reply in zip(profiles, replies, strict=True):
+            if not reply[0]:
+                continue  # gone since the profiles were read
+            values = [text(v) or "0" for v in reply]
+            loads = {c: int(v) for c, v in zip(channels, values[4:], strict=True) if int(v)}
+            out.append(
+                dataclasses.replace(
+                    agent,
+                    presence=Presence(values[0]),
+                    idle_since_ms=max(int(values[1]), int(values[2])),
+                    missed=int(values[3]),
+                    load=loads,
+                )
+            )
+        return out
 
     async def holds(self, agent_id: str) -> dict[str, str]:
         """request id -> channel, for every request offered or assigned to the agent."""

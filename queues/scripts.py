@@ -1,7 +1,8 @@
 """The Lua scripts of ``queues/lua``: read once, includes resolved, registered with redis-py.
 
-Each file is named ``<verb>-<number of keys>.lua``; calling a script with another number of keys
-is a programming error caught here rather than a wrong key touched in Redis.
+Each file is named ``<verb>-<number of keys>.lua`` (``-n`` for a read-only script that takes any
+number); calling a script with another number of keys is a programming error caught here rather
+than a wrong key touched in Redis.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 LUA_DIR = Path(__file__).parent / "lua"
+ANY = -1  # the number of keys of a `-n` script
 _INCLUDE = re.compile(r'^--- @include "([a-z_]+)"$', re.MULTILINE)
 
 
@@ -30,7 +32,7 @@ def sources() -> dict[str, tuple[int, str]]:
     found: dict[str, tuple[int, str]] = {}
     for path in sorted(LUA_DIR.glob("*-*.lua")):
         verb, _, nkeys = path.stem.rpartition("-")
-        found[verb] = (int(nkeys), _resolve(path.read_text()))
+        found[verb] = (ANY if nkeys == "n" else int(nkeys), _resolve(path.read_text()))
     return found
 
 
@@ -43,7 +45,7 @@ class _Bound:
     async def __call__(
         self, keys: Sequence[str], args: Sequence[Any], client: Any | None = None
     ) -> Any:
-        if len(keys) != self.nkeys:
+        if self.nkeys != ANY and len(keys) != self.nkeys:
             raise TypeError(f"{self.verb} takes {self.nkeys} keys, got {len(keys)}")
         return await self.script(keys=list(keys), args=list(args), client=client)
 

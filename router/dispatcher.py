@@ -49,6 +49,7 @@ WAKE_ON = frozenset(
 )
 MAX_SLEEP_S = 1.0  # a safety net only: rounds are driven by events and timers
 MIN_SLEEP_S = 0.005
+PROFILES_MAX_AGE_MS = 30_000  # agent profiles are also read again on agent events
 
 
 class Dispatcher:
@@ -63,10 +64,14 @@ class Dispatcher:
         self.throughput = Throughput()
         self.rounds = 0
         self._wake = asyncio.Event()
+        self._profiles: list[Agent] | None = None  # skills, groups, capacity: read again on change
+        self._profiles_ms = 0
 
     def notify(self, event: Event) -> None:
         """Called for every event on the stream; wakes a round when the event can change one."""
         self.throughput.observe(event)
+        if event.type in (EventType.AGENT_CREATED, EventType.AGENT_UPDATED):
+            self._profiles = None
         if event.type in WAKE_ON:
             self._wake.set()
 
@@ -88,7 +93,10 @@ class Dispatcher:
         await self.store.expire_overdue()
         now_ms = await self.store.now_ms()
         settings = self.settings()
-        available = [a for a in await self.agents.all() if a.presence is Presence.AVAILABLE]
+        if self._profiles is None or now_ms - self._profiles_ms > PROFILES_MAX_AGE_MS:
+            self._profiles, self._profiles_ms = await self.agents.all(), now_ms
+        live = await self.agents.live(self._profiles)
+        available = [a for a in live if a.presence is Presence.AVAILABLE]
         spare = {a.id: {ch: a.spare(ch) for ch in a.capacity} for a in available}
         due: list[float] = []
         deadline = await self.store.next_deadline_ms()

@@ -157,6 +157,9 @@ async def test_preferred_agent_alone_first(store, agents, dispatcher) -> None:
     await dispatcher.round()
     assert (await store.get(rid)).state is State.WAITING  # ann is full; bob must wait 30s
     await agents.upsert(Agent("ann", "Ann", capacity={"chat": 1}, presence=Presence.AVAILABLE))
+    last = (await EventLog(store.redis, store.keys).range())[-1]
+    assert last.type is EventType.AGENT_UPDATED
+    dispatcher.notify(last)  # as the daemon's event follower does: profiles are read again
     await dispatcher.round()
     record = await store.get(rid)
     assert record.agent == "ann"
