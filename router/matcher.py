@@ -18,7 +18,8 @@ Score. An eligible pair scores ``total = Σ weight[t] * term[t]`` over six terms
 skill       mean, over the skills the request requires, of ``(p - m) / (5 - m)``, where m is the
             minimum level (1-5) and p the agent's proficiency; a skill required at level 5
             counts 0 (no headroom above the top level); 0.5 when the request requires no skill
-            (neutral, and the same for every agent, so it never changes who gets the request)
+            (neutral, and the same for every agent, so it never changes who gets the request).
+            For an ineligible pair, shown by `scores`, a shortfall p < m counts 0
 load        ``spare / capacity`` on the request's channel (1: the agent is free on that channel)
 idle        ``idle_s / (idle_s + idle_scale_s)``   (default scale 300 s: 5 min idle gives 0.5)
 wait        ``wait_s / (wait_s + wait_scale_s)``   (default scale 60 s: 1 min waited gives 0.5)
@@ -32,16 +33,17 @@ finite and >= 0, so every eligible pair scores >= 0 and serving a request never 
 Modes. ``greedy`` takes requests in urgency order (`urgency_order`: band ascending, then longest
 wait, then index); each takes its best eligible agent that still has spare capacity on its channel
 (ties: the lower agent index). ``batch`` finds a matching of the whole window with the largest
-total score under capacity (see `frontdesk.router.matcher_batch`), then, should some request
-still have an eligible agent with capacity left (only possible through zero-score pairs), serves
-it greedily. Batch may serve fewer urgent requests than greedy: it maximizes the sum, not urgency.
-Either way the decision lists its pairs in urgency order, and the same input gives the same
-decision.
+total score under capacity, exactly (`frontdesk.router.matcher_batch` says how, and what it
+costs), then, should a request still have an eligible agent with capacity left (possible only
+through pairs that score exactly 0), serves it greedily. Batch may serve fewer urgent requests
+than greedy: it maximizes the sum, not urgency. Either way the decision lists its pairs in
+urgency order, and the same input gives the same decision.
 
-Numerics. Scores are float64. The skill numerator is summed exactly in integers: for a minimum m
-in 1..4, ``12 (p - m) / (5 - m)`` is a whole number. A decision's score is the sum of its terms
-in `TERMS` order and equals the score matrix entry bit for bit. The score matrix holds R x A
-float64 (8 bytes a pair) beside a bool eligibility matrix and a 2-byte skill accumulator.
+Numerics and size. Scores are float64. The skill numerators are whole numbers in twelfths (for a
+minimum m in 1..4, ``12 (p - m) / (5 - m)`` is whole), summed exactly by one matrix product, so
+equal fits compare equal. A decision's score is the sum of its terms in `TERMS` order and equals
+the score matrix entry bit for bit. A round holds one R x A float64 score matrix (8 bytes a
+pair; 160 MB at 10,000 x 2,000) and an R x A bool one, plus short-lived temporaries.
 """
 
 from __future__ import annotations
@@ -124,10 +126,11 @@ def _coerce(owner: Window | Pool) -> None:
 
 def _within(name: str, values: NDArray[np.int64], low: int, high: int | None = None) -> None:
     if values.size and (values.min() < low or (high is not None and values.max() > high)):
-        raise ValueError(f"{name}: values must be in {low}..{'' if high is None else high}")
+        span = f">= {low}" if high is None else f"in {low}..{high}"
+        raise ValueError(f"{name}: every value must be {span}")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # arrays: compare fields, not objects
 class Window:
     """R waiting requests: one queue's head, in queue order."""
 
@@ -153,7 +156,7 @@ class Window:
         _within("excluded", self.excluded, 0)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # arrays: compare fields, not objects
 class Pool:
     """A available agents."""
 
@@ -174,7 +177,7 @@ class Pool:
             raise ValueError("spare: must not exceed capacity")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # arrays: compare fields, not objects
 class Decision:
     """K (request, agent) pairs in urgency order, with each pair's score and its breakdown."""
 
@@ -211,25 +214,35 @@ def urgency_order(window: Window) -> Index:
     return np.lexsort((np.arange(len(window.priority)), -window.wait_s, window.priority))
 
 
-def _eligible(window: Window, pool: Pool, fit: bool) -> tuple[Bools, NDArray[np.integer] | None]:
-    """(R, A) eligibility and, if `fit`, the skill fit numerators in 1/12 units."""
-    size = (len(window.priority), len(pool.tier))
-    ok = np.ones(size, np.bool_)
-    unit = np.int16 if _FIT_UNIT * window.required.shape[1] < 2**15 else np.int32
-    numer = np.zeros(size, unit) if fit else None
-    for s in range(window.required.shape[1]):
-        need, have = window.required[:, s], pool.proficiency[:, s]
-        for level in np.unique(need[need > 0]).tolist():
-            rows = np.flatnonzero(need == level)
-            ok[rows] &= have >= level
-            if numer is not None and _FIT_STEP[level]:
-                numer[rows] += (_FIT_STEP[level] * np.maximum(have - level, 0)).astype(unit)
+def _skills(window: Window, pool: Pool) -> Floats:
+    """(R, A) skill fit numerators in twelfths, negative where an agent falls short of a minimum.
+
+    One matrix product: a request's one-hot (skill, minimum level) row times, per agent, what
+    meeting each (skill, minimum) is worth, or a penalty larger than any numerator for a
+    shortfall. Every value is a whole number, so the product is exact in float64.
+    """
+    levels = np.arange(1, MAX_LEVEL + 1)
+    skills = window.required.shape[1]
+    need = window.required[:, :, None] == levels
+    need = need.reshape(len(window.priority), skills * MAX_LEVEL)  # (R, S * 5)
+    have = pool.proficiency[:, :, None]  # (A, S, 1)
+    shortfall = -(_FIT_UNIT * skills + 1)
+    worth = np.where(have >= levels, _FIT_STEP[levels] * (have - levels), shortfall)
+    worth = worth.reshape(len(pool.tier), skills * MAX_LEVEL)  # (A, S * 5)
+    numer: Floats = need.astype(np.float64) @ worth.T.astype(np.float64)
+    return numer
+
+
+def _eligible(window: Window, pool: Pool) -> tuple[Bools, Floats]:
+    """(R, A) eligibility, and the skill fit numerators (`_skills`)."""
+    numer = _skills(window, pool)
+    ok = numer >= 0
     ok &= (pool.spare > 0).T[window.channel]
     ok &= window.min_tier[:, None] <= pool.tier[None, :]
     ok &= pool.tier[None, :] <= window.max_tier[:, None]
     restricted = np.flatnonzero(window.groups.any(axis=1))
     if restricted.size:
-        member = np.zeros((restricted.size, size[1]), np.bool_)
+        member = np.zeros((restricted.size, len(pool.tier)), np.bool_)
         for g in range(window.groups.shape[1]):
             member |= window.groups[restricted, g, None] & pool.groups[None, :, g]
         ok[restricted] &= member
@@ -247,7 +260,7 @@ def _eligible(window: Window, pool: Pool, fit: bool) -> tuple[Bools, NDArray[np.
 def eligibility(window: Window, pool: Pool) -> Bools:
     """(R, A) bool: True where request r may go to agent a (every hard constraint holds)."""
     _check(window, pool)
-    return _eligible(window, pool, fit=False)[0]
+    return _eligible(window, pool)[0]
 
 
 def _side_terms(window: Window, pool: Pool, weights: Weights) -> dict[str, Floats]:
@@ -264,11 +277,9 @@ def _side_terms(window: Window, pool: Pool, weights: Weights) -> dict[str, Float
 
 def _score_matrix(window: Window, pool: Pool, weights: Weights) -> Floats:
     """(R, A) total score, -inf where ineligible, built in place (one float64 matrix)."""
-    ok, numer = _eligible(window, pool, fit=True)
+    ok, total = _eligible(window, pool)
     side = _side_terms(window, pool, weights)
     count = (window.required > 0).sum(axis=1)
-    total = np.empty(ok.shape)
-    total[...] = numer
     total /= (_FIT_UNIT * np.maximum(count, 1))[:, None]
     total[count == 0] = NO_SKILL_FIT
     total *= weights.skill
@@ -325,14 +336,11 @@ def match(
     window: Window, pool: Pool, weights: Weights, mode: Literal["greedy", "batch"]
 ) -> Decision:
     """Who gets what now: (request, agent) pairs in urgency order, with their score breakdown."""
+    assign = {"greedy": greedy, "batch": batch}.get(mode)
+    if assign is None:
+        raise ValueError(f"mode must be 'greedy' or 'batch', got {mode!r}")
     _check(window, pool)
     total = _score_matrix(window, pool, weights)
-    order = urgency_order(window)
-    if mode == "greedy":
-        r, a = greedy(total, order, window.channel, pool.spare)
-    elif mode == "batch":
-        r, a = batch(total, order, window.channel, pool.spare)
-    else:
-        raise ValueError(f"mode must be 'greedy' or 'batch', got {mode!r}")
+    r, a = assign(total, urgency_order(window), window.channel, pool.spare)
     terms = _terms(window, pool, weights, r, a)
     return Decision(requests=r, agents=a, score=_sum(terms), terms=terms)

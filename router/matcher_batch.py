@@ -10,29 +10,35 @@ channel (ties: the lower agent index). One numpy row operation per request.
 Batch: pairs that maximize the sum of scores, with every request given at most one agent and
 agent a taking at most ``spare[a, c]`` requests of channel c. Capacities of different channels
 are independent, so the problem splits by channel. Within a channel each agent becomes as many
-identical slots as it can fill, and `scipy.optimize.linear_sum_assignment` solves the
-rectangular assignment of requests to slots with ineligible pairs valued 0. That is exact: an
-optimal assignment, with its ineligible pairs dropped, is a capacity-respecting matching of the
-same value (those pairs were worth 0), and any matching extends to an assignment worth at least
-as much (eligible scores are >= 0). Bounds that keep the problem small and change no optimum:
+identical slots as it can fill, which makes it an assignment problem between requests and slots
+on the eligible pairs only (a sparse bipartite graph). SciPy's LAPJVsp
+(`scipy.sparse.csgraph.min_weight_full_bipartite_matching`) needs a matching that covers the
+smaller side, so each node of that side also gets a dummy partner of its own: a real edge weighs
+``1 + score`` and a dummy edge 1 (all nonzero, as the solver requires), and every matching of
+the smaller side then weighs its size plus the score of its real pairs. The heaviest one is
+therefore exactly a capacity-respecting matching with the largest total score. Bounds that
+keep the graph small and change no optimum:
 
 - requests with no eligible agent, and agents with no eligible request, are left out;
-- an agent gets ``min(spare, its eligible requests of that channel)`` slots: it can fill no more.
+- an agent gets ``min(spare, its eligible requests of that channel)`` slots: it can fill no more;
+- ineligible pairs are no edges at all, rather than zeros in a dense matrix.
 
-So a channel costs one dense float64 matrix of (its requests) x (slots), slots being at most
-``min(R_c, sum of spare)`` per agent summed, and the solver's time grows about with the cube of
-the smaller side; the benchmark (`benchmarks/matcher.py`) reports what that means at 100, 1,000
-and 10,000 waiting requests. Last, a request left unserved while an eligible agent still has
-capacity (possible only through pairs that score exactly 0) is served greedily: the total stays
-the maximum and no request waits beside a free agent that could take it.
+So a channel costs about 30 bytes per (eligible pair x slot of its agent), and the solver's time
+grows faster than the edges: on the benchmark's windows (`benchmarks/matcher.py`), a round takes
+milliseconds at 100 x 50 and 1,000 x 500 and seconds at 10,000 x 2,000. Last, a request left
+unserved while an eligible agent still has capacity (possible only through pairs that score
+exactly 0, which tie with a dummy) is served greedily: the total stays the maximum and no
+request waits beside a free agent that could take it.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import linear_sum_assignment
+from scipy import sparse as sp
+from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
+Bools = NDArray[np.bool_]
 Floats = NDArray[np.float64]
 Ints = NDArray[np.int64]
 Index = NDArray[np.intp]
@@ -69,24 +75,36 @@ def greedy(total: Floats, order: Index, channel: Ints, spare: Ints) -> tuple[Ind
     return _pairs(_greedy(total, order, channel, spare.T.copy()))
 
 
-def _channel(total: Floats, rows: Index, spare: Ints) -> list[tuple[int, int]]:
-    """Optimal pairs among `rows` (one channel's requests) and agents with `spare` (A,) slots."""
-    eligible = np.isfinite(total[rows])  # (n, A)
-    servable = eligible.any(axis=1)
-    rows, eligible = rows[servable], eligible[servable]
-    slots = np.minimum(spare, eligible.sum(axis=0))
-    agents = np.flatnonzero(slots)
-    if not agents.size:
+def _channel(total: Floats, ok: Bools, rows: Index, spare: Ints) -> list[tuple[int, int]]:
+    """Optimal pairs among `rows` (one channel's requests) and agents with `spare` (A,)."""
+    eligible = ok[rows]  # (n, A)
+    rows, eligible = rows[eligible.any(axis=1)], eligible[eligible.any(axis=1)]
+    slots = np.minimum(spare, eligible.sum(axis=0))  # more than this an agent can never fill
+    request, agent = np.nonzero(eligible)
+    copies = slots[agent]  # an edge to an agent is an edge to each of its slots
+    if not copies.sum():
         return []
-    slot_agent = np.repeat(agents, slots[agents])
-    value = total[np.ix_(rows, slot_agent)]  # (n, slots)
-    value[np.isneginf(value)] = 0.0
-    if value.min() < 0:
-        raise ValueError("batch matching needs scores >= 0 for eligible pairs")
-    row, slot = linear_sum_assignment(value, maximize=True)
-    request, agent = rows[row], slot_agent[slot]
-    real = np.isfinite(total[request, agent])
-    return list(zip(request[real].tolist(), agent[real].tolist(), strict=True))
+    first = np.cumsum(copies) - copies
+    slot = (np.cumsum(slots) - slots)[agent].repeat(copies)
+    slot += np.arange(copies.sum()) - first.repeat(copies)
+    request, agent = request.repeat(copies), agent.repeat(copies)
+    weight = 1.0 + total[rows[request], agent]  # > 0, as the solver needs; a dummy weighs 1
+    # The smaller side is matched in full, each of its nodes to a real partner or its own dummy.
+    n, m = len(rows), int(slots.sum())
+    small, large = (slot, request) if m <= n else (request, slot)
+    size, dummies = max(n, m), np.arange(min(n, m))
+    graph = sp.csr_array(
+        (
+            np.concatenate([weight, np.ones(dummies.size)]),
+            (np.concatenate([small, dummies]), np.concatenate([large, size + dummies])),
+        ),
+        shape=(dummies.size, size + dummies.size),
+    )
+    u, v = min_weight_full_bipartite_matching(graph, maximize=True)
+    u, v = u[v < size], v[v < size]  # real partners, not dummies
+    by_slot, by_request = (u, v) if m <= n else (v, u)
+    slot_agent = np.repeat(np.arange(len(slots)), slots)
+    return list(zip(rows[by_request].tolist(), slot_agent[by_slot].tolist(), strict=True))
 
 
 def _servable(total: Floats, rows: Index, channel: Ints, left: Ints) -> Index:
@@ -102,10 +120,11 @@ def _servable(total: Floats, rows: Index, channel: Ints, left: Ints) -> Index:
 
 def batch(total: Floats, order: Index, channel: Ints, spare: Ints) -> tuple[Index, Index]:
     """A capacity-respecting matching with the largest total score, in urgency order."""
+    ok = np.isfinite(total)
     pairs = [
         pair
         for c in range(spare.shape[1])
-        for pair in _channel(total, np.flatnonzero(channel == c), spare[:, c])
+        for pair in _channel(total, ok, np.flatnonzero(channel == c), spare[:, c])
     ]
     left = spare.T.copy()
     served = np.zeros(len(order), np.bool_)
