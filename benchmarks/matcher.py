@@ -1,0 +1,190 @@
+"""Matcher throughput: decision rounds per second for greedy and batch on random, realistic windows.
+
+Each round is one `match(window, pool, weights, mode)` call, score matrix included, on a window
+of W waiting requests and a pool of A available agents: 10 skills, 3 channels (chat, email,
+phone), 4 groups, 3 tiers, capacities 1-3 per channel with part of it in use. Rounds repeat
+until `--rounds` rounds or `--budget` seconds per size and mode, whichever comes first (at least
+`--min-rounds`). Peak memory is what numpy allocates during one extra round (tracemalloc); the
+assignment solver's own buffers are not counted. The skill check is one BLAS matrix product: on
+a machine busy with other work, OPENBLAS_NUM_THREADS=1 avoids threads waiting for a free core.
+
+    python benchmarks/matcher.py                       # 100x50, 1,000x500, 10,000x2,000
+    python benchmarks/matcher.py --quick --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy
+
+from frontdesk.router.matcher import Pool, Weights, Window, _score_matrix, match
+
+SIZES = [(100, 50), (1_000, 500), (10_000, 2_000)]
+QUICK_SIZES = [(100, 50), (1_000, 500)]
+SKILLS, CHANNELS, GROUPS = 10, 3, 4
+
+
+def machine() -> dict[str, Any]:
+    meminfo = Path("/proc/meminfo").read_text().splitlines()
+    mem_kb = next(int(line.split()[1]) for line in meminfo if line.startswith("MemTotal"))
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line), "")
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": model or platform.processor(),
+        "memory_gib": round(mem_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "platform": platform.platform(),
+        "date": datetime.date.today().isoformat(),
+        "load_avg_1m": round(os.getloadavg()[0], 2),  # other work on the machine meanwhile
+        "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
+    }
+
+
+def case(rng: np.random.Generator, waiting: int, agents: int) -> tuple[Window, Pool]:
+    """A service desk's queue head and its available agents, at random but plausible."""
+    w, a = waiting, agents
+    required = np.zeros((w, SKILLS), np.int64)
+    for k in (1, 2):  # every request needs one skill, a third of them a second one
+        rows = np.flatnonzero(rng.random(w) < (1.0 if k == 1 else 0.3))
+        required[rows, rng.integers(0, SKILLS, rows.size)] = rng.choice(
+            [1, 2, 3], rows.size, p=[0.5, 0.35, 0.15]
+        )
+    groups = np.zeros((w, GROUPS), np.bool_)
+    restricted = np.flatnonzero(rng.random(w) < 0.3)  # the rest may go to any group
+    groups[restricted, rng.integers(0, GROUPS, restricted.size)] = True
+    preferred = np.where(rng.random(w) < 0.05, rng.integers(0, a, w), -1)
+    excluded_rows = np.flatnonzero(rng.random(w) < 0.02)
+    window = Window(
+        priority=rng.choice([0, 1, 2], w, p=[0.1, 0.6, 0.3]),
+        wait_s=rng.exponential(90.0, w),
+        channel=rng.choice(CHANNELS, w, p=[0.5, 0.35, 0.15]),
+        required=required,
+        min_tier=rng.choice([1, 2, 3], w, p=[0.7, 0.2, 0.1]),
+        max_tier=np.full(w, 3),
+        groups=groups,
+        preferred=preferred,
+        only_preferred=(preferred >= 0) & (rng.random(w) < 0.2),
+        excluded=np.column_stack([excluded_rows, rng.integers(0, a, excluded_rows.size)]),
+    )
+    proficiency = rng.choice([1, 2, 3, 4, 5], (a, SKILLS), p=[0.1, 0.2, 0.35, 0.25, 0.1])
+    proficiency[rng.random((a, SKILLS)) < 0.55] = 0  # about 4-5 skills each
+    member = rng.random((a, GROUPS)) < 0.3
+    member[np.arange(a), rng.integers(0, GROUPS, a)] = True  # at least one group
+    capacity = rng.integers(1, 4, (a, CHANNELS))
+    pool = Pool(
+        proficiency=proficiency,
+        spare=capacity - rng.integers(0, capacity + 1),
+        capacity=capacity,
+        idle_s=rng.exponential(120.0, a),
+        tier=rng.choice([1, 2, 3], a, p=[0.6, 0.3, 0.1]),
+        groups=member,
+    )
+    return window, pool
+
+
+def run_mode(
+    cases: list[tuple[Window, Pool]], mode: str, rounds: int, min_rounds: int, budget: float
+) -> dict[str, Any]:
+    weights = Weights()
+
+    def once(i: int) -> Any:
+        window, pool = cases[i % len(cases)]
+        if mode == "matrix":
+            return _score_matrix(window, pool, weights)
+        return match(window, pool, weights, mode)  # type: ignore[arg-type]
+
+    times: list[float] = []
+    outcomes = []
+    start = time.perf_counter()
+    while len(times) < rounds and (len(times) < min_rounds or time.perf_counter() - start < budget):
+        t0 = time.perf_counter()
+        outcome = once(len(times))
+        times.append(time.perf_counter() - t0)
+        if mode != "matrix":
+            window = cases[(len(times) - 1) % len(cases)][0]
+            urgent = int((window.priority[outcome.requests] == 0).sum())
+            outcomes.append((len(outcome), float(outcome.score.sum()), urgent))
+    tracemalloc.start()
+    once(0)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    ordered = sorted(times)
+    result: dict[str, Any] = {
+        "mode": mode,
+        "rounds": len(times),
+        "rounds_per_s": round(len(times) / sum(times), 2),
+        "median_ms": round(statistics.median(times) * 1000, 2),
+        "p95_ms": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] * 1000, 2),
+        "peak_mib": round(peak / 2**20, 1),
+    }
+    if outcomes:
+        first = [o for i, o in enumerate(outcomes) if i < len(cases)]  # one per distinct case
+        result["pairs"] = round(statistics.mean(o[0] for o in first), 1)
+        result["score"] = round(statistics.mean(o[1] for o in first), 2)
+        result["urgent_served"] = round(statistics.mean(o[2] for o in first), 1)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes and a short budget")
+    parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--rounds", type=int, default=200, help="at most this many per mode")
+    parser.add_argument("--min-rounds", type=int, default=3)
+    parser.add_argument("--budget", type=float, default=10.0, help="seconds per size and mode")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    sizes = QUICK_SIZES if args.quick else SIZES
+    budget = min(args.budget, 2.0) if args.quick else args.budget
+    rng = np.random.default_rng(args.seed)
+    info = machine()
+    print(
+        f"{info['cpus']} cores ({info['cpu']}), {info['memory_gib']} GiB, Python {info['python']},"
+        f" numpy {info['numpy']}, scipy {info['scipy']}, {info['date']},"
+        f" load average {info['load_avg_1m']} at start,"
+        f" OPENBLAS_NUM_THREADS={info['openblas_threads']}"
+    )
+    header = (
+        f"{'waiting x agents':>17} {'mode':>7} {'rounds':>6} {'rounds/s':>9} {'median ms':>10}"
+        f" {'p95 ms':>9} {'peak MiB':>9} {'pairs':>7} {'score':>9} {'high served':>11}"
+    )
+    print(header)
+    print("-" * len(header))
+    results = []
+    for waiting, agents in sizes:
+        cases = [case(rng, waiting, agents) for _ in range(3)]
+        for mode in ("matrix", "greedy", "batch"):
+            row = run_mode(cases, mode, args.rounds, args.min_rounds, budget)
+            row |= {"waiting": waiting, "agents": agents}
+            results.append(row)
+            label = "(score matrix alone)" if mode == "matrix" else ""
+            print(
+                f"{waiting:>8,} x {agents:>6,} {mode:>7} {row['rounds']:>6} "
+                f"{row['rounds_per_s']:>9,.1f} {row['median_ms']:>10,.2f} {row['p95_ms']:>9,.2f}"
+                f" {row['peak_mib']:>9,.1f} {row.get('pairs', ''):>7} {row.get('score', ''):>9}"
+                f" {row.get('urgent_served', ''):>11} {label}"
+            )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        config = {"skills": SKILLS, "channels": CHANNELS, "groups": GROUPS, "budget_s": budget}
+        body = {"machine": info, "config": config | {"seed": args.seed}, "results": results}
+        args.json.write_text(json.dumps(body, indent=2) + "\n")
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
