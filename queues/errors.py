@@ -48,6 +48,7 @@ class ErrorCode(IntEnum):
     OFFER_EXPIRED = -10
     NOT_OVERDUE = -11
     CAPACITY_BELOW_LOAD = -12
+    DUPLICATE_ID = -13
 
 
 class RequestNotFound(QueueError):
@@ -87,6 +88,7 @@ _LEAVES: dict[ErrorCode, type[QueueError]] = {
     ErrorCode.NOT_YOUR_OFFER: NotYourOffer,
     ErrorCode.TOP_TIER: TopTier,
     ErrorCode.STALE: StaleRead,
+    ErrorCode.DUPLICATE_ID: WrongState,
 }
 
 

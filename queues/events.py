@@ -30,6 +30,9 @@ class EventType(StrEnum):
     AGENT_CREATED = "agent_created"
     AGENT_UPDATED = "agent_updated"
     PRESENCE = "presence"
+    CUSTOMER_CREATED = "customer_created"
+    CUSTOMER_UPDATED = "customer_updated"
+    CUSTOMER_LINKED = "customer_linked"
 
 
 _BASE_FIELDS = ("type", "req", "agent", "queue", "ts")

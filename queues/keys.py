@@ -86,6 +86,41 @@ class Keys:
         """Hash: request id -> channel, for every request offered or assigned to the agent."""
         return f"{self.prefix}agent:{agent_id}:holds"
 
+    # -- customers, conversations, limits ---------------------------------------------------
+    @property
+    def customer_ids(self) -> str:
+        """String counter: the number in each new customer id (C-<n>)."""
+        return self.prefix + "customer_ids"
+
+    @property
+    def secret(self) -> str:
+        """String: the tenant's random secret, for customers' status tokens (made once)."""
+        return self.prefix + "secret"
+
+    def customer(self, customer_id: str) -> str:
+        """Hash: name, created_ms, merged_into (when linked into another customer)."""
+        return f"{self.prefix}cust:{customer_id}"
+
+    def customer_addresses(self, customer_id: str) -> str:
+        """Set: the customer's addresses, each `kind:value` (email:a@b, phone:+86..)."""
+        return f"{self.prefix}cust:{customer_id}:addrs"
+
+    def customer_requests(self, customer_id: str) -> str:
+        """Sorted set: the customer's request ids by enqueue time (ms)."""
+        return f"{self.prefix}cust:{customer_id}:reqs"
+
+    def address(self, address: str) -> str:
+        """String: `kind:value` address -> the customer it belongs to."""
+        return f"{self.prefix}addr:{address}"
+
+    def thread(self, ref: str) -> str:
+        """String with TTL: a conversation reference (a Message-ID, a chat id) -> request id."""
+        return f"{self.prefix}thread:{ref}"
+
+    def rate(self, scope: str, key: str) -> str:
+        """String with TTL: hits of `key` in the current window of limit `scope`."""
+        return f"{self.prefix}rate:{scope}:{key}"
+
     @property
     def nobody(self) -> str:
         """Placeholder passed where a script takes agent keys but no agent is involved."""

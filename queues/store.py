@@ -112,8 +112,9 @@ class QueueStore:
         if not request.id:
             request = dataclasses.replace(request, id=await self.new_request_id())
         idem = request.idempotency_key
+        customer = request.customer.id
         k = self.keys
-        rid, created = await self.scripts.enqueue(
+        result = await self.scripts.enqueue(
             [
                 k.idempotency(idem) if idem else k.nobody,
                 k.request(request.id),
@@ -121,6 +122,7 @@ class QueueStore:
                 k.seq,
                 k.events,
                 k.queues,
+                k.customer_requests(customer) if customer else k.nobody,
             ],
             [
                 request.id,
@@ -132,8 +134,11 @@ class QueueStore:
                 self.settings.idempotency_ttl_s,
                 self.settings.stream_maxlen,
                 "1" if idem else "0",
+                "1" if customer else "0",
             ],
         )
+        raise_for_code(result, request.id)
+        rid, created = result
         return Enqueued(text(rid), bool(created))
 
     async def append_message(
@@ -180,6 +185,11 @@ class QueueStore:
                 pipe.smembers(self.keys.excluded(request_id))
             replies = await pipe.execute()
         return [set(texts(members)) for members in replies]
+
+    async def seen(self, idempotency_key: str) -> str | None:
+        """The request an external message (channel:external id) became or joined, if seen."""
+        found = await self.redis.get(self.keys.idempotency(idempotency_key))
+        return text(found) if found is not None else None
 
     async def now_ms(self) -> int:
         """The Redis clock, the one every script uses."""

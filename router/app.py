@@ -14,7 +14,7 @@ from redis.exceptions import RedisError
 from . import openapi
 from .api_requests import get_request
 from .app_keys import DAEMON
-from .auth import PRINCIPAL, TokenBook
+from .auth import PRINCIPAL, TokenBook, is_public
 
 if TYPE_CHECKING:
     from .daemon import Daemon
@@ -59,11 +59,15 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
 
 @web.middleware
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every API call but the public ones carries a configured bearer token."""
+    """Every API call but the public ones carries a configured bearer token. Customer-facing
+    intake (marked with `auth.public`) authenticates by its own means (platform signatures, a
+    site key), and sees the caller's token when one was given."""
     if request.path in PUBLIC or not request.path.startswith("/v1/"):
         return await handler(request)
     book = TokenBook(request.app[DAEMON].settings.api_tokens)
     token = book.authenticate(request.headers.get("Authorization"))
+    if token is None and is_public(request.match_info.handler):
+        return await handler(request)
     if token is None:
         raise web.HTTPUnauthorized(
             text="a valid bearer token is required (Authorization: Bearer ...)",
@@ -109,4 +113,6 @@ def create_app(daemon: Daemon) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/v1/openapi.json", openapi_document)
     app.router.add_get("/v1/requests/{id}", get_request)
+    for channel in daemon.channels:
+        app.router.add_routes(channel.routes())
     return app

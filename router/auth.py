@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -65,6 +66,25 @@ class TokenBook:
 
 
 PRINCIPAL = web.RequestKey("principal", ApiToken)
+_PUBLIC = "__frontdesk_public__"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def public(handler: Handler) -> Handler:
+    """Mark a customer-facing handler that authenticates by its own means (a platform's
+    signature, a site key); a bearer token, when given, is still checked and made available."""
+    setattr(handler, _PUBLIC, True)
+    return handler
+
+
+def is_public(handler: object) -> bool:
+    return bool(getattr(handler, _PUBLIC, False))
+
+
+def caller(request: web.Request) -> ApiToken | None:
+    """The bearer token given with a public call, if any."""
+    return request.get(PRINCIPAL)
 
 
 def principal(request: web.Request, *scopes: Scope) -> ApiToken:

@@ -27,7 +27,7 @@ QUEUE_MODES = ["offer", "assign"]
 _TOP = [
     *("tenant", "redis", "http", "retention", "events", "offers"),
     *("queue_defaults", "default_queue", "skills", "queues", "agents", "customers", "rules"),
-    "api",
+    *("api", "limits", "channels"),
 ]
 _QUEUE = ["tier", "mode", "offer_timeout", "escalate_to", "description", *ROUTING_KEYS]
 _AGENT = ["id", "name", "tier", "groups", "skills", "capacity", "presence"]
@@ -59,6 +59,23 @@ class QueueSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class Limit:
+    """At most `count` hits per `per_s` seconds."""
+
+    count: int
+    per_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Intake rate limits: per sender (an address, a phone number, a chat id) and per source
+    (a client IP address)."""
+
+    per_sender: Limit = Limit(30, 600)
+    per_source: Limit = Limit(300, 60)
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the daemon reads from its config file."""
 
@@ -74,6 +91,8 @@ class Settings:
     rules: tuple[Rule, ...] = ()
     customers: CustomerLists = field(default_factory=CustomerLists)
     api_tokens: tuple[ApiToken, ...] = ()
+    limits: Limits = Limits()
+    channels: dict[str, Any] = field(default_factory=dict)  # name -> the channel's own settings
 
 
 def _defaults() -> tuple[dict[str, Any], Lines]:
@@ -129,6 +148,8 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
     )
     customers = parse_customer_lists(check, d.get("customers"))
     tokens = _tokens(check, d.get("api"), agent_ids)
+    limits = _limits(check, d.get("limits"))
+    channels = _channels(check, d.get("channels"), queue_names)
     if check.problems:
         return None
     assert tenant and host and port is not None and default_queue and redis and store
@@ -145,6 +166,8 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
         rules=rules,
         customers=customers,
         api_tokens=tokens,
+        limits=limits,
+        channels=channels,
     )
 
 
@@ -330,3 +353,28 @@ def _tokens(check: Checker, value: object, agent_ids: set[str]) -> tuple[ApiToke
         if name and scope and digest:
             tokens.append(ApiToken(name, Scope(scope), digest, agent))
     return tuple(tokens)
+
+
+def _limits(check: Checker, value: object) -> Limits:
+    raw = check.mapping(("limits",), value, ["per_sender", "per_source"])
+    out = {}
+    for name in raw:
+        path = ("limits", name)
+        body = check.mapping(path, raw[name], ["count", "per"])
+        count = check.integer((*path, "count"), body.get("count"), 1)
+        per = check.duration((*path, "per"), body.get("per"))
+        if count is not None and per is not None:
+            out[name] = Limit(count, per)
+    return Limits(**out)
+
+
+def _channels(check: Checker, value: object, queues: set[str]) -> dict[str, Any]:
+    """`channels.<name>`: each section parsed by its channel module."""
+    from frontdesk.channels.registry import MODULES
+
+    out = {}
+    for name, body in check.mapping(("channels",), value, sorted(MODULES)).items():
+        parsed = MODULES[name].parse_config(check, body, ("channels", name), queues)
+        if parsed is not None:
+            out[name] = parsed
+    return out

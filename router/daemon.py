@@ -15,7 +15,10 @@ from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from frontdesk.channels.base import ChannelRuntime
+from frontdesk.channels.registry import MODULES
 from frontdesk.queues.agents import AgentStore
+from frontdesk.queues.customers import CustomerStore
 from frontdesk.queues.errors import AgentRefused
 from frontdesk.queues.events import EventLog
 from frontdesk.queues.keys import Keys
@@ -24,6 +27,7 @@ from frontdesk.queues.store import QueueStore
 from .app import create_app
 from .config import Settings, load_settings
 from .dispatcher import Dispatcher
+from .front import Front
 from .metrics import Metrics
 from .redis_server import EmbeddedRedis, RedisServerError
 from .yamlconf import ConfigError
@@ -56,6 +60,8 @@ class Daemon:
         self.agents: AgentStore = None  # type: ignore[assignment]
         self.events: EventLog = None  # type: ignore[assignment]
         self.dispatcher: Dispatcher = None  # type: ignore[assignment]
+        self.front: Front = None  # type: ignore[assignment]
+        self.channels: list[ChannelRuntime] = []
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
@@ -77,12 +83,17 @@ class Daemon:
         self.agents = AgentStore(self.redis, keys, s.store.stream_maxlen)
         self.events = EventLog(self.redis, keys)
         self.dispatcher = Dispatcher(self.store, self.agents, lambda: self.settings)
+        self.front = Front(self.store, CustomerStore(self.store), lambda: self.settings)
+        await self.front.start()
+        self.channels = [MODULES[n].create(c, self.front) for n, c in s.channels.items()]
         await self._sync_agents(s)
         await self._learn_recent_throughput()
         self._runner = web.AppRunner(create_app(self), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, s.http.host, s.http.port)
         await site.start()
+        for channel in self.channels:
+            await channel.start()
         host, port = self._runner.addresses[0][:2]
         self.address = (host, port)
         self._tasks = [
@@ -113,6 +124,11 @@ class Daemon:
             for task in pending:
                 log.warning("background task %s did not stop in time", task.get_name())
         log.debug("background tasks stopped")
+        for channel in reversed(self.channels):
+            try:
+                await channel.stop()
+            except Exception:
+                log.exception("channel %s did not stop cleanly", channel.name)
         if self._runner is not None:
             await self._runner.cleanup()
         log.debug("http stopped")
@@ -143,7 +159,7 @@ class Daemon:
                 log.error("reload refused: %s", problem)
             self.metrics.reloads.labels("refused").inc()
             return False
-        for name in _RESTART_ONLY:
+        for name in (*_RESTART_ONLY, "channels"):
             if getattr(new, name) != getattr(self.settings, name):
                 log.warning("config %s changed: takes effect at the next restart", name)
                 new = _keep(new, self.settings, name)

@@ -98,3 +98,47 @@ def daemons(tmp_path: Path):
     yield start
     for proc in started:
         proc.kill()
+
+
+FRONT_CONFIG = """\
+tenant: test
+skills: [billing, chinese]
+queues:
+  general: {}
+  chat: {offer_timeout: 20s}
+  email: {mode: assign}
+  phone: {offer_timeout: 15s}
+default_queue: general
+limits:
+  per_sender: {count: 1000, per: 1m}
+  per_source: {count: 1000, per: 1m}
+rules:
+  - name: by-channel-chat
+    when: {channel: [chat, social]}
+    then: {queue: chat}
+  - name: by-channel-email
+    when: {channel: email}
+    then: {queue: email}
+  - name: by-channel-phone
+    when: {channel: phone}
+    then: {queue: phone}
+"""
+
+
+@pytest.fixture
+def front_settings():
+    """Settings for channel tests; a test may override `front_config_text` to change them."""
+    from frontdesk.router.config import parse_settings
+
+    return parse_settings(FRONT_CONFIG, "front.yaml")
+
+
+@pytest.fixture
+async def front(store: QueueStore, front_settings):
+    """The front door every channel calls, on the test Redis (tenant "test")."""
+    from frontdesk.queues.customers import CustomerStore
+    from frontdesk.router.front import Front
+
+    door = Front(store, CustomerStore(store), lambda: front_settings)
+    await door.start()
+    return door

@@ -7,28 +7,34 @@
   KEYS[4] seq counter (arrival order)
   KEYS[5] events stream
   KEYS[6] set of queue names
+  KEYS[7] the customer's requests (sorted set), or the placeholder when ARGV[10] is '0'
 
   ARGV[1] request id        ARGV[2] channel          ARGV[3] queue name
   ARGV[4] priority band     ARGV[5] tier             ARGV[6] msgpack request
   ARGV[7] idempotency TTL in seconds                 ARGV[8] stream max length
   ARGV[9] '1' when KEYS[1] is a real idempotency key
+  ARGV[10] '1' when KEYS[7] is a real customer's requests key
 
-  Returns {request id, 1} when created, {first request's id, 0} for a duplicate.
+  Returns {request id, 1} when created, {first request's id, 0} for a duplicate;
+  -13 when a request with this id exists already.
 ]]
 --- @include "common"
 
 if ARGV[9] == '1' then
   local first = redis.call('GET', KEYS[1])
   if first then return {first, 0} end
-  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[7])
 end
+if redis.call('EXISTS', KEYS[2]) == 1 then return -13 end
+if ARGV[9] == '1' then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[7]) end
 
 local seq = redis.call('INCR', KEYS[4])
 local score = string.format('%.0f', tonumber(ARGV[4]) * 4294967296 + seq)
+local now = string.format('%.0f', now_ms())
 redis.call('HSET', KEYS[2], 'data', ARGV[6], 'state', 'waiting', 'queue', ARGV[3],
   'channel', ARGV[2], 'band', ARGV[4], 'tier', ARGV[5], 'seq', seq, 'score', score,
-  'enqueued_ms', string.format('%.0f', now_ms()), 'messages', 0)
+  'enqueued_ms', now, 'messages', 0)
 redis.call('ZADD', KEYS[3], score, ARGV[1])
 redis.call('SADD', KEYS[6], ARGV[3])
+if ARGV[10] == '1' then redis.call('ZADD', KEYS[7], now, ARGV[1]) end
 emit(KEYS[5], ARGV[8], 'enqueued', ARGV[1], '', ARGV[3], {'channel', ARGV[2]})
 return {ARGV[1], 1}

@@ -1,0 +1,157 @@
+"""Customers reached by any of their addresses, their requests, conversation threads, and rate
+limits: the Redis side of recognizing who asks and threading what they send."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from .errors import ErrorCode, raise_for_code
+from .keys import Keys
+from .request import Customer
+from .scripts import Scripts
+from .states import OPEN_STATES
+from .store import QueueStore, RequestRecord
+from .wire import text, texts
+
+MAX_MERGES = 8  # a chain of linked customers is followed at most this far
+REQUESTS_LISTED = 200
+
+
+def addresses(customer: Customer) -> list[str]:
+    """Every address of `customer` as `kind:value`: email lower-cased, phone as given (E.164),
+    each social handle under its platform."""
+    found = []
+    if customer.email:
+        found.append(f"email:{customer.email.strip().lower()}")
+    if customer.phone:
+        found.append(f"phone:{customer.phone.strip()}")
+    found += [f"{platform}:{handle}" for platform, handle in sorted(customer.handles.items())]
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRecord:
+    id: str
+    name: str
+    addresses: frozenset[str]
+    merged_into: str | None
+
+
+class CustomerStore:
+    """Customers, threads and rate limits for one tenant."""
+
+    def __init__(self, store: QueueStore) -> None:
+        self.store = store
+        self.redis: Redis = store.redis
+        self.keys: Keys = store.keys
+        self.maxlen = store.settings.stream_maxlen
+        self.scripts = Scripts(self.redis)
+
+    # -- who is asking --------------------------------------------------------------------------
+    async def identify(self, customer: Customer) -> str:
+        """The id of the customer with any of these addresses (following links), attaching the
+        addresses not known yet; a new customer when none is known."""
+        known = addresses(customer)
+        if customer.id and await self.redis.exists(self.keys.customer(customer.id)):
+            owner: str | None = await self.resolve(customer.id)
+        else:
+            owners = await self.redis.mget([self.keys.address(a) for a in known]) if known else []
+            first = next((text(o) for o in owners if o is not None), None)
+            owner = await self.resolve(first) if first else None
+        if owner is None:
+            candidate = f"C-{await self.redis.incr(self.keys.customer_ids)}"
+            owner = text(await self._call("create_customer", candidate, customer.name or "", known))
+            if owner == candidate:
+                return owner
+        await self._call("attach_addresses", owner, customer.name or "", known)
+        return owner
+
+    async def _call(self, verb: str, customer_id: str, name: str, known: list[str]) -> object:
+        k = self.keys
+        script = getattr(self.scripts, verb)
+        result = await script(
+            [k.customer(customer_id), k.customer_addresses(customer_id), k.events,
+             *(k.address(a) for a in known)],
+            [customer_id, name, self.maxlen, *known],
+        )  # fmt: skip
+        raise_for_code(result, None, f"customer {customer_id}")
+        return result
+
+    async def resolve(self, customer_id: str) -> str:
+        """The customer `customer_id` was linked into, if it was (else itself)."""
+        for _ in range(MAX_MERGES):
+            merged = await self.redis.hget(self.keys.customer(customer_id), "merged_into")
+            if merged is None:
+                break
+            customer_id = text(merged)
+        return customer_id
+
+    async def get(self, customer_id: str) -> CustomerRecord | None:
+        raw = await self.redis.hgetall(self.keys.customer(customer_id))
+        if not raw:
+            return None
+        fields = {text(k): text(v) for k, v in raw.items()}
+        found = texts(await self.redis.smembers(self.keys.customer_addresses(customer_id)))
+        return CustomerRecord(
+            customer_id, fields.get("name", ""), frozenset(found), fields.get("merged_into")
+        )
+
+    async def link(self, into: str, other: str) -> None:
+        """One person, two customers: `other`'s addresses and requests join `into`."""
+        k = self.keys
+        for _ in range(5):
+            known = sorted(texts(await self.redis.smembers(k.customer_addresses(other))))
+            result = await self.scripts.link_customers(
+                [k.customer(into), k.customer_addresses(into), k.customer_requests(into),
+                 k.customer(other), k.customer_addresses(other), k.customer_requests(other),
+                 k.events, *(k.address(a) for a in known)],
+                [into, other, self.maxlen, *known],
+            )  # fmt: skip
+            if result != ErrorCode.STALE:
+                raise_for_code(result, None, f"customers {into} and {other}")
+                return
+        raise_for_code(ErrorCode.STALE, None, f"customer {other}")
+
+    async def requests(self, customer_id: str) -> list[RequestRecord]:
+        """The customer's requests, open ones first, newest first within each."""
+        customer_id = await self.resolve(customer_id)
+        ids = texts(
+            await self.redis.zrevrange(
+                self.keys.customer_requests(customer_id), 0, REQUESTS_LISTED - 1
+            )
+        )
+        records = [r for r in await self.store.get_many(ids) if r is not None]
+        return sorted(records, key=lambda r: (r.state not in OPEN_STATES, -r.enqueued_ms))
+
+    async def secret(self) -> bytes:
+        """The tenant's random secret (made by the first daemon that asks, shared by all)."""
+        await self.redis.set(self.keys.secret, secrets.token_hex(32), nx=True)
+        return text(await self.redis.get(self.keys.secret)).encode()
+
+    # -- conversations --------------------------------------------------------------------------
+    async def thread(self, ref: str) -> str | None:
+        """The request a conversation reference leads to."""
+        found = await self.redis.get(self.keys.thread(ref))
+        return text(found) if found is not None else None
+
+    async def remember(self, refs: tuple[str, ...], request_id: str) -> None:
+        """From now on (for the retention time) these references lead to `request_id`."""
+        if not refs:
+            return
+        ttl = self.store.settings.idempotency_ttl_s
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for ref in refs:
+                pipe.set(self.keys.thread(ref), request_id, ex=ttl)
+            await pipe.execute()
+
+    # -- rate limits ----------------------------------------------------------------------------
+    async def hit(self, scope: str, key: str, limit: int, window_s: float) -> float | None:
+        """Count one hit of `key` under limit `scope`; None when allowed, else the seconds until
+        the window ends (for Retry-After)."""
+        hits, ttl_ms = await self.scripts.rate_hit(
+            [self.keys.rate(scope, key)], [int(window_s * 1000)]
+        )
+        return None if int(hits) <= limit else max(int(ttl_ms), 0) / 1000

@@ -1,0 +1,136 @@
+"""The front door every channel calls: recognize the customer, thread a follow-up onto their open
+request or classify and enqueue a new one, and remember how to find it again. Durable on return:
+a channel acknowledges only after `receive` returned; if Redis is down it raises RedisError and the
+channel refuses temporarily (HTTP 503, SMTP 451)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from frontdesk.queues.customers import CustomerStore
+from frontdesk.queues.request import Message, Request
+from frontdesk.queues.states import OPEN_STATES
+from frontdesk.queues.store import QueueStore
+
+from .config import Settings
+from .intake import intake
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One message from a channel, normalized."""
+
+    request: Request  # queue "" lets the rules decide
+    thread_refs: tuple[str, ...] = ()  # conversations it refers to: "email:<id@x>", "chat:<id>"
+    thread_keys: tuple[str, ...] = ()  # references that lead back to its request from now on
+    join_open: bool = False  # join the customer's open request on the same channel, if any
+    auto_submitted: bool = False  # sent by a robot: never answered automatically
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What became of an inbound message."""
+
+    request_id: str
+    customer_id: str
+    created: bool  # it opened a new request
+    appended: bool  # it joined an open request as a follow-up
+    status_token: str  # lets the customer look the request up
+
+    @property
+    def duplicate(self) -> bool:
+        """The same external message was received before; nothing changed."""
+        return not (self.created or self.appended)
+
+
+class Front:
+    """Intake for every channel of one daemon."""
+
+    def __init__(
+        self, store: QueueStore, customers: CustomerStore, settings: Callable[[], Settings]
+    ) -> None:
+        self.store = store
+        self.customers = customers
+        self.settings = settings
+        self._secret: bytes | None = None
+
+    async def start(self) -> None:
+        """Read (or make, once per tenant) the secret behind customers' status tokens."""
+        self._secret = await self.customers.secret()
+
+    async def receive(self, inbound: Inbound, now: datetime | None = None) -> Receipt:
+        request = inbound.request
+        customer_id = await self.customers.identify(request.customer)
+        request = dataclasses.replace(
+            request, customer=dataclasses.replace(request.customer, id=customer_id)
+        )
+        key = request.idempotency_key
+        if key and (seen := await self.store.seen(key)):
+            # a retry: finish what the first delivery may not have (the thread references)
+            await self.customers.remember(inbound.thread_keys + inbound.thread_refs, seen)
+            return Receipt(seen, customer_id, False, False, self.status_token(seen))
+        target = await self._open_request_for(inbound, customer_id)
+        if target is not None:
+            count = await self.store.append_message(
+                target, _message(request), request.idempotency_key
+            )
+            await self.customers.remember(inbound.thread_keys, target)
+            return Receipt(target, customer_id, False, count > 0, self.status_token(target))
+        result = await intake(request, self.settings(), self.store, now)
+        await self.customers.remember(inbound.thread_keys + inbound.thread_refs, result.id)
+        return Receipt(result.id, customer_id, result.created, False, self.status_token(result.id))
+
+    async def _open_request_for(self, inbound: Inbound, customer_id: str) -> str | None:
+        """The open request this message continues, if any."""
+        for ref in inbound.thread_refs:
+            request_id = await self.customers.thread(ref)
+            if request_id and await self._is_open(request_id):
+                return request_id
+        if inbound.join_open:
+            channel = inbound.request.channel
+            for record in await self.customers.requests(customer_id):
+                if record.state in OPEN_STATES and record.request.channel is channel:
+                    return record.request.id
+        return None
+
+    async def _is_open(self, request_id: str) -> bool:
+        record = await self.store.get(request_id)
+        return record is not None and record.state in OPEN_STATES
+
+    async def admit(self, sender: str | None, source: str | None) -> float | None:
+        """Count one message against the configured limits per sender (an address, a number, a
+        chat id) and per source (a client IP); None when admitted, else seconds to retry after."""
+        limits = self.settings().limits
+        for scope, key, limit in (("sender", sender, limits.per_sender),
+                                  ("source", source, limits.per_source)):  # fmt: skip
+            if key:
+                wait = await self.customers.hit(scope, key, limit.count, limit.per_s)
+                if wait is not None:
+                    return wait
+        return None
+
+    def status_token(self, request_id: str) -> str:
+        assert self._secret is not None, "Front.start() reads the secret"
+        mac = hmac.new(self._secret, request_id.encode(), hashlib.sha256).hexdigest()
+        return mac[:32]
+
+    def check_status_token(self, request_id: str, token: str) -> bool:
+        """Constant-time check of a customer's status token."""
+        return hmac.compare_digest(self.status_token(request_id).encode(), token.encode())
+
+
+def _message(request: Request) -> Message:
+    """A follow-up as the request's thread keeps it."""
+    body = request.body if not request.subject else f"{request.subject}\n\n{request.body}"
+    return Message(
+        body=body,
+        author="customer",
+        external_id=request.external_id,
+        received_at=request.received_at or datetime.now(UTC).timestamp(),
+        attachments=request.attachments,
+    )
