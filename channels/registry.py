@@ -1,7 +1,33 @@
-"""The channel modules the daemon knows, by their key under `channels:` in the config."""
+"""The channel modules the daemon knows, by their key under `channels:` in the config. A module
+is imported only when its key is used."""
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterator, Mapping
+
 from .base import ChannelModule
 
-MODULES: dict[str, ChannelModule] = {}
+_PATHS = {
+    "smtp": "frontdesk.channels.smtp",
+    "imap": "frontdesk.channels.imap",
+    "chat": "frontdesk.channels.chat",
+    "social": "frontdesk.channels.social",
+    "form": "frontdesk.channels.form",
+    "phone": "frontdesk.channels.phone",
+}
+
+
+class _Modules(Mapping[str, ChannelModule]):
+    def __getitem__(self, name: str) -> ChannelModule:
+        module: ChannelModule = importlib.import_module(_PATHS[name])
+        return module
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_PATHS)
+
+    def __len__(self) -> int:
+        return len(_PATHS)
+
+
+MODULES: Mapping[str, ChannelModule] = _Modules()
