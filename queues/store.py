@@ -241,29 +241,9 @@ class QueueStore:
         why: dict[str, Any] | None = None,
     ) -> int:
         """Offer a waiting request to an agent; returns the deadline (ms, Redis clock)."""
-        queue = queue or (await self._where(request_id))[0]
-        k = self.keys
-        result = await self.scripts.offer(
-            [
-                k.request(request_id),
-                k.queue(queue),
-                k.agent(agent_id),
-                k.holds(agent_id),
-                k.offers,
-                k.excluded(request_id),
-                k.events,
-            ],
-            [
-                request_id,
-                agent_id,
-                queue,
-                int(timeout_s * 1000),
-                self.settings.stream_maxlen,
-                json.dumps(why) if why else "",
-            ],
+        return int(
+            await self._take("offer", request_id, agent_id, queue, why, int(timeout_s * 1000))
         )
-        raise_for_code(result, request_id, f"agent {agent_id}")
-        return int(result)
 
     async def assign(
         self,
@@ -273,26 +253,24 @@ class QueueStore:
         why: dict[str, Any] | None = None,
     ) -> None:
         """Give a waiting request straight to an agent, with no offer to accept."""
+        await self._take("assign", request_id, agent_id, queue, why)
+
+    async def _take(
+        self, verb: str, request_id: str, agent_id: str, queue: str | None,
+        why: dict[str, Any] | None, *timeout_ms: int,
+    ) -> Any:  # fmt: skip
+        """offer and assign: the same checks, the offer with a deadline (and the offers key)."""
         queue = queue or (await self._where(request_id))[0]
         k = self.keys
-        result = await self.scripts.assign(
-            [
-                k.request(request_id),
-                k.queue(queue),
-                k.agent(agent_id),
-                k.holds(agent_id),
-                k.excluded(request_id),
-                k.events,
-            ],
-            [
-                request_id,
-                agent_id,
-                queue,
-                self.settings.stream_maxlen,
-                json.dumps(why) if why else "",
-            ],
-        )
+        offers = [k.offers] if verb == "offer" else []
+        result = await getattr(self.scripts, verb)(
+            [k.request(request_id), k.queue(queue), k.agent(agent_id), k.holds(agent_id),
+             *offers, k.excluded(request_id), k.events],
+            [request_id, agent_id, queue, *timeout_ms, self.settings.stream_maxlen,
+             json.dumps(why) if why else ""],
+        )  # fmt: skip
         raise_for_code(result, request_id, f"agent {agent_id}")
+        return result
 
     async def accept(self, request_id: str, agent_id: str) -> None:
         k = self.keys

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from frontdesk.queues.customers import CustomerStore
 from frontdesk.queues.errors import (
     AgentRefused,
     DecodeError,
@@ -1043,7 +1044,15 @@ async def test_set_presence_of_unknown_agent_is_refused(agents, events):
 async def test_every_state_change_appends_exactly_one_event(store, agents, events):
     """Walk every operation once; each appends one event of its own type. The single exception,
     an expiry that also sets the agent away, appends two and is tested above."""
+    customers = CustomerStore(store)
     steps = [
+        (lambda: customers.identify(Customer(email="li@example.com")), "customer_created"),
+        (lambda: customers.identify(Customer(email="li@example.com", phone="+1")), "customer_updated"),
+            lambda: customers.identify(Customer(email="li@example.com", phone="+86")),
+            "customer_updated",
+        ),
+        (lambda: customers.identify(Customer(email="wang@example.com")), "customer_created"),
+        (lambda: customers.link("C-1", "C-2"), "customer_linked"),
         (lambda: agents.upsert(Agent(id="ann", name="Ann", capacity={"chat": 3})), "agent_created"),
         (lambda: agents.upsert(Agent(id="ann", name="A", capacity={"chat": 3})), "agent_updated"),
         (lambda: agents.set_presence("ann", Presence.AVAILABLE), "presence"),
