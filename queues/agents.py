@@ -30,6 +30,7 @@ def _agent(agent_id: str, raw: dict[str, bytes]) -> Agent:
         load={k[5:]: int(v) for k, v in f.items() if k.startswith("load:") and int(v)},
         missed=int(f.get("missed", 0)),
         idle_since_ms=max(int(f.get("last_taken_ms", 0)), int(f.get("available_since_ms", 0))),
+        wrap_until_ms=int(f.get("wrap_until_ms", 0)),
     )
 
 
@@ -99,7 +100,7 @@ class AgentStore:
         """`profiles` with their live presence, loads and idle clock read in one round trip
         (what changes between decision rounds; skills, groups and capacity do not)."""
         channels = [c.value for c in Channel]
-        fields_ = ["presence", "last_taken_ms", "available_since_ms", "missed"]
+        fields_ = ["presence", "last_taken_ms", "available_since_ms", "missed", "wrap_until_ms"]
         fields_ += [f"load:{c}" for c in channels]
         if not profiles:
             return []
@@ -111,13 +112,14 @@ class AgentStore:
             if not reply[0]:
                 continue  # gone since the profiles were read
             values = [text(v) or "0" for v in reply]
-            loads = {c: int(v) for c, v in zip(channels, values[4:], strict=True) if int(v)}
+            loads = {c: int(v) for c, v in zip(channels, values[5:], strict=True) if int(v)}
             out.append(
                 dataclasses.replace(
                     agent,
                     presence=Presence(values[0]),
                     idle_since_ms=max(int(values[1]), int(values[2])),
                     missed=int(values[3]),
+                    wrap_until_ms=int(values[4]),
                     load=loads,
                 )
             )

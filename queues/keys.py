@@ -79,7 +79,8 @@ class Keys:
 
     def agent(self, agent_id: str) -> str:
         """Hash: name, tier, groups, skills (JSON), presence, away_reason, cap:<channel>,
-        load:<channel>, missed (offers missed in a row), last_taken_ms, available_since_ms."""
+        load:<channel>, missed (offers missed in a row), last_taken_ms, available_since_ms,
+        wrap_until_ms."""
         return f"{self.prefix}agent:{agent_id}"
 
     def holds(self, agent_id: str) -> str:

@@ -251,23 +251,28 @@ class QueueStore:
         agent_id: str,
         queue: str | None = None,
         why: dict[str, Any] | None = None,
+        force: bool = False,
     ) -> None:
-        """Give a waiting request straight to an agent, with no offer to accept."""
-        await self._take("assign", request_id, agent_id, queue, why)
+        """Give a waiting request straight to an agent, with no offer to accept. `force` (a
+        supervisor's decision) waives presence, wrap-up and exclusion, never the capacity."""
+        await self._take("assign", request_id, agent_id, queue, why, "1" if force else "0")
 
     async def _take(
         self, verb: str, request_id: str, agent_id: str, queue: str | None,
-        why: dict[str, Any] | None, *timeout_ms: int,
+        why: dict[str, Any] | None, *extra: int | str,
     ) -> Any:  # fmt: skip
-        """offer and assign: the same checks, the offer with a deadline (and the offers key)."""
+        """offer and assign: the same checks; the offer with a deadline and the offers key, the
+        assignment with its force flag."""
         queue = queue or (await self._where(request_id))[0]
         k = self.keys
         offers = [k.offers] if verb == "offer" else []
+        timeout_ms = extra if verb == "offer" else ()
+        force = extra if verb == "assign" else ()
         result = await getattr(self.scripts, verb)(
             [k.request(request_id), k.queue(queue), k.agent(agent_id), k.holds(agent_id),
              *offers, k.excluded(request_id), k.events],
             [request_id, agent_id, queue, *timeout_ms, self.settings.stream_maxlen,
-             json.dumps(why) if why else ""],
+             json.dumps(why) if why else "", *force],
         )  # fmt: skip
         raise_for_code(result, request_id, f"agent {agent_id}")
         return result
@@ -329,11 +334,14 @@ class QueueStore:
         return expired
 
     # -- endings and moves -----------------------------------------------------------------------
-    async def complete(self, request_id: str, agent_id: str, resolution: str = "") -> None:
+    async def complete(
+        self, request_id: str, agent_id: str, resolution: str = "", wrap_up_s: float = 0
+    ) -> None:
+        """The agent finished; with `wrap_up_s` it takes no new work for that long."""
         k = self.keys
         result = await self.scripts.complete(
             [k.request(request_id), k.agent(agent_id), k.holds(agent_id), k.events],
-            [request_id, agent_id, resolution, self.settings.stream_maxlen],
+            [request_id, agent_id, resolution, self.settings.stream_maxlen, int(wrap_up_s * 1000)],
         )
         raise_for_code(result, request_id, f"agent {agent_id}")
 

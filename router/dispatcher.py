@@ -96,9 +96,10 @@ class Dispatcher:
         if self._profiles is None or now_ms - self._profiles_ms > PROFILES_MAX_AGE_MS:
             self._profiles, self._profiles_ms = await self.agents.all(), now_ms
         live = await self.agents.live(self._profiles)
-        available = [a for a in live if a.presence is Presence.AVAILABLE]
+        present = [a for a in live if a.presence is Presence.AVAILABLE]
+        available = [a for a in present if a.wrap_until_ms <= now_ms]
         spare = {a.id: {ch: a.spare(ch) for ch in a.capacity} for a in available}
-        due: list[float] = []
+        due = [(a.wrap_until_ms - now_ms) / 1000 for a in present if a.wrap_until_ms > now_ms]
         deadline = await self.store.next_deadline_ms()
         if deadline is not None:
             due.append((deadline - now_ms) / 1000)

@@ -33,6 +33,7 @@ class Agent:
     load: dict[str, int] = field(default_factory=dict)  # channel -> requests held now
     missed: int = 0  # offers missed in a row
     idle_since_ms: int = 0  # when the agent last took work or became available
+    wrap_until_ms: int = 0  # in wrap-up (no new work) until then
 
     def spare(self, channel: str) -> int:
         """How many more requests of `channel` the agent can hold now."""

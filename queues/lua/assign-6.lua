@@ -6,14 +6,16 @@
 
   ARGV[1] request id   ARGV[2] agent id   ARGV[3] queue name   ARGV[4] stream max length
   ARGV[5] explanation (JSON, may be empty)
+  ARGV[6] '1': a supervisor's forced assignment (presence, wrap-up and exclusion waived; never
+          the capacity)
 
   Returns 1, or -1 no such request, -2 not waiting, -9 queue moved, -4 unknown agent,
-  -5 agent not available, -7 agent excluded, -3 no capacity on the channel.
+  -5 agent not available (or in wrap-up), -7 agent excluded, -3 no capacity on the channel.
 ]]
 --- @include "common"
 --- @include "take"
 
-local channel = check_take(KEYS[1], KEYS[3], KEYS[5], ARGV[1], ARGV[2], ARGV[3])
+local channel = check_take(KEYS[1], KEYS[3], KEYS[5], ARGV[1], ARGV[2], ARGV[3], ARGV[6] == '1')
 if type(channel) == 'number' then return channel end
 take(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], channel, 'assigned', ARGV[5])
 emit(KEYS[6], ARGV[4], 'assigned', ARGV[1], ARGV[2], ARGV[3], {'why', ARGV[5]})

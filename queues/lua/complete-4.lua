@@ -1,8 +1,10 @@
---[[ complete: the agent finished the request; its capacity on that channel returns.
+--[[ complete: the agent finished the request; its capacity on that channel returns, and with a
+     wrap-up time the agent takes no new work until the wrap-up ends.
 
   KEYS[1] request hash   KEYS[2] agent hash   KEYS[3] agent holds hash   KEYS[4] events stream
 
   ARGV[1] request id   ARGV[2] agent id   ARGV[3] resolution code   ARGV[4] stream max length
+  ARGV[5] wrap-up in ms (0: none)
 
   Returns 1, or -1 no such request, -2 not assigned, -6 assigned to someone else.
 ]]
@@ -13,7 +15,12 @@ if not r[1] then return -1 end
 if r[1] ~= 'assigned' then return -2 end
 if r[2] ~= ARGV[2] then return -6 end
 release(KEYS[2], KEYS[3], ARGV[1], r[4])
+local wrap = tonumber(ARGV[5] or '0')
+if wrap > 0 then
+  redis.call('HSET', KEYS[2], 'wrap_until_ms', string.format('%.0f', now_ms() + wrap))
+end
 redis.call('HSET', KEYS[1], 'state', 'completed', 'resolution', ARGV[3],
   'closed_ms', string.format('%.0f', now_ms()))
-emit(KEYS[4], ARGV[4], 'completed', ARGV[1], ARGV[2], r[3], {'resolution', ARGV[3]})
+emit(KEYS[4], ARGV[4], 'completed', ARGV[1], ARGV[2], r[3],
+  {'resolution', ARGV[3], 'wrap_up_ms', ARGV[5] or '0'})
 return 1

@@ -8,12 +8,13 @@
   ARGV[5] stream max length   ARGV[6] explanation (JSON, may be empty)
 
   Returns the deadline (ms), or -1 no such request, -2 not waiting, -9 queue moved,
-  -4 unknown agent, -5 agent not available, -7 agent excluded, -3 no capacity on the channel.
+  -4 unknown agent, -5 agent not available (or in wrap-up), -7 agent excluded, -3 no capacity on
+  the channel.
 ]]
 --- @include "common"
 --- @include "take"
 
-local channel = check_take(KEYS[1], KEYS[3], KEYS[6], ARGV[1], ARGV[2], ARGV[3])
+local channel = check_take(KEYS[1], KEYS[3], KEYS[6], ARGV[1], ARGV[2], ARGV[3], false)
 if type(channel) == 'number' then return channel end
 take(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], channel, 'offered', ARGV[6])
 local deadline = now_ms() + tonumber(ARGV[4])
