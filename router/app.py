@@ -11,8 +11,11 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 from redis.exceptions import RedisError
 
-from . import openapi
+from . import api_agents, openapi
+from .agent_ws import agent_socket
+from .api_body import ApiError
 from .api_requests import get_request
+from .api_work import work
 from .app_keys import DAEMON
 from .auth import PRINCIPAL, TokenBook, is_public
 
@@ -46,6 +49,11 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         for header in ("Allow", "Retry-After", "WWW-Authenticate"):
             if header in exc.headers:
                 response.headers[header] = exc.headers[header]
+        return response
+    except ApiError as exc:
+        extra = {"field": exc.field} if exc.field else {}
+        response = error_response(exc.status, exc.code, exc.message, **extra)
+        response.headers.update(exc.headers)
         return response
     except RedisError:
         log.warning("Redis unavailable while serving %s %s", request.method, request.path)
@@ -113,6 +121,16 @@ def create_app(daemon: Daemon) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/v1/openapi.json", openapi_document)
     app.router.add_get("/v1/requests/{id}", get_request)
+    app.router.add_post("/v1/requests/{id}/assign", api_agents.force_assign)
+    app.router.add_post(
+        "/v1/requests/{id}/{action:accept|reject|messages|complete|transfer|escalate}", work
+    )
+    app.router.add_get("/v1/agents", api_agents.list_agents)
+    app.router.add_get("/v1/agents/ws", agent_socket)
+    app.router.add_get("/v1/agents/{agent}", api_agents.get_agent)
+    app.router.add_post("/v1/agents/{agent}/presence", api_agents.set_presence)
+    app.router.add_put("/v1/agents/{agent}/{what:capacity|skills}", api_agents.set_profile)
+    app.router.add_get("/v1/queues", api_agents.list_queues)
     for channel in daemon.channels:
         app.router.add_routes(channel.routes())
     return app

@@ -20,7 +20,7 @@ from frontdesk.channels.registry import MODULES
 from frontdesk.queues.agents import AgentStore
 from frontdesk.queues.customers import CustomerStore
 from frontdesk.queues.errors import AgentRefused
-from frontdesk.queues.events import EventLog
+from frontdesk.queues.events import Event, EventLog
 from frontdesk.queues.keys import Keys
 from frontdesk.queues.store import QueueStore
 
@@ -62,6 +62,7 @@ class Daemon:
         self.dispatcher: Dispatcher = None  # type: ignore[assignment]
         self.front: Front = None  # type: ignore[assignment]
         self.channels: list[ChannelRuntime] = []
+        self.listeners: set[Callable[[Event], None]] = set()  # e.g. agent sockets
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
@@ -191,6 +192,8 @@ class Daemon:
             for event in await self.events.follow(last, count=500, block_ms=1000):
                 self.metrics.observe(event)
                 self.dispatcher.notify(event)
+                for listen in list(self.listeners):
+                    listen(event)
                 last = event.id
 
     async def _learn_recent_throughput(self) -> None:

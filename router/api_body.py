@@ -1,0 +1,101 @@
+"""Reading API request bodies: JSON objects checked field by field, each refusal naming its field.
+
+body = await json_body(request, allowed={"presence", "reason"})
+presence = choice(body, "presence", [p.value for p in Presence])
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from aiohttp import web
+
+MAX_BODY = 64 * 1024
+
+
+class ApiError(Exception):
+    """A refusal the client sees as {"error": {"code", "message", "field"}} with `status`."""
+
+    def __init__(
+        self, status: int, code: str, message: str, field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+        self.headers = headers or {}
+
+
+def invalid(field: str, message: str) -> ApiError:
+    return ApiError(400, "invalid", f"{field}: {message}", field)
+
+
+async def json_body(request: web.Request, allowed: Iterable[str]) -> dict[str, Any]:
+    """The request's JSON object; unknown fields are refused by name."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise ApiError(413, "too_large", f"the body is larger than {MAX_BODY} bytes")
+    raw = await request.content.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise ApiError(413, "too_large", f"the body is larger than {MAX_BODY} bytes")
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "invalid_json", f"the body is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", "the body must be a JSON object")
+    known = set(allowed)
+    for key in body:
+        if key not in known:
+            raise invalid(str(key), f"unknown field; expected one of {', '.join(sorted(known))}")
+    return body
+
+
+def text(body: dict[str, Any], name: str, required: bool = True, max_len: int = 2000) -> str:
+    value = body.get(name)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise invalid(name, "must be a non-empty string")
+    if len(value) > max_len:
+        raise invalid(name, f"must be at most {max_len} characters")
+    return value
+
+
+def choice(body: dict[str, Any], name: str, options: list[str], required: bool = True) -> str:
+    value = body.get(name)
+    if value is None and not required:
+        return ""
+    if value not in options:
+        raise invalid(name, f"must be one of {', '.join(options)}")
+    return str(value)
+
+
+def number(body: dict[str, Any], name: str, low: float, high: float, default: float) -> float:
+    value = body.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise invalid(name, f"must be a number from {low:g} to {high:g}")
+    return float(value)
+
+
+def int_map(
+    body: dict[str, Any], name: str, keys: Iterable[str], low: int, high: int
+) -> dict[str, int]:
+    """A JSON object of whole numbers, keys from `keys`."""
+    value = body.get(name)
+    if not isinstance(value, dict):
+        raise invalid(name, "must be an object")
+    known = set(keys)
+    out = {}
+    for key, n in value.items():
+        if key not in known:
+            raise invalid(f"{name}.{key}", f"unknown; expected one of {', '.join(sorted(known))}")
+        if isinstance(n, bool) or not isinstance(n, int) or not low <= n <= high:
+            raise invalid(f"{name}.{key}", f"must be a whole number from {low} to {high}")
+        out[key] = n
+    return out
