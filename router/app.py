@@ -110,7 +110,12 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def openapi_document(request: web.Request) -> web.Response:
-    return web.json_response(openapi.document())
+    paths: dict[str, Any] = {}
+    for channel in request.app[DAEMON].channels:
+        describe = getattr(channel, "openapi_paths", None)
+        if describe is not None:
+            paths |= describe()
+    return web.json_response(openapi.document(paths))
 
 
 def create_app(daemon: Daemon) -> web.Application:

@@ -1,4 +1,5 @@
-"""The OpenAPI 3.1 document served at /v1/openapi.json."""
+"""The OpenAPI 3.1 document served at /v1/openapi.json. Channel modules add their own routes'
+descriptions (a module-level `OPENAPI` dict of paths)."""
 
 from __future__ import annotations
 
@@ -6,32 +7,25 @@ from typing import Any
 
 from frontdesk.router import __version__
 
-_ERROR = {
+Schema = dict[str, Any]
+
+ERROR: Schema = {
     "type": "object",
     "required": ["error"],
     "properties": {
         "error": {
             "type": "object",
             "required": ["code", "message"],
-            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "field": {"type": ["string", "null"], "description": "the field refused"},
+            },
         }
     },
 }
-
-
-def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _status(value: str) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": ["status"],
-        "properties": {"status": {"type": "string", "const": value}},
-    }
-
-
-_REQUEST = {
+_NULLABLE_TEXT: Schema = {"type": ["string", "null"]}
+REQUEST: Schema = {
     "type": "object",
     "required": ["id", "state", "queue", "channel", "priority", "tier"],
     "properties": {
@@ -41,15 +35,15 @@ _REQUEST = {
         "channel": {"enum": ["email", "chat", "phone", "social", "form"]},
         "priority": {"enum": ["high", "medium", "low"]},
         "tier": {"type": "integer", "minimum": 1, "maximum": 3},
-        "category": {"type": ["string", "null"]},
+        "category": _NULLABLE_TEXT,
         "skills": {"type": "array", "items": {"type": "object"}},
-        "agent": {"type": ["string", "null"]},
+        "agent": _NULLABLE_TEXT,
         "subject": {"type": "string"},
         "customer": {"type": "object"},
         "enqueued_at": {"type": ["string", "null"], "format": "date-time"},
         "offer_deadline": {"type": ["string", "null"], "format": "date-time"},
         "messages": {"type": "integer"},
-        "resolution": {"type": ["string", "null"]},
+        "resolution": _NULLABLE_TEXT,
         "position": {"type": ["integer", "null"], "description": "1-based, while waiting"},
         "estimated_wait_s": {"type": ["number", "null"]},
         "routing": {
@@ -60,63 +54,141 @@ _REQUEST = {
         },
     },
 }
+AGENT: Schema = {
+    "type": "object",
+    "required": ["id", "name", "presence", "capacity", "load"],
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "presence": {"enum": ["available", "away", "offline"]},
+        "capacity": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "load": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "skills": {"type": "object", "additionalProperties": {"type": "integer"}},
+    },
+}
 
 
-def document() -> dict[str, Any]:
-    unavailable = _json("Redis does not answer; retry after the Retry-After seconds", _ERROR)
-    refused = {
-        "401": _json("No valid bearer token", _ERROR),
-        "403": _json("The token's scope does not allow this", _ERROR),
-    }
+def json_content(description: str, schema: Schema) -> Schema:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def operation(
+    summary: str, operation_id: str, ok: Schema, *, path_params: tuple[str, ...] = (),
+    body: Schema | None = None, secured: bool = True, errors: tuple[int, ...] = (),
+) -> Schema:  # fmt: skip
+    """One operation with the error answers every secured call can give."""
+    responses: Schema = {"200": ok}
+    if secured:
+        responses["401"] = json_content("No valid bearer token", ERROR)
+        responses["403"] = json_content("The token's scope does not allow this", ERROR)
+    for status in errors:
+        responses[str(status)] = json_content("Refused; the error names the field or reason", ERROR)
+    responses["503"] = json_content("Redis does not answer; retry after Retry-After", ERROR)
+    op: Schema = {"summary": summary, "operationId": operation_id, "responses": responses}
+    if secured:
+        op["security"] = [{"bearer": []}]
+    if path_params:
+        op["parameters"] = [
+            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+            for p in path_params
+        ]
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    return op
+
+
+def _obj(**props: Schema) -> Schema:
+    return {"type": "object", "properties": props, "additionalProperties": False}
+
+
+_TEXT: Schema = {"type": "string"}
+_ACTIONS: dict[str, tuple[str, Schema]] = {
+    "accept": ("Accept an offer; answers with the whole request and thread", _obj(agent=_TEXT)),
+    "reject": (
+        "Turn an offer down; it goes to the next best agent",
+        _obj(agent=_TEXT, reason=_TEXT),
+    ),
+    "messages": ("Reply to the customer on the request's channel", _obj(agent=_TEXT, text=_TEXT)),
+    "complete": (
+        "Finish; with wrap_up_s the agent takes no new work for that long",
+        _obj(agent=_TEXT, resolution=_TEXT, wrap_up_s={"type": "number", "minimum": 0}),
+    ),
+    "transfer": (
+        "Move to another queue, or to a named colleague (age kept)",
+        _obj(agent=_TEXT, queue=_TEXT, to_agent=_TEXT, reason=_TEXT),
+    ),
+    "escalate": ("Up one tier, into the queue's escalate_to queue", _obj(agent=_TEXT, note=_TEXT)),
+}
+
+
+def _core_paths() -> dict[str, Schema]:
+    plain = {"description": "text", "content": {"text/plain": {"schema": {"type": "string"}}}}
+    status = {"type": "object", "properties": {"status": {"type": "string"}}}
+    paths: dict[str, Schema] = {
+        "/healthz": {"get": operation("The process is up", "healthz",
+                                      json_content("Alive", status), secured=False)},
+        "/readyz": {"get": operation("Ready: Redis answers", "readyz",
+                                     json_content("Ready", status), secured=False)},
+        "/metrics": {"get": operation("Prometheus metrics", "metrics", plain, secured=False)},
+        "/v1/requests/{id}": {"get": operation(
+            "A request, where it stands, and why it went where it went", "getRequest",
+            json_content("The request", REQUEST), path_params=("id",), errors=(404,))},
+        "/v1/requests/{id}/assign": {"post": operation(
+            "Supervisor: assign now to the named agent (never past capacity)", "assignRequest",
+            json_content("The request", REQUEST), path_params=("id",),
+            body=_obj(agent=_TEXT, reason=_TEXT), errors=(400, 404, 409))},
+        "/v1/agents": {"get": operation(
+            "Supervisor: every agent, live", "listAgents",
+            json_content("Agents", {"type": "object", "properties": {
+                "agents": {"type": "array", "items": AGENT}}}))},
+        "/v1/agents/{agent}": {"get": operation(
+            "An agent and the work it holds", "getAgent", json_content("The agent", AGENT),
+            path_params=("agent",), errors=(404,))},
+        "/v1/agents/{agent}/presence": {"post": operation(
+            "Available, away or offline; going away hands back offers", "setPresence",
+            json_content("The agent", AGENT), path_params=("agent",),
+            body=_obj(presence={"enum": ["available", "away", "offline"]}, reason=_TEXT),
+            errors=(400, 404))},
+        "/v1/agents/{agent}/capacity": {"put": operation(
+            "Supervisor: capacity per channel", "setCapacity", json_content("The agent", AGENT),
+            path_params=("agent",), body=_obj(capacity={"type": "object"}),
+            errors=(400, 404, 409))},
+        "/v1/agents/{agent}/skills": {"put": operation(
+            "Supervisor: skills with proficiency 1-5", "setSkills",
+            json_content("The agent", AGENT), path_params=("agent",),
+            body=_obj(skills={"type": "object"}), errors=(400, 404, 409))},
+        "/v1/queues": {"get": operation(
+            "Every queue, live", "listQueues",
+            json_content("Queues", {"type": "object",
+                                    "properties": {"queues": {"type": "array"}}}))},
+    }  # fmt: skip
+    for action, (summary, body) in _ACTIONS.items():
+        paths[f"/v1/requests/{{id}}/{action}"] = {
+            "post": operation(
+                summary,
+                f"{action}Request",
+                json_content("The request", REQUEST),
+                path_params=("id",),
+                body=body,
+                errors=(400, 404, 409),
+            )
+        }
+    return paths
+
+
+def document(extra_paths: dict[str, Schema] | None = None) -> Schema:
+    """The whole document; `extra_paths` are the enabled channels' routes."""
     return {
         "openapi": "3.1.0",
-        "info": {"title": "frontdesk", "version": __version__},
-        "paths": {
-            "/healthz": {
-                "get": {
-                    "summary": "The process is up",
-                    "operationId": "healthz",
-                    "responses": {"200": _json("Alive", _status("ok"))},
-                }
-            },
-            "/readyz": {
-                "get": {
-                    "summary": "Ready to take requests (Redis answers)",
-                    "operationId": "readyz",
-                    "responses": {"200": _json("Ready", _status("ready")), "503": unavailable},
-                }
-            },
-            "/metrics": {
-                "get": {
-                    "summary": "Prometheus metrics",
-                    "operationId": "metrics",
-                    "responses": {
-                        "200": {
-                            "description": "Prometheus text exposition format",
-                            "content": {"text/plain": {"schema": {"type": "string"}}},
-                        }
-                    },
-                }
-            },
-            "/v1/requests/{id}": {
-                "get": {
-                    "summary": "A request, where it stands, and why it went where it went",
-                    "operationId": "getRequest",
-                    "security": [{"bearer": []}],
-                    "parameters": [
-                        {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
-                    ],
-                    "responses": {
-                        "200": _json("The request", _REQUEST),
-                        **refused,
-                        "404": _json("No such request (or not this agent's)", _ERROR),
-                        "503": unavailable,
-                    },
-                }
-            },
+        "info": {
+            "title": "frontdesk",
+            "version": __version__,
+            "description": "Omnichannel intake and skills-based routing. The agent WebSocket is "
+            "GET /v1/agents/ws with an agent token (see the README for its frames).",
         },
+        "paths": _core_paths() | (extra_paths or {}),
         "components": {
-            "schemas": {"Error": _ERROR, "Request": _REQUEST},
+            "schemas": {"Error": ERROR, "Request": REQUEST, "Agent": AGENT},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
