@@ -126,3 +126,52 @@ class Keys:
     def nobody(self) -> str:
         """Placeholder passed where a script takes agent keys but no agent is involved."""
         return self.prefix + "agent:-"
+
+    # -- outbox: events out to sinks (signed webhooks, helpdesk connectors), per sink -------------
+    @property
+    def outbox_sinks(self) -> str:
+        """Set: names of every sink given an outbox (a consumer group on the event stream)."""
+        return self.prefix + "outbox"
+
+    def outbox_lanes(self, sink: str) -> str:
+        """Sorted set, every score 0 (read by lex): `<lane>\\0<zero-padded entry id>` for each
+        event taken from the stream for `sink` and not yet delivered or dead; a lane (a request
+        id, `agent:<id>`, `customer:<id>`) goes out in stream order."""
+        return f"{self.prefix}outbox:{sink}:lanes"
+
+    def outbox_events(self, sink: str) -> str:
+        """Hash: entry id -> the event's fields (JSON), from admission until delivered (kept
+        while dead, for replay)."""
+        return f"{self.prefix}outbox:{sink}:events"
+
+    def outbox_due(self, sink: str) -> str:
+        """Sorted set: lane -> when its first event may be tried (ms, Redis clock): at once,
+        after a backoff, or at the end of the lease of a delivery in flight."""
+        return f"{self.prefix}outbox:{sink}:due"
+
+    def outbox_leases(self, sink: str) -> str:
+        """Hash: lane -> the consumer (one daemon's engine) delivering its first event."""
+        return f"{self.prefix}outbox:{sink}:leases"
+
+    def outbox_attempts(self, sink: str) -> str:
+        """Hash: entry id -> failed delivery attempts so far."""
+        return f"{self.prefix}outbox:{sink}:attempts"
+
+    def outbox_dead(self, sink: str) -> str:
+        """Hash: entry id -> dead letter (JSON: lane, attempts, error, dead_ms)."""
+        return f"{self.prefix}outbox:{sink}:dead"
+
+    # -- helpdesk connectors --------------------------------------------------------------------
+    def helpdesk_ticket(self, sink: str, request_id: str) -> str:
+        """Hash with TTL: what helpdesk connector `sink` made of the request: ticket (the
+        helpdesk's ticket id), attempt_ms (a create was sent whose outcome is not known yet),
+        done:<step> (follow-up steps of the creation already applied)."""
+        return f"{self.prefix}hd:{sink}:req:{request_id}"
+
+    def helpdesk_lock(self, sink: str, request_id: str) -> str:
+        """String with TTL: held by the one delivery that creates the request's ticket in `sink`."""
+        return f"{self.prefix}hd:{sink}:lock:{request_id}"
+
+    def helpdesk_contact(self, sink: str, customer: str) -> str:
+        """String with TTL: the helpdesk's contact for a customer key (`email:a@b`, `id:C-1`)."""
+        return f"{self.prefix}hd:{sink}:contact:{customer}"
