@@ -12,6 +12,7 @@ from frontdesk.queues.store import StoreSettings
 from frontdesk.skills import MAX_LEVEL, MIN_LEVEL, TIERS, Agent, Presence
 
 from .auth import ApiToken, Scope
+from .helpdesk import HelpdeskSettings, parse_helpdesks
 from .redis_server import RedisURLError, check_url
 from .routing_config import ROUTING_KEYS, Routing, parse_routing
 from .rules import CustomerLists, Rule
@@ -27,7 +28,7 @@ QUEUE_MODES = ["offer", "assign"]
 _TOP = [
     *("tenant", "redis", "http", "retention", "events", "offers"),
     *("queue_defaults", "default_queue", "skills", "queues", "agents", "customers", "rules"),
-    *("api", "limits", "channels"),
+    *("api", "limits", "channels", "helpdesks"),
 ]
 _QUEUE = ["tier", "mode", "offer_timeout", "escalate_to", "description", *ROUTING_KEYS]
 _AGENT = ["id", "name", "tier", "groups", "skills", "capacity", "presence"]
@@ -93,6 +94,7 @@ class Settings:
     api_tokens: tuple[ApiToken, ...] = ()
     limits: Limits = Limits()
     channels: dict[str, Any] = field(default_factory=dict)  # name -> the channel's own settings
+    helpdesks: tuple[HelpdeskSettings, ...] = ()
 
 
 def _defaults() -> tuple[dict[str, Any], Lines]:
@@ -150,6 +152,7 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
     tokens = _tokens(check, d.get("api"), agent_ids)
     limits = _limits(check, d.get("limits"))
     channels = _channels(check, d.get("channels"), queue_names)
+    helpdesks = parse_helpdesks(check, d.get("helpdesks"), agent_ids=agent_ids)
     if check.problems:
         return None
     assert tenant and host and port is not None and default_queue and redis and store
@@ -168,6 +171,7 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
         api_tokens=tokens,
         limits=limits,
         channels=channels,
+        helpdesks=helpdesks,
     )
 
 
