@@ -29,6 +29,7 @@ from typing import Any
 from aiohttp import web
 
 from frontdesk.queues.errors import DecodeError, RequestNotFound, WrongState
+from frontdesk.router import openapi
 from frontdesk.router.app import error_response
 from frontdesk.router.auth import public
 from frontdesk.router.front import Front, Inbound, Receipt
@@ -345,6 +346,20 @@ class SocialChannel:
         ]
         routes.append(web.route("*", PREFIX + "/generic/{name}", self._generic_handler()))
         return routes
+
+    def openapi_paths(self) -> dict[str, Any]:
+        """The configured platforms' routes for the API document."""
+        s = self.settings
+
+        async def doc(_: web.Request) -> web.Response:  # described, never mounted
+            raise web.HTTPNotFound
+
+        routes = [web.post(PREFIX + "/generic/{name}", doc)]
+        for platform in [*s.meta, *(["wechat"] if s.wechat else [])]:
+            routes += [web.get(f"{PREFIX}/{platform}", doc), web.post(f"{PREFIX}/{platform}", doc)]
+        if s.telegram is not None:
+            routes.append(web.post(f"{PREFIX}/telegram", doc))
+        return openapi.from_routes(self.name, routes)
 
     # -- delivery --------------------------------------------------------------------------------
     async def deliver(self, inbounds: list[Inbound]) -> tuple[list[Receipt], float | None]:
