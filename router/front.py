@@ -20,6 +20,8 @@ from frontdesk.queues.store import QueueStore
 from .config import Settings
 from .intake import intake
 
+TOKEN_REF = "email:token:"  # a thread reference naming the request itself, from a subject token
+
 
 @dataclass(frozen=True, slots=True)
 class Inbound:
@@ -89,6 +91,8 @@ class Front:
         """The open request this message continues, if any."""
         for ref in inbound.thread_refs:
             request_id = await self.customers.thread(ref)
+            if request_id is None and ref.startswith(TOKEN_REF):
+                request_id = ref.removeprefix(TOKEN_REF)  # "[#FD-12]" in a mail's subject
             if request_id and await self._is_open(request_id):
                 return request_id
         if inbound.join_open:
