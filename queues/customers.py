@@ -80,6 +80,12 @@ class CustomerStore:
         raise_for_code(result, None, f"customer {customer_id}")
         return result
 
+    async def find(self, address: str) -> str | None:
+        """The customer known by `address` (`kind:value`, as `addresses` spells it), following
+        links; None when no customer has it. Unlike `identify`, creates nothing."""
+        owner = await self.redis.get(self.keys.address(address))
+        return await self.resolve(text(owner)) if owner is not None else None
+
     async def resolve(self, customer_id: str) -> str:
         """The customer `customer_id` was linked into, if it was (else itself)."""
         for _ in range(MAX_MERGES):

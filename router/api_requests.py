@@ -20,7 +20,7 @@ def _iso(ms: int | None) -> str | None:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat() if ms is not None else None
 
 
-async def _standing(request: web.Request, record: RequestRecord) -> dict[str, Any]:
+async def standing(request: web.Request, record: RequestRecord) -> dict[str, Any]:
     """Queue position and estimated wait of a waiting request."""
     daemon = request.app[DAEMON]
     if record.state is not State.WAITING:
@@ -79,4 +79,4 @@ async def get_request(request: web.Request) -> web.Response:
     record = await request.app[DAEMON].store.get(request_id)
     if record is None or (token.scope is Scope.AGENT and record.agent != token.agent):
         raise web.HTTPNotFound(text=f"no request {request_id!r}")
-    return web.json_response(describe(record) | await _standing(request, record))
+    return web.json_response(describe(record) | await standing(request, record))

@@ -113,8 +113,7 @@ async def openapi_document(request: web.Request) -> web.Response:
     paths: dict[str, Any] = {}
     for channel in request.app[DAEMON].channels:
         describe = getattr(channel, "openapi_paths", None)
-        if describe is not None:
-            paths |= describe()
+        paths |= describe() if describe else openapi.from_routes(channel.name, channel.routes())
     return web.json_response(openapi.document(paths))
 
 
@@ -126,6 +125,9 @@ def create_app(daemon: Daemon) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/v1/openapi.json", openapi_document)
     app.router.add_get("/v1/requests/{id}", get_request)
+    from frontdesk.channels.form import status_lookup  # here: channel modules import router.app
+
+    app.router.add_get("/v1/requests/{id}/status", status_lookup)  # any channel's receipt
     app.router.add_post("/v1/requests/{id}/assign", api_agents.force_assign)
     app.router.add_post(
         "/v1/requests/{id}/{action:accept|reject|messages|complete|transfer|escalate}", work

@@ -15,10 +15,12 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 from redis.exceptions import RedisError
 
+from frontdesk.channels.phone import PhoneSettings, eligible_since, hold_until
 from frontdesk.queues.agents import AgentStore
 from frontdesk.queues.errors import QueueError
 from frontdesk.queues.events import Event, EventType
@@ -100,29 +102,40 @@ class Dispatcher:
         available = [a for a in present if a.wrap_until_ms <= now_ms]
         spare = {a.id: {ch: a.spare(ch) for ch in a.capacity} for a in available}
         due = [(a.wrap_until_ms - now_ms) / 1000 for a in present if a.wrap_until_ms > now_ms]
-        deadline = await self.store.next_deadline_ms()
-        if deadline is not None:
-            due.append((deadline - now_ms) / 1000)
         for queue in settings.queues.values():
             change = await self._queue_round(queue, available, spare, now_ms)
             if change is not None:
                 due.append(change)
+        deadline = await self.store.next_deadline_ms()  # offers made in this round included
+        if deadline is not None:
+            due.append((deadline - now_ms) / 1000)
         return min(due) if due else None
 
     async def _waiting(
         self, queue: QueueSettings, now_ms: int
     ) -> tuple[list[Waiting], list[float]]:
-        """The queue's head as the matcher will see it; overflowing requests are moved on."""
+        """The queue's head as the matcher will see it; overflowing requests are moved on, and
+        phone callbacks outside their window or the working hours are held back (their wait
+        counts from when they became eligible)."""
         ids = await self.store.peek(queue.name, queue.routing.window)
         if not ids:
             return [], []
         records = await self.store.get_many(ids)
         excluded = await self.store.excluded_many(ids)
+        phone = self.settings().channels.get("phone")
+        hours = phone.working_hours if isinstance(phone, PhoneSettings) else None
+        now = datetime.fromtimestamp(now_ms / 1000, UTC)
         waiting, changes = [], []
         for record, exc in zip(records, excluded, strict=True):
             if record is None or record.state is not State.WAITING:
                 continue
-            wait_s = max(0.0, (now_ms - record.enqueued_ms) / 1000)
+            held = hold_until(record.request, now, hours)
+            if held is not None:
+                changes.append((held - now).total_seconds())
+                continue
+            since = eligible_since(record.request, now, hours)
+            since_ms = int(since.timestamp() * 1000) if since is not None else 0
+            wait_s = max(0.0, (now_ms - max(record.enqueued_ms, since_ms)) / 1000)
             target = queue.routing.overflow_target(wait_s)
             if target and await self._overflow(record, target, wait_s):
                 continue

@@ -225,3 +225,22 @@ async def test_offer_refused_by_the_script_is_skipped_not_raised(store, agents, 
     with pytest.raises(QueueError):
         await store.offer(rid, "ann", 10)
     assert (await store.get(rid)).state is State.ABANDONED
+
+
+async def test_a_callback_waits_for_its_window(store, agents, dispatcher) -> None:
+    await _agent(agents, "ann", capacity={"phone": 1})
+    now = (await store.now_ms()) / 1000
+    later = await _request(store, "chat", channel=Channel.PHONE,
+                           attributes={"callback": True, "callback_from": now + 3600})  # fmt: skip
+    due = await _request(store, "chat", channel=Channel.PHONE,
+                         attributes={"callback": True, "callback_from": now - 60,
+                                     "callback_until": now + 3600})  # fmt: skip
+    next_in = await dispatcher.round()
+    assert (await store.get(later)).state is State.WAITING
+    record = await store.get(due)
+    assert record.state is State.OFFERED and record.agent == "ann"
+    assert record.why["waited_s"] < 60  # from the later of its enqueue and its window's start
+    assert next_in is not None and 15 < next_in <= 21  # ann's offer deadline (chat: 20 s)
+    await store.reject(due, "ann")
+    next_in = await dispatcher.round()
+    assert next_in is not None and 3000 < next_in <= 3600  # wakes when the window opens

@@ -1,0 +1,657 @@
+"""Phone callback requests (config key `phone`).
+
+    POST /v1/callbacks                      an IVR or telephony platform's webhook (signed)
+    GET /v1/customers/by-phone/{number}     a caller's requests, open ones first (bearer token)
+
+The webhook body is JSON or form-encoded, our own fields
+
+    {"number": "+86 138 0013 8000", "name": "...", "reason": "...", "language": "zh",
+     "window": {"from": "2026-11-24T14:00+08:00", "to": "2026-11-24T16:00+08:00"},
+     "id": "call-123", "to": "+864008000000", "attributes": {"impact": "many-users"}}
+
+(`window` may also be "14:00-16:00": the next such window not yet over, in the working hours'
+timezone) or Twilio's (`From`, `To`, `CallSid`, `CallerName`; Twilio's other fields are ignored).
+It is signed with the configured secret:
+
+    X-Frontdesk-Signature: sha256=<hex HMAC-SHA256 of the raw body>
+
+A second callback request from a number whose callback is still open joins that one.
+
+A callback is eligible for routing inside its window and the working hours (`eligible_at`,
+`next_eligible`, `eligible_since`, `hold_until`: pure functions the dispatcher can call).
+
+    channels:
+      phone:
+        secret: "at least 16 characters"
+        default_country: "86"
+        working_hours: {timezone: Asia/Shanghai, days: mon-fri, hours: "08:30-18:00"}
+        max_body: 16KB
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import time as clock
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from aiohttp import web
+
+from frontdesk.queues.request import Channel, Customer, Request, Scalar
+from frontdesk.queues.states import OPEN_STATES
+from frontdesk.router.api_requests import describe
+from frontdesk.router.auth import Scope, principal, public
+from frontdesk.router.front import Front, Inbound
+from frontdesk.router.openapi import json_content, operation
+from frontdesk.router.rules_config import DAYS, _days, _items, _strings, _window
+from frontdesk.router.yamlconf import Checker, Path
+
+from .fields import (
+    Refusal,
+    attributes_field,
+    check_country,
+    check_size,
+    form_attributes,
+    invalid,
+    language_tag,
+    media_type,
+    parse_body,
+    phone_field,
+    read_body,
+    refuse_unknown,
+    refusing,
+    retry_after,
+    text_field,
+)
+from .form import status_path
+
+SIGNATURE_HEADER = "X-Frontdesk-Signature"
+DEFAULT_MAX_BODY = 16 * 1024
+MAX_BODY_LIMIT = 1024 * 1024
+MIN_SECRET = 16
+MAX_AHEAD = timedelta(days=30)  # a window may start at most this far ahead
+CALLBACK, FROM, UNTIL = "callback", "callback_from", "callback_until"
+RESERVED = frozenset({CALLBACK, FROM, UNTIL})
+FIELDS = {"number", "name", "reason", "language", "window", "id", "to", "attributes"}
+FORM_WINDOW = ("window_from", "window_to")  # a form-encoded window as two fields
+LIMITS = {"number": 40, "name": 200, "reason": 2000, "subject": 100}
+_TWILIO = {"From": "number", "To": "to", "CallSid": "id", "CallerName": "name"}
+_ID = re.compile(r"[\x21-\x7e]{1,128}")
+_TIME_OF_DAY_WINDOW = re.compile(r"\s*\d{1,2}:\d{2}\s*-\s*\d{1,2}:\d{2}\s*")
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_DAY_S = 86400
+_LOOKAHEAD_DAYS = 9  # every weekday comes round within this many days of any date
+WEEKDAYS = frozenset(range(5))
+
+
+# -- working hours and the callback window: pure ------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class WorkingHours:
+    """When callbacks are made: on `days` (0 = Monday), in `hours` (seconds of the day, end
+    exclusive, up to 86400), local to `zone`. A span whose end is before its start crosses
+    midnight and belongs to the day it opens on (`fri 22:00-06:00` includes Saturday 02:00)."""
+
+    zone: ZoneInfo
+    days: frozenset[int] = WEEKDAYS
+    hours: tuple[tuple[int, int], ...] = ((8 * 3600 + 30 * 60, 18 * 3600),)
+
+    def spans(self, first: date, count: int) -> Iterator[tuple[datetime, datetime]]:
+        """The open spans (UTC) opening on `count` local days from `first`, in order of day."""
+        for n in range(count):
+            day = first + timedelta(days=n)
+            if day.weekday() not in self.days:
+                continue
+            midnight = datetime.combine(day, clock())
+            for start, end in sorted(self.hours):
+                end = end if end > start else end + _DAY_S
+                yield (
+                    self._utc(midnight + timedelta(seconds=start)),
+                    self._utc(midnight + timedelta(seconds=end)),
+                )
+
+    def _utc(self, local: datetime) -> datetime:
+        return local.replace(tzinfo=self.zone).astimezone(UTC)
+
+    def _near(self, when: datetime) -> Iterator[tuple[datetime, datetime]]:
+        """Spans from the local day before `when` on, for a bounded number of days."""
+        yesterday = when.astimezone(self.zone).date() - timedelta(days=1)
+        return self.spans(yesterday, _LOOKAHEAD_DAYS)
+
+    def open_at(self, when: datetime) -> bool:
+        when = _utc(when)
+        return any(o <= when < c for o, c in self._near(when))
+
+    def next_open(self, when: datetime) -> datetime | None:
+        """The first instant at or after `when` inside working hours; None when there is none
+        (no working days)."""
+        when = _utc(when)
+        starts = [max(o, when) for o, c in self._near(when) if c > when]
+        return min(starts) if starts else None
+
+    def opened(self, when: datetime) -> datetime | None:
+        """When the open stretch containing `when` began (adjacent spans joined, looking back at
+        most a week); None when closed at `when`."""
+        when = _utc(when)
+        first = when.astimezone(self.zone).date() - timedelta(days=8)
+        spans = sorted(self.spans(first, 10))
+        containing = [o for o, c in spans if o <= when < c]
+        if not containing:
+            return None
+        start = min(containing)
+        for o, c in reversed(spans):
+            if o < start <= c:
+                start = o
+        return start
+
+    def describe(self) -> str:
+        days = ",".join(DAYS[d] for d in sorted(self.days))
+        spans = ",".join(f"{_hhmm(s)}-{_hhmm(e)}" for s, e in self.hours)
+        return f"{days} {spans} {self.zone.key}"
+
+
+def _hhmm(seconds: int) -> str:
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+
+
+def _utc(when: datetime) -> datetime:
+    if when.utcoffset() is None:
+        raise ValueError("needs a timezone-aware datetime")
+    return when.astimezone(UTC)
+
+
+def _instant(value: Scalar) -> datetime | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def is_callback(request: Request) -> bool:
+    """A phone callback request, which waits for its window and the working hours."""
+    return request.channel is Channel.PHONE and request.attributes.get(CALLBACK) is True
+
+
+def callback_window(request: Request) -> tuple[datetime | None, datetime | None]:
+    """The customer's preferred window [from, until) in UTC; None where open-ended."""
+    return _instant(request.attributes.get(FROM)), _instant(request.attributes.get(UNTIL))
+
+
+def eligible_at(request: Request, now: datetime, hours: WorkingHours | None = None) -> bool:
+    """May `request` be routed at `now` (timezone-aware)? Anything but a callback always may;
+    a callback inside its window and inside working hours (if any are configured)."""
+    now = _utc(now)
+    if not is_callback(request):
+        return True
+    start, until = callback_window(request)
+    if (start is not None and now < start) or (until is not None and now >= until):
+        return False
+    return hours is None or hours.open_at(now)
+
+
+def next_eligible(
+    request: Request, now: datetime, hours: WorkingHours | None = None
+) -> datetime | None:
+    """The first instant at or after `now` at which `request` is eligible (`now` itself when
+    it is eligible now, in UTC); None when its window ends before it ever is."""
+    now = _utc(now)
+    if not is_callback(request):
+        return now
+    start, until = callback_window(request)
+    when: datetime | None = max(now, start) if start is not None else now
+    if hours is not None and when is not None:
+        when = hours.next_open(when)
+    if when is None or (until is not None and when >= until):
+        return None
+    return when
+
+
+def eligible_since(
+    request: Request, now: datetime, hours: WorkingHours | None = None
+) -> datetime | None:
+    """Since when `request` has been eligible without a break, judging by its window and the
+    working hours only (not its enqueue time): what its wait should be measured from. The
+    earliest datetime for a request nothing holds back; None when it is not eligible now."""
+    if not eligible_at(request, now, hours):
+        return None
+    if not is_callback(request):
+        return _EARLIEST
+    since = callback_window(request)[0] or _EARLIEST
+    opened = hours.opened(now) if hours is not None else None
+    return max(since, opened) if opened is not None else since
+
+
+def hold_until(
+    request: Request, now: datetime, hours: WorkingHours | None = None
+) -> datetime | None:
+    """What the dispatcher asks: None when `request` may be routed now, else when to look again.
+    A callback whose window passed before it was served is not held for ever: from the end of
+    its window it is routed in working hours (late beats never)."""
+    now = _utc(now)
+    when = next_eligible(request, now, hours)
+    if when is None:
+        until = callback_window(request)[1]
+        after = max(now, until) if until is not None else now
+        when = hours.next_open(after) if hours is not None else after
+    return None if when is None or when <= now else when
+
+
+def parse_window(value: object, now: datetime, zone: tzinfo) -> tuple[datetime, datetime | None]:
+    """A callback window [from, until) as UTC datetimes; ValueError says what is wrong.
+
+    `"HH:MM-HH:MM"`: the next such window (in `zone`) that is not over yet, crossing midnight
+    when the end is before the start. `{"from": ISO, "to": ISO}`: ISO 8601 datetimes, without an
+    offset read in `zone`; either may be left out (from: now, to: open-ended)."""
+    now = _utc(now)
+    if isinstance(value, str):
+        parsed = _window(value) if _TIME_OF_DAY_WINDOW.fullmatch(value) else value
+        if isinstance(parsed, str):
+            raise ValueError(f"{value[:40]!r} is not a time window such as 14:00-16:00")
+        start_s, end_s = parsed
+        length = (end_s - start_s) % _DAY_S or _DAY_S
+        today = now.astimezone(zone).date()
+        for n in (-1, 0, 1):
+            midnight = datetime.combine(today + timedelta(days=n), clock())
+            start = (midnight + timedelta(seconds=start_s)).replace(tzinfo=zone).astimezone(UTC)
+            end = (midnight + timedelta(seconds=start_s + length)).replace(tzinfo=zone)
+            if end.astimezone(UTC) > now:
+                return start, end.astimezone(UTC)
+        raise AssertionError("tomorrow's window always ends after now")
+    if not isinstance(value, dict):
+        raise ValueError('must be "HH:MM-HH:MM" or {"from": ..., "to": ...}')
+    unknown = sorted(set(value) - {"from", "to"})
+    if unknown:
+        raise ValueError(f"{unknown[0][:40]!r} is not a key of a window; use from and to")
+    start = _iso(value.get("from"), "from", zone) or now
+    until = _iso(value.get("to"), "to", zone)
+    if until is not None and until <= now:
+        raise ValueError("has already ended")
+    if until is not None and until <= start:
+        raise ValueError("to must be after from")
+    if start > now + MAX_AHEAD:
+        raise ValueError(f"starts more than {MAX_AHEAD.days} days ahead")
+    return start, until
+
+
+def _iso(value: object, key: str, zone: tzinfo) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 40:
+        raise ValueError(f"{key} must be an ISO 8601 datetime such as 2026-11-24T14:00+08:00")
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(
+            f"{key}: {value!r} is not an ISO 8601 datetime such as 2026-11-24T14:00+08:00"
+        ) from None
+    if parsed.utcoffset() is None:
+        parsed = parsed.replace(tzinfo=zone)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{key}: {value!r} is out of range") from None
+
+
+# -- config ---------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class PhoneSettings:
+    secret: str = dataclasses.field(repr=False)
+    default_country: str | None = None
+    working_hours: WorkingHours | None = None
+    max_body: int = DEFAULT_MAX_BODY
+
+    @property
+    def zone(self) -> tzinfo:
+        """Where a time-of-day window is read: the working hours' timezone, else UTC."""
+        return self.working_hours.zone if self.working_hours else UTC
+
+
+def parse_config(check: Checker, raw: object, path: Path, queues: set[str]) -> PhoneSettings | None:
+    c = check.mapping(path, raw, ["secret", "default_country", "working_hours", "max_body"])
+    secret = check.string((*path, "secret"), c.get("secret"))
+    if secret is not None and len(secret) < MIN_SECRET:
+        check.error((*path, "secret"), f"must be at least {MIN_SECRET} characters long")
+        secret = None
+    country = None
+    if c.get("default_country") is not None:
+        country = check_country(check, (*path, "default_country"), c["default_country"])
+    hours = None
+    if "working_hours" in c:
+        hours = _working_hours(check, (*path, "working_hours"), c["working_hours"])
+    max_body = check_size(
+        check, (*path, "max_body"), c.get("max_body", DEFAULT_MAX_BODY), 1024, MAX_BODY_LIMIT
+    )
+    if secret is None or max_body is None:
+        return None
+    return PhoneSettings(secret, country, hours, max_body)
+
+
+def _working_hours(check: Checker, path: Path, value: object) -> WorkingHours | None:
+    """`{timezone: Asia/Shanghai, days: mon-fri, hours: "08:30-18:00"}`; days and hours may be
+    lists; days default to mon-fri, hours to 08:30-18:00."""
+    w = check.mapping(path, value, ["timezone", "days", "hours"])
+    if value is not None and not isinstance(value, dict):
+        return None
+    zone = None
+    name = check.string((*path, "timezone"), w.get("timezone"))
+    if name is not None:
+        try:
+            zone = ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            check.error(
+                (*path, "timezone"),
+                f"unknown timezone {name!r}; use an IANA name such as Asia/Shanghai or UTC",
+            )
+    days = frozenset(
+        d
+        for p, v in _items(check, (*path, "days"), w.get("days", "mon-fri"))
+        for d in _days(check, p, v)
+    )
+    spans = []
+    for where, text in _strings(check, (*path, "hours"), w.get("hours", "08:30-18:00")):
+        span = _window(text)
+        if isinstance(span, str):
+            check.error(where, span)
+        else:
+            spans.append(span)
+    if zone is None or not days or not spans:
+        return None
+    return WorkingHours(zone, days, tuple(spans))
+
+
+def create(settings: PhoneSettings, front: Front) -> PhoneChannel:
+    return PhoneChannel(settings, front)
+
+
+# -- runtime --------------------------------------------------------------------------------------
+def signature(secret: str, body: bytes) -> str:
+    """The X-Frontdesk-Signature value for `body`."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _signed(secret: str, body: bytes, presented: str | None) -> bool:
+    """Constant-time check of `sha256=<hex>` (or the bare hex) against the body's HMAC."""
+    if not presented:
+        return False
+    given = presented.strip()
+    given = given if given.lower().startswith("sha256=") else f"sha256={given}"
+    wanted = signature(secret, body)
+    return hmac.compare_digest(wanted.encode(), given.lower().encode("utf-8", "replace"))
+
+
+@dataclass(frozen=True, slots=True)
+class Callback:
+    """A callback request's checked fields."""
+
+    number: str
+    name: str | None
+    reason: str
+    language: str | None
+    window: tuple[datetime, datetime | None] | None
+    external_id: str | None
+    to: str | None
+    attributes: dict[str, Scalar]
+
+    @property
+    def subject(self) -> str:
+        """The reason's first line (shortened), as an agent's list shows it."""
+        return self.reason.partition("\n")[0].strip()[: LIMITS["subject"]]
+
+    @property
+    def body(self) -> str:
+        """The rest of the reason, or all of it when the first line was shortened."""
+        first, _, rest = self.reason.partition("\n")
+        return rest.strip() if len(first.strip()) <= LIMITS["subject"] else self.reason
+
+    def request(self, now: datetime) -> Request:
+        attributes: dict[str, Scalar] = {**self.attributes, CALLBACK: True}
+        if self.window is not None:
+            start, until = self.window
+            attributes[FROM] = int(start.timestamp())
+            if until is not None:
+                attributes[UNTIL] = math.ceil(until.timestamp())
+        return Request(
+            id="",
+            channel=Channel.PHONE,
+            queue="",
+            external_id=self.external_id,
+            entry_point=f"phone:{self.to}" if self.to else "phone:callback",
+            customer=Customer(name=self.name, phone=self.number),
+            subject=self.subject,
+            body=self.body,
+            language=self.language,
+            received_at=now.timestamp(),
+            attributes=attributes,
+        )
+
+
+def callback_fields(data: dict[str, Any], settings: PhoneSettings, now: datetime) -> Callback:
+    """The fields of a callback webhook, each checked; a refusal names the field (as sent)."""
+    names = {field: field for field in FIELDS}
+    if any(k in data for k in ("From", "CallSid")):  # Twilio's fields; the rest are ignored
+        data = {mine: data[theirs] for theirs, mine in _TWILIO.items() if theirs in data}
+        names |= {mine: theirs for theirs, mine in _TWILIO.items()}
+    refuse_unknown(data, FIELDS)
+    number = text_field(data, "number", LIMITS["number"], required=True) or ""
+    to = text_field(data, "to", LIMITS["number"])
+    name = text_field(data, "name", LIMITS["name"])
+    reason = text_field(data, "reason", LIMITS["reason"], multiline=True) or ""
+    language = text_field(data, "language", 35)
+    external_id = text_field(data, "id", 128)
+    if external_id is not None and not _ID.fullmatch(external_id):
+        invalid(names["id"], "must be 1 to 128 printable ASCII characters, no spaces")
+    window = None
+    if data.get("window") is not None:
+        try:
+            window = parse_window(data["window"], now, settings.zone)
+        except ValueError as exc:
+            invalid("window", str(exc))
+    return Callback(
+        number=phone_field(names["number"], number, settings.default_country),
+        name=name,
+        reason=reason,
+        language=language_tag("language", language) if language is not None else None,
+        window=window,
+        external_id=external_id,
+        to=phone_field(names["to"], to, settings.default_country) if to is not None else None,
+        attributes=attributes_field("attributes", data.get("attributes"), RESERVED),
+    )
+
+
+def _form_window(data: dict[str, Any]) -> dict[str, Any]:
+    """A form-encoded body's window_from / window_to fields as one `window`."""
+    parts = {key: data.pop(key) for key in FORM_WINDOW if key in data}
+    if parts:
+        if "window" in data:
+            invalid("window", "give window, or window_from and window_to, not both")
+        data["window"] = {key.removeprefix("window_"): v for key, v in parts.items() if v}
+    attributes = form_attributes(data)
+    if attributes:
+        data = {k: v for k, v in data.items() if not k.startswith("attributes[")}
+        data["attributes"] = attributes
+    return data
+
+
+class PhoneChannel:
+    """The callback webhook and the caller lookup on the daemon's HTTP listener."""
+
+    name = "phone"
+
+    def __init__(self, settings: PhoneSettings, front: Front) -> None:
+        self.settings = settings
+        self.front = front
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post("/v1/callbacks", public(refusing(self.callback))),
+            web.get("/v1/customers/by-phone/{number}", refusing(self.by_phone)),
+        ]
+
+    def openapi_paths(self) -> dict[str, Any]:
+        return OPENAPI_PATHS
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    async def callback(self, request: web.Request) -> web.StreamResponse:
+        kind = media_type(request)
+        raw = await read_body(request, self.settings.max_body)
+        if not _signed(self.settings.secret, raw, request.headers.get(SIGNATURE_HEADER)):
+            raise Refusal(
+                401, "unauthorized",
+                f"{SIGNATURE_HEADER} must be sha256=<hex HMAC-SHA256 of the body>",
+                SIGNATURE_HEADER,
+            )  # fmt: skip
+        data = parse_body(kind, raw)
+        if kind != "application/json" and not any(k in data for k in ("From", "CallSid")):
+            data = _form_window(data)
+        now = datetime.now(UTC)
+        found = callback_fields(data, self.settings, now)
+        inbound = found.request(now)
+        hours = self.settings.working_hours
+        if found.window is not None and next_eligible(inbound, now, hours) is None:
+            where = f" ({hours.describe()})" if hours else ""
+            invalid("window", f"never meets the working hours{where}")
+        wait = await self.front.admit(found.number, None)
+        if wait is not None:
+            raise Refusal(
+                429, "rate_limited", "too many callback requests from this number",
+                headers={"Retry-After": retry_after(wait)},
+            )  # fmt: skip
+        receipt = await self.front.receive(Inbound(inbound, join_open=True))
+        outcome = "created" if receipt.created else "joined" if receipt.appended else "duplicate"
+        return web.json_response(
+            {
+                "id": receipt.request_id,
+                "outcome": outcome,
+                "status_token": receipt.status_token,
+                "status_url": status_path(receipt.request_id, receipt.status_token),
+            },
+            status=201 if receipt.created else 200,
+        )
+
+    async def by_phone(self, request: web.Request) -> web.StreamResponse:
+        principal(request, Scope.AGENT, Scope.INTEGRATION, Scope.SUPERVISOR)
+        text = request.match_info["number"]
+        if len(text) > LIMITS["number"]:
+            invalid("number", f"is longer than {LIMITS['number']} characters")
+        number = phone_field("number", text, self.settings.default_country)
+        customers = self.front.customers
+        customer_id = await customers.find(f"phone:{number}")
+        record = await customers.get(customer_id) if customer_id else None
+        if customer_id is None or record is None:
+            raise Refusal(404, "not_found", f"no customer calls from {number}", "number")
+        listed = []
+        for r in await customers.requests(customer_id):
+            d = describe(r)
+            keep = ("id", "state", "channel", "queue", "priority", "category", "subject")
+            listed.append(
+                {k: d[k] for k in keep}
+                | {"open": r.state in OPEN_STATES, "agent": d["agent"]}
+                | {"enqueued_at": d["enqueued_at"]}
+            )
+        return web.json_response(
+            {
+                "customer": {
+                    "id": record.id,
+                    "name": record.name or None,
+                    "addresses": sorted(record.addresses),
+                },
+                "requests": listed,
+            }
+        )
+
+
+# -- the API description --------------------------------------------------------------------------
+_TEXT: dict[str, Any] = {"type": "string"}
+_CALLBACK_BODY: dict[str, Any] = {
+    "type": "object",
+    "required": ["number"],
+    "additionalProperties": False,
+    "description": "Form-encoded posts may use these fields (window as window_from and "
+    "window_to, attributes as attributes[NAME]) or Twilio's From, To, CallSid, CallerName.",
+    "properties": {
+        "number": {"type": "string", "description": "the caller's number, any common spelling"},
+        "name": {"type": "string", "maxLength": LIMITS["name"]},
+        "reason": {"type": "string", "maxLength": LIMITS["reason"]},
+        "language": _TEXT,
+        "window": {
+            "oneOf": [
+                {"type": "string", "description": "HH:MM-HH:MM, the next such window"},
+                {
+                    "type": "object",
+                    "properties": {
+                        "from": {"type": "string", "format": "date-time"},
+                        "to": {"type": "string", "format": "date-time"},
+                    },
+                },
+            ]
+        },
+        "id": {"type": "string", "description": "the platform's call id: retries are one request"},
+        "to": {"type": "string", "description": "the number dialled (entry point phone:<to>)"},
+        "attributes": {"type": "object", "additionalProperties": True},
+    },
+}
+_RECEIPT: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "outcome", "status_token", "status_url"],
+    "properties": {
+        "id": _TEXT,
+        "outcome": {"enum": ["created", "joined", "duplicate"]},
+        "status_token": _TEXT,
+        "status_url": _TEXT,
+    },
+}
+
+
+def _post_callback() -> dict[str, Any]:
+    op = operation(
+        "An IVR or telephony platform asks for a callback (signed with the shared secret)",
+        "postCallback",
+        json_content("Joined the caller's open callback, or seen before", _RECEIPT),
+        errors=(400, 401, 413, 415, 429),
+        secured=False,
+    )
+    op["responses"]["201"] = json_content("Created", _RECEIPT)
+    op["parameters"] = [
+        {
+            "name": SIGNATURE_HEADER,
+            "in": "header",
+            "required": True,
+            "schema": _TEXT,
+            "description": "sha256=<hex HMAC-SHA256 of the raw body with the secret>",
+        }
+    ]
+    op["requestBody"] = {
+        "required": True,
+        "content": {
+            "application/json": {"schema": _CALLBACK_BODY},
+            "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
+        },
+    }
+    return op
+
+
+OPENAPI_PATHS: dict[str, Any] = {
+    "/v1/callbacks": {"post": _post_callback()},
+    "/v1/customers/by-phone/{number}": {
+        "get": operation(
+            "A caller recognized by number: the customer and their requests, open ones first",
+            "getCustomerByPhone",
+            json_content("The customer and their requests", {"type": "object"}),
+            path_params=("number",),
+            errors=(400, 404),
+        )
+    },
+}
