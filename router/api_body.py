@@ -38,9 +38,13 @@ async def json_body(request: web.Request, allowed: Iterable[str]) -> dict[str, A
     """The request's JSON object; unknown fields are refused by name."""
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise ApiError(413, "too_large", f"the body is larger than {MAX_BODY} bytes")
-    raw = await request.content.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        raise ApiError(413, "too_large", f"the body is larger than {MAX_BODY} bytes")
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(16 * 1024):  # a body may come in pieces
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise ApiError(413, "too_large", f"the body is larger than {MAX_BODY} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     if not raw.strip():
         return {}
     try:

@@ -186,8 +186,9 @@ class Daemon:
                 delay = min(delay * 2, 10.0)
 
     async def _follow_events(self) -> None:
-        """Every event, as it happens, to the metrics and the dispatcher."""
-        last = "$"
+        """Every event, as it happens, to the metrics and the dispatcher. Read from an explicit id
+        (not "$" again and again, which would skip what arrived between two reads)."""
+        last = f"{await self.store.now_ms()}-0"
         while not self._stopping.is_set():
             for event in await self.events.follow(last, count=500, block_ms=1000):
                 self.metrics.observe(event)

@@ -39,6 +39,8 @@ api:
   tokens:
     - {{name: sup, scope: supervisor, sha256: {digest(TOKEN)}}}
 channels:
+  chat:
+    sites: [{{key: site-openapi-0001}}]
   social:
     generic:
       partner: {{secret: 0123456789abcdef0123456789abcdef}}
