@@ -3,7 +3,10 @@ descriptions (a module-level `OPENAPI` dict of paths)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+from aiohttp import web
 
 from frontdesk.router import __version__
 
@@ -173,6 +176,26 @@ def _core_paths() -> dict[str, Schema]:
                 errors=(400, 404, 409),
             )
         }
+    return paths
+
+
+_PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
+
+
+def from_routes(channel: str, routes: list[web.RouteDef]) -> dict[str, Schema]:
+    """Plain descriptions of a channel's routes (customer-facing: no bearer token), for a channel
+    that does not describe its own."""
+    paths: dict[str, Schema] = {}
+    for route in routes:
+        if route.method in ("*", "HEAD"):
+            continue
+        path = _PARAM.sub(lambda m: "{" + m[1] + "}", route.path)
+        name = re.sub(r"\W+", "_", f"{channel}_{route.method}_{path}").strip("_")
+        answer = {"description": "Accepted (the channel's own success body)"}
+        op = operation(f"{channel} channel: {route.method} {path}", name, answer,
+                       path_params=tuple(_PARAM.findall(path)), secured=False,
+                       errors=(400, 401, 403, 404, 413, 429))  # fmt: skip
+        paths.setdefault(path, {})[route.method.lower()] = op
     return paths
 
 
