@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from frontdesk.queues.errors import FrontdeskError
 
@@ -20,6 +22,12 @@ DEFAULT_CONFIG = "frontdesk.yaml"
 EXIT_CONFIG = 2
 EXIT_RUNTIME = 1
 EXIT_USAGE = 64
+
+# Tools with their own options, each a module with `main(argv: list[str]) -> int`.
+_TOOLS = [
+    ("simulate", "frontdesk.router.simulate", "simulate a contact centre with the real matcher"),
+    ("bench", "frontdesk.router.bench", "load tests through the real channels"),
+]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,6 +43,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
     check = commands.add_parser("check-config", help="check a config file and list its problems")
     check.add_argument("path")
+    for name, module, text in _TOOLS:
+        tool = commands.add_parser(name, help=text, add_help=False)
+        tool.add_argument("args", nargs=argparse.REMAINDER)
+        tool.set_defaults(tool=module)
     token = commands.add_parser("token", help="API tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True)
     create = token_commands.add_parser("create", help="make a new API token")
@@ -96,6 +108,9 @@ def create_token(name: str, scope: str, agent: str | None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if getattr(args, "tool", None):
+        tool: Any = importlib.import_module(args.tool)
+        return int(tool.main(list(args.args)))
     if args.command == "check-config":
         return check_config(args.path)
     if args.command == "token":
