@@ -75,7 +75,7 @@ COALESCE_S = 0.25  # a burst of other requests' events costs one recomputation
 RETRY_AFTER_S = 5
 STOP_TIMEOUT_S = 5.0
 _AGENT_EVENTS = frozenset({EventType.PRESENCE, EventType.AGENT_CREATED, EventType.AGENT_UPDATED})
-_SHOWN_AUTHORS = ("customer", "agent")
+_SHOWN_AUTHORS = ("customer", "agent", "system")  # system: customer notices (router/notices.py)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -538,6 +538,8 @@ class ChatChannel:
                     frames.append(
                         {"type": "message", **frame, "agent": self._agent_name(record.agent)}
                     )
+                elif message.author == "system":
+                    frames.append({"type": "message", **_message_view(seq, message, "")})
             watch.seq = max(watch.seq, len(messages))
         if record.state in TERMINAL_STATES:
             watch.closed = True

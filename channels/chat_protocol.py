@@ -308,7 +308,7 @@ _MESSAGE: dict[str, Any] = {
     "required": ["seq", "from", "text", "at"],
     "properties": {
         "seq": {"type": "integer", "minimum": 1, "description": "1-based, in the request"},
-        "from": {"enum": ["customer", "agent"]},
+        "from": {"enum": ["customer", "agent", "system"]},
         "text": {"type": "string"},
         "at": {"type": "number", "description": "when it was received, Unix seconds"},
         "id": {"type": "string", "description": "the client's id of a customer's message"},

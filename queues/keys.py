@@ -175,3 +175,11 @@ class Keys:
     def helpdesk_contact(self, sink: str, customer: str) -> str:
         """String with TTL: the helpdesk's contact for a customer key (`email:a@b`, `id:C-1`)."""
         return f"{self.prefix}hd:{sink}:contact:{customer}"
+
+    # -- customer notices -------------------------------------------------------------------------
+    def notice(self, request_id: str, event_id: str) -> str:
+        """String with TTL: the customer notice for event `event_id` (a stream entry id) of the
+        request: `pending:<token>` while one delivery sends it (a short TTL, so a daemon that died
+        mid-send blocks it only that long), then `sent:<ms>` for the retention time, so that a
+        redelivered event sends nothing."""
+        return f"{self.prefix}notice:{request_id}:{event_id}"

@@ -11,7 +11,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 from redis.exceptions import RedisError
 
-from . import api_agents, openapi
+from . import api_agents, api_outbox, openapi
 from .agent_ws import agent_socket
 from .api_body import ApiError
 from .api_requests import get_request
@@ -110,7 +110,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def openapi_document(request: web.Request) -> web.Response:
-    paths: dict[str, Any] = {}
+    paths: dict[str, Any] = dict(api_outbox.OPENAPI_PATHS)
     for channel in request.app[DAEMON].channels:
         describe = getattr(channel, "openapi_paths", None)
         paths |= describe() if describe else openapi.from_routes(channel.name, channel.routes())
@@ -138,6 +138,7 @@ def create_app(daemon: Daemon) -> web.Application:
     app.router.add_post("/v1/agents/{agent}/presence", api_agents.set_presence)
     app.router.add_put("/v1/agents/{agent}/{what:capacity|skills}", api_agents.set_profile)
     app.router.add_get("/v1/queues", api_agents.list_queues)
+    api_outbox.mount(app, daemon.outbox)
     for channel in daemon.channels:
         app.router.add_routes(channel.routes())
     return app

@@ -13,10 +13,12 @@ from frontdesk.skills import MAX_LEVEL, MIN_LEVEL, TIERS, Agent, Presence
 
 from .auth import ApiToken, Scope
 from .helpdesk import HelpdeskSettings, parse_helpdesks
+from .notices_config import NoticeSettings, parse_notices
 from .redis_server import RedisURLError, check_url
 from .routing_config import ROUTING_KEYS, Routing, parse_routing
 from .rules import CustomerLists, Rule
 from .rules_config import parse_customer_lists, parse_rules
+from .webhooks_out import WebhookEndpoint, parse_webhooks
 from .yamlconf import Checker, ConfigError, Lines, Problem, load_yaml, merge
 
 DEFAULTS_PATH = Path(__file__).resolve().parent.parent / "config" / "defaults.yaml"
@@ -28,7 +30,7 @@ QUEUE_MODES = ["offer", "assign"]
 _TOP = [
     *("tenant", "redis", "http", "retention", "events", "offers"),
     *("queue_defaults", "default_queue", "skills", "queues", "agents", "customers", "rules"),
-    *("api", "limits", "channels", "helpdesks"),
+    *("api", "limits", "channels", "helpdesks", "notices"),
 ]
 _QUEUE = ["tier", "mode", "offer_timeout", "escalate_to", "description", *ROUTING_KEYS]
 _AGENT = ["id", "name", "tier", "groups", "skills", "capacity", "presence"]
@@ -95,6 +97,8 @@ class Settings:
     limits: Limits = Limits()
     channels: dict[str, Any] = field(default_factory=dict)  # name -> the channel's own settings
     helpdesks: tuple[HelpdeskSettings, ...] = ()
+    notices: NoticeSettings | None = None
+    webhooks: tuple[WebhookEndpoint, ...] = ()  # events.webhooks
 
 
 def _defaults() -> tuple[dict[str, Any], Lines]:
@@ -153,6 +157,10 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
     limits = _limits(check, d.get("limits"))
     channels = _channels(check, d.get("channels"), queue_names)
     helpdesks = parse_helpdesks(check, d.get("helpdesks"), agent_ids=agent_ids)
+    notices = parse_notices(check, d.get("notices"))
+    events = d.get("events")
+    raw_webhooks = events.get("webhooks") if isinstance(events, dict) else None
+    webhooks = parse_webhooks(check, raw_webhooks, ("events", "webhooks"))
     if check.problems:
         return None
     assert tenant and host and port is not None and default_queue and redis and store
@@ -172,6 +180,8 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
         limits=limits,
         channels=channels,
         helpdesks=helpdesks,
+        notices=notices,
+        webhooks=webhooks,
     )
 
 
@@ -194,7 +204,7 @@ def _redis(check: Checker, r: dict[str, Any]) -> RedisSettings | None:
 
 def _store(check: Checker, d: dict[str, Any]) -> StoreSettings | None:
     retention = check.mapping(("retention",), d.get("retention"), ["idempotency"])
-    events = check.mapping(("events",), d.get("events"), ["max_length"])
+    events = check.mapping(("events",), d.get("events"), ["max_length", "webhooks"])
     offers = check.mapping(("offers",), d.get("offers"), ["max_missed_in_a_row"])
     ttl = check.duration(("retention", "idempotency"), retention.get("idempotency"))
     maxlen = check.integer(("events", "max_length"), events.get("max_length"), 1000)

@@ -28,8 +28,13 @@ from .app import create_app
 from .config import Settings, load_settings
 from .dispatcher import Dispatcher
 from .front import Front
+from .helpdesk import create_sink
 from .metrics import Metrics
+from .notices import notice_target
+from .outbox import OutboxEngine, Target
 from .redis_server import EmbeddedRedis, RedisServerError
+from .sinks import DeliveryContext
+from .webhooks_out import webhook_targets
 from .yamlconf import ConfigError
 
 log = logging.getLogger("frontdesk")
@@ -61,6 +66,7 @@ class Daemon:
         self.events: EventLog = None  # type: ignore[assignment]
         self.dispatcher: Dispatcher = None  # type: ignore[assignment]
         self.front: Front = None  # type: ignore[assignment]
+        self.outbox: OutboxEngine = None  # type: ignore[assignment]
         self.channels: list[ChannelRuntime] = []
         self.listeners: set[Callable[[Event], None]] = set()  # e.g. agent sockets
         self._runner: web.AppRunner | None = None
@@ -86,6 +92,10 @@ class Daemon:
         self.dispatcher = Dispatcher(self.store, self.agents, lambda: self.settings)
         self.front = Front(self.store, CustomerStore(self.store), lambda: self.settings)
         await self.front.start()
+        self.outbox = OutboxEngine(
+            self.redis, keys, self._outbox_targets(s), DeliveryContext(self.store, self.agents)
+        )
+        await self.outbox.prepare()  # before intake: from now on every event is kept for each sink
         self.channels = [MODULES[n].create(c, self.front) for n, c in s.channels.items()]
         await self._sync_agents(s)
         await self._learn_recent_throughput()
@@ -101,6 +111,7 @@ class Daemon:
             asyncio.create_task(self._forever(self._follow_events), name="events"),
             asyncio.create_task(self._forever(self._refresh_gauges), name="metrics-gauges"),
             asyncio.create_task(self.dispatcher.run(self._stopping), name="dispatcher"),
+            asyncio.create_task(self.outbox.run(self._stopping), name="outbox"),
         ]
         log.info("frontdesk listening on http://%s:%d (tenant %s)", host, port, s.tenant)
 
@@ -140,6 +151,14 @@ class Daemon:
             await asyncio.to_thread(self.embedded.stop)
         log.info("frontdesk stopped")
 
+    def _outbox_targets(self, settings: Settings) -> list[Target]:
+        """Where events go out: signed webhooks, helpdesk connectors, customer notices."""
+        targets = webhook_targets(settings.webhooks, settings.tenant)
+        targets += [Target(create_sink(h)) for h in settings.helpdesks]
+        if settings.notices is not None:  # read at each delivery: SIGHUP applies new templates
+            targets.append(notice_target(lambda: self.settings.notices, self.front.status_token))
+        return targets
+
     # -- config ----------------------------------------------------------------------------------
     async def _sync_agents(self, settings: Settings) -> None:
         for agent in settings.agents:
@@ -160,7 +179,7 @@ class Daemon:
                 log.error("reload refused: %s", problem)
             self.metrics.reloads.labels("refused").inc()
             return False
-        for name in (*_RESTART_ONLY, "channels"):
+        for name in (*_RESTART_ONLY, "channels", "webhooks", "helpdesks"):
             if getattr(new, name) != getattr(self.settings, name):
                 log.warning("config %s changed: takes effect at the next restart", name)
                 new = _keep(new, self.settings, name)

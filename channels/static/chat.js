@@ -77,6 +77,7 @@
     ".msg{max-width:80%;padding:7px 10px;border-radius:10px;white-space:pre-wrap;word-wrap:break-word}" +
     ".customer{align-self:flex-end;background:#1f6feb;color:#fff}.customer.sending{opacity:.6}" +
     ".agent{align-self:flex-start;background:#f0f1f3}" +
+    ".system{align-self:center;background:#fff8e1;font-size:13px}" +
     ".who{font-size:11px;color:#5b6470;margin-bottom:2px}" +
     "form{display:flex;flex-direction:column;gap:6px;padding:10px 12px;border-top:1px solid #e3e6ea}" +
     "input,textarea{font:inherit;padding:7px 8px;border:1px solid #c9ced6;border-radius:6px;resize:none}" +
@@ -120,7 +121,7 @@
   function bubble(from, text, key, who) {
     if (key && shown[key]) return shown[key];
     var el = document.createElement("div");
-    el.className = "msg " + (from === "agent" ? "agent" : "customer");
+    el.className = "msg " + (from === "agent" || from === "system" ? from : "customer");
     if (who) {
       var name = document.createElement("div");
       name.className = "who";
@@ -166,6 +167,7 @@
       case "message":
         if (f.seq > lastSeq) lastSeq = f.seq;
         if (f.from === "agent") bubble("agent", f.text, "s" + f.seq, f.agent);
+        else if (f.from === "system") bubble("system", f.text, "s" + f.seq);
         else if (!(f.id && shown["c" + f.id])) bubble("customer", f.text, f.id ? "c" + f.id : "s" + f.seq);
         break;
       case "ack":

@@ -1,0 +1,100 @@
+"""Which customer notices went out: one small key per request event, so that an event the outbox
+delivers again (it delivers at least once) sends no second notice.
+
+A delivery first claims the notice (SET NX of `pending:<token>` with a short TTL, the longest a
+send may take); after the send it marks it sent (`sent:<ms>`, kept for the retention time); when
+the send certainly failed it releases its claim, so that the next attempt may send. A daemon that
+dies between the send and the mark leaves a claim that expires by itself, and the next attempt
+sends again: at most one duplicate per crash, never a notice lost.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+
+from redis.asyncio import Redis
+from redis.exceptions import WatchError
+
+from .keys import Keys
+from .wire import text
+
+_PENDING = "pending:"
+_SENT = "sent:"
+_CLAIM_ATTEMPTS = 3
+
+
+class ClaimState(StrEnum):
+    """What a claim found."""
+
+    NEW = "new"  # ours: send, then mark_sent (or release)
+    PENDING = "pending"  # another delivery holds it (or died holding it): try again later
+    SENT = "sent"  # already sent: nothing to do
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    state: ClaimState
+    token: str = ""  # the claim's token, when it is ours
+    retry_in_s: float = 0.0  # PENDING: how long the other claim still holds at most
+
+
+class NoticeLog:
+    """Claims and records of customer notices for one tenant."""
+
+    def __init__(self, redis: Redis, keys: Keys, sent_ttl_s: int) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.sent_ttl_s = sent_ttl_s
+
+    async def claim(self, request_id: str, event_id: str, hold_s: float) -> Claim:
+        """Claim the notice of an event for `hold_s` seconds (the longest a send may take)."""
+        key = self.keys.notice(request_id, event_id)
+        hold_ms = max(1, int(hold_s * 1000))
+        for _ in range(_CLAIM_ATTEMPTS):
+            token = secrets.token_hex(8)
+            if await self.redis.set(key, _PENDING + token, nx=True, px=hold_ms):
+                return Claim(ClaimState.NEW, token)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.get(key)
+                pipe.pttl(key)
+                found, ttl_ms = await pipe.execute()
+            if found is None:
+                continue  # it expired in between: claim again
+            if text(found).startswith(_SENT):
+                return Claim(ClaimState.SENT)
+            return Claim(ClaimState.PENDING, retry_in_s=max(int(ttl_ms), 0) / 1000)
+        return Claim(ClaimState.PENDING)
+
+    async def mark_sent(self, request_id: str, event_id: str) -> None:
+        """The notice went out: never again for this event (for the retention time)."""
+        stamp = str(int(time.time() * 1000))
+        await self.redis.set(
+            self.keys.notice(request_id, event_id), _SENT + stamp, ex=self.sent_ttl_s
+        )
+
+    async def release(self, request_id: str, event_id: str, token: str) -> bool:
+        """Give up our claim after a send that certainly failed; False when it was no longer
+        ours (it expired and another delivery claimed it), which is then left alone."""
+        key = self.keys.notice(request_id, event_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            try:
+                await pipe.watch(key)
+                found = await pipe.get(key)
+                if found is None or text(found) != _PENDING + token:
+                    return False
+                pipe.multi()  # type: ignore[no-untyped-call]
+                pipe.delete(key)
+                await pipe.execute()
+            except WatchError:
+                return False
+        return True
+
+    async def state(self, request_id: str, event_id: str) -> ClaimState | None:
+        """Where the notice of an event stands: None when no delivery has claimed it."""
+        found = await self.redis.get(self.keys.notice(request_id, event_id))
+        if found is None:
+            return None
+        return ClaimState.SENT if text(found).startswith(_SENT) else ClaimState.PENDING
