@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from frontdesk.queues.request import Scalar
+from frontdesk.router.api_body import ApiError
 from frontdesk.router.app import error_response
 from frontdesk.router.yamlconf import Checker, Path
 
@@ -41,19 +42,9 @@ _SIZE = re.compile(r"^\s*(\d+)\s*(b|kb|kib|mb|mib)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {None: 1, "b": 1, "kb": 1024, "kib": 1024, "mb": 1024**2, "mib": 1024**2}
 
 
-class Refusal(Exception):
-    """An HTTP request a channel refuses: status, stable code, message, and the field at fault."""
-
-    def __init__(
-        self, status: int, code: str, message: str, field: str | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:  # fmt: skip
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.field = field
-        self.headers = dict(headers or {})
+class Refusal(ApiError):
+    """An HTTP request a channel refuses: status, stable code, message, and the field at fault
+    (the API's own refusal, which a channel's handler can also render itself)."""
 
     def response(self) -> web.Response:
         response = error_response(self.status, self.code, self.message, field=self.field)

@@ -7,7 +7,7 @@ presence = choice(body, "presence", [p.value for p in Presence])
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -20,14 +20,14 @@ class ApiError(Exception):
 
     def __init__(
         self, status: int, code: str, message: str, field: str | None = None,
-        headers: dict[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:  # fmt: skip
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.field = field
-        self.headers = headers or {}
+        self.headers = dict(headers or {})
 
 
 def invalid(field: str, message: str) -> ApiError:

@@ -32,6 +32,7 @@ from frontdesk.queues.events import Event, EventType
 from frontdesk.queues.store import RequestRecord
 
 from . import __version__
+from .api_requests import describe
 from .outbox import Policy, Target
 from .sinks import DeliveryContext, RetryLater, Undeliverable
 from .yamlconf import Checker, Path, render
@@ -132,23 +133,15 @@ def _field(name: str, value: str) -> Any:
     return value
 
 
+_SUMMARY = ("id", "state", "queue", "channel", "priority", "tier", "category", "agent",
+            "subject", "enqueued_at", "resolution")  # fmt: skip
+
+
 def request_summary(record: RequestRecord) -> dict[str, Any]:
-    """The request as it stands when the event is delivered (compact)."""
-    r = record.request
-    return {
-        "id": r.id,
-        "state": record.state.value,
-        "queue": r.queue,
-        "channel": r.channel.value,
-        "priority": r.priority.value,
-        "tier": r.tier,
-        "category": r.category,
-        "agent": record.agent,
-        "subject": r.subject,
-        "customer": {"id": r.customer.id, "name": r.customer.name},
-        "enqueued_at": _iso(record.enqueued_ms),
-        "resolution": record.resolution,
-    }
+    """The request as it stands when the event is delivered: the API's view, compact."""
+    view = describe(record)
+    customer = record.request.customer
+    return {k: view[k] for k in _SUMMARY} | {"customer": {"id": customer.id, "name": customer.name}}
 
 
 async def summarize(event: Event, context: DeliveryContext) -> dict[str, Any] | None:
