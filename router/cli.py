@@ -108,10 +108,12 @@ def create_token(name: str, scope: str, agent: str | None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if getattr(args, "tool", None):
-        tool: Any = importlib.import_module(args.tool)
-        return int(tool.main(list(args.args)))
+    given = list(sys.argv[1:] if argv is None else argv)
+    for name, module, _ in _TOOLS:  # a tool parses its own options (argparse's REMAINDER
+        if given[:1] == [name]:  # would refuse one that comes first: `simulate --config X`)
+            tool: Any = importlib.import_module(module)
+            return int(tool.main(given[1:]))
+    args = _parser().parse_args(given)
     if args.command == "check-config":
         return check_config(args.path)
     if args.command == "token":
