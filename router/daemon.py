@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from aiohttp import web
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from frontdesk.channels.base import ChannelRuntime
@@ -83,7 +83,11 @@ class Daemon:
             await asyncio.to_thread(self.embedded.start)
             url = self.embedded.url
             log.info("embedded redis-server pid %s on %s", self.embedded.pid, url)
-        self.redis = Redis.from_url(url, socket_connect_timeout=5)
+        # a pool that waits for a free connection under load instead of refusing the command
+        pool = BlockingConnectionPool.from_url(
+            url, socket_connect_timeout=5, max_connections=100, timeout=10
+        )
+        self.redis = Redis(connection_pool=pool)
         await self._wait_for_redis(url)
         keys = Keys(s.tenant)
         self.store = QueueStore(self.redis, keys, s.store)

@@ -1,0 +1,117 @@
+"""`frontdesk bench load` end to end, small and bounded: a few dozen requests through each channel
+against a daemon process, simulated agents on the agent WebSocket. Correctness only (counts, every
+request acknowledged and offered); the figures themselves come from benchmarks/, never from here."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from daemon_proc import DaemonProcess
+
+from frontdesk.router import bench
+from frontdesk.router.bench_agents import HandleTime
+from frontdesk.router.bench_load import (
+    Plan,
+    generate_config,
+    parse_mix,
+    read_tokens,
+    target_from_config,
+)
+from frontdesk.router.bench_report import Progress, table
+
+PER_CHANNEL = 24
+
+
+def _check(report: dict, channels: list[str], per_channel: int) -> None:
+    total = per_channel * len(channels)
+    assert report["errors"] == {}, report["errors"]
+    assert report["sent"] == report["acknowledged"] == report["requests"] == total
+    assert sorted(report["channels"]) == sorted(channels)
+    for name in channels:
+        c = report["channels"][name]
+        assert c["sent"] == c["acknowledged"] == c["count"] == per_channel, (name, c)
+        assert 0 < c["p50_ms"] <= c["p95_ms"] <= c["p99_ms"] <= c["max_ms"]
+    assert report["enqueued"] == report["offered"] == report["accepted"] == total
+    assert report["not_offered"] == []
+    assert report["intake_to_offer"]["count"] == total
+    assert report["intake_to_acceptance"]["count"] == total
+    assert report["agents"]["accepted"] == total
+    assert report["agents"]["errors"] == {}
+
+
+def test_bench_load_start_every_channel(tmp_path, capsys):
+    out, page = tmp_path / "out.json", tmp_path / "out.html"
+    code = bench.main(
+        ["load", "--start", "--requests", str(4 * PER_CHANNEL), "--duration", "60s",
+         "--mix", "form=1,webhook=1,smtp=1,chat=1", "--agents", "8", "--handle", "fixed:20ms",
+         "--concurrency", "8", "--drain", "60s", "--json", str(out), "--html", str(page),
+         "--quiet"]
+    )  # fmt: skip
+    assert code == 0
+    report = json.loads(out.read_text())
+    _check(report, ["chat", "form", "smtp", "webhook"], PER_CHANNEL)
+    assert report["setup"]["started"] is True and report["setup"]["agents"] == 8
+    assert report["redis"]["bytes_per_request"] > 0
+    assert report["cpu"]["daemons"]["seconds"] > 0
+    assert set(report["cpu"]) == {"daemons", "bench", "redis"}
+    printed = capsys.readouterr().out
+    assert "intake -> acceptance" in printed and "errors: none" in printed
+    html = page.read_text()
+    assert html.startswith("<!doctype html>") and html.count("<svg") == 3
+    assert "<script" not in html
+
+
+def test_bench_load_drives_a_running_daemon_from_its_config(tmp_path):
+    """--url mode: the daemon's own config gives the site keys and the webhook secret; the agent
+    tokens come apart, since the config holds their digests only."""
+    generated = generate_config(tmp_path, agents=4)
+    daemon = DaemonProcess(generated.path, tmp_path)
+    try:
+        daemon.wait_ready()
+        tokens = tmp_path / "agents.txt"
+        tokens.write_text("".join(f"{a} {t}\n" for a, t in generated.agent_tokens.items()))
+        target = target_from_config(
+            daemon.url, generated.path, read_tokens(tokens), (daemon.proc.pid,)
+        )
+        assert target.channels == ["form", "webhook", "chat"]  # SMTP on port 0: not reachable
+        plan = Plan(parse_mix("form=1,webhook=1,chat=1"), None, 60.0, 3 * 12, 4, 30.0, 5.0)
+        report = asyncio.run(
+            bench.run(plan, target, None, HandleTime("fixed", 0.02), 60.0, Progress(False), {})
+        )
+    finally:
+        daemon.kill()
+    _check(report, ["chat", "form", "webhook"], 12)
+    assert report["setup"]["agents"] == 4
+    assert "chat" in table(report)
+
+
+def test_mix_and_handle_time_are_checked():
+    assert parse_mix("form=3,webhook=3,smtp=2,chat=2") == {
+        "form": 3.0, "webhook": 3.0, "smtp": 2.0, "chat": 2.0,
+    }  # fmt: skip
+    for bad in ("fax=1", "form=1,form=2", "form=0", "form=-1"):
+        try:
+            parse_mix(bad)
+        except ValueError:
+            continue
+        raise AssertionError(f"{bad!r} was accepted")
+    assert HandleTime.parse("lognormal:2s") == HandleTime("lognormal", 2.0)
+    for bad in ("gauss:2s", "exp:", "exp:soon"):
+        try:
+            HandleTime.parse(bad)
+        except ValueError:
+            continue
+        raise AssertionError(f"{bad!r} was accepted")
+
+
+def test_only_loopback_is_driven(tmp_path):
+    generated = generate_config(tmp_path, agents=0)
+    try:
+        target_from_config("http://192.0.2.10:8080", generated.path, {})
+    except SystemExit as exc:
+        assert "loopback" in str(exc)
+    else:
+        raise AssertionError("a non-loopback target was accepted")
+    assert Path(generated.path).exists()
