@@ -150,6 +150,7 @@ class Daemon:
         log.debug("http stopped")
         if self.redis is not None:
             await self.redis.aclose()
+            await self.redis.connection_pool.disconnect()  # a pool we made: ours to close
         log.debug("redis client closed")
         if self.embedded is not None:
             await asyncio.to_thread(self.embedded.stop)
