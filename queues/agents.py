@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
+import time
 
 from redis.asyncio import Redis
 
@@ -42,6 +44,8 @@ class AgentStore:
         self.keys = keys
         self.stream_maxlen = stream_maxlen
         self.scripts = Scripts(redis)
+        self._recent: tuple[float, list[Agent]] | None = None
+        self._reading: asyncio.Future[list[Agent]] | None = None
 
     async def upsert(self, agent: Agent) -> bool:
         """Create the agent or update its profile; True when created. A new agent starts with
@@ -95,6 +99,23 @@ class AgentStore:
                 pipe.hgetall(self.keys.agent(agent_id))
             raws = await pipe.execute()
         return [_agent(i, fields(raw)) for i, raw in zip(ids, raws, strict=True) if raw]
+
+    async def recent(self, max_age_s: float = 0.5) -> list[Agent]:
+        """Every agent as read at most `max_age_s` ago, one read shared by every caller that
+        asks meanwhile: for estimates shown to many customers at once (queue position frames
+        to hundreds of chat sockets woken by one event), not for decisions."""
+        now = time.monotonic()
+        if self._recent is not None and now - self._recent[0] <= max_age_s:
+            return self._recent[1]
+        if self._reading is None:
+            self._reading = asyncio.ensure_future(self.all())
+            self._reading.add_done_callback(self._read_done)
+        return await asyncio.shield(self._reading)
+
+    def _read_done(self, reading: asyncio.Future[list[Agent]]) -> None:
+        self._reading = None
+        if not reading.cancelled() and reading.exception() is None:
+            self._recent = (time.monotonic(), reading.result())
 
     async def live(self, profiles: list[Agent]) -> list[Agent]:
         """`profiles` with their live presence, loads and idle clock read in one round trip

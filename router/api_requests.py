@@ -33,7 +33,7 @@ async def standing(request: web.Request, record: RequestRecord) -> dict[str, Any
     channel = record.request.channel.value
     free = sum(
         a.spare(channel)
-        for a in await daemon.agents.all()
+        for a in await daemon.agents.recent()
         if a.presence is Presence.AVAILABLE and (not groups or groups & set(a.groups))
     )
     rate = daemon.dispatcher.throughput.rate(record.request.queue, await daemon.store.now_ms())

@@ -955,6 +955,21 @@ async def test_upsert_agent_creates_then_updates(agents, events):
     assert [a.id for a in await agents.all()] == ["ann"]
 
 
+async def test_recent_agents_is_one_read_shared_by_every_caller(agents, redis):
+    await add_agent(agents, "ann")
+    await redis.config_resetstat()
+
+    seen = await asyncio.gather(*(agents.recent(60) for _ in range(50)))
+    assert all([a.id for a in found] == ["ann"] for found in seen)
+    stats = await redis.info("commandstats")
+    assert stats["cmdstat_smembers"]["calls"] == 1  # fifty callers, one read
+
+    await add_agent(agents, "bob")
+    assert [a.id for a in await agents.recent(60)] == ["ann"]  # young enough: not read again
+    assert [a.id for a in await agents.recent(0)] == ["ann", "bob"]
+    assert (await redis.info("commandstats"))["cmdstat_smembers"]["calls"] == 2
+
+
 async def test_new_agent_without_presence_starts_offline(agents):
     await agents.upsert(Agent(id="bob", name="Bob", capacity={"chat": 1}))
     assert (await agents.get("bob")).presence is Presence.OFFLINE
