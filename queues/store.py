@@ -196,9 +196,11 @@ class QueueStore:
         seconds, micros = await self.redis.time()
         return int(seconds) * 1000 + int(micros) // 1000
 
-    async def position(self, request_id: str) -> int | None:
-        """1-based place of a waiting request in its queue; None when it is not waiting."""
-        queue, _ = await self._where(request_id)
+    async def position(self, request_id: str, queue: str | None = None) -> int | None:
+        """1-based place of a waiting request in its queue (`queue` when the caller knows it);
+        None when it is not waiting there."""
+        if queue is None:
+            queue, _ = await self._where(request_id)
         rank = await self.redis.zrank(self.keys.queue(queue), request_id)
         return rank + 1 if isinstance(rank, int) else None
 

@@ -25,7 +25,7 @@ async def standing(request: web.Request, record: RequestRecord) -> dict[str, Any
     daemon = request.app[DAEMON]
     if record.state is not State.WAITING:
         return {"position": None, "estimated_wait_s": None}
-    position = await daemon.store.position(record.request.id)
+    position = await daemon.store.position(record.request.id, record.request.queue)
     if position is None:
         return {"position": None, "estimated_wait_s": None}
     queue = daemon.settings.queues.get(record.request.queue)

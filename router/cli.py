@@ -28,6 +28,7 @@ _TOOLS = [
     ("simulate", "frontdesk.router.simulate", "simulate a contact centre with the real matcher"),
     ("bench", "frontdesk.router.bench", "load tests through the real channels"),
     ("outbox", "frontdesk.router.api_outbox", "dead letters of the outbox: list and replay"),
+    ("events", "frontdesk.router.events_export", "export the event stream as JSON lines"),
 ]
 
 
