@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
 
-from .errors import ErrorCode, StaleRead, raise_for_code
+from .errors import ErrorCode, QueueError, StaleRead, raise_for_code
 from .keys import Keys
 from .request import Message, Priority, Request, decode_message, decode_request, encode
 from .scripts import Scripts
@@ -31,6 +31,18 @@ class StoreSettings:
     stream_maxlen: int = 1_000_000
     max_tier: int = 3
     max_missed_offers: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class HandOver:
+    """One decision of the dispatcher: offer `request_id` to `agent_id` for `offer_timeout_s`,
+    or with None assign it straight away."""
+
+    request_id: str
+    agent_id: str
+    queue: str
+    why: dict[str, Any] | None = None
+    offer_timeout_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,18 +278,51 @@ class QueueStore:
         """offer and assign: the same checks; the offer with a deadline and the offers key, the
         assignment with its force flag."""
         queue = queue or (await self._where(request_id))[0]
+        result = await self._take_call(verb, request_id, agent_id, queue, why, *extra)
+        raise_for_code(result, request_id, f"agent {agent_id}")
+        return result
+
+    async def _take_call(
+        self, verb: str, request_id: str, agent_id: str, queue: str,
+        why: dict[str, Any] | None, *extra: int | str, client: Any | None = None,
+    ) -> Any:  # fmt: skip
         k = self.keys
         offers = [k.offers] if verb == "offer" else []
         timeout_ms = extra if verb == "offer" else ()
         force = extra if verb == "assign" else ()
-        result = await getattr(self.scripts, verb)(
+        return await getattr(self.scripts, verb)(
             [k.request(request_id), k.queue(queue), k.agent(agent_id), k.holds(agent_id),
              *offers, k.excluded(request_id), k.events],
             [request_id, agent_id, queue, *timeout_ms, self.settings.stream_maxlen,
              json.dumps(why) if why else "", *force],
+            client,
         )  # fmt: skip
-        raise_for_code(result, request_id, f"agent {agent_id}")
-        return result
+
+    async def hand_over(self, moves: Sequence[HandOver]) -> list[QueueError | None]:
+        """Offer or assign several requests in one round trip: each checked by its own script
+        exactly as offer() and assign() check it, in order. None where it was handed over,
+        else why not (taken by another daemon meanwhile, the agent gone away...)."""
+        if not moves:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for m in moves:
+                extra = ("0",) if m.offer_timeout_s is None else (int(m.offer_timeout_s * 1000),)
+                verb = "assign" if m.offer_timeout_s is None else "offer"
+                await self._take_call(
+                    verb, m.request_id, m.agent_id, m.queue, m.why, *extra, client=pipe
+                )
+            results = await pipe.execute(raise_on_error=False)
+        out: list[QueueError | None] = []
+        for m, result in zip(moves, results, strict=True):
+            if isinstance(result, Exception):
+                raise result
+            try:
+                raise_for_code(result, m.request_id, f"agent {m.agent_id}")
+            except QueueError as exc:
+                out.append(exc)
+                continue
+            out.append(None)
+        return out
 
     async def accept(self, request_id: str, agent_id: str) -> None:
         k = self.keys

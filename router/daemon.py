@@ -41,6 +41,8 @@ log = logging.getLogger("frontdesk")
 
 CONNECT_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0
+SHARED_CONNECTIONS = 100  # intake, sockets, API, outbox
+DISPATCHER_CONNECTIONS = 4  # the dispatcher runs one round at a time
 RECENT_EVENTS = 100_000
 GAUGE_INTERVAL_S = 5.0
 _RESTART_ONLY = ("tenant", "redis", "http")
@@ -61,6 +63,7 @@ class Daemon:
         self.metrics = Metrics()
         self.embedded: EmbeddedRedis | None = None
         self.redis: Redis = None  # type: ignore[assignment]  # set in start()
+        self._clients: list[Redis] = []  # every client start() made, each with its own pool
         self.store: QueueStore = None  # type: ignore[assignment]
         self.agents: AgentStore = None  # type: ignore[assignment]
         self.events: EventLog = None  # type: ignore[assignment]
@@ -83,17 +86,20 @@ class Daemon:
             await asyncio.to_thread(self.embedded.start)
             url = self.embedded.url
             log.info("embedded redis-server pid %s on %s", self.embedded.pid, url)
-        # a pool that waits for a free connection under load instead of refusing the command
-        pool = BlockingConnectionPool.from_url(
-            url, socket_connect_timeout=5, max_connections=100, timeout=10
-        )
-        self.redis = Redis(connection_pool=pool)
+        self.redis = self._client(url, SHARED_CONNECTIONS)
         await self._wait_for_redis(url)
         keys = Keys(s.tenant)
         self.store = QueueStore(self.redis, keys, s.store)
         self.agents = AgentStore(self.redis, keys, s.store.stream_maxlen)
         self.events = EventLog(self.redis, keys)
-        self.dispatcher = Dispatcher(self.store, self.agents, lambda: self.settings)
+        # The dispatcher has connections of its own: under load hundreds of sockets and intakes
+        # queue for the shared pool, and routing must not wait its turn behind their updates.
+        routing = self._client(url, DISPATCHER_CONNECTIONS)
+        self.dispatcher = Dispatcher(
+            QueueStore(routing, keys, s.store),
+            AgentStore(routing, keys, s.store.stream_maxlen),
+            lambda: self.settings,
+        )
         self.front = Front(self.store, CustomerStore(self.store), lambda: self.settings)
         await self.front.start()
         self.outbox = OutboxEngine(
@@ -118,6 +124,15 @@ class Daemon:
             asyncio.create_task(self.outbox.run(self._stopping), name="outbox"),
         ]
         log.info("frontdesk listening on http://%s:%d (tenant %s)", host, port, s.tenant)
+
+    def _client(self, url: str, connections: int) -> Redis:
+        """A client whose pool waits for a free connection under load instead of refusing."""
+        pool = BlockingConnectionPool.from_url(
+            url, socket_connect_timeout=5, max_connections=connections, timeout=10
+        )
+        client = Redis(connection_pool=pool)
+        self._clients.append(client)
+        return client
 
     async def _wait_for_redis(self, url: str) -> None:
         loop = asyncio.get_running_loop()
@@ -148,9 +163,10 @@ class Daemon:
         if self._runner is not None:
             await self._runner.cleanup()
         log.debug("http stopped")
-        if self.redis is not None:
-            await self.redis.aclose()
-            await self.redis.connection_pool.disconnect()  # a pool we made: ours to close
+        for client in self._clients:
+            await client.aclose()
+            await client.connection_pool.disconnect()  # a pool we made: ours to close
+        self._clients.clear()
         log.debug("redis client closed")
         if self.embedded is not None:
             await asyncio.to_thread(self.embedded.stop)

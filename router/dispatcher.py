@@ -16,7 +16,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Any
 
 from redis.exceptions import RedisError
 
@@ -25,7 +24,7 @@ from frontdesk.queues.agents import AgentStore
 from frontdesk.queues.errors import QueueError
 from frontdesk.queues.events import Event, EventType
 from frontdesk.queues.states import State
-from frontdesk.queues.store import QueueStore, RequestRecord
+from frontdesk.queues.store import HandOver, QueueStore, RequestRecord
 from frontdesk.skills import Agent, Presence
 
 from .config import QueueSettings, Settings
@@ -162,6 +161,7 @@ class Dispatcher:
             built = build(queue, waiting, candidates, spare, now_ms)
             routing = queue.routing
             decision = match(built.window, built.pool, routing.weights, routing.assignment)
+            moves: list[tuple[Waiting, Agent, HandOver]] = []
             for k in range(len(decision)):
                 w = waiting[int(decision.requests[k])]
                 agent = candidates[int(decision.agents[k])]
@@ -174,20 +174,16 @@ class Dispatcher:
                     "relaxation": [s.describe() for s in built.steps[int(decision.requests[k])]],
                     "window": {"waiting": len(waiting), "agents": len(candidates)},
                 }
-                if await self._hand_over(queue, w.record, agent, why):
+                timeout = None if queue.mode == "assign" else queue.offer_timeout_s
+                moves.append(
+                    (w, agent, HandOver(w.record.request.id, agent.id, queue.name, why, timeout))
+                )
+            # one round trip for the whole decision: under load every await waits its turn in
+            # the event loop behind hundreds of sockets, so offers made one by one fall behind
+            refused = await self.store.hand_over([m for _, _, m in moves])
+            for (w, agent, _), error in zip(moves, refused, strict=True):
+                if error is None:
                     spare[agent.id][w.record.request.channel.value] -= 1
+                else:
+                    log.debug("not handed over: %s", error)  # another daemon got there first
         return min(changes) if changes else None
-
-    async def _hand_over(
-        self, queue: QueueSettings, record: RequestRecord, agent: Agent, why: dict[str, Any]
-    ) -> bool:
-        request_id = record.request.id
-        try:
-            if queue.mode == "assign":
-                await self.store.assign(request_id, agent.id, queue.name, why)
-            else:
-                await self.store.offer(request_id, agent.id, queue.offer_timeout_s, queue.name, why)
-        except QueueError as exc:
-            log.debug("not handed over: %s", exc)  # another daemon got there first
-            return False
-        return True

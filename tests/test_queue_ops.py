@@ -41,6 +41,7 @@ from frontdesk.queues.request import (
     encode,
 )
 from frontdesk.queues.states import State
+from frontdesk.queues.store import HandOver
 from frontdesk.skills import Agent, Presence
 
 BAND_SHIFT = 2**32
@@ -325,6 +326,36 @@ async def test_peek_orders_by_priority_band_then_arrival(store):
 
 
 # -- offer ---------------------------------------------------------------------------------------
+
+
+async def test_hand_over_offers_and_assigns_in_one_round_trip_each_checked(store, agents, events):
+    await add_agent(agents, "ann", capacity={"chat": 2})
+    await add_agent(agents, "bob", capacity={"chat": 1})
+    first, second, third, fourth = [await enqueue(store) for _ in range(4)]
+    await events.new()
+
+    refused = await store.hand_over(
+        [
+            HandOver(first, "ann", "general", {"score": 0.5}, offer_timeout_s=30),
+            HandOver(second, "ann", "general", None, offer_timeout_s=None),  # assigned
+            HandOver(third, "ann", "general", None, offer_timeout_s=30),  # ann is full now
+            HandOver(first, "bob", "general", None, offer_timeout_s=30),  # offered already
+            HandOver(fourth, "bob", "general", None, offer_timeout_s=None),
+        ]
+    )
+
+    assert refused[:2] == [None, None] and refused[4] is None
+    assert isinstance(refused[2], AgentRefused) and refused[2].code is ErrorCode.NO_CAPACITY
+    assert isinstance(refused[3], WrongState)
+    assert [(await store.get(r)).state for r in (first, second, third, fourth)] == [
+        State.OFFERED,
+        State.ASSIGNED,
+        State.WAITING,
+        State.ASSIGNED,
+    ]
+    assert await agents.holds("ann") == {first: "chat", second: "chat"}
+    assert await store.hand_over([]) == []
+    assert await events.types() == [EventType.OFFERED, EventType.ASSIGNED, EventType.ASSIGNED]
 
 
 async def test_offer_returns_the_deadline_and_reserves_capacity(store, agents, redis, keys, events):
