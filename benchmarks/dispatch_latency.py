@@ -73,12 +73,13 @@ async def measure(
 ) -> dict[str, Any]:
     start_id = (await events.range("-", "+"))[-1].id if await events.length() else "0-0"
     count = int(rate * seconds)
+    ids: list[str] = []
     t0 = time.perf_counter()
     for i in range(count):
         skill = SKILLS[i % len(SKILLS)]
         request = Request("", Channel.CHAT, "chat", external_id=f"r{rate}-{i}",
                           skills=(SkillRequirement(skill, 1 + i % 3),))  # fmt: skip
-        await store.enqueue(request)
+        ids.append((await store.enqueue(request)).id)
         delay = t0 + (i + 1) / rate - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
@@ -92,6 +93,8 @@ async def measure(
         elif event.type is EventType.OFFERED and event.request in enqueued:
             latencies.append(event.ts_ms - enqueued.pop(event.request))
     latencies.sort()
+    for request_id in ids:  # free the agents for the next rate: each rate starts on an empty floor
+        await store.abandon(request_id, "benchmark step over")
 
     def pct(p: float) -> float:
         return float(latencies[min(len(latencies) - 1, int(p * len(latencies)))])

@@ -7,7 +7,7 @@ One JSON object a line, oldest first: ``id`` (the stream entry id), ``type``, ``
 ``queue``, ``ts`` (ms since the epoch, Redis clock) and the event's own fields. An ``enqueued``
 event also carries what the simulator routes by, read from the request's record while Redis
 still holds it: ``priority``, ``skills`` ({name: minimum level}), ``optional_skills``, ``tier``,
-``category``. The stream keeps the newest ``store.stream_maxlen`` events (about); older ones are
+``category``. The stream keeps the newest ``events.max_length`` events (about); older ones are
 gone, and so is the record of a request past its retention.
 
 Like `frontdesk outbox`, it talks to Redis itself: `redis.url`, or the embedded server's socket
