@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -312,8 +311,7 @@ def replay_command(
 
 def main(argv: Sequence[str]) -> int:
     """`frontdesk outbox dead|replay ...` (a tool of the `frontdesk` command)."""
-    from .config import load_settings
-    from .yamlconf import ConfigError
+    from .cli import config_option, load_or_report
 
     parser = argparse.ArgumentParser(
         prog="frontdesk outbox", description="The outbox's dead letters: list and replay them."
@@ -326,17 +324,10 @@ def main(argv: Sequence[str]) -> int:
     which.add_argument("--all", action="store_true", help="every dead letter")
     for command in (dead, replay):
         command.add_argument("--sink", help="only this sink (default: every sink)")
-        command.add_argument(
-            "--config",
-            default=os.environ.get("FRONTDESK_CONFIG", "frontdesk.yaml"),
-            help="config file, for redis.url or the embedded server's data_dir",
-        )
+        config_option(command, "config file, for redis.url or the embedded server's data_dir")
     args = parser.parse_args(argv)
-    try:
-        settings = load_settings(args.config)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
+    settings = load_or_report(args.config)
+    if settings is None:
         return EXIT_CONFIG
     url = cli_redis_url(settings.redis.url, settings.redis.data_dir)
     if args.command == "dead":

@@ -37,11 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"frontdesk {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the daemon")
-    serve.add_argument(
-        "--config",
-        default=os.environ.get("FRONTDESK_CONFIG", DEFAULT_CONFIG),
-        help=f"config file (default: $FRONTDESK_CONFIG, else ./{DEFAULT_CONFIG})",
-    )
+    config_option(serve, "config file")
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
     check = commands.add_parser("check-config", help="check a config file and list its problems")
     check.add_argument("path")
@@ -58,7 +54,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(path: str) -> Settings | None:
+def config_option(parser: argparse.ArgumentParser, purpose: str) -> None:
+    """The `--config` option every command shares."""
+    parser.add_argument(
+        "--config",
+        default=os.environ.get("FRONTDESK_CONFIG", DEFAULT_CONFIG),
+        help=f"{purpose} (default: $FRONTDESK_CONFIG, else ./{DEFAULT_CONFIG})",
+    )
+
+
+def load_or_report(path: str) -> Settings | None:
+    """The settings in `path`, or None with every problem printed to stderr, each with its line."""
     try:
         return load_settings(path)
     except ConfigError as exc:
@@ -70,7 +76,7 @@ def _load(path: str) -> Settings | None:
 
 
 def check_config(path: str) -> int:
-    settings = _load(path)
+    settings = load_or_report(path)
     if settings is None:
         return EXIT_CONFIG
     print(f"{path}: ok ({len(settings.queues)} queues, {len(settings.agents)} agents)")
@@ -81,7 +87,7 @@ def serve(path: str, log_level: str) -> int:
     logging.basicConfig(
         level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
-    settings = _load(path)
+    settings = load_or_report(path)
     if settings is None:
         return EXIT_CONFIG
     from .daemon import serve as run

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -134,19 +133,14 @@ async def _run(url: str, tenant: str, args: argparse.Namespace, out: TextIO) -> 
 
 def main(argv: Sequence[str]) -> int:
     """`frontdesk events export ...` (a tool of the `frontdesk` command)."""
-    from .config import load_settings
-    from .yamlconf import ConfigError
+    from .cli import config_option, load_or_report
 
     parser = argparse.ArgumentParser(
         prog="frontdesk events", description="The event stream, exported as JSON lines."
     )
     commands = parser.add_subparsers(dest="command", required=True)
     cmd = commands.add_parser("export", help="write events as JSON lines (simulator replay)")
-    cmd.add_argument(
-        "--config",
-        default=os.environ.get("FRONTDESK_CONFIG", "frontdesk.yaml"),
-        help="config file, for the tenant and redis.url or the embedded server's data_dir",
-    )
+    config_option(cmd, "config file, for the tenant and redis.url or the embedded data_dir")
     cmd.add_argument("--since", type=_time, help="from this time: ISO 8601 (UTC) or ms")
     cmd.add_argument("--until", type=_time, help="to this time, inclusive")
     cmd.add_argument(
@@ -159,11 +153,8 @@ def main(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     if args.since is not None and args.until is not None and args.since > args.until:
         parser.error("--since is after --until")
-    try:
-        settings = load_settings(args.config)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
+    settings = load_or_report(args.config)
+    if settings is None:
         return EXIT_CONFIG
     url = cli_redis_url(settings.redis.url, settings.redis.data_dir)
     try:

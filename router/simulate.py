@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
+from .cli import config_option
 from .config import Settings, load_settings
 from .sim_engine import Engine, Result, SimulationError
 from .sim_model import Arrivals, Workload, draw, load_workload
@@ -138,11 +138,7 @@ def _seconds(text: str) -> float:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="frontdesk simulate", description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--config",
-        default=os.environ.get("FRONTDESK_CONFIG", "frontdesk.yaml"),
-        help="routing config (default: $FRONTDESK_CONFIG, else ./frontdesk.yaml)",
-    )
+    config_option(parser, "routing config")
     parser.add_argument("--workload", required=True, help="workload file (arrivals, agents)")
     parser.add_argument("--what-if", help="a second config: the same arrivals under both")
     parser.add_argument(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import asyncio
+import contextlib
+import io
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -28,6 +31,36 @@ async def redis(redis_server: EmbeddedRedis) -> AsyncIterator[Redis]:
     await client.flushall()
     yield client
     await client.aclose()
+
+
+Tool = Callable[..., "asyncio.Future[tuple[int, str, str]]"]
+
+
+@pytest.fixture
+def tool(redis_server: EmbeddedRedis, tmp_path: Path) -> Tool:
+    """Run a command-line tool's `main(argv)` in a thread with `--config` for tenant `test` on
+    the test redis-server (the file is `tool.config`, to rewrite); returns the exit code, stdout
+    and stderr. An option argparse refuses is its exit code 2."""
+    config = tmp_path / "tool.yaml"
+    config.write_text(
+        f'tenant: test\nredis: {{url: "{redis_server.url}"}}\n'
+        "queues: {general: {}}\ndefault_queue: general\n"
+    )
+
+    def run(main: Callable[[list[str]], int], *argv: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main([*argv, "--config", str(config)])
+            except SystemExit as exc:
+                code = int(exc.code or 0)
+        return code, out.getvalue(), err.getvalue()
+
+    def start(main: Callable[[list[str]], int], *argv: str) -> asyncio.Future[tuple[int, str, str]]:
+        return asyncio.ensure_future(asyncio.to_thread(run, main, *argv))
+
+    start.config = config  # type: ignore[attr-defined]
+    return start
 
 
 @pytest.fixture

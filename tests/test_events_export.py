@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import json
 import math
 from pathlib import Path
 
+from conftest import Tool
 from redis.asyncio import Redis
 
 from frontdesk.queues.agents import AgentStore
@@ -16,7 +16,6 @@ from frontdesk.queues.events import EventType
 from frontdesk.queues.request import Channel, Priority, Request, SkillRequirement
 from frontdesk.queues.store import QueueStore
 from frontdesk.router import events_export
-from frontdesk.router.redis_server import EmbeddedRedis
 from frontdesk.router.sim_model import read_event_log
 from frontdesk.skills import Agent, Presence
 
@@ -110,43 +109,32 @@ def test_times_are_iso_or_milliseconds() -> None:
 
 
 async def test_command_line(
-    redis_server: EmbeddedRedis, store: QueueStore, agents: AgentStore, tmp_path: Path
+    store: QueueStore, agents: AgentStore, tmp_path: Path, tool: Tool
 ) -> None:
     done, _, _ = await _history(store, agents)
-    config = tmp_path / "frontdesk.yaml"
-    config.write_text(
-        f'tenant: test\nredis: {{url: "{redis_server.url}"}}\n'
-        "queues: {general: {}}\ndefault_queue: general\n"
-    )
 
-    def run(*argv: str) -> tuple[int, str, str]:
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = events_export.main(["export", *argv, "--config", str(config)])
-            except SystemExit as exc:  # argparse refusing an option
-                code = int(exc.code or 0)
-        return code, out.getvalue(), err.getvalue()
+    def run(*argv: str) -> asyncio.Future[tuple[int, str, str]]:
+        return tool(events_export.main, "export", *argv)
 
     target = tmp_path / "events.jsonl"
-    code, _, err = await asyncio.to_thread(run, "--out", str(target), "--type", "completed")
+    code, _, err = await run("--out", str(target), "--type", "completed")
     assert code == 0 and f"1 event written to {target}" in err
     (row,) = [json.loads(line) for line in target.read_text().splitlines()]
     assert (row["type"], row["req"], row["agent"]) == ("completed", done, "ann")
 
-    code, out, err = await asyncio.to_thread(run, "--type", "enqueued")
+    code, out, err = await run("--type", "enqueued")
     assert code == 0 and len(out.splitlines()) == 3 and "3 events written to standard output" in err
 
-    code, _, err = await asyncio.to_thread(run, "--since", "yesterday")
+    code, _, err = await run("--since", "yesterday")
     assert code == 2 and "'yesterday' is neither ISO 8601" in err
-    code, _, err = await asyncio.to_thread(run, "--since", "2000", "--until", "1000")
+    code, _, err = await run("--since", "2000", "--until", "1000")
     assert code == 2 and "--since is after --until" in err
-    code, _, err = await asyncio.to_thread(run, "--out", str(tmp_path / "no" / "such.jsonl"))
+    code, _, err = await run("--out", str(tmp_path / "no" / "such.jsonl"))
     assert code == 1 and "cannot write" in err
 
-    config.write_text(
+    tool.config.write_text(
         f"redis: {{data_dir: {tmp_path / 'd'}}}\nqueues: {{q: {{}}}}\ndefault_queue: q\n"
     )
-    code, _, err = await asyncio.to_thread(run)
+    code, _, err = await run()
     assert code == 1 and f"unix://{tmp_path / 'd' / 'redis.sock'}" in err
     assert "runs only while `frontdesk serve` does" in err

@@ -5,8 +5,6 @@ HTTP to a receiver that verifies every signature (tests/test_webhooks_out.py).""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import io
 import logging
 import random
 from collections import defaultdict
@@ -16,6 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from conftest import Tool
 from redis.asyncio import Redis
 from test_webhooks_out import SECRET, Engines, Receiver, endpoint, running_receiver, stream, until
 
@@ -362,44 +361,32 @@ async def test_api_lists_and_replays_dead_letters_for_supervisors(
 
 
 async def test_cli_lists_and_replays_dead_letters(
-    redis_server: EmbeddedRedis,
-    store: QueueStore,
-    engines: Engines,
-    receiver: Receiver,
-    tmp_path: Path,
+    store: QueueStore, engines: Engines, receiver: Receiver, tmp_path: Path, tool: Tool
 ) -> None:
     engine, rid = await _dead_letter(store, engines, receiver)
     (dead,) = await engine.outbox.dead_letters("crm")
-    config = tmp_path / "frontdesk.yaml"
-    config.write_text(
-        f'tenant: test\nredis: {{url: "{redis_server.url}"}}\n'
-        "queues: {general: {}}\ndefault_queue: general\n"
-    )
 
-    def run(*argv: str) -> tuple[int, str, str]:
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = api_outbox.main([*argv, "--config", str(config)])
-        return code, out.getvalue(), err.getvalue()
+    def run(*argv: str) -> asyncio.Future[tuple[int, str, str]]:
+        return tool(api_outbox.main, *argv)
 
-    code, out, _ = await asyncio.to_thread(run, "dead")
+    code, out, _ = await run("dead")
     assert code == 0 and f"crm\t{dead.id}\t{rid}\tenqueued\t1\t" in out and "1 dead letter" in out
-    code, _, err = await asyncio.to_thread(run, "replay", dead.id, "--sink", "other")
+    code, _, err = await run("replay", dead.id, "--sink", "other")
     assert code == 64 and "no sink 'other'; known: crm" in err
-    code, out, _ = await asyncio.to_thread(run, "replay", dead.id)
+    code, out, _ = await run("replay", dead.id)
     assert code == 0 and f"replayed {dead.id} to crm" in out
     await until(lambda: dead.id in receiver.ids(), "delivered after replay")
-    code, out, _ = await asyncio.to_thread(run, "dead", "--sink", "crm")
+    code, out, _ = await run("dead", "--sink", "crm")
     assert code == 0 and "no dead letters" in out
-    code, _, err = await asyncio.to_thread(run, "replay", dead.id)
+    code, _, err = await run("replay", dead.id)
     assert code == 1 and "no dead letter" in err
-    code, out, _ = await asyncio.to_thread(run, "replay", "--all")
+    code, out, _ = await run("replay", "--all")
     assert code == 0 and "0 replayed" in out
 
-    config.write_text(
+    tool.config.write_text(
         f"redis: {{data_dir: {tmp_path / 'd'}}}\nqueues: {{q: {{}}}}\ndefault_queue: q\n"
     )
-    code, _, err = await asyncio.to_thread(run, "dead")  # embedded, and no daemon running
+    code, _, err = await run("dead")  # embedded, and no daemon running
     assert code == 1 and f"unix://{tmp_path / 'd' / 'redis.sock'}" in err
     assert "runs only while `frontdesk serve` does" in err
 
