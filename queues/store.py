@@ -225,9 +225,10 @@ class QueueStore:
         raw = await self.redis.lrange(self.keys.messages(request_id), 0, -1)
         return [decode_message(as_bytes(m)) for m in raw]
 
-    async def peek(self, queue: str, n: int) -> list[str]:
-        """The ids of the first `n` waiting requests of `queue`: priority first, then age."""
-        return texts(await self.redis.zrange(self.keys.queue(queue), 0, n - 1))
+    async def peek(self, queue: str, n: int, start: int = 0) -> list[str]:
+        """The ids of `n` waiting requests of `queue` from place `start` (0: the first), in
+        order: priority first, then age."""
+        return texts(await self.redis.zrange(self.keys.queue(queue), start, start + n - 1))
 
     async def waiting_count(self, queue: str) -> int:
         return int(await self.redis.zcard(self.keys.queue(queue)))

@@ -50,6 +50,7 @@ WAKE_ON = frozenset(
 )
 MAX_SLEEP_S = 1.0  # a safety net only: rounds are driven by events and timers
 MIN_SLEEP_S = 0.005
+HELD_PAGES = 10  # windows of a queue's head read past held callbacks, at most, per round
 PROFILES_MAX_AGE_MS = 30_000  # agent profiles are also read again on agent events
 
 
@@ -113,36 +114,45 @@ class Dispatcher:
     async def _waiting(
         self, queue: QueueSettings, now_ms: int
     ) -> tuple[list[Waiting], list[float]]:
-        """The queue's head as the matcher will see it; overflowing requests are moved on, and
-        phone callbacks outside their window or the working hours are held back (their wait
-        counts from when they became eligible)."""
-        ids = await self.store.peek(queue.name, queue.routing.window)
-        if not ids:
-            return [], []
-        records = await self.store.get_many(ids)
-        excluded = await self.store.excluded_many(ids)
+        """The queue's head as the matcher will see it: up to `window` requests that may be
+        routed now. Overflowing requests are moved on, and phone callbacks outside their window
+        or the working hours are held back (their wait counts from when they became eligible);
+        held ones do not take the window's places: the head is read a window at a time past
+        them, up to HELD_PAGES windows."""
+        size = queue.routing.window
         phone = self.settings().channels.get("phone")
         hours = phone.working_hours if isinstance(phone, PhoneSettings) else None
         now = datetime.fromtimestamp(now_ms / 1000, UTC)
-        waiting, changes = [], []
-        for record, exc in zip(records, excluded, strict=True):
-            if record is None or record.state is not State.WAITING:
-                continue
-            held = hold_until(record.request, now, hours)
-            if held is not None:
-                changes.append((held - now).total_seconds())
-                continue
-            since = eligible_since(record.request, now, hours)
-            since_ms = int(since.timestamp() * 1000) if since is not None else 0
-            wait_s = max(0.0, (now_ms - max(record.enqueued_ms, since_ms)) / 1000)
-            target = queue.routing.overflow_target(wait_s)
-            if target and await self._overflow(record, target, wait_s):
-                continue
-            change = queue.routing.next_change_s(wait_s)
-            if change is not None:
-                changes.append(change)
-            waiting.append(Waiting(record, frozenset(exc), wait_s))
-        return waiting, changes
+        waiting: list[Waiting] = []
+        changes: list[float] = []
+        for page in range(HELD_PAGES):
+            ids = await self.store.peek(queue.name, size, start=page * size)
+            if not ids:
+                break
+            records = await self.store.get_many(ids)
+            excluded = await self.store.excluded_many(ids)
+            held = 0
+            for record, exc in zip(records, excluded, strict=True):
+                if record is None or record.state is not State.WAITING:
+                    continue
+                until = hold_until(record.request, now, hours)
+                if until is not None:
+                    changes.append((until - now).total_seconds())
+                    held += 1
+                    continue
+                since = eligible_since(record.request, now, hours)
+                since_ms = int(since.timestamp() * 1000) if since is not None else 0
+                wait_s = max(0.0, (now_ms - max(record.enqueued_ms, since_ms)) / 1000)
+                target = queue.routing.overflow_target(wait_s)
+                if target and await self._overflow(record, target, wait_s):
+                    continue
+                change = queue.routing.next_change_s(wait_s)
+                if change is not None:
+                    changes.append(change)
+                waiting.append(Waiting(record, frozenset(exc), wait_s))
+            if not held or len(ids) < size or len(waiting) >= size:
+                break
+        return waiting[:size], changes
 
     async def _overflow(self, record: RequestRecord, target: str, wait_s: float) -> bool:
         try:

@@ -227,6 +227,22 @@ async def test_offer_refused_by_the_script_is_skipped_not_raised(store, agents, 
     assert (await store.get(rid)).state is State.ABANDONED
 
 
+async def test_held_callbacks_do_not_take_the_windows_places(store, agents) -> None:
+    narrow = parse_settings(BASE + "  phone: {window: 2}\n", "dispatch.yaml")
+    dispatcher = Dispatcher(store, agents, lambda: narrow)
+    await _agent(agents, "ann", capacity={"phone": 2})
+    now = (await store.now_ms()) / 1000
+    held = [
+        await _request(store, "phone", channel=Channel.PHONE,
+                       attributes={"callback": True, "callback_from": now + 3600 + i})
+        for i in range(5)
+    ]  # fmt: skip
+    due = await _request(store, "phone", channel=Channel.PHONE)
+    await dispatcher.round()
+    assert (await store.get(due)).state is State.OFFERED  # found behind five held, window 2
+    assert {(await store.get(r)).state for r in held} == {State.WAITING}
+
+
 async def test_a_callback_waits_for_its_window(store, agents, dispatcher) -> None:
     await _agent(agents, "ann", capacity={"phone": 1})
     now = (await store.now_ms()) / 1000
