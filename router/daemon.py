@@ -103,7 +103,11 @@ class Daemon:
         self.front = Front(self.store, CustomerStore(self.store), lambda: self.settings)
         await self.front.start()
         self.outbox = OutboxEngine(
-            self.redis, keys, self._outbox_targets(s), DeliveryContext(self.store, self.agents)
+            self.redis,
+            keys,
+            self._outbox_targets(s),
+            DeliveryContext(self.store, self.agents),
+            on_outcome=self.metrics.delivery,
         )
         await self.outbox.prepare()  # before intake: from now on every event is kept for each sink
         self.channels = [MODULES[n].create(c, self.front) for n, c in s.channels.items()]
@@ -248,6 +252,9 @@ class Daemon:
             names = set(self.settings.queues) | await self.store.queue_names()
             self.metrics.set_waiting({q: await self.store.waiting_count(q) for q in names})
             self.metrics.set_agents(await self.agents.all())
+            for sink in self.outbox.sink_names:
+                box = self.outbox.outbox
+                self.metrics.set_outbox(sink, await box.backlog(sink), await box.dead_count(sink))
             self.metrics.redis_up.set(1)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), GAUGE_INTERVAL_S)

@@ -28,6 +28,22 @@ class Metrics:
         self.redis_up = Gauge(
             "frontdesk_redis_up", "1 when Redis answered the last check", registry=r
         )
+        self.outbox_deliveries = Counter(
+            "frontdesk_outbox_deliveries_total",
+            "Delivery attempts to each sink by outcome: delivered, retry (failed, tried again "
+            "later), dead (given up: a dead letter)",
+            ["sink", "outcome"],
+            registry=r,
+        )
+        self.outbox_backlog = Gauge(
+            "frontdesk_outbox_backlog",
+            "Requests with events waiting for the sink (not delivered, not dead)",
+            ["sink"],
+            registry=r,
+        )
+        self.outbox_dead = Gauge(
+            "frontdesk_outbox_dead_letters", "Dead letters kept for the sink", ["sink"], registry=r
+        )
         self.reloads = Counter(
             "frontdesk_config_reloads_total", "Config reloads by outcome", ["outcome"], registry=r
         )
@@ -48,6 +64,14 @@ class Metrics:
                 loads[channel] = loads.get(channel, 0) + agent.load.get(channel, 0)
         for channel, n in loads.items():
             self.load.labels(channel).set(n)
+
+    def delivery(self, sink: str, outcome: str) -> None:
+        """One delivery attempt's outcome (the outbox engine's `on_outcome`)."""
+        self.outbox_deliveries.labels(sink, outcome).inc()
+
+    def set_outbox(self, sink: str, backlog: int, dead: int) -> None:
+        self.outbox_backlog.labels(sink).set(backlog)
+        self.outbox_dead.labels(sink).set(dead)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

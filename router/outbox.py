@@ -128,7 +128,9 @@ class OutboxEngine:
         consumer: str | None = None,
         options: EngineOptions | None = None,
         rng: random.Random | None = None,
+        on_outcome: Callable[[str, str], None] | None = None,
     ) -> None:
+        """`on_outcome(sink, outcome)` hears every attempt: delivered, retry or dead."""
         names = [t.sink.name for t in targets]
         if len(set(names)) != len(names):
             raise ValueError(f"sink names must be unique, got {names}")
@@ -138,6 +140,7 @@ class OutboxEngine:
         self.consumer = consumer or consumer_name()
         self.options = options or EngineOptions()
         self._rng = rng or random.Random()
+        self._on_outcome = on_outcome or (lambda sink, outcome: None)
         self._runs: list[_SinkRun] = []
 
     @property
@@ -316,6 +319,7 @@ class OutboxEngine:
                 kept = await self._failed(run, leased, failures, f"sink error: {exc!r}", None)
             else:
                 kept = await self.outbox.done(name, lane, entry_id, self.consumer)
+                self._on_outcome(name, "delivered")
             if not kept:
                 log.warning(
                     "outbox %s: lease on %s lost during delivery of %s (longer than %ss?)",
@@ -341,6 +345,7 @@ class OutboxEngine:
             delay = min(max(after_s, 0.0), policy.retry_after_cap_s)
         else:
             delay = backoff_s(failures, policy, self._rng)
+        self._on_outcome(run.name, "retry")
         log.info(
             "outbox %s: event %s (%s) failed, attempt %d of %d (%s); next in %.1fs",
             *(run.name, leased.id, leased.lane, failures, policy.max_attempts, reason, delay),
@@ -350,6 +355,7 @@ class OutboxEngine:
         )
 
     async def _give_up(self, run: _SinkRun, leased: Leased, failures: int, reason: str) -> bool:
+        self._on_outcome(run.name, "dead")
         log.warning(
             "outbox %s: event %s (%s) to the dead letters after %d attempts: %s",
             *(run.name, leased.id, leased.lane, failures, reason),

@@ -148,5 +148,19 @@ async def test_chat_to_agent_to_helpdesk_and_webhooks(redis, redis_server, aioht
         assert order.index("enqueued") < order.index("offered") < order.index("accepted")
         assert order[-1] == "completed"
         assert all(e["specversion"] == "1.0" and e["source"] == "frontdesk/e2e" for e in mine)
+
+        def delivered(sink: str) -> float:
+            labels = {"sink": sink, "outcome": "delivered"}
+            found = daemon.metrics.registry.get_sample_value(
+                "frontdesk_outbox_deliveries_total", labels
+            )
+            return found or 0.0
+
+        assert delivered("crm") >= len(mine)  # and the agent's and customer's own events
+        assert delivered("zendesk") >= 1
+        async with aiohttp.ClientSession(base) as http, http.get("/metrics") as metrics:
+            text = await metrics.text()
+        assert 'frontdesk_outbox_backlog{sink="crm"}' in text
+        assert 'frontdesk_outbox_dead_letters{sink="zendesk"} 0.0' in text
     finally:
         await daemon.stop()

@@ -29,6 +29,7 @@ from frontdesk.router.app_keys import DAEMON
 from frontdesk.router.auth import digest, new_token
 from frontdesk.router.config import parse_settings
 from frontdesk.router.daemon import Daemon
+from frontdesk.router.metrics import Metrics
 from frontdesk.router.outbox import EngineOptions, Policy, backoff_s, lane_of
 from frontdesk.router.redis_server import EmbeddedRedis
 
@@ -268,7 +269,10 @@ async def test_max_attempts_then_dead_letter_then_replay_delivers_it(
         return answer(500) if first and not healthy else None
 
     receiver.plan = plan
-    engine, _ = await engines.start([endpoint(receiver.url, max_attempts=3)])
+    metrics = Metrics()
+    engine, _ = await engines.start(
+        [endpoint(receiver.url, max_attempts=3)], on_outcome=metrics.delivery
+    )
     broken, fine = await requests_with_messages(store, 2, 1)
     expected = await lanes(redis, keys)
     await all_delivered(receiver, {fine: expected[fine], broken: expected[broken][1:]})
@@ -279,10 +283,18 @@ async def test_max_attempts_then_dead_letter_then_replay_delivers_it(
     (dead,) = await engine.outbox.dead_letters("crm")
     assert (dead.id, dead.attempts) == (dead_id, 3) and "HTTP 500" in dead.error
 
+    def counted(outcome: str) -> float | None:
+        labels = {"sink": "crm", "outcome": outcome}
+        return metrics.registry.get_sample_value("frontdesk_outbox_deliveries_total", labels)
+
+    assert (counted("retry"), counted("dead")) == (2, 1)
+    await until(lambda: counted("delivered") == len(receiver.unique_ids()), "each one counted")
+
     healthy = True
     assert await engine.outbox.replay("crm", ["1-0", dead_id, "nonsense"]) == [dead_id]
     await until(lambda: dead_id in receiver.ids(), "the replayed event delivered")
     assert receiver.tries[dead_id] == 4
+    await until(lambda: counted("delivered") == len(receiver.unique_ids()), "counted")
     assert await engine.outbox.dead_letters("crm") == []
     assert await engine.outbox.replay("crm") == []
 

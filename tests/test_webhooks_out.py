@@ -153,6 +153,7 @@ class Engines:
         consumer: str | None = None,
         options: EngineOptions = FAST,
         policy: Policy | None = None,
+        on_outcome: Callable[[str, str], None] | None = None,
     ) -> tuple[OutboxEngine, asyncio.Task[None]]:
         policy = policy or Policy(backoff_base_s=0.01, backoff_cap_s=0.05, lease_s=30)
         targets = [
@@ -167,6 +168,7 @@ class Engines:
             consumer=consumer,
             options=options,
             rng=random.Random(7),
+            on_outcome=on_outcome,
         )
         await engine.prepare()
         task = asyncio.create_task(engine.run(self.stopping))
