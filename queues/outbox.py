@@ -275,6 +275,26 @@ class Outbox:
             replayed += texts(result)
         return replayed
 
+    async def purge(
+        self, sink: str, entry_ids: Sequence[str] | None = None, older_than_ms: int | None = None
+    ) -> list[str]:
+        """Remove dead letters for good: `entry_ids` (None: every one of the sink's), only those
+        dead for longer than `older_than_ms` when given. Returns the ids purged."""
+        k = self.keys
+        if entry_ids is None:
+            entry_ids = sorted(texts(await self.redis.hkeys(k.outbox_dead(sink))), key=_order)
+        purged: list[str] = []
+        for start in range(0, len(entry_ids), _REPLAY_CHUNK):
+            result = await self.scripts.outbox_purge(
+                [k.outbox_dead(sink), k.outbox_events(sink)],
+                [
+                    -1 if older_than_ms is None else older_than_ms,
+                    *entry_ids[start : start + _REPLAY_CHUNK],
+                ],
+            )
+            purged += texts(result)
+        return purged
+
     async def backlog(self, sink: str) -> int:
         """Events admitted for the sink and not yet delivered or dead."""
         return int(await self.redis.zcard(self.keys.outbox_lanes(sink)))

@@ -31,6 +31,7 @@ class StoreSettings:
     stream_maxlen: int = 1_000_000
     max_tier: int = 3
     max_missed_offers: int = 3
+    dead_letter_ttl_s: int = 30 * 86400  # the outbox purges dead letters older than this
 
 
 @dataclass(frozen=True, slots=True)

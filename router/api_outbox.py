@@ -1,44 +1,30 @@
-"""The outbox's operator surface: dead letters listed and replayed over the HTTP API (scope
-supervisor or admin) and from the command line.
+"""The outbox's operator surface over the HTTP API (scope supervisor or admin): dead letters
+listed, replayed and purged. The command line's is router/outbox_cli.py.
 
-    GET  /v1/outbox/dead[?sink=NAME&limit=N]       the dead letters, oldest event first
-    POST /v1/outbox/dead/{id}/replay[?sink=NAME]   one back to its lane, delivered again
-    POST /v1/outbox/dead/replay[?sink=NAME]        every one of them
-
-    frontdesk outbox dead [--sink NAME]
-    frontdesk outbox replay ID|--all [--sink NAME]
-
-The command line talks to Redis itself: `redis.url`, or the embedded server's socket while
-`frontdesk serve` runs.
+    GET    /v1/outbox/dead[?sink=NAME&limit=N]       the dead letters, oldest event first
+    POST   /v1/outbox/dead/{id}/replay[?sink=NAME]   one back to its lane, delivered again
+    POST   /v1/outbox/dead/replay[?sink=NAME]        every one of them
+    DELETE /v1/outbox/dead/{id}[?sink=NAME]          one removed for good
+    DELETE /v1/outbox/dead[?sink=NAME&older_than=D]  every one (dead for longer than D)
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import sys
-from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from aiohttp import web
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from frontdesk.queues.keys import Keys
-from frontdesk.queues.outbox import DeadLetter, Outbox
+from frontdesk.queues.outbox import DeadLetter
 
 from .auth import Scope, principal
 from .openapi import Schema, json_content, operation
 from .outbox import OutboxEngine
+from .yamlconf import parse_duration
 
 OUTBOX: web.AppKey[OutboxEngine] = web.AppKey("outbox", OutboxEngine)
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
-EXIT_RUNTIME = 1
-EXIT_CONFIG = 2
-EXIT_USAGE = 64
 
 
 def mount(app: web.Application, engine: OutboxEngine) -> None:
@@ -47,9 +33,11 @@ def mount(app: web.Application, engine: OutboxEngine) -> None:
     app.router.add_get("/v1/outbox/dead", list_dead)
     app.router.add_post("/v1/outbox/dead/replay", replay_all)
     app.router.add_post("/v1/outbox/dead/{id}/replay", replay_one)
+    app.router.add_delete("/v1/outbox/dead", purge_all)
+    app.router.add_delete("/v1/outbox/dead/{id}", purge_one)
 
 
-def _iso(ms: int) -> str:
+def iso_ms(ms: int) -> str:
     when = datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
     return when.replace("+00:00", "Z")
 
@@ -63,7 +51,7 @@ def describe(letter: DeadLetter) -> dict[str, Any]:
         "request": letter.fields.get("req") or None,
         "attempts": letter.attempts,
         "error": letter.error,
-        "dead_at": _iso(letter.dead_ms),
+        "dead_at": iso_ms(letter.dead_ms),
         "event": letter.fields,
     }
 
@@ -128,6 +116,37 @@ async def replay_all(request: web.Request) -> web.Response:
     return web.json_response({"replayed": replayed})
 
 
+async def purge_one(request: web.Request) -> web.Response:
+    principal(request, Scope.SUPERVISOR)
+    entry_id = request.match_info["id"]
+    outbox = request.app[OUTBOX].outbox
+    purged = [
+        {"sink": sink, "id": i}
+        for sink in await _listed_sinks(request)
+        for i in await outbox.purge(sink, [entry_id])
+    ]
+    if not purged:
+        raise web.HTTPNotFound(text=f"no dead letter {entry_id!r}")
+    return web.json_response({"purged": purged})
+
+
+async def purge_all(request: web.Request) -> web.Response:
+    principal(request, Scope.SUPERVISOR)
+    older_than_ms = None
+    if "older_than" in request.query:
+        seconds = parse_duration(request.query["older_than"])
+        if seconds is None:
+            raise web.HTTPBadRequest(text="older_than must be a duration such as 30d, 12h or 90m")
+        older_than_ms = int(seconds * 1000)
+    outbox = request.app[OUTBOX].outbox
+    purged = [
+        {"sink": sink, "id": i}
+        for sink in await _listed_sinks(request)
+        for i in await outbox.purge(sink, older_than_ms=older_than_ms)
+    ]
+    return web.json_response({"purged": purged})
+
+
 _LETTER: Schema = {
     "type": "object",
     "required": ["sink", "id", "lane", "attempts", "error", "dead_at", "event"],
@@ -148,24 +167,39 @@ _DEAD: Schema = {
     "required": ["dead", "total"],
     "properties": {"dead": {"type": "array", "items": _LETTER}, "total": {"type": "integer"}},
 }
-_REPLAYED: Schema = {
-    "type": "object",
-    "required": ["replayed"],
-    "properties": {
-        "replayed": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["sink", "id"],
-                "properties": {"sink": {"type": "string"}, "id": {"type": "string"}},
-            },
-        }
-    },
-}
+
+
+def _letters(key: str) -> Schema:
+    """{key: [{sink, id}, ...]}: the dead letters an operation touched."""
+    return {
+        "type": "object",
+        "required": [key],
+        "properties": {
+            key: {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["sink", "id"],
+                    "properties": {"sink": {"type": "string"}, "id": {"type": "string"}},
+                },
+            }
+        },
+    }
+
+
+_REPLAYED = _letters("replayed")
+_PURGED = _letters("purged")
 _SINK_PARAM: Schema = {
     "name": "sink",
     "in": "query",
     "required": False,
+    "schema": {"type": "string"},
+}
+_OLDER_PARAM: Schema = {
+    "name": "older_than",
+    "in": "query",
+    "required": False,
+    "description": "only those dead for longer than this: 30d, 12h, 90m, 45s",
     "schema": {"type": "string"},
 }
 _LIMIT_PARAM: Schema = {
@@ -192,6 +226,23 @@ OPENAPI_PATHS: dict[str, Schema] = {
             (400, 404),
             _SINK_PARAM,
             _LIMIT_PARAM,
+        ),
+        "delete": _op(
+            "Remove dead letters for good (supervisor)",
+            "purgeDeadLetters",
+            json_content("The dead letters removed", _PURGED),
+            (400, 404),
+            _SINK_PARAM,
+            _OLDER_PARAM,
+        ),
+    },
+    "/v1/outbox/dead/{id}": {
+        "delete": _op(
+            "Remove dead letter {id} for good (supervisor)",
+            "purgeDeadLetter",
+            json_content("Removed", _PURGED),
+            (404,),
+            _SINK_PARAM,
         )
     },
     "/v1/outbox/dead/{id}/replay": {
@@ -213,123 +264,3 @@ OPENAPI_PATHS: dict[str, Schema] = {
         )
     },
 }
-
-
-# -- the command line --------------------------------------------------------------------------
-def cli_redis_url(url: str | None, data_dir: Path) -> str:
-    """The configured Redis, else the embedded server's socket under `data_dir`."""
-    return url or f"unix://{(Path(data_dir) / 'redis.sock').absolute()}"
-
-
-async def _with_outbox(url: str, tenant: str) -> tuple[Redis, Outbox]:
-    redis = Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30)
-    try:
-        await redis.ping()
-    except BaseException:
-        await redis.aclose()
-        raise
-    return redis, Outbox(redis, Keys(tenant))
-
-
-def _unreachable(url: str, exc: BaseException, err: TextIO) -> int:
-    print(f"cannot reach Redis at {url}: {exc}", file=err)
-    if url.startswith("unix://"):
-        print(
-            "the embedded redis-server runs only while `frontdesk serve` does: start it, "
-            "or use the API (GET /v1/outbox/dead)",
-            file=err,
-        )
-    return EXIT_RUNTIME
-
-
-async def _dead(url: str, tenant: str, sink: str | None, out: TextIO) -> int:
-    redis, outbox = await _with_outbox(url, tenant)
-    try:
-        sinks = [sink] if sink else await outbox.sinks()
-        letters = [d for s in sinks for d in await outbox.dead_letters(s)]
-    finally:
-        await redis.aclose()
-    if not letters:
-        print("no dead letters", file=out)
-        return 0
-    print("sink\tid\trequest\ttype\tattempts\tdead_at\terror", file=out)
-    for d in letters:
-        row = (d.sink, d.id, d.fields.get("req") or "-", d.fields.get("type", "?"), d.attempts)
-        print(*row, _iso(d.dead_ms), d.error, sep="\t", file=out)
-    print(f"{len(letters)} dead letter{'s' if len(letters) != 1 else ''}", file=out)
-    return 0
-
-
-def dead_command(
-    url: str, tenant: str, sink: str | None, out: TextIO | None = None, err: TextIO | None = None
-) -> int:
-    """`frontdesk outbox dead`: list the dead letters (of one sink, or all)."""
-    out, err = out or sys.stdout, err or sys.stderr
-    try:
-        return asyncio.run(_dead(url, tenant, sink, out))
-    except (RedisError, OSError) as exc:
-        return _unreachable(url, exc, err)
-
-
-async def _replay(
-    url: str, tenant: str, ids: Sequence[str] | None, sink: str | None, out: TextIO, err: TextIO
-) -> int:
-    redis, outbox = await _with_outbox(url, tenant)
-    try:
-        known = await outbox.sinks()
-        if sink is not None and sink not in known:
-            print(f"no sink {sink!r}; known: {', '.join(known) or 'none'}", file=err)
-            return EXIT_USAGE
-        done = [(s, i) for s in ([sink] if sink else known) for i in await outbox.replay(s, ids)]
-    finally:
-        await redis.aclose()
-    for s, entry_id in done:
-        print(f"replayed {entry_id} to {s}", file=out)
-    if ids is not None and not done:
-        print(f"no dead letter {', '.join(ids)}", file=err)
-        return EXIT_RUNTIME
-    print(f"{len(done)} replayed; a daemon with the sink configured delivers them", file=out)
-    return 0
-
-
-def replay_command(
-    url: str,
-    tenant: str,
-    ids: Sequence[str] | None,
-    sink: str | None,
-    out: TextIO | None = None,
-    err: TextIO | None = None,
-) -> int:
-    """`frontdesk outbox replay ID|--all`: dead letters back to their lanes (ids None: all), in
-    one sink or every sink known to Redis."""
-    out, err = out or sys.stdout, err or sys.stderr
-    try:
-        return asyncio.run(_replay(url, tenant, ids, sink, out, err))
-    except (RedisError, OSError) as exc:
-        return _unreachable(url, exc, err)
-
-
-def main(argv: Sequence[str]) -> int:
-    """`frontdesk outbox dead|replay ...` (a tool of the `frontdesk` command)."""
-    from .cli import config_option, load_or_report
-
-    parser = argparse.ArgumentParser(
-        prog="frontdesk outbox", description="The outbox's dead letters: list and replay them."
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    dead = commands.add_parser("dead", help="list the dead letters")
-    replay = commands.add_parser("replay", help="deliver dead letters again")
-    which = replay.add_mutually_exclusive_group(required=True)
-    which.add_argument("id", nargs="?", help="a dead letter's id (its event's stream entry id)")
-    which.add_argument("--all", action="store_true", help="every dead letter")
-    for command in (dead, replay):
-        command.add_argument("--sink", help="only this sink (default: every sink)")
-        config_option(command, "config file, for redis.url or the embedded server's data_dir")
-    args = parser.parse_args(argv)
-    settings = load_or_report(args.config)
-    if settings is None:
-        return EXIT_CONFIG
-    url = cli_redis_url(settings.redis.url, settings.redis.data_dir)
-    if args.command == "dead":
-        return dead_command(url, settings.tenant, args.sink)
-    return replay_command(url, settings.tenant, None if args.all else [args.id], args.sink)

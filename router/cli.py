@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from frontdesk.queues.errors import FrontdeskError
@@ -27,7 +28,7 @@ EXIT_USAGE = 64
 _TOOLS = [
     ("simulate", "frontdesk.router.simulate", "simulate a contact centre with the real matcher"),
     ("bench", "frontdesk.router.bench", "load tests through the real channels"),
-    ("outbox", "frontdesk.router.api_outbox", "dead letters of the outbox: list and replay"),
+    ("outbox", "frontdesk.router.outbox_cli", "dead letters of the outbox: list, replay, purge"),
     ("events", "frontdesk.router.events_export", "export the event stream as JSON lines"),
 ]
 
@@ -73,6 +74,13 @@ def load_or_report(path: str) -> Settings | None:
         count = len(exc.problems)
         print(f"{path}: {count} problem{'s' if count != 1 else ''}", file=sys.stderr)
         return None
+
+
+def redis_url(settings: Settings) -> str:
+    """Where a command-line tool finds the daemon's Redis: `redis.url`, else the embedded
+    server's socket under `redis.data_dir` (there while `frontdesk serve` runs)."""
+    embedded = f"unix://{(Path(settings.redis.data_dir) / 'redis.sock').absolute()}"
+    return settings.redis.url or embedded
 
 
 def check_config(path: str) -> int:

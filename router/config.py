@@ -203,20 +203,21 @@ def _redis(check: Checker, r: dict[str, Any]) -> RedisSettings | None:
 
 
 def _store(check: Checker, d: dict[str, Any]) -> StoreSettings | None:
-    retention = check.mapping(("retention",), d.get("retention"), ["idempotency"])
+    retention = check.mapping(("retention",), d.get("retention"), ["idempotency", "dead_letters"])
     events = check.mapping(("events",), d.get("events"), ["max_length", "webhooks"])
     offers = check.mapping(("offers",), d.get("offers"), ["max_missed_in_a_row"])
     ttl = check.duration(("retention", "idempotency"), retention.get("idempotency"))
+    dead = check.duration(("retention", "dead_letters"), retention.get("dead_letters"))
     maxlen = check.integer(("events", "max_length"), events.get("max_length"), 1000)
     missed = check.integer(
         ("offers", "max_missed_in_a_row"), offers.get("max_missed_in_a_row"), 0, 1000
     )
-    if ttl is None or maxlen is None or missed is None:
+    for name, value in (("idempotency", ttl), ("dead_letters", dead)):
+        if value is not None and value < 1:
+            check.error(("retention", name), "must be at least 1s")
+    if ttl is None or dead is None or maxlen is None or missed is None or min(ttl, dead) < 1:
         return None
-    if ttl < 1:
-        check.error(("retention", "idempotency"), "must be at least 1s")
-        return None
-    return StoreSettings(int(ttl), maxlen, max(TIERS), missed)
+    return StoreSettings(int(ttl), maxlen, max(TIERS), missed, int(dead))
 
 
 def _skills(check: Checker, value: object) -> dict[str, str]:

@@ -31,7 +31,7 @@ from .front import Front
 from .helpdesk import create_sink
 from .metrics import Metrics
 from .notices import notice_target
-from .outbox import OutboxEngine, Target
+from .outbox import EngineOptions, OutboxEngine, Target
 from .redis_server import EmbeddedRedis, RedisServerError
 from .sinks import DeliveryContext
 from .webhooks_out import webhook_targets
@@ -107,6 +107,7 @@ class Daemon:
             keys,
             self._outbox_targets(s),
             DeliveryContext(self.store, self.agents),
+            options=EngineOptions(dead_letters_kept_s=s.store.dead_letter_ttl_s),
             on_outcome=self.metrics.delivery,
         )
         await self.outbox.prepare()  # before intake: from now on every event is kept for each sink

@@ -31,11 +31,6 @@ from frontdesk.queues.events import Event, EventLog, EventType
 from frontdesk.queues.keys import Keys
 from frontdesk.queues.store import QueueStore
 
-from .api_outbox import cli_redis_url
-
-EXIT_RUNTIME = 1
-EXIT_CONFIG = 2
-EXIT_USAGE = 64
 CHUNK = 1_000
 
 
@@ -133,7 +128,7 @@ async def _run(url: str, tenant: str, args: argparse.Namespace, out: TextIO) -> 
 
 def main(argv: Sequence[str]) -> int:
     """`frontdesk events export ...` (a tool of the `frontdesk` command)."""
-    from .cli import config_option, load_or_report
+    from .cli import EXIT_CONFIG, EXIT_RUNTIME, config_option, load_or_report, redis_url
 
     parser = argparse.ArgumentParser(
         prog="frontdesk events", description="The event stream, exported as JSON lines."
@@ -156,7 +151,7 @@ def main(argv: Sequence[str]) -> int:
     settings = load_or_report(args.config)
     if settings is None:
         return EXIT_CONFIG
-    url = cli_redis_url(settings.redis.url, settings.redis.data_dir)
+    url = redis_url(settings)
     try:
         out = sys.stdout if args.out == "-" else open(args.out, "w", encoding="utf-8")  # noqa: SIM115
     except OSError as exc:

@@ -66,6 +66,7 @@ class EngineOptions:
     wait_s: float = 1.0  # the longest wait for new events or due lanes before looking again
     claim_idle_s: float = 10.0  # events read but not admitted for this long are reclaimed
     forget_consumers_s: float = 86400.0  # idle consumers holding nothing are removed after this
+    dead_letters_kept_s: float | None = 30 * 86400.0  # then purged (None: kept until purged)
     redis_retry_s: float = 0.5  # first wait while Redis is unavailable, doubling...
     redis_retry_cap_s: float = 10.0  # ... up to this
     start: str = "$"  # where a new sink's group starts: "$" new events, "0" the whole stream
@@ -109,6 +110,7 @@ class _SinkRun:
     inflight: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     next_claim: float = 0.0
     next_forget: float = 0.0
+    next_purge: float = 0.0
 
     @property
     def name(self) -> str:
@@ -250,6 +252,13 @@ class OutboxEngine:
             idle_ms = int(o.forget_consumers_s * 1000)
             for gone in await self.outbox.forget_consumers(run.name, idle_ms, self.consumer):
                 log.info("outbox %s: forgot consumer %s (idle, holding nothing)", run.name, gone)
+        if o.dead_letters_kept_s is not None and now >= run.next_purge:
+            run.next_purge = now + min(3600.0, o.dead_letters_kept_s / 10)
+            kept_ms = int(o.dead_letters_kept_s * 1000)
+            purged = await self.outbox.purge(run.name, older_than_ms=kept_ms)
+            if purged:
+                log.info("outbox %s: purged %d dead letters (kept %ss)", run.name, len(purged),
+                         o.dead_letters_kept_s)  # fmt: skip
         entries = await self.outbox.read(run.name, self.consumer, o.batch, int(o.wait_s * 1000))
         await self._admit(run, entries)
 

@@ -8,6 +8,7 @@ import asyncio
 import logging
 import random
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +17,23 @@ import pytest
 from aiohttp import web
 from conftest import Tool
 from redis.asyncio import Redis
-from test_webhooks_out import SECRET, Engines, Receiver, endpoint, running_receiver, stream, until
+from test_webhooks_out import (
+    FAST,
+    SECRET,
+    Engines,
+    Receiver,
+    endpoint,
+    running_receiver,
+    stream,
+    until,
+)
 
 from frontdesk.queues.agents import AgentStore
 from frontdesk.queues.keys import Keys
 from frontdesk.queues.outbox import Admission, Outbox, group_name
 from frontdesk.queues.request import Channel, Message, Request
 from frontdesk.queues.store import QueueStore
-from frontdesk.router import api_outbox
+from frontdesk.router import api_outbox, outbox_cli
 from frontdesk.router.app import authenticate, json_errors
 from frontdesk.router.app_keys import DAEMON
 from frontdesk.router.auth import digest, new_token
@@ -73,6 +83,10 @@ async def all_delivered(receiver: Receiver, expected: dict[str, list[str]]) -> N
     assert receiver.refused == 0
     for lane, ids in expected.items():
         assert receiver.lane(lane) == ids, f"{lane} out of order"
+
+
+async def dead_is(engine: Any, n: int) -> bool:
+    return await engine.outbox.dead_count("crm") == n
 
 
 def answer(status: int, **headers: str) -> web.Response:
@@ -368,18 +382,55 @@ async def test_api_lists_and_replays_dead_letters_for_supervisors(
             await until(lambda: letter["id"] in receiver.ids(), "delivered after replay")
             status, body = await call("POST", "/dead/replay")
             assert status == 200 and body == {"replayed": []}
+
+            for _ in range(3):
+                await store.enqueue(Request("", Channel.PHONE, "general"))
+            await until(lambda: dead_is(engine, 3), "three dead letters")
+            first, *rest = [d.id for d in await engine.outbox.dead_letters("crm")]
+            status, body = await call("DELETE", f"/dead/{first}", TOKENS["ann"])
+            assert status == 403
+            status, body = await call("DELETE", f"/dead/{first}")
+            assert status == 200 and body == {"purged": [{"sink": "crm", "id": first}]}
+            assert not await redis.hexists(keys.outbox_events("crm"), first)  # its copy too
+            assert (await call("DELETE", f"/dead/{first}"))[0] == 404
+            status, body = await call("DELETE", "/dead?older_than=later")
+            assert status == 400 and "older_than" in body["error"]["message"]
+            assert (await call("DELETE", "/dead?older_than=1h"))[1] == {"purged": []}
+            assert (await call("DELETE", "/dead?sink=nope"))[0] == 404
+            status, body = await call("DELETE", "/dead?sink=crm")
+            assert status == 200 and [p["id"] for p in body["purged"]] == rest
+            assert (await call("GET", "/dead"))[1]["total"] == 0
     finally:
         await runner.cleanup()
 
 
-async def test_cli_lists_and_replays_dead_letters(
+async def test_the_engine_purges_dead_letters_older_than_kept(
+    store: QueueStore, engines: Engines, receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="frontdesk.outbox")
+
+    async def plan(doc: dict[str, Any], attempt: int) -> web.Response | None:
+        return answer(410)
+
+    receiver.plan = plan
+    engine, _ = await engines.start(
+        [endpoint(receiver.url)], options=replace(FAST, dead_letters_kept_s=0.5)
+    )
+    await store.enqueue(Request("", Channel.PHONE, "general"))
+    await until(lambda: engine.outbox.dead_count("crm"), "a dead letter")
+    assert (await engine.outbox.dead_letters("crm"))[0].attempts == 1
+    await until(lambda: dead_is(engine, 0), "purged after half a second")
+    assert "purged 1 dead letters (kept 0.5s)" in caplog.text
+
+
+async def test_cli_lists_replays_and_purges_dead_letters(
     store: QueueStore, engines: Engines, receiver: Receiver, tmp_path: Path, tool: Tool
 ) -> None:
     engine, rid = await _dead_letter(store, engines, receiver)
     (dead,) = await engine.outbox.dead_letters("crm")
 
     def run(*argv: str) -> asyncio.Future[tuple[int, str, str]]:
-        return tool(api_outbox.main, *argv)
+        return tool(outbox_cli.main, *argv)
 
     code, out, _ = await run("dead")
     assert code == 0 and f"crm\t{dead.id}\t{rid}\tenqueued\t1\t" in out and "1 dead letter" in out
@@ -394,6 +445,21 @@ async def test_cli_lists_and_replays_dead_letters(
     assert code == 1 and "no dead letter" in err
     code, out, _ = await run("replay", "--all")
     assert code == 0 and "0 replayed" in out
+
+    more = [(await store.enqueue(Request("", Channel.PHONE, "general"))).id for _ in range(3)]
+    await until(lambda: dead_is(engine, 3), "three dead letters")
+    first, *rest = [d.id for d in await engine.outbox.dead_letters("crm")]
+    code, out, _ = await run("purge", first)
+    assert code == 0 and f"purged {first} from crm" in out and "1 purged" in out
+    code, _, err = await run("purge", first)
+    assert code == 1 and f"no dead letter {first}" in err
+    code, out, _ = await run("purge", "--all", "--older-than", "1d")
+    assert code == 0 and "0 purged" in out  # all younger than a day
+    code, _, err = await run("purge", "--all", "--older-than", "soon")
+    assert code == 2 and "not a duration such as 30d or 12h: 'soon'" in err
+    code, out, _ = await run("purge", "--all", "--sink", "crm")
+    assert code == 0 and "2 purged" in out and all(f"purged {i} from crm" in out for i in rest)
+    assert await engine.outbox.dead_count("crm") == 0 and len(more) == 3
 
     tool.config.write_text(
         f"redis: {{data_dir: {tmp_path / 'd'}}}\nqueues: {{q: {{}}}}\ndefault_queue: q\n"
