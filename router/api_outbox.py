@@ -10,6 +10,7 @@ listed, replayed and purged. The command line's is router/outbox_cli.py.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -91,43 +92,38 @@ async def list_dead(request: web.Request) -> web.Response:
     return web.json_response({"dead": [describe(d) for d in shown], "total": len(letters)})
 
 
+async def _on_each(
+    sinks: list[str], act: Callable[[str], Awaitable[list[str]]]
+) -> list[dict[str, str]]:
+    """`act` on each sink: the dead letters it touched, as {sink, id}."""
+    return [{"sink": sink, "id": i} for sink in sinks for i in await act(sink)]
+
+
+def _one(request: web.Request, done: list[dict[str, str]], key: str) -> web.Response:
+    if not done:
+        raise web.HTTPNotFound(text=f"no dead letter {request.match_info['id']!r}")
+    return web.json_response({key: done})
+
+
 async def replay_one(request: web.Request) -> web.Response:
     principal(request, Scope.SUPERVISOR)
-    entry_id = request.match_info["id"]
-    outbox = request.app[OUTBOX].outbox
-    replayed = [
-        {"sink": sink, "id": i}
-        for sink in _replayable_sinks(request)
-        for i in await outbox.replay(sink, [entry_id])
-    ]
-    if not replayed:
-        raise web.HTTPNotFound(text=f"no dead letter {entry_id!r}")
-    return web.json_response({"replayed": replayed})
+    ids, outbox = [request.match_info["id"]], request.app[OUTBOX].outbox
+    done = await _on_each(_replayable_sinks(request), lambda s: outbox.replay(s, ids))
+    return _one(request, done, "replayed")
 
 
 async def replay_all(request: web.Request) -> web.Response:
     principal(request, Scope.SUPERVISOR)
     outbox = request.app[OUTBOX].outbox
-    replayed = [
-        {"sink": sink, "id": i}
-        for sink in _replayable_sinks(request)
-        for i in await outbox.replay(sink)
-    ]
-    return web.json_response({"replayed": replayed})
+    done = await _on_each(_replayable_sinks(request), outbox.replay)
+    return web.json_response({"replayed": done})
 
 
 async def purge_one(request: web.Request) -> web.Response:
     principal(request, Scope.SUPERVISOR)
-    entry_id = request.match_info["id"]
-    outbox = request.app[OUTBOX].outbox
-    purged = [
-        {"sink": sink, "id": i}
-        for sink in await _listed_sinks(request)
-        for i in await outbox.purge(sink, [entry_id])
-    ]
-    if not purged:
-        raise web.HTTPNotFound(text=f"no dead letter {entry_id!r}")
-    return web.json_response({"purged": purged})
+    ids, outbox = [request.match_info["id"]], request.app[OUTBOX].outbox
+    done = await _on_each(await _listed_sinks(request), lambda s: outbox.purge(s, ids))
+    return _one(request, done, "purged")
 
 
 async def purge_all(request: web.Request) -> web.Response:
@@ -139,12 +135,10 @@ async def purge_all(request: web.Request) -> web.Response:
             raise web.HTTPBadRequest(text="older_than must be a duration such as 30d, 12h or 90m")
         older_than_ms = int(seconds * 1000)
     outbox = request.app[OUTBOX].outbox
-    purged = [
-        {"sink": sink, "id": i}
-        for sink in await _listed_sinks(request)
-        for i in await outbox.purge(sink, older_than_ms=older_than_ms)
-    ]
-    return web.json_response({"purged": purged})
+    done = await _on_each(
+        await _listed_sinks(request), lambda s: outbox.purge(s, older_than_ms=older_than_ms)
+    )
+    return web.json_response({"purged": done})
 
 
 _LETTER: Schema = {
