@@ -129,7 +129,11 @@ class CustomerStore:
                 self.keys.customer_requests(customer_id), 0, REQUESTS_LISTED - 1
             )
         )
-        records = [r for r in await self.store.get_many(ids) if r is not None]
+        found = await self.store.get_many(ids)
+        gone = [i for i, record in zip(ids, found, strict=True) if record is None]
+        if gone:  # closed and past retention: their records expired
+            await self.redis.zrem(self.keys.customer_requests(customer_id), *gone)
+        records = [r for r in found if r is not None]
         return sorted(records, key=lambda r: (r.state not in OPEN_STATES, -r.enqueued_ms))
 
     async def secret(self) -> bytes:

@@ -32,6 +32,7 @@ class StoreSettings:
     max_tier: int = 3
     max_missed_offers: int = 3
     dead_letter_ttl_s: int = 30 * 86400  # the outbox purges dead letters older than this
+    record_ttl_s: int = 90 * 86400  # a closed request is kept this long (0: for ever)
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,9 +390,11 @@ class QueueStore:
         """The agent finished; with `wrap_up_s` it takes no new work for that long."""
         k = self.keys
         result = await self.scripts.complete(
-            [k.request(request_id), k.agent(agent_id), k.holds(agent_id), k.events],
-            [request_id, agent_id, resolution, self.settings.stream_maxlen, int(wrap_up_s * 1000)],
-        )
+            [k.request(request_id), k.agent(agent_id), k.holds(agent_id), k.events,
+             k.messages(request_id), k.excluded(request_id)],
+            [request_id, agent_id, resolution, self.settings.stream_maxlen, int(wrap_up_s * 1000),
+             self.settings.record_ttl_s * 1000],
+        )  # fmt: skip
         raise_for_code(result, request_id, f"agent {agent_id}")
 
     async def abandon(self, request_id: str, reason: str = "") -> None:
@@ -407,8 +410,17 @@ class QueueStore:
                     *self._holder_keys(agent),
                     k.offers,
                     k.events,
+                    k.messages(request_id),
+                    k.excluded(request_id),
                 ],
-                [request_id, agent, queue, reason, self.settings.stream_maxlen],
+                [
+                    request_id,
+                    agent,
+                    queue,
+                    reason,
+                    self.settings.stream_maxlen,
+                    self.settings.record_ttl_s * 1000,
+                ],
             )
 
         await self._retrying(attempt, request_id)

@@ -203,21 +203,24 @@ def _redis(check: Checker, r: dict[str, Any]) -> RedisSettings | None:
 
 
 def _store(check: Checker, d: dict[str, Any]) -> StoreSettings | None:
-    retention = check.mapping(("retention",), d.get("retention"), ["idempotency", "dead_letters"])
+    keeps = ["idempotency", "records", "dead_letters"]
+    retention = check.mapping(("retention",), d.get("retention"), keeps)
     events = check.mapping(("events",), d.get("events"), ["max_length", "webhooks"])
     offers = check.mapping(("offers",), d.get("offers"), ["max_missed_in_a_row"])
-    ttl = check.duration(("retention", "idempotency"), retention.get("idempotency"))
-    dead = check.duration(("retention", "dead_letters"), retention.get("dead_letters"))
+    kept = {name: check.duration(("retention", name), retention.get(name)) for name in keeps}
     maxlen = check.integer(("events", "max_length"), events.get("max_length"), 1000)
     missed = check.integer(
         ("offers", "max_missed_in_a_row"), offers.get("max_missed_in_a_row"), 0, 1000
     )
-    for name, value in (("idempotency", ttl), ("dead_letters", dead)):
+    for name in ("idempotency", "dead_letters"):  # records: 0 keeps them for ever
+        value = kept[name]
         if value is not None and value < 1:
             check.error(("retention", name), "must be at least 1s")
-    if ttl is None or dead is None or maxlen is None or missed is None or min(ttl, dead) < 1:
+            kept[name] = None
+    ttl, records, dead = kept["idempotency"], kept["records"], kept["dead_letters"]
+    if ttl is None or records is None or dead is None or maxlen is None or missed is None:
         return None
-    return StoreSettings(int(ttl), maxlen, max(TIERS), missed, int(dead))
+    return StoreSettings(int(ttl), maxlen, max(TIERS), missed, int(dead), int(records))
 
 
 def _skills(check: Checker, value: object) -> dict[str, str]:

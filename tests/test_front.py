@@ -118,6 +118,19 @@ async def test_join_open_joins_the_customers_open_request_on_that_channel(front:
     assert [r.state for r in listed] == [State.WAITING, State.ABANDONED]
 
 
+async def test_requests_past_retention_leave_the_customers_history(front: Front) -> None:
+    first = await front.receive(Inbound(_mail("<h1@x>")))
+    second = await front.receive(Inbound(_mail("<h2@x>")))
+    keys, redis = front.store.keys, front.store.redis
+    assert await redis.zcard(keys.customer_requests(first.customer_id)) == 2
+    await front.store.abandon(first.request_id)
+    await redis.delete(keys.request(first.request_id))  # as its retention running out does
+
+    listed = await front.customers.requests(first.customer_id)
+    assert [r.request.id for r in listed] == [second.request_id]
+    assert await redis.zcard(keys.customer_requests(first.customer_id)) == 1  # the index too
+
+
 async def test_status_tokens(front: Front) -> None:
     receipt = await front.receive(Inbound(_mail("<s@x>")))
     assert front.check_status_token(receipt.request_id, receipt.status_token)

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from frontdesk.queues.agents import AgentStore
 from frontdesk.queues.customers import CustomerStore
 from frontdesk.queues.errors import (
     AgentRefused,
@@ -41,7 +42,7 @@ from frontdesk.queues.request import (
     encode,
 )
 from frontdesk.queues.states import State
-from frontdesk.queues.store import HandOver
+from frontdesk.queues.store import HandOver, QueueStore, StoreSettings
 from frontdesk.skills import Agent, Presence
 
 BAND_SHIFT = 2**32
@@ -766,6 +767,31 @@ async def test_complete_returns_the_capacity(store, agents, redis, keys, events)
     assert (event.request, event.agent, event.data["resolution"]) == (rid, "ann", "solved")
     # The capacity is usable again.
     await store.assign(await enqueue(store), "ann")
+
+
+async def test_a_closed_request_expires_after_the_retention_with_its_keys(redis, keys):
+    store = QueueStore(redis, keys, StoreSettings(record_ttl_s=3600))
+    agents = AgentStore(redis, keys)
+    await add_agent(agents, "ann", capacity={"chat": 2})
+    done, left, open_ = [await enqueue(store) for _ in range(3)]
+    for rid in (done, left, open_):
+        await store.append_message(rid, Message("more"))
+    await store.offer(done, "ann", 30)
+    await store.reject(done, "ann")  # ann excluded: the request has an excluded set
+    await store.assign(done, "ann", force=True)
+    await store.complete(done, "ann")
+    await store.abandon(left, "customer left")
+
+    for rid in (done, left):
+        for key in (keys.request(rid), keys.messages(rid)):
+            assert 3_599_000 < await redis.pttl(key) <= 3_600_000
+    assert 3_599_000 < await redis.pttl(keys.excluded(done)) <= 3_600_000
+    assert await redis.pttl(keys.request(open_)) == -1  # open: kept
+    assert await redis.pttl(keys.messages(open_)) == -1
+
+    forever = QueueStore(redis, keys, StoreSettings(record_ttl_s=0))
+    await forever.abandon(open_)
+    assert await redis.pttl(keys.request(open_)) == -1
 
 
 @pytest.mark.parametrize("state", ["waiting", "offered", "completed", "abandoned"])

@@ -16,6 +16,16 @@ local function emit(stream, maxlen, etype, req, agent, queue, extra)
   return redis.call(unpack(args))
 end
 
+-- A closed request's keys expire after `keep` ms ('0': kept for ever).
+local function keep_for(keep, reqKey, messagesKey, excludedKey)
+  local ms = tonumber(keep)
+  if ms and ms > 0 then
+    for _, key in ipairs({reqKey, messagesKey, excludedKey}) do
+      redis.call('PEXPIRE', key, ms)
+    end
+  end
+end
+
 -- Put a request back among the waiting of `queueKey`, with the score it was first given.
 local function requeue(reqKey, queueKey, reqId)
   local score = redis.call('HGET', reqKey, 'score')

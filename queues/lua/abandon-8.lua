@@ -3,9 +3,10 @@
 
   KEYS[1] request hash   KEYS[2] its queue   KEYS[3] holder's agent hash (placeholder if none)
   KEYS[4] holder's holds hash   KEYS[5] offers sorted set   KEYS[6] events stream
+  KEYS[7] request's messages   KEYS[8] request's excluded agents
 
   ARGV[1] request id   ARGV[2] current holder ('' if none)   ARGV[3] queue name   ARGV[4] reason
-  ARGV[5] stream max length
+  ARGV[5] stream max length   ARGV[6] how long the closed request is kept, ms (0: always)
 
   Returns 1, or -1 no such request, -2 already completed or abandoned, -9 queue or holder moved.
 ]]
@@ -18,5 +19,6 @@ detach(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1], state, channel)
 redis.call('HSET', KEYS[1], 'state', 'abandoned', 'resolution', ARGV[4],
   'closed_ms', string.format('%.0f', now_ms()))
 redis.call('HDEL', KEYS[1], 'agent', 'deadline')
+keep_for(ARGV[6], KEYS[1], KEYS[7], KEYS[8])
 emit(KEYS[6], ARGV[5], 'abandoned', ARGV[1], ARGV[2], ARGV[3], {'reason', ARGV[4]})
 return 1

@@ -2,9 +2,10 @@
      wrap-up time the agent takes no new work until the wrap-up ends.
 
   KEYS[1] request hash   KEYS[2] agent hash   KEYS[3] agent holds hash   KEYS[4] events stream
+  KEYS[5] request's messages   KEYS[6] request's excluded agents
 
   ARGV[1] request id   ARGV[2] agent id   ARGV[3] resolution code   ARGV[4] stream max length
-  ARGV[5] wrap-up in ms (0: none)
+  ARGV[5] wrap-up in ms (0: none)   ARGV[6] how long the closed request is kept, ms (0: always)
 
   Returns 1, or -1 no such request, -2 not assigned, -6 assigned to someone else.
 ]]
@@ -21,6 +22,7 @@ if wrap > 0 then
 end
 redis.call('HSET', KEYS[1], 'state', 'completed', 'resolution', ARGV[3],
   'closed_ms', string.format('%.0f', now_ms()))
+keep_for(ARGV[6], KEYS[1], KEYS[5], KEYS[6])
 emit(KEYS[4], ARGV[4], 'completed', ARGV[1], ARGV[2], r[3],
   {'resolution', ARGV[3], 'wrap_up_ms', ARGV[5] or '0'})
 return 1
