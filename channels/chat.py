@@ -47,6 +47,7 @@ from frontdesk.router.front import Front, Inbound
 from frontdesk.router.yamlconf import Checker
 from frontdesk.router.yamlconf import Path as YamlPath
 
+from .chat_idle import IdleConversations
 from .chat_protocol import (
     ChatError,
     End,
@@ -210,15 +211,6 @@ class Started:
     created: bool  # False: the same start (same client id) was answered before
 
 
-@dataclass(slots=True)
-class _Activity:
-    """When a conversation's customer was last heard from, and their open sockets here."""
-
-    request_id: str
-    last: float
-    sockets: int = 0
-
-
 class Watch:
     """What one socket has been told about its request, and what wakes it."""
 
@@ -286,7 +278,8 @@ class ChatChannel:
         self._by_request: dict[str, set[Watch]] = {}
         self._by_queue: dict[str, set[Watch]] = {}
         self._sockets: set[web.WebSocketResponse] = set()
-        self._activity: dict[str, _Activity] = {}
+        idle = settings.idle_timeout_s
+        self._idle = IdleConversations(self.store, idle) if idle is not None else None
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -311,8 +304,10 @@ class ChatChannel:
         return openapi_paths()
 
     async def start(self) -> None:
-        if self.settings.idle_timeout_s is not None:
-            self._tasks.append(asyncio.create_task(self._sweep_idle(), name="chat-idle"))
+        if self._idle is not None:
+            self._tasks.append(
+                asyncio.create_task(self._idle.run(self._stopping), name="chat-idle")
+            )
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -578,33 +573,8 @@ class ChatChannel:
     # -- idle conversations -----------------------------------------------------------------------
     def _touch(self, conv: Conversation, sockets: int = 0) -> None:
         """The customer of `conv` was just heard from (a socket opened or closed: `sockets`)."""
-        if self.settings.idle_timeout_s is None:
-            return
-        now = asyncio.get_running_loop().time()
-        found = self._activity.setdefault(conv.id, _Activity(conv.request_id, now))
-        found.request_id, found.last = conv.request_id, now
-        found.sockets = max(0, found.sockets + sockets)
-
-    async def _sweep_idle(self) -> None:
-        """Abandon conversations with no open socket here and nothing heard for idle_timeout."""
-        idle = self.settings.idle_timeout_s
-        assert idle is not None
-        loop = asyncio.get_running_loop()
-        while not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), min(max(idle / 4, 0.25), 30.0))
-            now = loop.time()
-            for conversation, seen in list(self._activity.items()):
-                if seen.sockets > 0 or now - seen.last < idle:
-                    continue
-                try:
-                    await self.store.abandon(seen.request_id, f"chat idle for {idle:g}s")
-                    log.info("chat %s idle: request %s abandoned", conversation, seen.request_id)
-                except QueueError:
-                    pass  # closed already
-                except RedisError:
-                    break  # try again at the next sweep
-                self._activity.pop(conversation, None)
+        if self._idle is not None:
+            self._idle.touch(conv.id, conv.request_id, sockets)
 
     # -- REST -------------------------------------------------------------------------------------
     def _rest(

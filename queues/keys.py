@@ -123,6 +123,12 @@ class Keys:
         return f"{self.prefix}rate:{scope}:{key}"
 
     @property
+    def chat_heard(self) -> str:
+        """Sorted set: chat conversation id -> when a daemon last heard its customer (a message,
+        or an open socket), ms on the Redis clock; for the idle timeout across daemons."""
+        return self.prefix + "chat:heard"
+
+    @property
     def nobody(self) -> str:
         """Placeholder passed where a script takes agent keys but no agent is involved."""
         return self.prefix + "agent:-"

@@ -598,6 +598,31 @@ async def test_an_idle_conversation_is_abandoned_an_open_socket_is_not(
         await until(lambda: abandoned(kept["request"]), "abandoned once its socket closed")
 
 
+async def test_a_customer_who_moved_to_another_daemon_is_not_idle(
+    redis, redis_server, http: aiohttp.ClientSession
+) -> None:
+    async with (
+        running(redis_server.url, "    idle_timeout: 1s\n") as first,
+        running(redis_server.url, "    idle_timeout: 1s\n") as second,
+    ):
+        async with socket(http, first) as ws:
+            started = await start(ws)
+        rid = started["request"]
+        resume = {"type": "resume", "conversation": started["conversation"]}
+        async with socket(http, second) as ws:  # behind a load balancer: the other daemon
+            await ws.send_json(resume | {"token": started["token"]})
+            assert (await expect(ws, "resumed"))["request"] == rid
+            await asyncio.sleep(2.5)  # the first daemon has not heard them for 2.5 idle times
+            record = await first.store.get(rid)
+            assert record is not None and record.state is State.WAITING
+
+        async def abandoned() -> bool:
+            record = await first.store.get(rid)
+            return record is not None and record.state is State.ABANDONED
+
+        await until(abandoned, "abandoned once nobody hears from them")
+
+
 # -- the frame parser ----------------------------------------------------------------------------
 _json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
