@@ -15,6 +15,7 @@ import logging
 import math
 import re
 import socket
+import ssl
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -42,7 +43,8 @@ TEMPORARY_FAILURE = "451 4.3.0 Temporary failure; try again later"
 
 MAX_LINE = 1 << 20  # RFC 5321 says 1000 octets; real mailers send longer lines (8-bit HTML)
 SESSION_TIMEOUT_S = 300
-_KEYS = ["host", "port", "hostname", "max_size", "addresses"]
+_KEYS = ["host", "port", "hostname", "max_size", "addresses", "tls"]
+_TLS_KEYS = ["cert", "key", "require"]
 _ADDRESS = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*"
 _HOSTNAME = r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?"
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|k|mb|mib|m|gb|gib|g)?\s*$", re.IGNORECASE)
@@ -60,6 +62,8 @@ class SmtpSettings:
     port: int = 2525
     hostname: str = "localhost"
     max_size: int = 25 * 2**20
+    tls: ssl.SSLContext | None = None  # STARTTLS offered with this certificate
+    require_tls: bool = False  # refuse mail before STARTTLS
 
 
 def parse_size(value: object) -> int | None:
@@ -93,10 +97,31 @@ def parse_config(check: Checker, raw: object, path: Path, queues: set[str]) -> S
             (*path, "max_size"), f"must be a size from 1KB to 1GB such as 25MB, got {shown!r}"
         )
     addresses = _addresses(check, (*path, "addresses"), c.get("addresses"))
+    tls, require = _tls(check, (*path, "tls"), c.get("tls"))
     if len(check.problems) > before:
         return None
     assert host and port is not None and hostname and size
-    return SmtpSettings(addresses, host, port, hostname, size)
+    return SmtpSettings(addresses, host, port, hostname, size, tls, require)
+
+
+def _tls(check: Checker, path: Path, raw: object) -> tuple[ssl.SSLContext | None, bool]:
+    """`tls: {cert, key, require}`: the certificate chain and key files (PEM) for STARTTLS."""
+    if raw is None:
+        return None, False
+    t = check.mapping(path, raw, _TLS_KEYS)
+    cert = check.string((*path, "cert"), t.get("cert"))
+    key = check.string((*path, "key"), t.get("key", cert))
+    require = check.boolean((*path, "require"), t.get("require", False))
+    if not cert or not key:
+        return None, False
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or str(exc)
+        check.error((*path, "cert"), f"cannot load {cert!r} with key {key!r}: {reason}")
+        return None, False
+    return context, bool(require)
 
 
 def _addresses(check: Checker, path: Path, raw: object) -> dict[str, str]:
@@ -243,6 +268,8 @@ class SmtpChannel:
             data_size_limit=self.settings.max_size,
             enable_SMTPUTF8=True,
             timeout=SESSION_TIMEOUT_S,
+            tls_context=self.settings.tls,
+            require_starttls=self.settings.require_tls,
             loop=asyncio.get_running_loop(),
         )
         self._sessions.add(server)

@@ -9,12 +9,14 @@ import base64
 import logging
 import re
 import smtplib
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+import trustme
 from conftest import FRONT_CONFIG
 from redis.asyncio import Redis
 
@@ -28,6 +30,7 @@ from frontdesk.router.config import Limit, Settings, load_settings, parse_settin
 from frontdesk.router.daemon import Daemon
 from frontdesk.router.front import Front
 from frontdesk.router.redis_server import EmbeddedRedis
+from frontdesk.router.yamlconf import ConfigError
 
 SMTP_SECTION = """\
 channels:
@@ -420,3 +423,73 @@ def test_config_defaults_and_sizes() -> None:
     assert [parse_size(v) for v in ("25MB", "512kb", "1.5M", "1GiB", 4096, "x", True, "-1MB")] == [
         25 * 2**20, 512 * 2**10, int(1.5 * 2**20), 2**30, 4096, None, None, None,
     ]  # fmt: skip
+
+
+# -- STARTTLS --------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, trustme.CA]:
+    """A PEM file with frontdesk.test's certificate chain and key, and the CA that signed it."""
+    ca = trustme.CA()
+    path = tmp_path_factory.mktemp("tls") / "frontdesk.pem"
+    cert = ca.issue_cert("frontdesk.test", "127.0.0.1")  # the name, and the address dialled
+    cert.private_key_and_cert_chain_pem.write_to_path(str(path))
+    return path, ca
+
+
+def _tls_channel(front: Front, pem: Path, require: bool) -> SmtpChannel:
+    section = f"    tls: {{cert: '{pem}', require: {'true' if require else 'false'}}}\n"
+    settings = parse_settings(FRONT_CONFIG + SMTP_SECTION + section, "tls.yaml")
+    return create(settings.channels["smtp"], front)
+
+
+def _over_tls(channel: SmtpChannel, ca: trustme.CA, starttls: bool) -> list[Reply]:
+    assert channel.address is not None
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    with smtplib.SMTP(*channel.address, timeout=30) as client:
+        client.ehlo("client.test")
+        replies: list[tuple[int, bytes]] = []
+        if starttls:
+            assert client.has_extn("starttls")
+            replies.append(client.starttls(context=context))  # verified against the CA
+            client.ehlo("client.test")
+        replies.append(client.mail("li@example.com"))
+        if replies[-1][0] == 250:
+            replies.append(client.rcpt("support@example.com"))
+            replies.append(client.data(_mail(msgid="<tls@mail.cn>").as_bytes()))
+    return [(code, text.decode()) for code, text in replies]
+
+
+@pytest.mark.parametrize("require", [False, True])
+async def test_starttls_with_the_configured_certificate(
+    front: Front, certificate: tuple[Path, trustme.CA], require: bool
+) -> None:
+    pem, ca = certificate
+    channel = _tls_channel(front, pem, require)
+    await channel.start()
+    try:
+        plain = await asyncio.to_thread(_over_tls, channel, ca, False)
+        if require:
+            assert plain[0][0] == 530 and "STARTTLS" in plain[0][1]  # nothing taken in the clear
+            assert await _waiting(front) == []
+        else:
+            assert plain[-1][0] == 250  # offered, not imposed: senders without TLS still deliver
+        secured = await asyncio.to_thread(_over_tls, channel, ca, True)
+        assert secured[0][0] == 220 and secured[-1][0] == 250
+        assert len(await _waiting(front)) == 1  # one Message-ID: the second one joined the first
+    finally:
+        await channel.stop()
+
+
+def test_tls_files_that_do_not_load_are_config_errors(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    for cert, wanted in ((junk, "cannot load"), (tmp_path / "missing.pem", "No such file")):
+        text = FRONT_CONFIG + SMTP_SECTION + f"    tls: {{cert: '{cert}', require: maybe}}\n"
+        with pytest.raises(ConfigError) as caught:
+            parse_settings(text, "tls.yaml")
+        found = {(".".join(map(str, p.path)), p.line) for p in caught.value.problems}
+        line = len((FRONT_CONFIG + SMTP_SECTION).splitlines()) + 1
+        assert ("channels.smtp.tls.require", line) in found
+        problem = next(p for p in caught.value.problems if p.path[-1] == "cert")
+        assert wanted in problem.message and str(cert) in problem.message
