@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from aiohttp import web
 
@@ -34,3 +34,21 @@ class ChannelModule(Protocol):
 
 
 Factory = Callable[[Any, Front], ChannelRuntime]
+S = TypeVar("S")
+
+
+class RoutesOnly(Generic[S]):
+    """A channel that is routes on the daemon's HTTP listener and nothing else: no server of
+    its own to start or stop. Subclasses name themselves and list their routes."""
+
+    name: str
+
+    def __init__(self, settings: S, front: Front) -> None:
+        self.settings = settings
+        self.front = front
+
+    async def start(self) -> None:
+        """Nothing to start: the daemon's HTTP listener serves the routes."""
+
+    async def stop(self) -> None:
+        """Nothing to stop."""

@@ -35,6 +35,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from frontdesk.channels.base import RoutesOnly
 from frontdesk.queues.request import Channel, Customer, Request, Scalar
 from frontdesk.queues.states import State
 from frontdesk.router.api_requests import standing
@@ -253,29 +254,19 @@ def _idempotency_key(value: str | None) -> str:
     return value.strip()
 
 
-class FormChannel:
+class FormChannel(RoutesOnly[FormSettings]):
     """Form posts and status lookups on the daemon's HTTP listener."""
 
     name = "form"
 
-    def __init__(self, settings: FormSettings, front: Front) -> None:
-        self.settings = settings
-        self.front = front
+    def openapi_paths(self) -> dict[str, Any]:
+        return OPENAPI_PATHS
 
     def routes(self) -> list[web.RouteDef]:
         return [
             web.post("/v1/requests", self._handler(self.post)),
             web.options("/v1/requests", self._handler(self.preflight)),
         ]
-
-    def openapi_paths(self) -> dict[str, Any]:
-        return OPENAPI_PATHS
-
-    async def start(self) -> None:
-        pass
-
-    async def stop(self) -> None:
-        pass
 
     def _handler(self, inner: Handler) -> Handler:
         return _public(inner, lambda request: self.settings)

@@ -44,6 +44,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 
+from frontdesk.channels.base import RoutesOnly
 from frontdesk.queues.request import Channel, Customer, Request, Scalar
 from frontdesk.queues.states import OPEN_STATES
 from frontdesk.router.api_requests import describe
@@ -480,29 +481,19 @@ def _form_window(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-class PhoneChannel:
+class PhoneChannel(RoutesOnly[PhoneSettings]):
     """The callback webhook and the caller lookup on the daemon's HTTP listener."""
 
     name = "phone"
 
-    def __init__(self, settings: PhoneSettings, front: Front) -> None:
-        self.settings = settings
-        self.front = front
+    def openapi_paths(self) -> dict[str, Any]:
+        return OPENAPI_PATHS
 
     def routes(self) -> list[web.RouteDef]:
         return [
             web.post("/v1/callbacks", public(refusing(self.callback))),
             web.get("/v1/customers/by-phone/{number}", refusing(self.by_phone)),
         ]
-
-    def openapi_paths(self) -> dict[str, Any]:
-        return OPENAPI_PATHS
-
-    async def start(self) -> None:
-        pass
-
-    async def stop(self) -> None:
-        pass
 
     async def callback(self, request: web.Request) -> web.StreamResponse:
         kind = media_type(request)
