@@ -12,7 +12,8 @@ from frontdesk.queues.store import StoreSettings
 from frontdesk.skills import MAX_LEVEL, MIN_LEVEL, TIERS, Agent, Presence
 
 from .auth import ApiToken, Scope
-from .helpdesk import HelpdeskSettings, parse_helpdesks
+from .helpdesk import HelpdeskSettings
+from .helpdesk_config import parse_helpdesks
 from .notices_config import NoticeSettings, parse_notices
 from .redis_server import RedisURLError, check_url
 from .routing_config import ROUTING_KEYS, Routing, parse_routing

@@ -22,10 +22,10 @@ from frontdesk.router.helpdesk import (
     HelpdeskSink,
     create_sink,
     error_text,
-    parse_helpdesks,
     retry_after_s,
     ticket_tags,
 )
+from frontdesk.router.helpdesk_config import parse_helpdesks
 from frontdesk.router.sinks import DeliveryContext, RetryLater, Undeliverable
 from frontdesk.router.yamlconf import Checker, ConfigError, load_yaml, render
 from frontdesk.skills import Agent, Presence
