@@ -28,9 +28,7 @@ them, and record what they received. Sources:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
-import json
 import re
 import secrets
 import time
@@ -42,92 +40,14 @@ from typing import Any
 
 from aiohttp import web
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
-
-HANG_LIMIT_S = 30
-
-
-@dataclass
-class Call:
-    """One call as a stand-in saw it."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    raw: bytes
-    body: Any  # the JSON body, or None
+from standin import Received, StandIn
 
 
-@dataclass
-class Fault:
-    path: str | None  # a regular expression the whole path must match
-    status: int  # 0: hang instead of answering
-    body: Any
-    headers: dict[str, str]
-    times: int
+class PlatformStandIn(StandIn):
+    """A messaging platform's send API; each checks its own credentials."""
 
-
-class PlatformStandIn:
-    """Recording, fault injection and the JSON checks every platform stand-in shares."""
-
-    def __init__(self) -> None:
-        self.calls: list[Call] = []
-        self.faults: list[Fault] = []
-        self.release = asyncio.Event()
-        self.url = ""  # set once the server runs
-
-    def fail(
-        self,
-        status: int,
-        body: Any,
-        *,
-        path: str | None = None,
-        headers: dict[str, str] | None = None,
-        times: int = 1,
-    ) -> None:
-        """Answer the next `times` matching calls with `status` and `body`."""
-        self.faults.append(Fault(path, status, body, headers or {}, times))
-
-    def hang(self, *, path: str | None = None) -> None:
-        """Never answer the next matching call in time."""
-        self.faults.append(Fault(path, 0, None, {}, 1))
-
-    def posts(self, path: str | None = None) -> list[Call]:
-        return [
-            c
-            for c in self.calls
-            if c.method == "POST" and (path is None or re.fullmatch(path, c.path))
-        ]
-
-    def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._middleware])
-        self.routes(app.router)
-        return app
-
-    def routes(self, router: web.UrlDispatcher) -> None:
-        raise NotImplementedError
-
-    @web.middleware
-    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        raw = await request.read()
-        body: Any = None
-        if raw and request.content_type == "application/json":
-            with contextlib.suppress(ValueError):
-                body = json.loads(raw)
-        self.calls.append(
-            Call(
-                request.method, request.path, dict(request.query), dict(request.headers), raw, body
-            )
-        )
-        for fault in self.faults:
-            if fault.times > 0 and (fault.path is None or re.fullmatch(fault.path, request.path)):
-                fault.times -= 1
-                if fault.status == 0:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self.release.wait(), HANG_LIMIT_S)
-                    return web.json_response({}, status=504)
-                return web.json_response(fault.body, status=fault.status, headers=fault.headers)
-        return await handler(request)  # type: ignore[no-any-return]
+    def posts(self, path: str | None = None) -> list[Received]:
+        return self.calls("POST", path)
 
 
 def _graph_error(
@@ -177,7 +97,7 @@ class WhatsAppStandIn(PlatformStandIn):
             return _graph_error(
                 400, 100, f"Unsupported post request. Object with ID '{number}' does not exist"
             )
-        body = self.calls[-1].body
+        body = self.received[-1].body
         if not isinstance(body, dict):
             return _invalid_parameter("the body must be a JSON object")
         if body.get("messaging_product") != "whatsapp":
@@ -254,7 +174,7 @@ class TelegramStandIn(PlatformStandIn):
             return self.error(401, "Unauthorized")
         if request.match_info["method"].lower() != "sendmessage":
             return self.error(404, "Not Found: method not found")
-        body = self.calls[-1].body
+        body = self.received[-1].body
         if not isinstance(body, dict):
             return self.error(400, "Bad Request: message text is empty")
         chat, text = body.get("chat_id"), body.get("text")
@@ -329,7 +249,7 @@ class WeChatStandIn(PlatformStandIn):
         )
 
     async def stable_token(self, request: web.Request) -> web.Response:
-        body = self.calls[-1].body
+        body = self.received[-1].body
         if not isinstance(body, dict) or body.get("grant_type") != "client_credential":
             return self.answer(40002, "invalid grant_type")
         if body.get("appid") != self.app_id:
@@ -344,7 +264,7 @@ class WeChatStandIn(PlatformStandIn):
     async def custom_send(self, request: web.Request) -> web.Response:
         if not self.token or request.query.get("access_token") != self.token:
             return self.answer(40001, "invalid credential, access_token is invalid or not latest")
-        body = self.calls[-1].body
+        body = self.received[-1].body
         if not isinstance(body, dict):
             return self.answer(44002, "empty post data")
         if body.get("msgtype") != "text":
@@ -381,7 +301,7 @@ class MessengerStandIn(PlatformStandIn):
     async def messages(self, request: web.Request) -> web.Response:
         if request.query.get("access_token") != self.token:
             return _graph_error(400, 190, "Invalid OAuth access token.")
-        body = self.calls[-1].body
+        body = self.received[-1].body
         if not isinstance(body, dict):
             return _invalid_parameter("the body must be a JSON object")
         kind = body.get("messaging_type")
