@@ -15,10 +15,8 @@ a machine busy with other work, OPENBLAS_NUM_THREADS=1 avoids threads waiting fo
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import statistics
 import time
 import tracemalloc
@@ -28,6 +26,7 @@ from typing import Any
 import numpy as np
 import scipy
 
+from frontdesk.router.bench_report import machine as base_machine
 from frontdesk.router.matcher import Pool, Weights, Window, _score_matrix, match
 
 SIZES = [(100, 50), (1_000, 500), (10_000, 2_000)]
@@ -36,20 +35,9 @@ SKILLS, CHANNELS, GROUPS = 10, 3, 4
 
 
 def machine() -> dict[str, Any]:
-    meminfo = Path("/proc/meminfo").read_text().splitlines()
-    mem_kb = next(int(line.split()[1]) for line in meminfo if line.startswith("MemTotal"))
-    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
-    model = next((line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line), "")
-    return {
-        "cpus": os.cpu_count(),
-        "cpu": model or platform.processor(),
-        "memory_gib": round(mem_kb / 1024 / 1024, 1),
-        "python": platform.python_version(),
+    return base_machine() | {
         "numpy": np.__version__,
         "scipy": scipy.__version__,
-        "platform": platform.platform(),
-        "date": datetime.date.today().isoformat(),
-        "load_avg_1m": round(os.getloadavg()[0], 2),  # other work on the machine meanwhile
         "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
     }
 

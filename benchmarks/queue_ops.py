@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -26,19 +24,9 @@ from frontdesk.queues.agents import AgentStore
 from frontdesk.queues.keys import Keys
 from frontdesk.queues.request import Channel, Customer, Priority, Request
 from frontdesk.queues.store import QueueStore
+from frontdesk.router.bench_report import machine
 from frontdesk.router.redis_server import EmbeddedRedis
 from frontdesk.skills import Agent, Presence
-
-
-def machine() -> dict[str, Any]:
-    meminfo = Path("/proc/meminfo").read_text().splitlines()
-    mem_kb = next(int(line.split()[1]) for line in meminfo if line.startswith("MemTotal"))
-    return {
-        "cpus": os.cpu_count(),
-        "memory_gib": round(mem_kb / 1024 / 1024, 1),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
 
 
 async def timed(

@@ -13,16 +13,14 @@ the longest-idle baseline) and prints each figure beside the Erlang C formula's.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import os
-import platform
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from frontdesk.router import erlang
+from frontdesk.router.bench_report import machine
 from frontdesk.router.config import load_settings, parse_settings
 from frontdesk.router.sim_engine import Engine
 from frontdesk.router.sim_model import draw, load_workload, parse_workload
@@ -38,21 +36,6 @@ default_queue: calls
 queues: {calls: {mode: assign}}
 rules: [{name: support, then: {skills: {support: 1}}}]
 """
-
-
-def machine() -> dict[str, Any]:
-    meminfo = Path("/proc/meminfo").read_text().splitlines()
-    mem_kb = next(int(line.split()[1]) for line in meminfo if line.startswith("MemTotal"))
-    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
-    model = next((line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line), "")
-    return {
-        "cpus": os.cpu_count(),
-        "cpu": model or platform.processor(),
-        "memory_gib": round(mem_kb / 1024 / 1024, 1),
-        "python": platform.python_version(),
-        "date": datetime.date.today().isoformat(),
-        "load_avg_1m": round(os.getloadavg()[0], 2),
-    }
 
 
 def policies(config: Path, workload_path: Path, seed: int | None) -> dict[str, Any]:

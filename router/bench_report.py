@@ -5,9 +5,11 @@ bar on stderr while it runs; JSON, a text table and a self-contained HTML page (
 
 from __future__ import annotations
 
+import datetime
 import html
 import math
 import os
+import platform
 import sys
 import time
 from collections import Counter
@@ -263,10 +265,21 @@ def _pct(values: list[float] | None, p: float) -> float | None:
 
 
 def machine() -> dict[str, Any]:
-    """Cores and memory of this machine (as benchmarks/queue_ops.py reports them)."""
+    """The machine a benchmark ran on, as every benchmark reports it: cores, CPU model, memory,
+    Python, platform, the load average at the start and the date."""
     meminfo = Path("/proc/meminfo").read_text().splitlines()
     mem_kb = next(int(line.split()[1]) for line in meminfo if line.startswith("MemTotal"))
-    return {"cpus": os.cpu_count(), "memory_gib": round(mem_kb / 1024 / 1024, 1)}
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line), "")
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": model or platform.processor(),
+        "memory_gib": round(mem_kb / 2**20, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_avg_1m": round(os.getloadavg()[0], 2),  # other work on the machine meanwhile
+        "date": datetime.date.today().isoformat(),
+    }
 
 
 # -- for people -----------------------------------------------------------------------------------
