@@ -341,14 +341,16 @@ _COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#
 
 
 def _chart(
-    title: str, series: dict[str, list[float | None]], unit: str, w: int = 760, h: int = 260
+    title: str, series: dict[str, list[float | None]], unit: str, pw: int = 550, h: int = 260
 ) -> str:
-    """A line chart of per-second series as inline SVG."""
-    pad_l, pad_r, pad_t, pad_b = 60, 150, 30, 35
+    """A line chart of per-second series as inline SVG, `pw` wide, its legend on the right."""
+    longest = max((len(name) for name in series), default=0)
+    pad_l, pad_r, pad_t, pad_b = 60, 40 + 7 * longest, 30, 35
+    w = pad_l + pw + pad_r
     n = max((len(v) for v in series.values()), default=0)
     top = max((x for v in series.values() for x in v if x is not None), default=0.0) or 1.0
     top = _nice(top)
-    pw, ph = w - pad_l - pad_r, h - pad_t - pad_b
+    ph = h - pad_t - pad_b
 
     def xy(i: int, v: float) -> str:
         x = pad_l + (pw * i / max(1, n - 1))
