@@ -165,8 +165,10 @@ class Dispatcher:
         self, queue: QueueSettings, available: list[Agent],
         spare: dict[str, dict[str, int]], now_ms: int,
     ) -> float | None:  # fmt: skip
-        waiting, changes = await self._waiting(queue, now_ms)
         candidates = [a for a in available if any(spare[a.id].values())]
+        if not candidates and not any(step.overflow_to for step in queue.routing.relax):
+            return None  # nobody to offer to, nothing to move on: an agent's return wakes us
+        waiting, changes = await self._waiting(queue, now_ms)
         if waiting and candidates:
             built = build(queue, waiting, candidates, spare, now_ms)
             routing = queue.routing

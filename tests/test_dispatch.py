@@ -189,6 +189,21 @@ async def test_groups_widen_by_relaxation(store, agents, dispatcher) -> None:
     assert (await store.get(rid)).agent == "lee"
 
 
+async def test_with_nobody_free_a_round_reads_only_queues_that_overflow(
+    store, agents, dispatcher, redis
+) -> None:
+    await _agent(agents, "ann", capacity={"chat": 1})
+    await store.assign(await _request(store, "chat"), "ann")  # ann is full
+    waiting = [await _request(store, "chat") for _ in range(3)]
+    await redis.config_resetstat()
+    await dispatcher.round()
+    stats = await redis.info("commandstats")
+    # the next offer deadline, and the head of `nobody` (it overflows); the five other
+    # queues' windows are not read while no agent has room
+    assert stats["cmdstat_zrange"]["calls"] == 2
+    assert {(await store.get(r)).state for r in waiting} == {State.WAITING}
+
+
 async def test_overflow_moves_the_request_keeping_its_age(store, agents, dispatcher) -> None:
     older = await _request(store, "nobody")
     newer = await _request(store, "chat")
