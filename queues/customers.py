@@ -4,6 +4,7 @@ limits: the Redis side of recognizing who asks and threading what they send."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -158,10 +159,13 @@ class CustomerStore:
             await pipe.execute()
 
     # -- rate limits ----------------------------------------------------------------------------
-    async def hit(self, scope: str, key: str, limit: int, window_s: float) -> float | None:
-        """Count one hit of `key` under limit `scope`; None when allowed, else the seconds until
-        the window ends (for Retry-After)."""
-        hits, ttl_ms = await self.scripts.rate_hit(
-            [self.keys.rate(scope, key)], [int(window_s * 1000)]
-        )
-        return None if int(hits) <= limit else max(int(ttl_ms), 0) / 1000
+    async def hit(self, limits: Sequence[tuple[str, str, int, float]]) -> float | None:
+        """Count one hit under each of `limits` (scope, key, most hits, window in seconds) in
+        turn, in one round trip; None when every one admits it, else the seconds until the
+        refusing one's window ends (for Retry-After). A refused hit is not charged further."""
+        if not limits:
+            return None
+        keys = [self.keys.rate(scope, key) for scope, key, _, _ in limits]
+        args = [x for _, _, count, per_s in limits for x in (int(per_s * 1000), count)]
+        wait_ms = int(await self.scripts.rate_hits(keys, args))
+        return None if wait_ms == 0 else wait_ms / 1000

@@ -110,13 +110,16 @@ class Front:
         """Count one message against the configured limits per sender (an address, a number, a
         chat id) and per source (a client IP); None when admitted, else seconds to retry after."""
         limits = self.settings().limits
-        for scope, key, limit in (("sender", sender, limits.per_sender),
-                                  ("source", source, limits.per_source)):  # fmt: skip
-            if key:
-                wait = await self.customers.hit(scope, key, limit.count, limit.per_s)
-                if wait is not None:
-                    return wait
-        return None
+        return await self.customers.hit(
+            [
+                (scope, key, limit.count, limit.per_s)
+                for scope, key, limit in (
+                    ("sender", sender, limits.per_sender),
+                    ("source", source, limits.per_source),
+                )
+                if key
+            ]
+        )
 
     def status_token(self, request_id: str) -> str:
         assert self._secret is not None, "Front.start() reads the secret"

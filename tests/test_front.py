@@ -153,3 +153,14 @@ def test_addresses_are_normalized() -> None:
     assert addresses(customer) == [
         "email:li@example.com", "phone:+8613800138000", "telegram:42", "wechat:o-1",
     ]  # fmt: skip
+
+
+async def test_limits_are_counted_in_turn_and_a_refusal_charges_no_further(front: Front) -> None:
+    c, keys, redis = front.customers, front.store.keys, front.store.redis
+    limits = [("sender", "li@example.com", 1, 60.0), ("source", "10.0.0.1", 5, 60.0)]
+    assert await c.hit(limits) is None
+    wait = await c.hit(limits)  # the sender's second in a minute
+    assert wait is not None and 59 < wait <= 60
+    assert await redis.get(keys.rate("source", "10.0.0.1")) == b"1"  # not charged for it
+    assert await c.hit([("source", "10.0.0.1", 5, 60.0)]) is None
+    assert await c.hit([]) is None
