@@ -11,8 +11,10 @@ Inbound the Front takes. It never raises: any bytes at all become a request.
 - auto_submitted (and attributes["auto_submitted"], "no" or the reason): bounces and delivery
   reports, read receipts, Auto-Submitted other than no, X-Autoreply and the like, Precedence
   bulk/list/junk, mailing-list headers, a null sender.
-- attachments: metadata only (decoded filename, content type, decoded size); the content is not
-  stored yet. Those over `max_attachment_bytes` are counted in attributes["attachments_over_limit"].
+- attachments: decoded filename, content type and decoded size, and the content itself in
+  `Inbound.contents` under the attachment's `ref` (`sha256:<hex>`) for Front to store first.
+  Those over `max_attachment_bytes` are listed without content (no `ref`) and counted in
+  attributes["attachments_over_limit"].
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from email.parser import BytesParser
 from email.policy import compat32
 from email.utils import getaddresses
 
+from frontdesk.queues.blobs import reference
 from frontdesk.queues.request import Attachment, Channel, Customer, Request, Scalar
 from frontdesk.router.front import Inbound
 
@@ -101,6 +104,7 @@ class _Found:
     max_attachment_bytes: int
     texts: list[str] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
+    contents: dict[str, bytes] = field(default_factory=dict)  # ref -> content, for Front
     over_limit: int = 0
     omitted: int = 0
     parts: int = 0
@@ -175,7 +179,9 @@ def _parse(
         attributes=attributes,
     )
     keys = (mail_ref(message_id),) if message_id else ()
-    return Inbound(request, tuple(thread_refs), keys, auto_submitted=reason != "no")
+    return Inbound(
+        request, tuple(thread_refs), keys, auto_submitted=reason != "no", contents=found.contents
+    )
 
 
 def _bare(raw: bytes, recipient: str | None, envelope_from: str | None) -> Inbound:
@@ -305,7 +311,7 @@ def _visit(part: MimePart, depth: int, found: _Found, wants_text: bool) -> None:
             found.texts.append(_text(part))
     else:
         data = _payload(part)
-        _attach(found, filename_of(part) or _unnamed(ctype, found), ctype, len(data))
+        _attach(found, filename_of(part) or _unnamed(ctype, found), ctype, data)
 
 
 def _payload(part: MimePart) -> bytes:
@@ -335,13 +341,18 @@ def _best_alternative(children: list[MimePart]) -> MimePart | None:
     return by_type.get("text/html") or by_type.get("multipart") or plain
 
 
-def _attach(found: _Found, filename: str, ctype: str, size: int) -> None:
-    if size > found.max_attachment_bytes:
+def _attach(found: _Found, filename: str, ctype: str, data: bytes) -> None:
+    """List one attachment, keeping its content unless it is over the size limit."""
+    kept = len(data) <= found.max_attachment_bytes
+    if not kept:
         found.over_limit += 1
     if len(found.attachments) >= MAX_ATTACHMENTS:
         found.omitted += 1
         return
-    found.attachments.append(Attachment(filename=filename, content_type=ctype, size=size))
+    ref = reference(data) if kept else None
+    if ref is not None:
+        found.contents[ref] = data
+    found.attachments.append(Attachment(filename, ctype, len(data), ref))
 
 
 def _attached_message(part: MimePart, found: _Found) -> None:
@@ -351,12 +362,12 @@ def _attached_message(part: MimePart, found: _Found) -> None:
     if inner_id := normalize_id(str(inner.get("message-id", "") or "")):
         found.embedded_ids.append(inner_id)
     try:
-        size = len(inner.as_bytes())
+        data = inner.as_bytes()
     except Exception:  # a broken attached message still gets listed
-        size = 0
+        data = b""
     subject = one_line(decode_header(str(inner.get("subject", "") or "")), 120)
     name = filename_of(part) or (f"{subject}.eml" if subject else _unnamed("message/rfc822", found))
-    _attach(found, name, part.get_content_type(), size)
+    _attach(found, name, part.get_content_type(), data)
 
 
 def _report_fields(part: MimePart, found: _Found) -> None:

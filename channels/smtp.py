@@ -43,7 +43,7 @@ TEMPORARY_FAILURE = "451 4.3.0 Temporary failure; try again later"
 
 MAX_LINE = 1 << 20  # RFC 5321 says 1000 octets; real mailers send longer lines (8-bit HTML)
 SESSION_TIMEOUT_S = 300
-_KEYS = ["host", "port", "hostname", "max_size", "addresses", "tls"]
+_KEYS = ["host", "port", "hostname", "max_size", "max_attachment_size", "addresses", "tls"]
 _TLS_KEYS = ["cert", "key", "require"]
 _ADDRESS = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*"
 _HOSTNAME = r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?"
@@ -63,6 +63,7 @@ class SmtpSettings:
     hostname: str = "localhost"
     max_size: int = 25 * 2**20
     tls: ssl.SSLContext | None = None  # STARTTLS offered with this certificate
+    max_attachment_size: int = 10 * 2**20  # larger attachments are listed, their content not kept
     require_tls: bool = False  # refuse mail before STARTTLS
 
 
@@ -96,12 +97,27 @@ def parse_config(check: Checker, raw: object, path: Path, queues: set[str]) -> S
         check.error(
             (*path, "max_size"), f"must be a size from 1KB to 1GB such as 25MB, got {shown!r}"
         )
+    kept = parse_size(c.get("max_attachment_size", "10MB"))
+    if kept is None or not 0 <= kept <= MAX_SIZE:
+        shown = c.get("max_attachment_size")
+        check.error(
+            (*path, "max_attachment_size"), f"must be a size up to 1GB such as 10MB, got {shown!r}"
+        )
     addresses = _addresses(check, (*path, "addresses"), c.get("addresses"))
     tls, require = _tls(check, (*path, "tls"), c.get("tls"))
     if len(check.problems) > before:
         return None
-    assert host and port is not None and hostname and size
-    return SmtpSettings(addresses, host, port, hostname, size, tls, require)
+    assert host and port is not None and hostname and size and kept is not None
+    return SmtpSettings(
+        addresses,
+        host,
+        port,
+        hostname,
+        size,
+        tls=tls,
+        require_tls=require,
+        max_attachment_size=kept,
+    )
 
 
 def _tls(check: Checker, path: Path, raw: object) -> tuple[ssl.SSLContext | None, bool]:
@@ -223,7 +239,11 @@ class MailHandler:
         ids: list[str] = []
         for i, mailbox in enumerate(recipients):
             inbound = await asyncio.to_thread(
-                parse_email, raw, recipient=mailbox, envelope_from=sender
+                parse_email,
+                raw,
+                recipient=mailbox,
+                envelope_from=sender,
+                max_attachment_bytes=self.settings.max_attachment_size,
             )
             request = dataclasses.replace(
                 inbound.request, entry_point=self.settings.addresses[mailbox]

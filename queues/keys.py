@@ -122,6 +122,10 @@ class Keys:
         """String with TTL: hits of `key` in the current window of limit `scope`."""
         return f"{self.prefix}rate:{scope}:{key}"
 
+    def blob(self, ref: str) -> str:
+        """String with TTL: an attachment's content, by its reference `sha256:<hex>`."""
+        return f"{self.prefix}blob:{ref}"
+
     @property
     def chat_heard(self) -> str:
         """Sorted set: chat conversation id -> when a daemon last heard its customer (a message,

@@ -19,7 +19,7 @@ from frontdesk.queues.request import Message
 from frontdesk.queues.store import RequestRecord
 
 from .api_body import ApiError, invalid, json_body, number, text
-from .api_requests import describe
+from .api_requests import attachment_view, describe
 from .app_keys import DAEMON
 from .auth import ApiToken, Scope, principal
 
@@ -69,7 +69,13 @@ async def full_request(daemon: Daemon, record: RequestRecord) -> dict[str, Any]:
     return described | {
         "body": record.request.body,
         "thread": [
-            {"author": m.author, "body": m.body, "received_at": m.received_at} for m in messages
+            {
+                "author": m.author,
+                "body": m.body,
+                "received_at": m.received_at,
+                "attachments": [attachment_view(record.request.id, a) for a in m.attachments],
+            }
+            for m in messages
         ],
         "customer": described["customer"]
         | ({"addresses": sorted(customer.addresses)} if customer else {}),

@@ -14,7 +14,7 @@ from redis.exceptions import RedisError
 from . import api_agents, api_outbox, openapi
 from .agent_ws import agent_socket
 from .api_body import ApiError
-from .api_requests import get_request
+from .api_requests import get_attachment, get_request
 from .api_work import work
 from .app_keys import DAEMON
 from .auth import PRINCIPAL, TokenBook, is_public
@@ -125,6 +125,7 @@ def create_app(daemon: Daemon) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/v1/openapi.json", openapi_document)
     app.router.add_get("/v1/requests/{id}", get_request)
+    app.router.add_get("/v1/requests/{id}/attachments/{ref}", get_attachment)
     from frontdesk.channels.form import status_lookup  # here: channel modules import router.app
 
     app.router.add_get("/v1/requests/{id}/status", status_lookup)  # any channel's receipt

@@ -8,10 +8,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from frontdesk.queues.blobs import BlobStore
 from frontdesk.queues.customers import CustomerStore
 from frontdesk.queues.request import Message, Request
 from frontdesk.queues.states import OPEN_STATES
@@ -32,6 +33,7 @@ class Inbound:
     thread_keys: tuple[str, ...] = ()  # references that lead back to its request from now on
     join_open: bool = False  # join the customer's open request on the same channel, if any
     auto_submitted: bool = False  # sent by a robot: never answered automatically
+    contents: Mapping[str, bytes] = field(default_factory=dict)  # attachment ref -> its bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,7 @@ class Front:
         self.store = store
         self.customers = customers
         self.settings = settings
+        self.blobs = BlobStore(store.redis, store.keys)
         self._secret: bytes | None = None
 
     async def start(self) -> None:
@@ -67,6 +70,8 @@ class Front:
 
     async def receive(self, inbound: Inbound, now: datetime | None = None) -> Receipt:
         request = inbound.request
+        # the attachments' contents first: a request never refers to content not stored
+        await self.blobs.put_many(inbound.contents, self.store.settings.record_ttl_s)
         customer_id = await self.customers.identify(request.customer)
         request = dataclasses.replace(
             request, customer=dataclasses.replace(request.customer, id=customer_id)

@@ -46,6 +46,26 @@ REQUEST: Schema = {
         "enqueued_at": {"type": ["string", "null"], "format": "date-time"},
         "offer_deadline": {"type": ["string", "null"], "format": "date-time"},
         "messages": {"type": "integer"},
+        "attachments": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["filename", "content_type", "size", "url"],
+                "properties": {
+                    "filename": {"type": "string"},
+                    "content_type": {"type": "string"},
+                    "size": {"type": "integer"},
+                    "url": {
+                        "type": ["string", "null"],
+                        "description": "GET it for the content; null: over the channel's limit",
+                    },
+                    "source": {
+                        "type": ["string", "null"],
+                        "description": "the platform's reference when the desk keeps no copy",
+                    },
+                },
+            },
+        },
         "resolution": _NULLABLE_TEXT,
         "position": {"type": ["integer", "null"], "description": "1-based, while waiting"},
         "estimated_wait_s": {"type": ["number", "null"]},
@@ -136,6 +156,11 @@ def _core_paths() -> dict[str, Schema]:
         "/v1/requests/{id}": {"get": operation(
             "A request, where it stands, and why it went where it went", "getRequest",
             json_content("The request", REQUEST), path_params=("id",), errors=(404,))},
+        "/v1/requests/{id}/attachments/{ref}": {"get": operation(
+            "An attachment's content, as a download (its `url` in the request)", "getAttachment",
+            {"description": "The content, with its content type",
+             "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
+            path_params=("id", "ref"), errors=(404, 410))},
         "/v1/requests/{id}/assign": {"post": operation(
             "Supervisor: assign now to the named agent (never past capacity)", "assignRequest",
             json_content("The request", REQUEST), path_params=("id",),

@@ -4,6 +4,7 @@ threading, robots and bounces, and no exception on any bytes at all."""
 from __future__ import annotations
 
 import base64
+import hashlib
 from email.message import EmailMessage
 
 import pytest
@@ -161,7 +162,7 @@ def test_multipart_alternative_prefers_plain_text_unless_it_is_empty() -> None:
     assert parse_email(_alternative("  \n").as_bytes()).request.body == "来自 HTML"
 
 
-def test_attachments_metadata() -> None:
+def test_attachments_listed_and_their_content_kept_up_to_the_limit() -> None:
     m = _alternative("见附件")
     m.make_mixed()
     m.add_attachment(b"%PDF" + b"x" * 2000, maintype="application", subtype="pdf",
@@ -178,7 +179,10 @@ def test_attachments_metadata() -> None:
         ("attachment-2.png", "image/png", 54),
         ("账户.docx", "text/plain", len("日志内容\n".encode())),
     ]
-    assert all(a.ref is None for a in inbound.request.attachments)  # content is not stored
+    pdf, png, docx = inbound.request.attachments
+    assert pdf.ref is None  # over max_attachment_bytes: listed, its content not kept
+    assert png.ref == "sha256:" + hashlib.sha256(b"\x89PNG" + b"y" * 50).hexdigest()
+    assert inbound.contents == {png.ref: b"\x89PNG" + b"y" * 50, docx.ref: "日志内容\n".encode()}
     assert inbound.request.body == "见附件"
     assert inbound.request.attributes["attachments_over_limit"] == 1
 

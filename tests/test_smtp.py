@@ -493,3 +493,13 @@ def test_tls_files_that_do_not_load_are_config_errors(tmp_path: Path) -> None:
         assert ("channels.smtp.tls.require", line) in found
         problem = next(p for p in caught.value.problems if p.path[-1] == "cert")
         assert wanted in problem.message and str(cert) in problem.message
+
+
+def test_max_attachment_size_is_checked() -> None:
+    text = FRONT_CONFIG + SMTP_SECTION + "    max_attachment_size: lots\n"
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(text, "s.yaml")
+    (problem,) = caught.value.problems
+    assert problem.path[-1] == "max_attachment_size" and "up to 1GB such as 10MB" in problem.message
+    kept = parse_settings(FRONT_CONFIG + SMTP_SECTION + "    max_attachment_size: 0\n", "s.yaml")
+    assert kept.channels["smtp"].max_attachment_size == 0  # list attachments, keep no content
