@@ -122,6 +122,11 @@ class Keys:
         """String with TTL: hits of `key` in the current window of limit `scope`."""
         return f"{self.prefix}rate:{scope}:{key}"
 
+    def ws_ticket(self, digest: str) -> str:
+        """String with TTL: the sha256 of a one-time agent WebSocket ticket -> the API token's
+        name it stands for."""
+        return f"{self.prefix}wsticket:{digest}"
+
     def blob(self, ref: str) -> str:
         """String with TTL: an attachment's content, by its reference `sha256:<hex>`."""
         return f"{self.prefix}blob:{ref}"

@@ -1,4 +1,5 @@
-"""The agent WebSocket, `GET /v1/agents/ws` with an agent token: offers pushed as they happen,
+"""The agent WebSocket, `GET /v1/agents/ws` with an agent token (or `?ticket=` from a browser,
+router/ws_tickets.py): offers pushed as they happen,
 and the agent's actions (accept, reject, message, complete, transfer, escalate, presence) over the
 same socket. Frames are JSON objects with a `type`.
 
@@ -26,7 +27,8 @@ from .api_body import ApiError, choice, text
 from .api_requests import describe
 from .api_work import FIELDS, perform
 from .app_keys import DAEMON
-from .auth import ApiToken, Scope, principal
+from .auth import PRINCIPAL, ApiToken, Scope, principal, public
+from .ws_tickets import redeem
 
 MAX_FRAME = 64 * 1024
 BACKLOG = 1000  # events queued for one socket before it is closed as too slow
@@ -40,7 +42,9 @@ GONE = {
 }
 
 
+@public  # by its bearer token, or a one-time ticket from a browser (router/ws_tickets.py)
 async def agent_socket(request: web.Request) -> web.WebSocketResponse:
+    request[PRINCIPAL] = await redeem(request)
     token = principal(request, Scope.AGENT)
     assert token.agent is not None
     daemon = request.app[DAEMON]

@@ -11,7 +11,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 from redis.exceptions import RedisError
 
-from . import api_agents, api_outbox, openapi
+from . import api_agents, api_outbox, openapi, ws_tickets
 from .agent_ws import agent_socket
 from .api_body import ApiError
 from .api_requests import get_attachment, get_request
@@ -135,6 +135,7 @@ def create_app(daemon: Daemon) -> web.Application:
     )
     app.router.add_get("/v1/agents", api_agents.list_agents)
     app.router.add_get("/v1/agents/ws", agent_socket)
+    app.router.add_post("/v1/agents/ws-ticket", ws_tickets.issue)
     app.router.add_get("/v1/agents/{agent}", api_agents.get_agent)
     app.router.add_post("/v1/agents/{agent}/presence", api_agents.set_presence)
     app.router.add_put("/v1/agents/{agent}/{what:capacity|skills}", api_agents.set_profile)

@@ -169,6 +169,13 @@ def _core_paths() -> dict[str, Schema]:
             "Supervisor: every agent, live", "listAgents",
             json_content("Agents", {"type": "object", "properties": {
                 "agents": {"type": "array", "items": AGENT}}}))},
+        "/v1/agents/ws-ticket": {"post": operation(
+            "Agent: a one-time ticket (30 s) to open the agent WebSocket from a browser",
+            "issueWsTicket",
+            {"description": "The ticket", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["ticket", "expires_in_s", "url"],
+                "properties": {"ticket": _TEXT, "expires_in_s": {"type": "integer"},
+                               "url": _TEXT}}}}})},
         "/v1/agents/{agent}": {"get": operation(
             "An agent and the work it holds", "getAgent", json_content("The agent", AGENT),
             path_params=("agent",), errors=(404,))},
@@ -232,7 +239,8 @@ def document(extra_paths: dict[str, Schema] | None = None) -> Schema:
             "title": "frontdesk",
             "version": __version__,
             "description": "Omnichannel intake and skills-based routing. The agent WebSocket is "
-            "GET /v1/agents/ws with an agent token (see the README for its frames).",
+            "GET /v1/agents/ws with an agent token, or with ?ticket= from POST "
+            "/v1/agents/ws-ticket in a browser (see the README for its frames).",
         },
         "paths": _core_paths() | (extra_paths or {}),
         "components": {

@@ -133,6 +133,28 @@ async def test_socket_needs_an_agent_token(http) -> None:
     assert forbidden.value.status == 403
 
 
+async def test_a_browser_opens_the_socket_with_a_one_time_ticket(daemon, http) -> None:
+    status, issued = await call(http, "POST", "/v1/agents/ws-ticket", "ann")
+    assert status == 200 and issued["expires_in_s"] == 30
+    assert issued["url"] == f"/v1/agents/ws?ticket={issued['ticket']}"
+    stored = [k async for k in daemon.redis.scan_iter(match=daemon.store.keys.ws_ticket("*"))]
+    assert len(stored) == 1 and issued["ticket"].encode() not in stored[0]  # only its digest
+    assert 0 < await daemon.redis.ttl(stored[0]) <= 30
+    async with http.ws_connect(issued["url"]) as ws:  # no Authorization header: a browser
+        hello = await frame(ws, "hello")
+        assert hello["agent"] == "ann"
+    with pytest.raises(aiohttp.WSServerHandshakeError) as again:
+        await http.ws_connect(issued["url"])  # one use only
+    assert again.value.status == 401
+    with pytest.raises(aiohttp.WSServerHandshakeError) as made_up:
+        await http.ws_connect("/v1/agents/ws?ticket=fdw_made-up")
+    assert made_up.value.status == 401
+    status, body = await call(http, "POST", "/v1/agents/ws-ticket", "sup")
+    assert status == 403 and body["error"]["code"] == "forbidden"  # agents' sockets only
+    async with http.post("/v1/agents/ws-ticket") as response:
+        assert response.status == 401
+
+
 async def test_going_away_hands_back_offers_and_reject_goes_to_the_next(daemon, http) -> None:
     for who in ("ann", "bob"):
         status, _ = await call(http, "POST", f"/v1/agents/{who}/presence", who,

@@ -1,0 +1,51 @@
+"""One-time tickets for the agent WebSocket from a browser, which cannot set an Authorization
+header on a WebSocket: `POST /v1/agents/ws-ticket` with the agent's bearer token answers a ticket
+good for one connection within 30 s, `GET /v1/agents/ws?ticket=...`. Redis keeps only the
+ticket's digest, so a ticket read from Redis opens nothing; any daemon redeems it, once."""
+
+from __future__ import annotations
+
+import secrets
+
+from aiohttp import web
+
+from frontdesk.queues.wire import text
+
+from .api_body import ApiError
+from .app_keys import DAEMON
+from .auth import ApiToken, Scope, caller, digest, principal
+
+TICKET_TTL_S = 30
+
+
+async def issue(request: web.Request) -> web.Response:
+    """POST /v1/agents/ws-ticket: a ticket for the caller's own agent socket."""
+    token = principal(request, Scope.AGENT)
+    daemon = request.app[DAEMON]
+    ticket = "fdw_" + secrets.token_urlsafe(24)
+    key = daemon.store.keys.ws_ticket(digest(ticket))
+    await daemon.redis.set(key, token.name, ex=TICKET_TTL_S)
+    return web.json_response(
+        {"ticket": ticket, "expires_in_s": TICKET_TTL_S, "url": f"/v1/agents/ws?ticket={ticket}"}
+    )
+
+
+async def redeem(request: web.Request) -> ApiToken:
+    """The agent token a socket opens with: its bearer token, else its one-time ticket."""
+    token = caller(request)
+    if token is not None:
+        return token
+    ticket = request.query.get("ticket")
+    if not ticket:
+        raise ApiError(
+            401, "unauthorized", "give an agent token (Authorization: Bearer) or a ?ticket=",
+            "Authorization",
+        )  # fmt: skip
+    daemon = request.app[DAEMON]
+    found_name = await daemon.redis.getdel(daemon.store.keys.ws_ticket(digest(ticket)))
+    name = text(found_name) if found_name is not None else None
+    found = next((t for t in daemon.settings.api_tokens if t.name == name), None)
+    if found is None:  # unknown, used, expired, or its token was removed meanwhile
+        raise ApiError(401, "unauthorized", "the ticket is not valid (used, or older than 30 s)",
+                       "ticket")  # fmt: skip
+    return found
