@@ -45,6 +45,7 @@ from frontdesk.router.front import Front, Inbound
 from frontdesk.router.openapi import ERROR, json_content, operation
 from frontdesk.router.yamlconf import Checker, Path
 
+from . import status_page
 from .fields import (
     FORM,
     JSON,
@@ -373,29 +374,34 @@ async def _status(request: web.Request) -> web.StreamResponse:
     token = request.query.get("token")
     if not token:
         raise Refusal(400, "missing", "token: is required", "token")
+    browser = status_page.wants_html(request)
     unknown = Refusal(404, "not_found", "no such request, or the token does not match it")
-    if not (_printable(request_id, 64) and _printable(token, 128)):
-        raise unknown
     daemon = request.app[DAEMON]
-    if not daemon.front.check_status_token(request_id, token):
+    known = _printable(request_id, 64) and _printable(token, 128)
+    if not (known and daemon.front.check_status_token(request_id, token)):
+        if browser:
+            return status_page.not_found(status_page.language(request))
         raise unknown
     record = await daemon.store.get(request_id)
     if record is None:
+        if browser:
+            return status_page.not_found(status_page.language(request))
         raise unknown
     agent = None
     if record.agent and record.state in (State.ASSIGNED, State.COMPLETED):
         profile = await daemon.agents.get(record.agent)
         agent = profile.name if profile is not None else None
     where = await standing(request, record)
-    return web.json_response(
-        {
-            "id": record.request.id,
-            "state": record.state.value,
-            "position": where["position"],
-            "estimated_wait_s": where["estimated_wait_s"],
-            "agent": agent,
-        }
-    )
+    view = {
+        "id": record.request.id,
+        "state": record.state.value,
+        "position": where["position"],
+        "estimated_wait_s": where["estimated_wait_s"],
+        "agent": agent,
+    }
+    if browser:  # the link in a notice, opened in a browser
+        return status_page.page(view, status_page.language(request, record.request.language))
+    return web.json_response(view)
 
 
 def _configured(request: web.Request) -> FormSettings | None:
@@ -506,7 +512,13 @@ def _get_status() -> dict[str, Any]:
     op = operation(
         "The customer's view of their request (with the status token from the receipt)",
         "getRequestStatus",
-        json_content("Where the request stands", _STATUS),
+        json_content("Where the request stands", _STATUS)
+        | {
+            "content": {
+                **json_content("", _STATUS)["content"],
+                "text/html": {"schema": {"type": "string"}},
+            }
+        },
         path_params=("id",),
         errors=(400, 404),
         secured=False,

@@ -396,6 +396,48 @@ async def test_the_customer_looks_their_request_up_with_its_token(client, daemon
     assert seen["position"] == 1
 
 
+async def test_a_browser_following_the_link_gets_a_page_in_the_customers_language(
+    client, daemon
+) -> None:
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    ids, tokens = [], []
+    for n, language in enumerate(("zh-CN", None)):
+        body = {"email": f"p{n}@example.com", "body": "我的包裹在哪里?"}
+        if language:
+            body["language"] = language
+        status, receipt, _ = await client.post(body, key=f"p{n}")
+        assert status == 201
+        ids.append(receipt["id"])
+        tokens.append(receipt["status_token"])
+
+    async def page(i: int, **headers: str) -> tuple[int, str, Any]:
+        path = f"/v1/requests/{ids[i]}/status?token={tokens[i]}"
+        async with client.http.get(client.base + path, headers=browser | headers) as response:
+            return response.status, await response.text(), response.headers
+
+    status, text, headers = await page(0)
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert f"您的请求 {ids[0]}" in text and "您是第 1 位" in text
+    assert '<meta http-equiv="refresh" content="30">' in text  # open: it refreshes
+    assert headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert headers["Referrer-Policy"] == "no-referrer"
+    status, text, _ = await page(1)
+    assert status == 200 and "In the queue: you are number 2." in text  # no language: English
+    status, text, _ = await page(1, **{"Accept-Language": "zh-TW,zh;q=0.9"})
+    assert "您是第 2 位" in text  # the browser's language
+
+    await daemon.store.assign(ids[0], "ann", force=True)
+    await daemon.store.complete(ids[0], "ann")
+    status, text, _ = await page(0)
+    assert "您的请求已处理完毕。" in text and "refresh" not in text  # closed: no more refreshing
+    async with client.http.get(
+        client.base + f"/v1/requests/{ids[0]}/status?token={tokens[1]}", headers=browser
+    ) as response:
+        assert response.status == 404 and "no longer valid" in await response.text()
+    status, seen, _ = await client.call("GET", f"/v1/requests/{ids[1]}/status?token={tokens[1]}")
+    assert status == 200 and seen["position"] == 1  # an API client still gets JSON
+
+
 async def test_a_sender_over_the_limit_gets_429_and_nothing_is_stored(client, daemon) -> None:
     for n in range(3):
         assert (await client.post(GOOD, key=f"r{n}"))[0] in (200, 201)

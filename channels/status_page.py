@@ -1,0 +1,113 @@
+"""The customer's status page: what `GET /v1/requests/{id}/status?token=` shows a browser (the
+link in every notice), in the request's language (Chinese or English), refreshed every 30 s
+while the request is open. API clients asking for JSON get the JSON view."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from aiohttp import web
+
+REFRESH_S = 30
+_TEXT = {
+    "zh": {
+        "title": "您的请求 {id}",
+        "waiting": "正在排队：您是第 {position} 位。",
+        "waiting_unknown": "正在排队，客服会尽快处理。",
+        "wait": "预计等待约 {minutes} 分钟。",
+        "offered": "一位客服即将接手您的请求。",
+        "assigned": "{agent} 正在处理您的请求。",
+        "assigned_anonymous": "客服正在处理您的请求。",
+        "completed": "您的请求已处理完毕。",
+        "abandoned": "您的请求已关闭。",
+        "refresh": "本页每 30 秒自动刷新。",
+        "not_found": "找不到这个请求，或者链接已失效。",
+    },
+    "en": {
+        "title": "Your request {id}",
+        "waiting": "In the queue: you are number {position}.",
+        "waiting_unknown": "In the queue; an agent will be with you soon.",
+        "wait": "Estimated wait: about {minutes} min.",
+        "offered": "An agent is about to pick up your request.",
+        "assigned": "{agent} is working on your request.",
+        "assigned_anonymous": "An agent is working on your request.",
+        "completed": "Your request has been resolved.",
+        "abandoned": "Your request has been closed.",
+        "refresh": "This page refreshes every 30 seconds.",
+        "not_found": "No such request, or the link is no longer valid.",
+    },
+}
+_STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:36em;margin:3em auto;padding:0 1em;"
+    "color:#222}h1{font-size:1.4em}p{font-size:1.1em;line-height:1.5}.note{color:#777;"
+    "font-size:.9em}"
+)
+
+
+def wants_html(request: web.Request) -> bool:
+    """A browser following a link: it asks for text/html before JSON."""
+    accept = request.headers.get("Accept", "")
+    html_at, json_at = accept.find("text/html"), accept.find("application/json")
+    return html_at >= 0 and (json_at < 0 or html_at < json_at)
+
+
+def language(request: web.Request, preferred: str | None = None) -> str:
+    """zh or en: the request's own language, else the browser's first choice."""
+    for tag in (preferred or "", request.headers.get("Accept-Language", "")):
+        if tag.strip().lower().startswith("zh"):
+            return "zh"
+        if tag.strip():
+            return "en"
+    return "en"
+
+
+def page(view: dict[str, Any], lang: str) -> web.Response:
+    """The status page for `view` (the JSON view: id, state, position, estimated_wait_s,
+    agent)."""
+    t = _TEXT[lang]
+    state = view["state"]
+    lines: list[str] = []
+    if state == "waiting":
+        position = view.get("position")
+        lines.append(t["waiting"].format(position=position) if position else t["waiting_unknown"])
+        wait = view.get("estimated_wait_s")
+        if wait is not None:
+            lines.append(t["wait"].format(minutes=max(1, round(wait / 60))))
+    elif state == "assigned":
+        agent = view.get("agent")
+        lines.append(t["assigned"].format(agent=agent) if agent else t["assigned_anonymous"])
+    else:
+        lines.append(t.get(state, t["waiting_unknown"]))
+    open_ = state in ("waiting", "offered", "assigned")
+    return _document(t["title"].format(id=view["id"]), lines, lang, refresh=open_, note=open_)
+
+
+def not_found(lang: str) -> web.Response:
+    t = _TEXT[lang]
+    response = _document(t["title"].format(id=""), [t["not_found"]], lang, False, False)
+    response.set_status(404)
+    return response
+
+
+def _document(title: str, lines: list[str], lang: str, refresh: bool, note: bool) -> web.Response:
+    t = _TEXT[lang]
+    head = f'<meta http-equiv="refresh" content="{REFRESH_S}">' if refresh else ""
+    body = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
+    if note:
+        body += f'<p class="note">{html.escape(t["refresh"])}</p>'
+    text = (
+        f'<!doctype html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head>'
+        f'<meta charset="utf-8"><meta name="viewport" content="width=device-width">{head}'
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
+        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>"
+    )
+    return web.Response(
+        text=text,
+        content_type="text/html",
+        headers={
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",  # the token is in the address
+        },
+    )
