@@ -335,7 +335,20 @@ def ticket_title(request: Request) -> str:
 
 
 def ticket_body(request: Request) -> str:
-    return request.body.strip() or request.subject.strip() or f"(request {request.id}: no text)"
+    """The customer's text, and a line naming the attachments (their content stays with the
+    desk, at GET /v1/requests/{id}/attachments/{ref})."""
+    text = request.body.strip() or request.subject.strip() or f"(request {request.id}: no text)"
+    if not request.attachments:
+        return text
+    files = ", ".join(f"{a.filename} ({_size(a.size)})" for a in request.attachments)
+    return f"{text}\n\n[attachments: {files}]"
+
+
+def _size(n: int) -> str:
+    for unit, step in (("MB", 2**20), ("KB", 2**10)):
+        if n >= step:
+            return f"{n / step:.1f} {unit}"
+    return f"{n} B"
 
 
 def customer_name(request: Request) -> str:

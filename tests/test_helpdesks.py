@@ -15,7 +15,7 @@ import pytest
 from helpdesk_standins import ChatwootStandIn, StandIn, ZammadStandIn, ZendeskStandIn
 
 from frontdesk.queues.events import Event, EventLog, EventType
-from frontdesk.queues.request import Channel, Customer, Priority, Request
+from frontdesk.queues.request import Attachment, Channel, Customer, Priority, Request
 from frontdesk.queues.tickets import TicketMap
 from frontdesk.router.helpdesk import (
     HelpdeskSettings,
@@ -23,6 +23,7 @@ from frontdesk.router.helpdesk import (
     create_sink,
     error_text,
     retry_after_s,
+    ticket_body,
     ticket_tags,
 )
 from frontdesk.router.helpdesk_config import parse_helpdesks
@@ -765,6 +766,17 @@ def test_tags_carry_no_spaces_or_commas():
         "account_security",
         "a_b",
     ]
+
+
+def test_the_ticket_text_names_the_attachments():
+    files = (
+        Attachment("发票.pdf", "application/pdf", 3 * 2**20 // 2),
+        Attachment("a.txt", "text/plain", 12),
+    )
+    request = Request(id="FD-2", channel=Channel.EMAIL, queue="q", body="见附件", attachments=files)
+    assert ticket_body(request) == "见附件\n\n[attachments: 发票.pdf (1.5 MB), a.txt (12 B)]"
+    bare = Request(id="FD-3", channel=Channel.FORM, queue="q", subject="Parcel")
+    assert ticket_body(bare) == "Parcel"
 
 
 # -- config ---------------------------------------------------------------------------------------
