@@ -28,6 +28,7 @@ from frontdesk.router.yamlconf import Checker, Path
 
 from .imap_client import ImapError, ImapSession
 from .mail import parse_email
+from .smtp import MAX_SIZE, parse_size
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ GIVEN_UP_MEMORY = 10_000  # messages that could not be taken, remembered so as n
 _KEYS = [
     *("name", "host", "port", "tls", "tls_ca_file", "user", "password", "password_file"),
     *("folder", "after", "move_to", "poll_interval", "idle", "idle_renew", "entry_point"),
-    *("timeout", "reconnect_max"),
+    *("timeout", "reconnect_max", "max_attachment_size"),
 ]
 
 
@@ -67,6 +68,7 @@ class MailboxSettings:
     entry_point: str | None = None  # passed to parse_email as the recipient
     timeout_s: float = 30.0  # connecting, each IMAP command, and storing one message
     reconnect_max_s: float = 300.0  # the longest wait between two attempts
+    max_attachment_size: int = 10 * 2**20  # larger attachments are listed, their content not kept
 
     def secret(self) -> str:
         """The password, read from password_file when that is how it is given."""
@@ -163,9 +165,15 @@ def _mailbox(check: Checker, raw: object, path: Path) -> MailboxSettings | None:
     renew = seconds("idle_renew", 25 * 60.0, 1.0, MAX_IDLE_RENEW_S)
     timeout = seconds("timeout", 30.0, 1.0)
     reconnect_max = seconds("reconnect_max", 300.0, FIRST_RETRY_S)
+    kept = parse_size(m.get("max_attachment_size", "10MB"))
+    if kept is None or not 0 <= kept <= MAX_SIZE:
+        shown = m.get("max_attachment_size")
+        check.error(
+            at("max_attachment_size"), f"must be a size up to 1GB such as 10MB, got {shown!r}"
+        )
     if len(check.problems) > before:
         return None
-    assert name and host and user and folder and after and port is not None
+    assert name and host and user and folder and after and port is not None and kept is not None
     return MailboxSettings(
         name=name,
         host=host,
@@ -184,6 +192,7 @@ def _mailbox(check: Checker, raw: object, path: Path) -> MailboxSettings | None:
         entry_point=entry_point,
         timeout_s=timeout,
         reconnect_max_s=reconnect_max,
+        max_attachment_size=kept,
     )
 
 
@@ -361,7 +370,11 @@ class MailboxPoller:
 
     def _parse(self, session: ImapSession, uid: int, raw: bytes) -> Inbound | None:
         try:
-            return parse_email(raw, recipient=self.settings.entry_point)
+            return parse_email(
+                raw,
+                recipient=self.settings.entry_point,
+                max_attachment_bytes=self.settings.max_attachment_size,
+            )
         except Exception:
             log.exception(
                 "imap %s: cannot read message UID %d in %s; left in place, unacknowledged",

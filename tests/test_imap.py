@@ -10,6 +10,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
+from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
@@ -24,6 +25,7 @@ from frontdesk.channels.imap import ImapChannel, ImapSettings, MailboxSettings, 
 from frontdesk.channels.imap_client import mailbox_name
 from frontdesk.channels.mail import parse_email
 from frontdesk.channels.registry import MODULES
+from frontdesk.queues.blobs import reference
 from frontdesk.queues.customers import CustomerStore
 from frontdesk.queues.keys import Keys
 from frontdesk.queues.store import QueueStore
@@ -283,6 +285,30 @@ async def test_polling_without_idle(
     # with after: flag, a message someone had already read counts as handled
     assert await _request_of(store, raw_read) is None
     assert read_before in await _ids(dovecot, user)
+
+
+async def test_a_polled_mails_attachments_are_kept_up_to_the_mailboxs_limit(
+    dovecot: Dovecot, user: str, front: Front, store: QueueStore, running: list[ImapChannel]
+) -> None:
+    mid, plain = _mail(1)
+    msg = message_from_bytes(plain, policy=SMTP)
+    assert isinstance(msg, EmailMessage)
+    small, large = b"\x89PNG" + b"s" * 100, b"%PDF" + b"l" * 3000
+    msg.add_attachment(small, maintype="image", subtype="png", filename="small.png")
+    msg.add_attachment(large, maintype="application", subtype="pdf", filename="large.pdf")
+    raw = msg.as_bytes(policy=SMTP)
+    await asyncio.to_thread(dovecot.deliver, user, raw)
+    mailbox = _mailbox(dovecot, user, max_attachment_size=2048)
+    await _start(running, front, mailbox)
+    sent, done = {mid: raw}, "frontdesk/processed"
+    await eventually(lambda: _settled(dovecot, user, store, sent, "move", done), "stored")
+    rid = await _request_of(store, raw)
+    record = await store.get(rid) if rid else None
+    assert record is not None
+    kept, listed = record.request.attachments
+    assert (kept.filename, kept.ref) == ("small.png", reference(small))
+    assert (listed.filename, listed.size, listed.ref) == ("large.pdf", len(large), None)
+    assert await front.blobs.get(reference(small)) == small
 
 
 @pytest.mark.parametrize("after", ["move", "flag"])
