@@ -125,13 +125,14 @@ class Dispatcher:
         now = datetime.fromtimestamp(now_ms / 1000, UTC)
         waiting: list[Waiting] = []
         changes: list[float] = []
-        for page in range(HELD_PAGES):
-            ids = await self.store.peek(queue.name, size, start=page * size)
+        start = 0
+        for _ in range(HELD_PAGES):
+            ids = await self.store.peek(queue.name, size, start=start)
             if not ids:
                 break
             records = await self.store.get_many(ids)
             excluded = await self.store.excluded_many(ids)
-            held = 0
+            held = moved = 0
             for record, exc in zip(records, excluded, strict=True):
                 if record is None or record.state is not State.WAITING:
                     continue
@@ -145,6 +146,7 @@ class Dispatcher:
                 wait_s = max(0.0, (now_ms - max(record.enqueued_ms, since_ms)) / 1000)
                 target = queue.routing.overflow_target(wait_s)
                 if target and await self._overflow(record, target, wait_s):
+                    moved += 1  # left the queue: the next page starts that much earlier
                     continue
                 change = queue.routing.next_change_s(wait_s)
                 if change is not None:
@@ -152,6 +154,7 @@ class Dispatcher:
                 waiting.append(Waiting(record, frozenset(exc), wait_s))
             if not held or len(ids) < size or len(waiting) >= size:
                 break
+            start += len(ids) - moved
         return waiting[:size], changes
 
     async def _overflow(self, record: RequestRecord, target: str, wait_s: float) -> bool:

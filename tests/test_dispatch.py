@@ -258,6 +258,20 @@ async def test_held_callbacks_do_not_take_the_windows_places(store, agents) -> N
     assert {(await store.get(r)).state for r in held} == {State.WAITING}
 
 
+async def test_reading_past_held_callbacks_skips_nothing_that_overflowed(store, agents) -> None:
+    narrow = parse_settings(
+        BASE + "  spill: {window: 2, relax: [{after: 0s, overflow_to: chat}]}\n", "dispatch.yaml"
+    )
+    dispatcher = Dispatcher(store, agents, lambda: narrow)
+    now = (await store.now_ms()) / 1000
+    later = {"callback": True, "callback_from": now + 3600}
+    first_held = await _request(store, "spill", channel=Channel.PHONE, attributes=later)
+    due = [await _request(store, "spill", channel=Channel.PHONE) for _ in range(3)]
+    await dispatcher.round()  # no agents: only the overflow works
+    assert [(await store.get(r)).request.queue for r in due] == ["chat"] * 3
+    assert await store.peek("spill", 10) == [first_held]
+
+
 async def test_a_callback_waits_for_its_window(store, agents, dispatcher) -> None:
     await _agent(agents, "ann", capacity={"phone": 1})
     now = (await store.now_ms()) / 1000
