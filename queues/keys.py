@@ -115,7 +115,9 @@ class Keys:
         return f"{self.prefix}addr:{address}"
 
     def thread(self, ref: str) -> str:
-        """String with TTL: a conversation reference (a Message-ID, a chat id) -> request id."""
+        """String with TTL: a conversation reference (a Message-ID, a chat id, a sender on a
+        platform, `open:<customer>:<channel>` for a channel that joins the open request) ->
+        request id; set by the enqueue that claims it."""
         return f"{self.prefix}thread:{ref}"
 
     def rate(self, scope: str, key: str) -> str:

@@ -1,8 +1,8 @@
 """The Lua scripts of ``queues/lua``: read once, includes resolved, registered with redis-py.
 
-Each file is named ``<verb>-<number of keys>.lua`` (``-n`` for a read-only script that takes any
-number); calling a script with another number of keys is a programming error caught here rather
-than a wrong key touched in Redis.
+Each file is named ``<verb>-<number of keys>.lua`` (``-n`` for a script that takes any number,
+each key listed in its opening comment); calling a script with another number of keys is a
+programming error caught here rather than a wrong key touched in Redis.
 """
 
 from __future__ import annotations

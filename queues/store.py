@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +53,7 @@ class Enqueued:
 
     id: str
     created: bool
+    stale: bool = False  # a conversation claim changed since it was read: nothing was written
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +122,16 @@ class QueueStore:
         n, self._next_id = self._next_id, self._next_id + 1
         return f"FD-{n}"
 
-    async def enqueue(self, request: Request) -> Enqueued:
-        """Store a new request as waiting; the same channel + external id twice gives the first."""
+    async def enqueue(
+        self, request: Request, claims: Mapping[str, str | None] | None = None
+    ) -> Enqueued:
+        """Store a new request as waiting; the same channel + external id twice gives the first.
+
+        `claims` are conversation references (thread refs) with the request each led to when the
+        caller read them (None: to none); from now on they lead to the new request. If one of
+        them changed meanwhile (a concurrent message of the same conversation made a request),
+        nothing is written and the result is `stale`, its id the request the claim leads to."""
+        claims = claims or {}
         if not request.id:
             request = dataclasses.replace(request, id=await self.new_request_id())
         idem = request.idempotency_key
@@ -137,6 +146,7 @@ class QueueStore:
                 k.events,
                 k.queues,
                 k.customer_requests(customer) if customer else k.nobody,
+                *(k.thread(ref) for ref in claims),
             ],
             [
                 request.id,
@@ -149,11 +159,13 @@ class QueueStore:
                 self.settings.stream_maxlen,
                 "1" if idem else "0",
                 "1" if customer else "0",
+                self.settings.idempotency_ttl_s,
+                *(seen or "" for seen in claims.values()),
             ],
         )
         raise_for_code(result, request.id)
-        rid, created = result
-        return Enqueued(text(rid), bool(created))
+        rid, outcome = result
+        return Enqueued(text(rid), int(outcome) == 1, stale=int(outcome) == 2)
 
     async def append_message(
         self, request_id: str, message: Message, idempotency_key: str | None = None

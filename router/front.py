@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from frontdesk.queues.blobs import BlobStore
 from frontdesk.queues.customers import CustomerStore
+from frontdesk.queues.errors import ErrorCode, StaleRead, WrongState
 from frontdesk.queues.request import Message, Request
 from frontdesk.queues.states import OPEN_STATES
 from frontdesk.queues.store import QueueStore
@@ -22,6 +23,10 @@ from .config import Settings
 from .intake import intake
 
 TOKEN_REF = "email:token:"  # a thread reference naming the request itself, from a subject token
+OPEN_REF = (
+    "open:"  # `open:<customer>:<channel>`: the customer's open request on a join_open channel
+)
+MAX_RACES = 5  # lookups of one message when concurrent messages of its conversation keep winning
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +55,14 @@ class Receipt:
     def duplicate(self) -> bool:
         """The same external message was received before; nothing changed."""
         return not (self.created or self.appended)
+
+
+@dataclass(frozen=True, slots=True)
+class _Lookup:
+    """The open request a message continues, or the references a new request would claim."""
+
+    target: str | None
+    claims: dict[str, str | None]
 
 
 class Front:
@@ -81,31 +94,51 @@ class Front:
             # a retry: finish what the first delivery may not have (the thread references)
             await self.customers.remember(inbound.thread_keys + inbound.thread_refs, seen)
             return Receipt(seen, customer_id, False, False, self.status_token(seen))
-        target = await self._open_request_for(inbound, customer_id)
-        if target is not None:
-            count = await self.store.append_message(
-                target, _message(request), request.idempotency_key
+        for _ in range(MAX_RACES):
+            found = await self._open_request_for(inbound, customer_id)
+            if found.target is not None:
+                try:
+                    count = await self.store.append_message(
+                        found.target, _message(request), request.idempotency_key
+                    )
+                except WrongState:
+                    continue  # closed since we looked: look again
+                await self.customers.remember(inbound.thread_keys, found.target)
+                token = self.status_token(found.target)
+                return Receipt(found.target, customer_id, False, count > 0, token)
+            result = await intake(request, self.settings(), self.store, now, found.claims)
+            if result.stale:
+                continue  # a concurrent message of this conversation made its request first
+            if result.created:  # the claims lead to it already
+                refs = tuple(r for r in inbound.thread_keys if r not in found.claims)
+            else:  # the same message came before: finish what its first delivery may not have
+                refs = inbound.thread_keys + inbound.thread_refs
+            await self.customers.remember(refs, result.id)
+            return Receipt(
+                result.id, customer_id, result.created, False, self.status_token(result.id)
             )
-            await self.customers.remember(inbound.thread_keys, target)
-            return Receipt(target, customer_id, False, count > 0, self.status_token(target))
-        result = await intake(request, self.settings(), self.store, now)
-        await self.customers.remember(inbound.thread_keys + inbound.thread_refs, result.id)
-        return Receipt(result.id, customer_id, result.created, False, self.status_token(result.id))
+        raise StaleRead(ErrorCode.STALE, None, f"conversation of customer {customer_id}")
 
-    async def _open_request_for(self, inbound: Inbound, customer_id: str) -> str | None:
-        """The open request this message continues, if any."""
-        for ref in inbound.thread_refs:
-            request_id = await self.customers.thread(ref)
+    async def _open_request_for(self, inbound: Inbound, customer_id: str) -> _Lookup:
+        """The open request this message continues, if any; else the conversation references a
+        new request claims, with what each led to (so that the enqueue can tell if a concurrent
+        message of the same conversation got there first)."""
+        refs = list(inbound.thread_refs)
+        if inbound.join_open:
+            refs.append(f"{OPEN_REF}{customer_id}:{inbound.request.channel.value}")
+        claims: dict[str, str | None] = {}
+        for ref in refs:
+            request_id = claims[ref] = await self.customers.thread(ref)
             if request_id is None and ref.startswith(TOKEN_REF):
                 request_id = ref.removeprefix(TOKEN_REF)  # "[#FD-12]" in a mail's subject
             if request_id and await self._is_open(request_id):
-                return request_id
-        if inbound.join_open:
+                return _Lookup(request_id, {})
+        if inbound.join_open:  # a request opened before its conversation was claimed
             channel = inbound.request.channel
             for record in await self.customers.requests(customer_id):
                 if record.state in OPEN_STATES and record.request.channel is channel:
-                    return record.request.id
-        return None
+                    return _Lookup(record.request.id, {})
+        return _Lookup(None, claims)
 
     async def _is_open(self, request_id: str) -> bool:
         record = await self.store.get(request_id)

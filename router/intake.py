@@ -4,6 +4,7 @@ channel + external id) before the channel may acknowledge it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -21,15 +22,21 @@ class Intake:
     id: str
     created: bool
     classification: Classification
+    stale: bool = False  # a conversation claim changed meanwhile: nothing stored, read again
 
 
 async def intake(
-    request: Request, settings: Settings, store: QueueStore, now: datetime | None = None
+    request: Request,
+    settings: Settings,
+    store: QueueStore,
+    now: datetime | None = None,
+    claims: Mapping[str, str | None] | None = None,
 ) -> Intake:
-    """Classify `request` with the configured rules and enqueue it; durable on return."""
+    """Classify `request` with the configured rules and enqueue it, claiming the conversation
+    references `claims` (see `QueueStore.enqueue`); durable on return unless `stale`."""
     flags = settings.customers.lookup(request.customer)
     found = classify(
         request, settings.rules, flags, now or datetime.now(UTC), settings.default_queue
     )
-    enqueued = await store.enqueue(found.apply(request))
-    return Intake(enqueued.id, enqueued.created, found)
+    enqueued = await store.enqueue(found.apply(request), claims)
+    return Intake(enqueued.id, enqueued.created, found, enqueued.stale)
