@@ -3,6 +3,7 @@ in full before anything starts. Every problem is reported with its YAML path and
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ QUEUE_MODES = ["offer", "assign"]
 _TOP = [
     *("tenant", "redis", "http", "retention", "events", "offers"),
     *("queue_defaults", "default_queue", "skills", "queues", "agents", "customers", "rules"),
-    *("api", "limits", "channels", "helpdesks", "notices"),
+    *("api", "limits", "channels", "helpdesks", "notices", "metrics"),
 ]
 _QUEUE = ["tier", "mode", "offer_timeout", "escalate_to", "description", *ROUTING_KEYS]
 _AGENT = ["id", "name", "tier", "groups", "skills", "capacity", "presence"]
@@ -43,6 +44,16 @@ class RedisSettings:
     data_dir: Path
     appendfsync: str
     binary: str | None
+    maxmemory: int | None = None  # the embedded server's memory limit in bytes; None: unset
+    expected_rate: float | None = None  # requests per day, for the memory projection
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsSettings:
+    """Who may read /metrics: anyone with the bearer token whose sha256 is `token_sha256`;
+    without one, loopback clients only (not through a proxy)."""
+
+    token_sha256: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +111,7 @@ class Settings:
     helpdesks: tuple[HelpdeskSettings, ...] = ()
     notices: NoticeSettings | None = None
     webhooks: tuple[WebhookEndpoint, ...] = ()  # events.webhooks
+    metrics: MetricsSettings = MetricsSettings()
 
 
 def _defaults() -> tuple[dict[str, Any], Lines]:
@@ -162,6 +174,10 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
     events = d.get("events")
     raw_webhooks = events.get("webhooks") if isinstance(events, dict) else None
     webhooks = parse_webhooks(check, raw_webhooks, ("events", "webhooks"))
+    metrics = check.mapping(("metrics",), d.get("metrics"), ["token_sha256"])
+    metrics_token = metrics.get("token_sha256")
+    if metrics_token is not None:
+        metrics_token = check.string(("metrics", "token_sha256"), metrics_token, r"[0-9a-f]{64}")
     if check.problems:
         return None
     assert tenant and host and port is not None and default_queue and redis and store
@@ -183,6 +199,7 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
         helpdesks=helpdesks,
         notices=notices,
         webhooks=webhooks,
+        metrics=MetricsSettings(metrics_token),
     )
 
 
@@ -198,9 +215,42 @@ def _redis(check: Checker, r: dict[str, Any]) -> RedisSettings | None:
         check.string(("redis", "binary"), binary)
     data_dir = check.string(("redis", "data_dir"), r.get("data_dir"))
     fsync = check.choice(("redis", "appendfsync"), r.get("appendfsync"), APPENDFSYNC)
+    maxmemory = None
+    if r.get("maxmemory") is not None:
+        maxmemory = _memory_size(r["maxmemory"])
+        if maxmemory is None or maxmemory < 1 << 20:
+            check.error(
+                ("redis", "maxmemory"), f"must be a size such as 4GB, got {r['maxmemory']!r}"
+            )
+            maxmemory = None
+        elif url is not None:
+            check.error(("redis", "maxmemory"), "sets the embedded server's limit; with redis.url, "
+                        "set maxmemory on that Redis")  # fmt: skip
+    rate = r.get("expected_rate")
+    if rate is not None and (
+        isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate < 1e9
+    ):
+        check.error(
+            ("redis", "expected_rate"), f"must be requests per day such as 5000, got {rate!r}"
+        )
+        rate = None
     if data_dir is None or fsync is None:
         return None
-    return RedisSettings(url, Path(data_dir), fsync, binary)
+    return RedisSettings(url, Path(data_dir), fsync, binary, maxmemory, rate)
+
+
+_MEMORY = re.compile(r"\s*(\d+)\s*(mb|gb|tb)?\s*", re.IGNORECASE)
+_MEMORY_UNITS = {None: 1, "mb": 1 << 20, "gb": 1 << 30, "tb": 1 << 40}
+
+
+def _memory_size(value: object) -> int | None:
+    """Bytes in `4GB`, `512MB`, or a number of bytes; None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    m = _MEMORY.fullmatch(value) if isinstance(value, str) else None
+    return int(m[1]) * _MEMORY_UNITS[m[2].lower() if m[2] else None] if m else None
 
 
 def _store(check: Checker, d: dict[str, Any]) -> StoreSettings | None:
