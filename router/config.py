@@ -3,7 +3,6 @@ in full before anything starts. Every problem is reported with its YAML path and
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from .auth import ApiToken, Scope
 from .helpdesk import HelpdeskSettings
 from .helpdesk_config import parse_helpdesks
 from .notices_config import NoticeSettings, parse_notices
-from .redis_server import RedisURLError, check_url
+from .redis_config import MetricsSettings, RedisSettings, parse_metrics, parse_redis
 from .routing_config import ROUTING_KEYS, Routing, parse_routing
 from .rules import CustomerLists, Rule
 from .rules_config import parse_customer_lists, parse_rules
@@ -26,7 +25,6 @@ from .yamlconf import Checker, ConfigError, Lines, Problem, load_yaml, merge
 DEFAULTS_PATH = Path(__file__).resolve().parent.parent / "config" / "defaults.yaml"
 NAME = r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}"
 CHANNELS = [c.value for c in Channel]
-APPENDFSYNC = ["everysec", "always", "no"]
 QUEUE_MODES = ["offer", "assign"]
 
 _TOP = [
@@ -36,24 +34,6 @@ _TOP = [
 ]
 _QUEUE = ["tier", "mode", "offer_timeout", "escalate_to", "description", *ROUTING_KEYS]
 _AGENT = ["id", "name", "tier", "groups", "skills", "capacity", "presence"]
-
-
-@dataclass(frozen=True, slots=True)
-class RedisSettings:
-    url: str | None
-    data_dir: Path
-    appendfsync: str
-    binary: str | None
-    maxmemory: int | None = None  # the embedded server's memory limit in bytes; None: unset
-    expected_rate: float | None = None  # requests per day, for the memory projection
-
-
-@dataclass(frozen=True, slots=True)
-class MetricsSettings:
-    """Who may read /metrics: anyone with the bearer token whose sha256 is `token_sha256`;
-    without one, loopback clients only (not through a proxy)."""
-
-    token_sha256: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +91,7 @@ class Settings:
     helpdesks: tuple[HelpdeskSettings, ...] = ()
     notices: NoticeSettings | None = None
     webhooks: tuple[WebhookEndpoint, ...] = ()  # events.webhooks
-    metrics: MetricsSettings = MetricsSettings()
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
 
 def _defaults() -> tuple[dict[str, Any], Lines]:
@@ -144,7 +124,7 @@ def parse_settings(text: str, source: str) -> Settings:
 
 def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
     tenant = check.string(("tenant",), d.get("tenant"), NAME)
-    redis = _redis(check, check.mapping(("redis",), d.get("redis"), RedisSettings.__slots__))
+    redis = parse_redis(check, check.mapping(("redis",), d.get("redis"), RedisSettings.__slots__))
     http = check.mapping(("http",), d.get("http"), ["host", "port"])
     host = check.string(("http", "host"), http.get("host"))
     port = check.integer(("http", "port"), http.get("port"), 0, 65535)
@@ -174,10 +154,7 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
     events = d.get("events")
     raw_webhooks = events.get("webhooks") if isinstance(events, dict) else None
     webhooks = parse_webhooks(check, raw_webhooks, ("events", "webhooks"))
-    metrics = check.mapping(("metrics",), d.get("metrics"), ["token_sha256"])
-    metrics_token = metrics.get("token_sha256")
-    if metrics_token is not None:
-        metrics_token = check.string(("metrics", "token_sha256"), metrics_token, r"[0-9a-f]{64}")
+    metrics = parse_metrics(check, d.get("metrics"))
     if check.problems:
         return None
     assert tenant and host and port is not None and default_queue and redis and store
@@ -199,58 +176,8 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
         helpdesks=helpdesks,
         notices=notices,
         webhooks=webhooks,
-        metrics=MetricsSettings(metrics_token),
+        metrics=metrics,
     )
-
-
-def _redis(check: Checker, r: dict[str, Any]) -> RedisSettings | None:
-    url = r.get("url")
-    if url is not None:
-        try:
-            check_url(str(url))
-        except RedisURLError as exc:
-            check.error(("redis", "url"), str(exc))
-    binary = r.get("binary")
-    if binary is not None:
-        check.string(("redis", "binary"), binary)
-    data_dir = check.string(("redis", "data_dir"), r.get("data_dir"))
-    fsync = check.choice(("redis", "appendfsync"), r.get("appendfsync"), APPENDFSYNC)
-    maxmemory = None
-    if r.get("maxmemory") is not None:
-        maxmemory = _memory_size(r["maxmemory"])
-        if maxmemory is None or maxmemory < 1 << 20:
-            check.error(
-                ("redis", "maxmemory"), f"must be a size such as 4GB, got {r['maxmemory']!r}"
-            )
-            maxmemory = None
-        elif url is not None:
-            check.error(("redis", "maxmemory"), "sets the embedded server's limit; with redis.url, "
-                        "set maxmemory on that Redis")  # fmt: skip
-    rate = r.get("expected_rate")
-    if rate is not None and (
-        isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate < 1e9
-    ):
-        check.error(
-            ("redis", "expected_rate"), f"must be requests per day such as 5000, got {rate!r}"
-        )
-        rate = None
-    if data_dir is None or fsync is None:
-        return None
-    return RedisSettings(url, Path(data_dir), fsync, binary, maxmemory, rate)
-
-
-_MEMORY = re.compile(r"\s*(\d+)\s*(mb|gb|tb)?\s*", re.IGNORECASE)
-_MEMORY_UNITS = {None: 1, "mb": 1 << 20, "gb": 1 << 30, "tb": 1 << 40}
-
-
-def _memory_size(value: object) -> int | None:
-    """Bytes in `4GB`, `512MB`, or a number of bytes; None when it is not one."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    m = _MEMORY.fullmatch(value) if isinstance(value, str) else None
-    return int(m[1]) * _MEMORY_UNITS[m[2].lower() if m[2] else None] if m else None
 
 
 def _store(check: Checker, d: dict[str, Any]) -> StoreSettings | None:
@@ -401,7 +328,10 @@ def _agents(check: Checker, value: object, skills: dict[str, str]) -> tuple[Agen
     return tuple(agents)
 
 
-__all__ = ["ConfigError", "QueueSettings", "Settings", "load_settings", "parse_settings"]
+__all__ = [
+    "ConfigError", "MetricsSettings", "QueueSettings", "RedisSettings", "Settings",
+    "load_settings", "parse_settings",
+]  # fmt: skip
 
 
 def _tokens(check: Checker, value: object, agent_ids: set[str]) -> tuple[ApiToken, ...]:

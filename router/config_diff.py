@@ -7,7 +7,16 @@ import dataclasses
 from typing import Any
 
 # Settings fields whose YAML key is elsewhere or spelled otherwise.
-_KEY_OF = {"webhooks": "events.webhooks", "api_tokens": "api.tokens", "store": "retention"}
+_KEY_OF = {"webhooks": "events.webhooks", "api_tokens": "api.tokens", "store": "store"}
+# The store's settings come from several sections.
+_STORE_KEYS = {
+    "store.idempotency_ttl": "retention.idempotency",
+    "store.record_ttl": "retention.records",
+    "store.dead_letter_ttl": "retention.dead_letters",
+    "store.stream_maxlen": "events.max_length",
+    "store.max_missed_offers": "offers.max_missed_in_a_row",
+    "store.max_tier": "queues.tier",
+}
 
 
 def _yaml_name(field: str) -> str:
@@ -29,7 +38,9 @@ def changed_keys(prefix: str, old: Any, new: Any) -> list[str]:
         out: list[str] = []
         for f in dataclasses.fields(old):
             key = f"{prefix}.{_yaml_name(f.name)}" if prefix else _yaml_name(f.name)
-            out += changed_keys(key, getattr(old, f.name), getattr(new, f.name))
+            out += changed_keys(
+                _STORE_KEYS.get(key, key), getattr(old, f.name), getattr(new, f.name)
+            )
         return out or [prefix]
     if isinstance(old, dict) and isinstance(new, dict):
         out = []

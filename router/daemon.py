@@ -49,7 +49,7 @@ SHARED_CONNECTIONS = 100  # intake, sockets, API, outbox
 DISPATCHER_CONNECTIONS = 4  # the dispatcher runs one round at a time
 RECENT_EVENTS = 100_000
 GAUGE_INTERVAL_S = 5.0
-_RESTART_ONLY = ("tenant", "redis", "http", "webhooks", "helpdesks")
+_RESTART_ONLY = ("tenant", "redis", "http", "store", "webhooks", "helpdesks")
 _LIVE_CHANNELS = frozenset({"form", "phone"})  # their handlers read channel.settings per request
 
 
@@ -205,9 +205,9 @@ class Daemon:
 
     async def reload(self) -> bool:
         """Read the config again; a bad one is refused whole and the running one kept. Agents,
-        queues, rules, limits, API tokens, notices, metrics and the form and phone channels'
-        settings apply at once; every other change is logged by its key as waiting for the
-        next restart."""
+        queues, rules, customers, limits, API tokens, notices, metrics and the form and phone
+        channels' settings apply at once; every other change (retention, events, offers among
+        them: the stores were made with them) is logged by its key as waiting for a restart."""
         try:
             new = await asyncio.to_thread(load_settings, self.config_path)
         except ConfigError as exc:

@@ -123,6 +123,7 @@ async def test_sighup_applies_channel_settings_and_names_restart_only_keys(
             "events:\n  webhooks:\n"
             "    - {name: crm, url: 'http://127.0.0.1:9/x', secret: s3cr3t-s3cr3t-s3cr3t}\n"
         )
+        hook += "retention: {records: 30d}\n"
         text = _config(redis_server.url, NEW_SECRET, hook).replace("port: 0", "port: 18099")
         path.write_text(text)
         with caplog.at_level(logging.INFO, logger="frontdesk"):
@@ -133,6 +134,7 @@ async def test_sighup_applies_channel_settings_and_names_restart_only_keys(
         assert "config channels.phone.secret changed: applied" in said
         assert "config http.port changed: takes effect at the next restart" in said
         assert "config events.webhooks changed: takes effect at the next restart" in said
+        assert "config retention.records changed: takes effect at the next restart" in said
         assert daemon.settings.http.port == 0  # kept as it runs
         assert not any(NEW_SECRET in line for line in said)
         # a channel added while running needs its routes mounted: a restart
