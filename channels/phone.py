@@ -11,9 +11,16 @@ The webhook body is JSON or form-encoded, our own fields
 
 (`window` may also be "14:00-16:00": the next such window not yet over, in the working hours'
 timezone) or Twilio's (`From`, `To`, `CallSid`, `CallerName`; Twilio's other fields are ignored).
-It is signed with the configured secret:
+It is signed with the configured secret over a timestamp and the body, as the generic webhook is
+(`signature: timestamped`, the default):
 
-    X-Frontdesk-Signature: sha256=<hex HMAC-SHA256 of the raw body>
+    X-Frontdesk-Timestamp: 1767225600                    (Unix seconds)
+    X-Frontdesk-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>
+
+A timestamp further than `tolerance` (5m) from our clock is refused (401), and within it the same
+signed body twice is one request (a body without an `id` is keyed by its signature), so a captured
+callback cannot be replayed. `signature: legacy` accepts what IVRs signed before, the HMAC of the
+raw body alone, with no such protection (a warning says so at start).
 
 A second callback request from a number whose callback is still open joins that one.
 
@@ -26,6 +33,8 @@ A callback is eligible for routing inside its window and the working hours (`eli
         default_country: "86"
         working_hours: {timezone: Asia/Shanghai, days: mon-fri, hours: "08:30-18:00"}
         max_body: 16KB
+        signature: timestamped      # or legacy
+        tolerance: 5m
 """
 
 from __future__ import annotations
@@ -33,8 +42,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+import logging
 import math
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
@@ -72,8 +83,15 @@ from .fields import (
     text_field,
 )
 from .form import status_path
+from .webhook_generic import TIMESTAMP_HEADER, fresh, sign
+
+log = logging.getLogger("frontdesk.phone")
 
 SIGNATURE_HEADER = "X-Frontdesk-Signature"
+SIGNATURES = ("timestamped", "legacy")
+DEFAULT_TOLERANCE_S = 300.0
+MAX_TOLERANCE_S = 3600.0
+REPLAY_PREFIX = "signed:"  # the external id of a signed body that has no `id` of its own
 DEFAULT_MAX_BODY = 16 * 1024
 MAX_BODY_LIMIT = 1024 * 1024
 MIN_SECRET = 16
@@ -308,6 +326,8 @@ class PhoneSettings:
     default_country: str | None = None
     working_hours: WorkingHours | None = None
     max_body: int = DEFAULT_MAX_BODY
+    signature: str = "timestamped"  # or "legacy": the HMAC of the body alone, replayable
+    tolerance_s: float = DEFAULT_TOLERANCE_S  # how far a signed timestamp may be from our clock
 
     @property
     def zone(self) -> tzinfo:
@@ -316,7 +336,10 @@ class PhoneSettings:
 
 
 def parse_config(check: Checker, raw: object, path: Path, queues: set[str]) -> PhoneSettings | None:
-    c = check.mapping(path, raw, ["secret", "default_country", "working_hours", "max_body"])
+    c = check.mapping(
+        path, raw,
+        ["secret", "default_country", "working_hours", "max_body", "signature", "tolerance"],
+    )  # fmt: skip
     secret = check.string((*path, "secret"), c.get("secret"))
     if secret is not None and len(secret) < MIN_SECRET:
         check.error((*path, "secret"), f"must be at least {MIN_SECRET} characters long")
@@ -330,9 +353,14 @@ def parse_config(check: Checker, raw: object, path: Path, queues: set[str]) -> P
     max_body = check_size(
         check, (*path, "max_body"), c.get("max_body", DEFAULT_MAX_BODY), 1024, MAX_BODY_LIMIT
     )
-    if secret is None or max_body is None:
+    scheme = check.choice((*path, "signature"), c.get("signature", SIGNATURES[0]), SIGNATURES)
+    tolerance = check.duration((*path, "tolerance"), c.get("tolerance", DEFAULT_TOLERANCE_S))
+    if tolerance is not None and not 1 <= tolerance <= MAX_TOLERANCE_S:
+        check.error((*path, "tolerance"), f"must be from 1s to {MAX_TOLERANCE_S / 60:.0f}m")
+        tolerance = None
+    if secret is None or max_body is None or scheme is None or tolerance is None:
         return None
-    return PhoneSettings(secret, country, hours, max_body)
+    return PhoneSettings(secret, country, hours, max_body, scheme, tolerance)
 
 
 def _working_hours(check: Checker, path: Path, value: object) -> WorkingHours | None:
@@ -369,13 +397,24 @@ def _working_hours(check: Checker, path: Path, value: object) -> WorkingHours | 
 
 
 def create(settings: PhoneSettings, front: Front) -> PhoneChannel:
+    if settings.signature == "legacy":
+        log.warning(
+            "channels.phone.signature is legacy: a captured callback can be replayed; "
+            "have the IVR sign %s and switch to timestamped", TIMESTAMP_HEADER,
+        )  # fmt: skip
     return PhoneChannel(settings, front)
 
 
 # -- runtime --------------------------------------------------------------------------------------
 def signature(secret: str, body: bytes) -> str:
-    """The X-Frontdesk-Signature value for `body`."""
+    """The legacy X-Frontdesk-Signature value for `body` (`signature: legacy`)."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def signed_headers(secret: str, body: bytes, now: float | None = None) -> dict[str, str]:
+    """The headers an IVR sends with `body` (`signature: timestamped`)."""
+    stamp = str(int(time.time() if now is None else now))
+    return {TIMESTAMP_HEADER: stamp, SIGNATURE_HEADER: sign(secret, stamp, body)}
 
 
 def _signed(secret: str, body: bytes, presented: str | None) -> bool:
@@ -495,20 +534,41 @@ class PhoneChannel(RoutesOnly[PhoneSettings]):
             web.get("/v1/customers/by-phone/{number}", refusing(self.by_phone)),
         ]
 
+    def _authentic(self, request: web.Request, raw: bytes) -> str | None:
+        """Refuse a body that is not signed as configured (401 naming the header at fault);
+        for a timestamped one, the key that makes the same signed body one request."""
+        s = self.settings
+        presented = request.headers.get(SIGNATURE_HEADER)
+        if s.signature == "legacy":
+            if not _signed(s.secret, raw, presented):
+                message = f"{SIGNATURE_HEADER} must be sha256=<hex HMAC-SHA256 of the body>"
+                raise Refusal(401, "unauthorized", message, SIGNATURE_HEADER)
+            return None
+        stamp = request.headers.get(TIMESTAMP_HEADER)
+        if not stamp:
+            message = f"{TIMESTAMP_HEADER} (Unix seconds, signed with the body) is required"
+            raise Refusal(401, "unauthorized", message, TIMESTAMP_HEADER)
+        expected = sign(s.secret, stamp, raw)
+        given = (presented or "").strip().lower().encode("utf-8", "replace")
+        if not hmac.compare_digest(expected.encode(), given):
+            message = f'{SIGNATURE_HEADER} must be sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">'
+            raise Refusal(401, "unauthorized", message, SIGNATURE_HEADER)
+        if not fresh(stamp, time.time(), s.tolerance_s):
+            message = f"the timestamp is more than {s.tolerance_s:.0f}s from our clock"
+            raise Refusal(401, "stale_timestamp", message, TIMESTAMP_HEADER)
+        return REPLAY_PREFIX + expected.removeprefix("sha256=")[:40]
+
     async def callback(self, request: web.Request) -> web.StreamResponse:
         kind = media_type(request)
         raw = await read_body(request, self.settings.max_body)
-        if not _signed(self.settings.secret, raw, request.headers.get(SIGNATURE_HEADER)):
-            raise Refusal(
-                401, "unauthorized",
-                f"{SIGNATURE_HEADER} must be sha256=<hex HMAC-SHA256 of the body>",
-                SIGNATURE_HEADER,
-            )  # fmt: skip
+        replay_key = self._authentic(request, raw)
         data = parse_body(kind, raw)
         if kind != "application/json" and not any(k in data for k in ("From", "CallSid")):
             data = _form_window(data)
         now = datetime.now(UTC)
         found = callback_fields(data, self.settings, now)
+        if found.external_id is None and replay_key is not None:
+            found = dataclasses.replace(found, external_id=replay_key)  # a replay is a duplicate
         inbound = found.request(now)
         hours = self.settings.working_hours
         if found.window is not None and next_eligible(inbound, now, hours) is None:
@@ -621,8 +681,17 @@ def _post_callback() -> dict[str, Any]:
             "in": "header",
             "required": True,
             "schema": _TEXT,
-            "description": "sha256=<hex HMAC-SHA256 of the raw body with the secret>",
-        }
+            "description": 'sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>" with the secret> '
+            "(signature: legacy: of the raw body alone)",
+        },
+        {
+            "name": TIMESTAMP_HEADER,
+            "in": "header",
+            "required": False,
+            "schema": _TEXT,
+            "description": "Unix seconds, within the configured tolerance of our clock; "
+            "required unless signature is legacy",
+        },
     ]
     op["requestBody"] = {
         "required": True,

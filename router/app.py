@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hmac
+import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -17,7 +20,7 @@ from .api_body import ApiError
 from .api_requests import get_attachment, get_request
 from .api_work import work
 from .app_keys import DAEMON
-from .auth import PRINCIPAL, TokenBook, is_public
+from .auth import PRINCIPAL, TokenBook, digest, is_public
 
 if TYPE_CHECKING:
     from .daemon import Daemon
@@ -104,8 +107,40 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready"})
 
 
+_PROXIED = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
+
+
+def _may_read_metrics(request: web.Request, token_sha256: str | None) -> None:
+    """With `metrics.token_sha256`, the bearer token it names (401 otherwise); without, a
+    loopback client that is not a proxy forwarding someone else (403 otherwise)."""
+    if token_sha256 is not None:
+        given = request.headers.get("Authorization", "")
+        presented = given.removeprefix("Bearer ").strip() if given.startswith("Bearer ") else ""
+        wanted = token_sha256.encode()
+        if not presented or not hmac.compare_digest(digest(presented).encode(), wanted):
+            raise ApiError(
+                401, "unauthorized", "GET /metrics needs the bearer token of metrics.token_sha256",
+                "Authorization", {"WWW-Authenticate": 'Bearer realm="frontdesk-metrics"'},
+            )  # fmt: skip
+        return
+    try:
+        local = ipaddress.ip_address(request.remote or "").is_loopback
+    except ValueError:
+        local = False
+    if not local or any(h in request.headers for h in _PROXIED):
+        raise ApiError(
+            403, "forbidden",
+            "/metrics answers loopback clients only; set metrics.token_sha256 to scrape it "
+            "from elsewhere with a bearer token", "metrics.token_sha256",
+        )  # fmt: skip
+
+
 async def metrics(request: web.Request) -> web.Response:
-    body = request.app[DAEMON].metrics.render()
+    daemon = request.app[DAEMON]
+    _may_read_metrics(request, daemon.settings.metrics.token_sha256)
+    with contextlib.suppress(TimeoutError):  # the memory gauges, fresh, if Redis answers soon
+        await asyncio.wait_for(daemon.check_memory(), READY_TIMEOUT_S)
+    body = daemon.metrics.render()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

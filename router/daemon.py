@@ -6,26 +6,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
-from frontdesk.channels.base import ChannelRuntime
+from frontdesk.channels.base import ChannelRuntime, RoutesOnly
 from frontdesk.channels.registry import MODULES
 from frontdesk.queues.agents import AgentStore
 from frontdesk.queues.customers import CustomerStore
-from frontdesk.queues.errors import AgentRefused
+from frontdesk.queues.errors import AgentRefused, FrontdeskError
 from frontdesk.queues.events import Event, EventLog
 from frontdesk.queues.keys import Keys
 from frontdesk.queues.store import QueueStore
 
+from . import memory
 from .app import create_app
 from .config import Settings, load_settings
+from .config_diff import changed_keys, top_key
 from .dispatcher import Dispatcher
 from .front import Front
 from .helpdesk import create_sink
@@ -45,7 +49,8 @@ SHARED_CONNECTIONS = 100  # intake, sockets, API, outbox
 DISPATCHER_CONNECTIONS = 4  # the dispatcher runs one round at a time
 RECENT_EVENTS = 100_000
 GAUGE_INTERVAL_S = 5.0
-_RESTART_ONLY = ("tenant", "redis", "http")
+_RESTART_ONLY = ("tenant", "redis", "http", "store", "webhooks", "helpdesks")
+_LIVE_CHANNELS = frozenset({"form", "phone"})  # their handlers read channel.settings per request
 
 
 class Daemon:
@@ -82,7 +87,8 @@ class Daemon:
         s = self.settings
         url = s.redis.url
         if url is None:
-            self.embedded = EmbeddedRedis(s.redis.data_dir, s.redis.appendfsync, s.redis.binary)
+            r = s.redis
+            self.embedded = EmbeddedRedis(r.data_dir, r.appendfsync, r.binary, r.maxmemory)
             await asyncio.to_thread(self.embedded.start)
             url = self.embedded.url
             log.info("embedded redis-server pid %s on %s", self.embedded.pid, url)
@@ -114,12 +120,13 @@ class Daemon:
         self.channels = [MODULES[n].create(c, self.front) for n, c in s.channels.items()]
         await self._sync_agents(s)
         await self._learn_recent_throughput()
+        await self.check_memory(warn=True)
         self._runner = web.AppRunner(create_app(self), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, s.http.host, s.http.port)
-        await site.start()
+        await _listening(site.start, f"{s.http.host}:{s.http.port}", "http.host, http.port")
         for channel in self.channels:
-            await channel.start()
+            await _listening(channel.start, *_channel_address(channel))
         host, port = self._runner.addresses[0][:2]
         self.address = (host, port)
         self._tasks = [
@@ -197,7 +204,10 @@ class Daemon:
             log.warning("agent %s is in Redis but not in the config; left as it is", gone)
 
     async def reload(self) -> bool:
-        """Read the config again; a bad one is refused whole and the running one kept."""
+        """Read the config again; a bad one is refused whole and the running one kept. Agents,
+        queues, rules, customers, limits, API tokens, notices, metrics and the form and phone
+        channels' settings apply at once; every other change (retention, events, offers among
+        them: the stores were made with them) is logged by its key as waiting for a restart."""
         try:
             new = await asyncio.to_thread(load_settings, self.config_path)
         except ConfigError as exc:
@@ -205,15 +215,45 @@ class Daemon:
                 log.error("reload refused: %s", problem)
             self.metrics.reloads.labels("refused").inc()
             return False
-        for name in (*_RESTART_ONLY, "channels", "webhooks", "helpdesks"):
-            if getattr(new, name) != getattr(self.settings, name):
-                log.warning("config %s changed: takes effect at the next restart", name)
+        waiting: list[str] = []
+        for name in _RESTART_ONLY:
+            keys = changed_keys(top_key(name), getattr(self.settings, name), getattr(new, name))
+            if keys:
+                waiting += keys
                 new = _keep(new, self.settings, name)
+        channels, later = self._reload_channels(new.channels)
+        new = replace(new, channels=channels)
+        for key in waiting + later:
+            log.warning("config %s changed: takes effect at the next restart", key)
         await self._sync_agents(new)
         self.settings = new
         self.metrics.reloads.labels("applied").inc()
-        log.info("config reloaded from %s", self.config_path)
+        pending = len(waiting) + len(later)
+        after = f"; {pending} change(s) wait for the next restart" if pending else ""
+        log.info("config reloaded from %s%s", self.config_path, after)
         return True
+
+    def _reload_channels(self, new: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """The channel settings to run with after a reload, and the keys that wait for a restart.
+        The form and phone channels read their settings at each request: theirs apply at once.
+        A channel added or removed, or one with a listener or pollers of its own, waits."""
+        old = self.settings.channels
+        running = {c.name: c for c in self.channels}
+        kept: dict[str, Any] = {}
+        later: list[str] = []
+        for name in sorted(old.keys() | new.keys()):
+            before, after = old.get(name), new.get(name)
+            keys = changed_keys(f"channels.{name}", before, after)
+            runtime = running.get(name)
+            if keys and name in _LIVE_CHANNELS and isinstance(runtime, RoutesOnly) and after:
+                runtime.settings = after
+                log.info("config %s changed: applied", ", ".join(keys))
+            elif keys:
+                later += [f"channels.{name}"] if before is None or after is None else keys
+                after = before
+            if after is not None:
+                kept[name] = after
+        return kept, later
 
     # -- background tasks ------------------------------------------------------------------------
     async def _forever(self, step: Callable[[], Awaitable[None]]) -> None:
@@ -242,6 +282,29 @@ class Daemon:
                     listen(event)
                 last = event.id
 
+    async def check_memory(self, warn: bool = False) -> memory.Memory | None:
+        """Redis memory against the projection for the retention, on the gauges; at start-up
+        (`warn`) a WARNING when maxmemory is unset or below the projection. The rate is
+        `redis.expected_rate`, else what was served in the recent horizon."""
+        s = self.settings
+        rate = s.redis.expected_rate
+        try:
+            if rate is None:
+                now_ms = await self.store.now_ms()
+                names = set(s.queues) | await self.store.queue_names()
+                per_s = sum(self.dispatcher.throughput.rate(q, now_ms) for q in names)
+                rate = per_s * memory.DAY_S
+            if warn:
+                found = await memory.check(self.redis, rate, s.store, self.embedded is not None)
+            else:
+                found = await memory.read(self.redis, rate, s.store)
+        except RedisError as exc:
+            log.debug("Redis memory not read: %s", exc)
+            return None
+        if found is not None:
+            self.metrics.set_memory(found.used, found.maxmemory, found.projected)
+        return found
+
     async def _learn_recent_throughput(self) -> None:
         """Read the recent events once, so that wait estimates work right after a restart."""
         since = await self.store.now_ms() - int(self.dispatcher.throughput.horizon_ms)
@@ -259,6 +322,29 @@ class Daemon:
             self.metrics.redis_up.set(1)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), GAUGE_INTERVAL_S)
+
+
+class ListenerError(FrontdeskError):
+    """A listener could not open its address (in use, not permitted): one line names both."""
+
+
+async def _listening(start: Callable[[], Awaitable[None]], address: str, keys: str) -> None:
+    """Run `start`; an address it cannot listen on is a ListenerError naming the config keys."""
+    try:
+        await start()
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise ListenerError(f"cannot listen on {address} ({keys}): {reason.lower()}") from None
+
+
+def _channel_address(channel: ChannelRuntime) -> tuple[str, str]:
+    """Where a channel listens, as far as its settings say, and the config keys of it."""
+    settings = getattr(channel, "settings", None)
+    host, port = getattr(settings, "host", None), getattr(settings, "port", None)
+    where = f"channels.{channel.name}"
+    if host is None or port is None:
+        return f"channel {channel.name}", where
+    return f"{host}:{port}", f"{where}.host, {where}.port"
 
 
 def _keep(new: Settings, old: Settings, name: str) -> Settings:

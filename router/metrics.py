@@ -44,6 +44,20 @@ class Metrics:
         self.outbox_dead = Gauge(
             "frontdesk_outbox_dead_letters", "Dead letters kept for the sink", ["sink"], registry=r
         )
+        self.redis_used = Gauge(
+            "frontdesk_redis_used_bytes", "Redis used_memory, read at each scrape", registry=r
+        )
+        self.redis_maxmemory = Gauge(
+            "frontdesk_redis_maxmemory_bytes",
+            "Redis maxmemory (0: unset, no limit); absent when Redis does not say",
+            registry=r,
+        )
+        self.redis_projected = Gauge(
+            "frontdesk_redis_projected_bytes",
+            "Redis memory the retention will need at the recent intake rate (or "
+            "redis.expected_rate): rate x retention x bytes per request",
+            registry=r,
+        )
         self.reloads = Counter(
             "frontdesk_config_reloads_total", "Config reloads by outcome", ["outcome"], registry=r
         )
@@ -72,6 +86,12 @@ class Metrics:
     def set_outbox(self, sink: str, backlog: int, dead: int) -> None:
         self.outbox_backlog.labels(sink).set(backlog)
         self.outbox_dead.labels(sink).set(dead)
+
+    def set_memory(self, used: int, maxmemory: int | None, projected: float) -> None:
+        self.redis_used.set(used)
+        if maxmemory is not None:
+            self.redis_maxmemory.set(maxmemory)
+        self.redis_projected.set(projected)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -66,14 +66,21 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 
 
 class EmbeddedRedis:
-    """A redis-server on a unix socket under `data_dir`, with AOF persistence."""
+    """A redis-server on a unix socket under `data_dir`, with AOF persistence. It never evicts
+    (maxmemory-policy noeviction): at `maxmemory` (bytes; None: no limit) Redis refuses writes,
+    intake answers 503 and nothing queued is lost."""
 
     def __init__(
-        self, data_dir: Path, appendfsync: str = "everysec", binary: str | None = None
+        self,
+        data_dir: Path,
+        appendfsync: str = "everysec",
+        binary: str | None = None,
+        maxmemory: int | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).absolute()
         self.appendfsync = appendfsync
         self.binary = binary
+        self.maxmemory = maxmemory
         self.socket_path = self.data_dir / "redis.sock"
         self._proc: subprocess.Popen[bytes] | None = None
         if len(str(self.socket_path)) > _MAX_SOCKET_PATH:
@@ -102,6 +109,8 @@ class EmbeddedRedis:
                 'appendfilename "appendonly.aof"',
                 f"appendfsync {self.appendfsync}",
                 'save ""',
+                f"maxmemory {self.maxmemory or 0}",
+                "maxmemory-policy noeviction",
                 f'pidfile "{d / "redis.pid"}"',
                 f'logfile "{d / "redis.log"}"',
                 "daemonize no",
