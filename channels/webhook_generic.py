@@ -44,11 +44,45 @@ def _no_constant(name: str) -> NoReturn:
 
 def decode_json(raw: bytes) -> Any:
     """The JSON document in `raw` (UTF-8, -16 or -32); NaN, Infinity and nesting too deep for
-    Python are refused like any other bad JSON, with DecodeError."""
+    Python are refused like any other bad JSON, with DecodeError. So is a string (a value or a
+    name) that is not text: a `\\ud800` escape decodes to a lone surrogate, which no UTF-8
+    store can keep; the DecodeError names its field."""
     try:
-        return json.loads(raw, parse_constant=_no_constant)
+        document = json.loads(raw, parse_constant=_no_constant)
     except (ValueError, RecursionError) as exc:
         raise DecodeError("(body)", raw, ValueError(f"not JSON: {exc}")) from None
+    if (where := _not_text(document)) is not None:
+        raise DecodeError(where or "(body)", raw, ValueError("is not valid Unicode text "
+                                                             "(a lone surrogate)"))  # fmt: skip
+    return document
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _not_text(document: Any) -> str | None:
+    """The path of the first string in `document` that does not encode as UTF-8 (a name's path
+    for a bad name), else None. Iterative: nesting depth costs no stack."""
+    todo: list[tuple[Any, str]] = [(document, "")]
+    while todo:
+        value, path = todo.pop()
+        if isinstance(value, str):
+            if not _encodes(value):
+                return path
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                shown = f"{path}.{key}" if path else str(key)
+                if not _encodes(shown):
+                    return f"{path}.(name)" if path else "(name)"
+                todo.append((item, shown))
+        elif isinstance(value, list):
+            todo.extend((item, f"{path}[{i}]") for i, item in enumerate(value))
+    return None
 
 
 class Fields:

@@ -24,7 +24,7 @@ from frontdesk.queues.events import Event, EventLog
 from frontdesk.queues.keys import Keys
 from frontdesk.queues.store import QueueStore
 
-from .app import create_app
+from .app import create_app, runner_options
 from .config import Settings, load_settings
 from .dispatcher import Dispatcher
 from .front import Front
@@ -114,7 +114,7 @@ class Daemon:
         self.channels = [MODULES[n].create(c, self.front) for n, c in s.channels.items()]
         await self._sync_agents(s)
         await self._learn_recent_throughput()
-        self._runner = web.AppRunner(create_app(self), access_log=None)
+        self._runner = web.AppRunner(create_app(self), **runner_options(s.http))
         await self._runner.setup()
         site = web.TCPSite(self._runner, s.http.host, s.http.port)
         await site.start()
