@@ -287,7 +287,7 @@ def _visit(part: MimePart, depth: int, found: _Found, wants_text: bool) -> None:
     found.parts += 1
     if found.parts > MAX_PARTS or depth > MAX_DEPTH:
         return
-    ctype = clean(part.get_content_type())  # 8-bit bytes in a Content-Type are surrogates
+    ctype = part.get_content_type()
     if ctype in ("message/rfc822", "message/global"):
         _attached_message(part, found)
     elif ctype in _REPORTS:
