@@ -34,7 +34,7 @@ from frontdesk.queues.request import Attachment, Channel, Customer, Message, Req
 from frontdesk.router.auth import digest, new_token
 from frontdesk.router.config import Settings, parse_settings
 from frontdesk.router.daemon import Daemon
-from frontdesk.router.front import Front
+from frontdesk.router.front import Front, Inbound
 
 LONE = "\ud800"  # what the JSON escape "\ud800" decodes to: no UTF-8 store can keep it
 
@@ -141,7 +141,7 @@ def test_a_request_or_message_is_checked_for_text_when_built() -> None:
     assert Request.decode(good.encode()) == good
 
 
-# -- defect 6 (and the mail path of 2): SMTP with bytes that are not UTF-8 --------------------------
+# -- defect 6 (and the mail path of 2): SMTP with bytes that are not UTF-8 ----------------------
 SMTP_SECTION = """\
 channels:
   smtp:
@@ -356,7 +356,7 @@ async def test_a_client_that_leaves_mid_body_is_one_info_line(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     for _ in range(3):
-        reader, writer = await _raw(daemon)
+        _, writer = await _raw(daemon)
         writer.write(FORM_POST + b"Content-Length: 10000\r\n\r\n" + b'{"text": "' + b"x" * 2000)
         await writer.drain()
         await asyncio.sleep(0.1)
@@ -386,14 +386,21 @@ async def test_a_url_over_8kb_is_400_and_an_info_line(
     assert all(len(r.getMessage()) < 400 for r in lines)  # one line, not the 9 KB URL and more
 
 
-async def test_a_surrogate_reaching_an_api_handler_is_400(daemon: Daemon) -> None:
-    """An agent's reply with a lone surrogate: the Message refuses to be built, the API answers
-    400 naming the field (it was a 500)."""
-    async with aiohttp.ClientSession() as http:
-        async with http.post(
-            _url(daemon, "/v1/requests/FD-1/messages"),
-            data=_json({"text": LONE}),
-            headers={**_bearer("ann"), "Content-Type": "application/json"},
-        ) as response:
-            assert response.status in (400, 404), await response.text()
-            assert "error" in await response.json()
+async def test_a_surrogate_in_an_api_body_is_400_naming_the_field(daemon: Daemon) -> None:
+    """A supervisor's forced assignment whose reason holds a lone surrogate: refused when the
+    body is read (it was stored, escaped, in the request's routing), and the request did not
+    move."""
+    inbound = Inbound(Request("", Channel.CHAT, "", external_id="x-1", body="hello"))
+    request_id = (await daemon.front.receive(inbound)).request_id
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            _url(daemon, f"/v1/requests/{request_id}/assign"),
+            data=_json({"agent": "ann", "reason": LONE}),
+            headers={**_bearer("sup"), "Content-Type": "application/json"},
+        ) as response,
+    ):
+        assert response.status == 400, await response.text()
+        assert (await response.json())["error"]["field"] == "reason"
+    record = await daemon.store.get(request_id)
+    assert record is not None and record.state.value == "waiting"
