@@ -129,12 +129,31 @@ def _mutated(draw: st.DrawFn, doc: Any) -> Any:
     return _replaced(doc, at, draw(VALUES))
 
 
+LONE = st.sampled_from(["\ud800", "\udfff", "\udc80"])
+
+
+@st.composite
+def _poisoned(draw: st.DrawFn, doc: Any) -> Any:
+    """`doc` with a lone surrogate in one of its strings: what a platform's bug sends."""
+    strings = [at for at in _paths(doc) if at and isinstance(_at(doc, at), str)]
+    at = draw(st.sampled_from(strings))
+    text = _at(doc, at)
+    cut = draw(st.integers(0, len(text)))
+    return _replaced(doc, at, text[:cut] + draw(LONE) + text[cut:])
+
+
+def _at(doc: Any, at: tuple[Any, ...]) -> Any:
+    for step in at:
+        doc = doc[step]
+    return doc
+
+
 def bodies(*docs: Any) -> st.SearchStrategy[bytes]:
     """Random bytes, deep nesting, random JSON, and valid documents with one field replaced; JSON
     goes out as ASCII, so a lone surrogate travels as its `\\ud800` escape."""
     deep = st.integers(1, 5000).map(lambda n: b"[" * n + b"]" * n)
     nested = st.integers(1, 3000).map(lambda n: ('{"a":' * n + "1" + "}" * n).encode())
-    documents = VALUES | st.one_of(*(_mutated(d) for d in docs))
+    documents = VALUES | st.one_of(*(_mutated(d) for d in docs), *(_poisoned(d) for d in docs))
     return st.binary(max_size=300) | deep | nested | documents.map(lambda d: json.dumps(d).encode())
 
 
