@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from typing import Any
@@ -152,11 +151,16 @@ def check_text(value: Request | Message) -> None:
                 todo.append((v, f"{path}.{key}"))
 
 
-@functools.cache
+_TEXT_FIELDS: dict[type, tuple[str, ...]] = {}
+_NOT_TEXT = {"channel", "priority", "received_at", "enqueued_at", "tier", "size", "min_level"}
+
+
 def _names(kind: type) -> tuple[str, ...]:
     """The fields of a record that can hold text (enums, numbers and flags cannot)."""
-    skip = {"channel", "priority", "received_at", "enqueued_at", "tier", "size", "min_level"}
-    return tuple(f.name for f in dataclasses.fields(kind) if f.name not in skip)
+    if (names := _TEXT_FIELDS.get(kind)) is None:
+        fields = dataclasses.fields(kind)
+        names = _TEXT_FIELDS[kind] = tuple(f.name for f in fields if f.name not in _NOT_TEXT)
+    return names
 
 
 _RECORDS = (Request, Message, Customer, Attachment, SkillRequirement)

@@ -46,6 +46,7 @@ GONE = {
 async def agent_socket(request: web.Request) -> web.WebSocketResponse:
     request[PRINCIPAL] = await redeem(request)
     token = agent_token(request)
+    assert token.agent is not None  # for the type checker: agent_token refused any other (403)
     daemon = request.app[DAEMON]
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME)
     await ws.prepare(request)
