@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 
 from frontdesk.queues.errors import DecodeError
 from frontdesk.queues.request import Channel, Customer, Request, Scalar
+from frontdesk.router.api_body import not_text
 from frontdesk.router.front import Inbound
 
 SIGNATURE_HEADER = "X-Frontdesk-Signature"
@@ -51,38 +52,9 @@ def decode_json(raw: bytes) -> Any:
         document = json.loads(raw, parse_constant=_no_constant)
     except (ValueError, RecursionError) as exc:
         raise DecodeError("(body)", raw, ValueError(f"not JSON: {exc}")) from None
-    if (where := _not_text(document)) is not None:
-        raise DecodeError(where or "(body)", raw, ValueError("is not valid Unicode text "
-                                                             "(a lone surrogate)"))  # fmt: skip
+    if (where := not_text(document)) is not None:
+        raise DecodeError(where, raw, ValueError("is not valid Unicode text (a lone surrogate)"))
     return document
-
-
-def _encodes(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _not_text(document: Any) -> str | None:
-    """The path of the first string in `document` that does not encode as UTF-8 (a name's path
-    for a bad name), else None. Iterative: nesting depth costs no stack."""
-    todo: list[tuple[Any, str]] = [(document, "")]
-    while todo:
-        value, path = todo.pop()
-        if isinstance(value, str):
-            if not _encodes(value):
-                return path
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                shown = f"{path}.{key}" if path else str(key)
-                if not _encodes(shown):
-                    return f"{path}.(name)" if path else "(name)"
-                todo.append((item, shown))
-        elif isinstance(value, list):
-            todo.extend((item, f"{path}[{i}]") for i, item in enumerate(value))
-    return None
 
 
 class Fields:
