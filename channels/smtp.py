@@ -24,6 +24,7 @@ from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from redis.exceptions import RedisError
 
+from frontdesk.queues.errors import EncodeError
 from frontdesk.router.front import Front, Inbound, Receipt
 from frontdesk.router.yamlconf import Checker, Path
 
@@ -40,6 +41,9 @@ RELAY_DENIED = "550 5.7.1 <{address}>: relaying denied, no such mailbox here"
 RATE_LIMITED = "450 4.7.1 Too many messages; try again in {seconds} seconds"
 STORAGE_DOWN = "451 4.3.0 Storage unavailable; try again later"
 TEMPORARY_FAILURE = "451 4.3.0 Temporary failure; try again later"
+BAD_SENDER = "553 5.1.7 The sender address is not valid UTF-8"
+BAD_RECIPIENT = "553 5.1.3 The recipient address is not valid UTF-8"
+BAD_CONTENT = "554 5.6.0 Message not accepted: {field} is not valid text"
 
 MAX_LINE = 1 << 20  # RFC 5321 says 1000 octets; real mailers send longer lines (8-bit HTML)
 SESSION_TIMEOUT_S = 300
@@ -187,6 +191,9 @@ class MailHandler:
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
+        if not _utf8(address):  # aiosmtpd keeps bytes that are not UTF-8 as surrogates
+            log.info("MAIL FROM refused from %s: the address is not UTF-8", _peer_ip(session))
+            return BAD_SENDER
         sender = None if address in ("", "<>") else address.strip().lower()
         wait = await self.front.admit(sender, _peer_ip(session))
         if wait is not None:
@@ -199,6 +206,9 @@ class MailHandler:
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
+        if not _utf8(address):
+            log.info("RCPT TO refused from %s: the address is not UTF-8", _peer_ip(session))
+            return BAD_RECIPIENT
         mailbox = address.strip().lower()
         if mailbox not in self.settings.addresses:
             domain = mailbox.rsplit("@", 1)[-1]
@@ -215,6 +225,11 @@ class MailHandler:
         except (RedisError, OSError) as exc:
             log.warning("mail from %s (%s): 451, storage down: %r", envelope.mail_from, peer, exc)
             return STORAGE_DOWN
+        except EncodeError as exc:  # the mail parser cleans text; this is the last guard
+            log.info(
+                "mail from %s (%s) refused: %s is not text", envelope.mail_from, peer, exc.what
+            )
+            return BAD_CONTENT.format(field=exc.what)
         except Exception:
             log.exception("mail from %s (%s) refused with 451", envelope.mail_from, peer)
             return TEMPORARY_FAILURE
@@ -320,6 +335,14 @@ class SmtpChannel:
             await asyncio.wait(tasks, timeout=5)
         await self._server.wait_closed()
         self._server = None
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _peer_ip(session: Session) -> str | None:

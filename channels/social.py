@@ -479,9 +479,8 @@ class SocialChannel:
                 return _too_large(limit)
             stamp = request.headers.get(webhook_generic.TIMESTAMP_HEADER)
             signature = request.headers.get(webhook_generic.SIGNATURE_HEADER)
-            if not webhook_generic.verify(hook.secret, stamp, signature, body):
+            if stamp is None or not webhook_generic.verify(hook.secret, stamp, signature, body):
                 return _signature_refused(hook.name, request, webhook_generic.SIGNATURE_HEADER)
-            assert stamp is not None
             if not webhook_generic.fresh(stamp, time.time(), hook.tolerance_s):
                 message = f"the timestamp is more than {hook.tolerance_s:.0f}s from our clock"
                 return refusal(401, "stale_timestamp", message, webhook_generic.TIMESTAMP_HEADER)

@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 
 from frontdesk.queues.errors import DecodeError
 from frontdesk.queues.request import Channel, Customer, Request, Scalar
+from frontdesk.router.api_body import not_text
 from frontdesk.router.front import Inbound
 
 SIGNATURE_HEADER = "X-Frontdesk-Signature"
@@ -44,11 +45,16 @@ def _no_constant(name: str) -> NoReturn:
 
 def decode_json(raw: bytes) -> Any:
     """The JSON document in `raw` (UTF-8, -16 or -32); NaN, Infinity and nesting too deep for
-    Python are refused like any other bad JSON, with DecodeError."""
+    Python are refused like any other bad JSON, with DecodeError. So is a string (a value or a
+    name) that is not text: a `\\ud800` escape decodes to a lone surrogate, which no UTF-8
+    store can keep; the DecodeError names its field."""
     try:
-        return json.loads(raw, parse_constant=_no_constant)
+        document = json.loads(raw, parse_constant=_no_constant)
     except (ValueError, RecursionError) as exc:
         raise DecodeError("(body)", raw, ValueError(f"not JSON: {exc}")) from None
+    if (where := not_text(document)) is not None:
+        raise DecodeError(where, raw, ValueError("is not valid Unicode text (a lone surrogate)"))
+    return document
 
 
 class Fields:

@@ -19,6 +19,15 @@ class DecodeError(FrontdeskError):
         self.cause = cause
 
 
+class EncodeError(DecodeError):
+    """A value that cannot be stored: a string in it is not valid Unicode (a lone surrogate,
+    from a `\\ud800` JSON escape or bytes decoded with surrogateescape). `what` names the field;
+    a channel answers it like the bad input it is (HTTP 400, SMTP 5xx)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what, b"", ValueError("is not valid Unicode text (a lone surrogate)"))
+
+
 class QueueError(FrontdeskError):
     """A queue operation was refused; `code` is the script's return code."""
 

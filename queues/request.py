@@ -9,7 +9,7 @@ from typing import Any
 
 import msgpack
 
-from .errors import DecodeError
+from .errors import DecodeError, EncodeError
 
 SCHEMA_VERSION = 1
 
@@ -86,6 +86,9 @@ class Message:
     received_at: float = 0.0
     attachments: tuple[Attachment, ...] = ()
 
+    def __post_init__(self) -> None:
+        check_text(self)
+
 
 @dataclass(frozen=True, slots=True)
 class Request:
@@ -110,6 +113,9 @@ class Request:
     enqueued_at: float | None = None
     attributes: dict[str, Scalar] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        check_text(self)
+
     @property
     def idempotency_key(self) -> str | None:
         """channel:external id, the identity of the external message (None: never deduplicated)."""
@@ -121,6 +127,51 @@ class Request:
     @classmethod
     def decode(cls, raw: bytes) -> Request:
         return decode_request(raw)
+
+
+def check_text(value: Request | Message) -> None:
+    """Every string in a request or message encodes as UTF-8, else EncodeError naming the first
+    field that does not (`customer.name`, `attributes.order`): checked when one is built, so a
+    channel refuses it before anything of it is stored (msgpack and Redis could not keep it)."""
+    todo: list[tuple[Any, str]] = [(value, "")]
+    while todo:
+        item, path = todo.pop()
+        if isinstance(item, str):
+            if not _encodes(item):
+                raise EncodeError(path)
+        elif isinstance(item, _RECORDS):
+            prefix = f"{path}." if path else ""
+            todo += [(getattr(item, name), prefix + name) for name in _names(type(item))]
+        elif isinstance(item, tuple | list):
+            todo += [(v, f"{path}[{i}]") for i, v in enumerate(item)]
+        elif isinstance(item, dict):
+            for key, v in item.items():
+                if isinstance(key, str) and not _encodes(key):
+                    raise EncodeError(f"{path}.(name)")
+                todo.append((v, f"{path}.{key}"))
+
+
+_TEXT_FIELDS: dict[type, tuple[str, ...]] = {}
+_NOT_TEXT = {"channel", "priority", "received_at", "enqueued_at", "tier", "size", "min_level"}
+
+
+def _names(kind: type) -> tuple[str, ...]:
+    """The fields of a record that can hold text (enums, numbers and flags cannot)."""
+    if (names := _TEXT_FIELDS.get(kind)) is None:
+        fields = dataclasses.fields(kind)
+        names = _TEXT_FIELDS[kind] = tuple(f.name for f in fields if f.name not in _NOT_TEXT)
+    return names
+
+
+_RECORDS = (Request, Message, Customer, Attachment, SkillRequirement)
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _plain(value: Any) -> Any:

@@ -27,8 +27,8 @@ from .api_body import ApiError, choice, text
 from .api_requests import describe
 from .api_work import FIELDS, perform
 from .app_keys import DAEMON
-from .auth import PRINCIPAL, ApiToken, Scope, principal, public
-from .ws_tickets import redeem
+from .auth import PRINCIPAL, ApiToken, public
+from .ws_tickets import agent_token, redeem
 
 MAX_FRAME = 64 * 1024
 BACKLOG = 1000  # events queued for one socket before it is closed as too slow
@@ -45,8 +45,8 @@ GONE = {
 @public  # by its bearer token, or a one-time ticket from a browser (router/ws_tickets.py)
 async def agent_socket(request: web.Request) -> web.WebSocketResponse:
     request[PRINCIPAL] = await redeem(request)
-    token = principal(request, Scope.AGENT)
-    assert token.agent is not None
+    token = agent_token(request)
+    assert token.agent is not None  # for the type checker: agent_token refused any other (403)
     daemon = request.app[DAEMON]
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME)
     await ws.prepare(request)

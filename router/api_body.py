@@ -53,11 +53,42 @@ async def json_body(request: web.Request, allowed: Iterable[str]) -> dict[str, A
         raise ApiError(400, "invalid_json", f"the body is not JSON: {exc}") from None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "the body must be a JSON object")
+    if (where := not_text(body)) is not None:
+        raise invalid(where, "is not valid Unicode text (a lone surrogate)")
     known = set(allowed)
     for key in body:
         if key not in known:
             raise invalid(str(key), f"unknown field; expected one of {', '.join(sorted(known))}")
     return body
+
+
+def not_text(document: Any) -> str | None:
+    """The path (`attributes.order`, `entry[0].id`) of the first string in a decoded JSON
+    document, a value or a name, that does not encode as UTF-8: a `\\ud800` escape decodes to a
+    lone surrogate, which neither msgpack nor Redis can keep. None when every string is text.
+    Iterative: nesting depth costs no stack."""
+    todo: list[tuple[Any, str]] = [(document, "")]
+    while todo:
+        value, path = todo.pop()
+        if isinstance(value, str):
+            if not _encodes(value):
+                return path or "(body)"
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if not _encodes(str(key)):
+                    return f"{path}.(name)" if path else "(name)"
+                todo.append((item, f"{path}.{key}" if path else str(key)))
+        elif isinstance(value, list):
+            todo.extend((item, f"{path}[{i}]") for i, item in enumerate(value))
+    return None
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def text(body: dict[str, Any], name: str, required: bool = True, max_len: int = 2000) -> str:

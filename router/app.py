@@ -7,12 +7,16 @@ import contextlib
 import hmac
 import ipaddress
 import logging
-from collections.abc import Awaitable, Callable
+import sys
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from prometheus_client import CONTENT_TYPE_LATEST
 from redis.exceptions import RedisError
+
+from frontdesk.queues.errors import EncodeError
 
 from . import api_agents, api_outbox, openapi, ws_tickets
 from .agent_ws import agent_socket
@@ -23,6 +27,7 @@ from .app_keys import DAEMON
 from .auth import PRINCIPAL, TokenBook, digest, is_public
 
 if TYPE_CHECKING:
+    from .config import HttpSettings
     from .daemon import Daemon
 
 log = logging.getLogger("frontdesk.http")
@@ -39,11 +44,92 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> web.Re
     return web.json_response({"error": {"code": code, "message": message, **extra}}, status=status)
 
 
+class BodyTimeout(TimeoutError):
+    """The client did not send its whole body within `http.body_timeout` (a TimeoutError, so
+    that aiohttp's lingering read after the 408 gives up on it at once)."""
+
+
+def client_fault(exc: BaseException | None) -> bool:
+    """A connection the client broke (closed, reset) or bytes that are not HTTP: the client's
+    doing, worth one INFO line, never an ERROR with a traceback."""
+    if isinstance(exc, HttpProcessingError):
+        return 400 <= (exc.code or 400) < 500
+    return isinstance(exc, ConnectionError)
+
+
+def _gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).replace("\n", " ")
+    return type(exc).__name__ + (f": {text[:200]}" if text else "")
+
+
+class ClientFaultLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """The log aiohttp's protocol writes to (its `logger`): what a client did wrong (a URL
+    over 8 KB, a bad request line, a reset mid-request) is one INFO line without traceback;
+    anything else stays an ERROR with its traceback."""
+
+    def exception(self, msg: object, *args: object, exc_info: Any = True, **kwargs: Any) -> None:
+        exc = exc_info if isinstance(exc_info, BaseException) else sys.exc_info()[1]
+        if client_fault(exc):
+            assert exc is not None  # client_fault(None) is False
+            self.logger.info("%s: %s", str(msg) % args if args else msg, _short(exc))
+        else:
+            self.logger.error(msg, *args, exc_info=exc_info, **kwargs)
+
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, Any]:
+        return msg, kwargs
+
+
+def runner_options(http: HttpSettings) -> dict[str, Any]:
+    """The AppRunner's protocol options: `http.idle_timeout` closes a connection that has sent
+    no complete request head for that long (aiohttp's keep-alive timer runs from the moment a
+    connection opens), and aiohttp's own errors go through ClientFaultLog."""
+    return {
+        "access_log": None,
+        "keepalive_timeout": http.idle_timeout_s,
+        "logger": ClientFaultLog(logging.getLogger("frontdesk.http.protocol")),
+    }
+
+
 @web.middleware
-async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every error a client sees is JSON with a stable code; never a traceback."""
+async def body_deadline(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A request's body must arrive within `http.body_timeout` of its headers: past it, any
+    read of the body raises BodyTimeout, answered 408 (json_errors) and the connection closed."""
+    if not request.body_exists or request.content.is_eof():
+        return await handler(request)
+    timeout_s = request.app[DAEMON].settings.http.body_timeout_s
+    content = request.content
+
+    def expire() -> None:
+        if not content.is_eof():
+            content.set_exception(BodyTimeout(f"no complete body within {timeout_s:g}s"))
+
+    timer = asyncio.get_running_loop().call_later(timeout_s, expire)
     try:
         return await handler(request)
+    finally:
+        timer.cancel()
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error a client sees is JSON with a stable code; never a traceback. A client that
+    went away or stalled its body is one INFO line."""
+    try:
+        return await handler(request)
+    except BodyTimeout as exc:
+        log.info("%s %s from %s: 408, %s", request.method, request.path, request.remote, exc)
+        response = error_response(408, "body_timeout", f"the body did not arrive: {exc}",
+                                  field="body")  # fmt: skip
+        response.force_close()
+        return response
+    except EncodeError as exc:  # a Request or Message built from text that is not text
+        message = f"{exc.what}: is not valid Unicode text (a lone surrogate)"
+        return error_response(400, "invalid", message, field=exc.what)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -63,7 +149,11 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         response = error_response(503, "unavailable", "storage is unavailable, try again later")
         response.headers["Retry-After"] = RETRY_AFTER_S
         return response
-    except Exception:
+    except Exception as exc:
+        if client_fault(exc) and _gone(request):  # nobody is left to answer
+            log.info("%s %s from %s: the client went away (%s)", request.method, request.path,
+                     request.remote, _short(exc))  # fmt: skip
+            return error_response(400, "client_closed", "the client closed the connection")
         log.exception("unhandled error serving %s %s", request.method, request.path)
         return error_response(500, "internal", "internal error; it has been logged")
 
@@ -153,7 +243,9 @@ async def openapi_document(request: web.Request) -> web.Response:
 
 
 def create_app(daemon: Daemon) -> web.Application:
-    app = web.Application(middlewares=[json_errors, authenticate], client_max_size=1024 * 1024)
+    app = web.Application(
+        middlewares=[json_errors, body_deadline, authenticate], client_max_size=1024 * 1024
+    )
     app[DAEMON] = daemon
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

@@ -40,6 +40,8 @@ _AGENT = ["id", "name", "tier", "groups", "skills", "capacity", "presence"]
 class HttpSettings:
     host: str
     port: int
+    body_timeout_s: float = 30.0  # a request's whole body must arrive within this, else 408
+    idle_timeout_s: float = 75.0  # a connection without a complete request for this is closed
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,9 +127,10 @@ def parse_settings(text: str, source: str) -> Settings:
 def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
     tenant = check.string(("tenant",), d.get("tenant"), NAME)
     redis = parse_redis(check, check.mapping(("redis",), d.get("redis"), RedisSettings.__slots__))
-    http = check.mapping(("http",), d.get("http"), ["host", "port"])
+    http = check.mapping(("http",), d.get("http"), ["host", "port", *_HTTP_TIMEOUTS])
     host = check.string(("http", "host"), http.get("host"))
     port = check.integer(("http", "port"), http.get("port"), 0, 65535)
+    body_timeout, idle_timeout = (_http_timeout(check, k, http.get(k)) for k in _HTTP_TIMEOUTS)
     store = _store(check, d)
     skills = _skills(check, d.get("skills"))
     queues = _queues(check, d)
@@ -158,11 +161,12 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
     if check.problems:
         return None
     assert tenant and host and port is not None and default_queue and redis and store
+    assert body_timeout is not None and idle_timeout is not None
     return Settings(
         source=check.lines.source,
         tenant=tenant,
         redis=redis,
-        http=HttpSettings(host, port),
+        http=HttpSettings(host, port, body_timeout, idle_timeout),
         store=store,
         default_queue=default_queue,
         skills=skills,
@@ -178,6 +182,18 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
         webhooks=webhooks,
         metrics=metrics,
     )
+
+
+_HTTP_TIMEOUTS = ("body_timeout", "idle_timeout")
+
+
+def _http_timeout(check: Checker, key: str, value: object) -> float | None:
+    """`http.body_timeout` or `http.idle_timeout`: from 1s to 1h."""
+    seconds = check.duration(("http", key), value)
+    if seconds is not None and not 1 <= seconds <= 3600:
+        check.error(("http", key), f"must be from 1s to 1h, got {value!r}")
+        return None
+    return seconds
 
 
 def _store(check: Checker, d: dict[str, Any]) -> StoreSettings | None:

@@ -27,7 +27,7 @@ from frontdesk.queues.keys import Keys
 from frontdesk.queues.store import QueueStore
 
 from . import memory
-from .app import create_app
+from .app import create_app, runner_options
 from .config import Settings, load_settings
 from .config_diff import changed_keys, top_key
 from .dispatcher import Dispatcher
@@ -121,7 +121,7 @@ class Daemon:
         await self._sync_agents(s)
         await self._learn_recent_throughput()
         await self.check_memory(warn=True)
-        self._runner = web.AppRunner(create_app(self), access_log=None)
+        self._runner = web.AppRunner(create_app(self), **runner_options(s.http))
         await self._runner.setup()
         site = web.TCPSite(self._runner, s.http.host, s.http.port)
         await _listening(site.start, f"{s.http.host}:{s.http.port}", "http.host, http.port")

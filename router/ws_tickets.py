@@ -20,7 +20,7 @@ TICKET_TTL_S = 30
 
 async def issue(request: web.Request) -> web.Response:
     """POST /v1/agents/ws-ticket: a ticket for the caller's own agent socket."""
-    token = principal(request, Scope.AGENT)
+    token = agent_token(request)
     daemon = request.app[DAEMON]
     ticket = "fdw_" + secrets.token_urlsafe(24)
     key = daemon.store.keys.ws_ticket(digest(ticket))
@@ -28,6 +28,18 @@ async def issue(request: web.Request) -> web.Response:
     return web.json_response(
         {"ticket": ticket, "expires_in_s": TICKET_TTL_S, "url": f"/v1/agents/ws?ticket={ticket}"}
     )
+
+
+def agent_token(request: web.Request) -> ApiToken:
+    """The caller's token if it acts as an agent; 403 for any other (an admin's or a
+    supervisor's token names no agent whose offers a socket could carry)."""
+    token = principal(request, Scope.AGENT)
+    if token.agent is None:
+        raise ApiError(
+            403, "forbidden", "the agent socket takes an agent token (scope agent, with its agent)",
+            "Authorization",
+        )  # fmt: skip
+    return token
 
 
 async def redeem(request: web.Request) -> ApiToken:
