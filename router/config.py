@@ -15,7 +15,7 @@ from .auth import ApiToken, Scope
 from .helpdesk import HelpdeskSettings
 from .helpdesk_config import parse_helpdesks
 from .notices_config import NoticeSettings, parse_notices
-from .redis_server import RedisURLError, check_url
+from .redis_config import REDIS_KEYS, RedisSettings, parse_redis
 from .routing_config import ROUTING_KEYS, Routing, parse_routing
 from .rules import CustomerLists, Rule
 from .rules_config import parse_customer_lists, parse_rules
@@ -25,7 +25,6 @@ from .yamlconf import Checker, ConfigError, Lines, Problem, load_yaml, merge
 DEFAULTS_PATH = Path(__file__).resolve().parent.parent / "config" / "defaults.yaml"
 NAME = r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}"
 CHANNELS = [c.value for c in Channel]
-APPENDFSYNC = ["everysec", "always", "no"]
 QUEUE_MODES = ["offer", "assign"]
 
 _TOP = [
@@ -35,14 +34,6 @@ _TOP = [
 ]
 _QUEUE = ["tier", "mode", "offer_timeout", "escalate_to", "description", *ROUTING_KEYS]
 _AGENT = ["id", "name", "tier", "groups", "skills", "capacity", "presence"]
-
-
-@dataclass(frozen=True, slots=True)
-class RedisSettings:
-    url: str | None
-    data_dir: Path
-    appendfsync: str
-    binary: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +123,7 @@ def parse_settings(text: str, source: str) -> Settings:
 
 def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
     tenant = check.string(("tenant",), d.get("tenant"), NAME)
-    redis = _redis(check, check.mapping(("redis",), d.get("redis"), RedisSettings.__slots__))
+    redis = parse_redis(check, check.mapping(("redis",), d.get("redis"), REDIS_KEYS))
     http = check.mapping(("http",), d.get("http"), ["host", "port"])
     host = check.string(("http", "host"), http.get("host"))
     port = check.integer(("http", "port"), http.get("port"), 0, 65535)
@@ -184,23 +175,6 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
         notices=notices,
         webhooks=webhooks,
     )
-
-
-def _redis(check: Checker, r: dict[str, Any]) -> RedisSettings | None:
-    url = r.get("url")
-    if url is not None:
-        try:
-            check_url(str(url))
-        except RedisURLError as exc:
-            check.error(("redis", "url"), str(exc))
-    binary = r.get("binary")
-    if binary is not None:
-        check.string(("redis", "binary"), binary)
-    data_dir = check.string(("redis", "data_dir"), r.get("data_dir"))
-    fsync = check.choice(("redis", "appendfsync"), r.get("appendfsync"), APPENDFSYNC)
-    if data_dir is None or fsync is None:
-        return None
-    return RedisSettings(url, Path(data_dir), fsync, binary)
 
 
 def _store(check: Checker, d: dict[str, Any]) -> StoreSettings | None:
@@ -351,7 +325,10 @@ def _agents(check: Checker, value: object, skills: dict[str, str]) -> tuple[Agen
     return tuple(agents)
 
 
-__all__ = ["ConfigError", "QueueSettings", "Settings", "load_settings", "parse_settings"]
+__all__ = [
+    *("ConfigError", "QueueSettings", "RedisSettings", "Settings"),
+    *("load_settings", "parse_settings"),
+]
 
 
 def _tokens(check: Checker, value: object, agent_ids: set[str]) -> tuple[ApiToken, ...]:
