@@ -3,7 +3,7 @@ in full before anything starts. Every problem is reported with its YAML path and
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +156,8 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
     if check.problems:
         return None
     assert tenant and host and port is not None and default_queue and redis and store
+    wait_ms = int(redis.wait_timeout_s * 1000)
+    store = replace(store, wait_replicas=redis.wait_replicas, wait_timeout_ms=wait_ms)
     return Settings(
         source=check.lines.source,
         tenant=tenant,

@@ -130,7 +130,7 @@ class Replicated:
     def master_port(self) -> int:
         """The primary's port as the sentinels tell it now."""
         with self.sentinels[0].client() as c:
-            host, port = c.sentinel_get_master_addr_by_name(MASTER)
+            _, port = c.sentinel_get_master_addr_by_name(MASTER)
         return int(port)
 
     def all(self) -> list[Server]:
@@ -175,7 +175,9 @@ def _sentinels_ready(setup: Replicated) -> bool:
     for s in setup.sentinels:
         with s.client() as c:
             master = c.sentinel_master(MASTER)
-            if int(master.get("num-other-sentinels", 0)) < 2 or int(master.get("num-slaves", 0)) < 1:
+            if int(master.get("num-other-sentinels", 0)) < 2:
+                return False
+            if int(master.get("num-slaves", 0)) < 1:
                 return False
     return True
 

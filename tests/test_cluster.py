@@ -87,9 +87,7 @@ async def life_cycle(redis: Redis, tenant: str) -> None:
     assert (await customers.hit([("sender", "c", 2, 60)]) or 0) > 0  # the third is refused
 
     def request(n: int, queue: str = "l1") -> Request:
-        return Request(
-            "", Channel.CHAT, queue, external_id=f"m{n}", customer=Customer(id=customer)
-        )
+        return Request("", Channel.CHAT, queue, external_id=f"m{n}", customer=Customer(id=customer))
 
     first = await store.enqueue(request(1))
     again = await store.enqueue(request(1))
@@ -176,10 +174,12 @@ async def test_a_daemon_on_redis_cluster_takes_a_form_and_offers_it(
         url = f"http://127.0.0.1:{daemon.address[1]}/v1/requests"
         form = {"name": "Li", "email": "li@example.test", "body": "my invoice is wrong"}
         headers = {"Origin": ORIGIN, "X-Frontdesk-Site": "site-0001", "Idempotency-Key": "k-1"}
-        async with aiohttp.ClientSession() as http:
-            async with http.post(url, json=form, headers=headers) as response:
-                assert response.status == 201, await response.text()
-                request_id = (await response.json())["id"]
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(url, json=form, headers=headers) as response,
+        ):
+            assert response.status == 201, await response.text()
+            request_id = (await response.json())["id"]
         deadline = asyncio.get_running_loop().time() + 10
         while True:
             record = await daemon.store.get(request_id)
