@@ -88,7 +88,7 @@ def parse_redis(check: Checker, r: dict[str, Any]) -> RedisSettings | None:
     if replicas and cluster is not None:
         check.error(("redis", "wait_replicas"), "is not supported with redis.cluster "
                     "(a cluster's replicas are its nodes' own; use 0)")  # fmt: skip
-    if replicas and r.get("url") is None and r.get("sentinel") is None:
+    elif replicas and not chosen:
         check.error(("redis", "wait_replicas"), "needs redis.url or redis.sentinel: the "
                     "embedded redis-server has no replicas")  # fmt: skip
     if data_dir is None or fsync is None or replicas is None or timeout is None:
