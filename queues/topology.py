@@ -23,6 +23,7 @@ async def server_time_ms(redis: Redis, keys: Keys) -> int:
     Cluster TIME would otherwise go to any node, whose clock may differ)."""
     options: dict[str, Any] = {}
     if isinstance(redis, RedisCluster):
+        await redis.initialize()  # the slots' owners are known once it has connected
         options["target_nodes"] = redis.get_node_from_key(keys.prefix)
     seconds, micros = await redis.time(**options)
     return int(seconds) * 1000 + int(micros) // 1000
