@@ -39,6 +39,12 @@ class Keys:
         return self.prefix + "events"
 
     @property
+    def durable(self) -> str:
+        """String counter: written after an intake's writes when an acknowledgement waits for
+        replicas (redis.wait_replicas), so that WAIT on that connection covers them all."""
+        return self.prefix + "durable"
+
+    @property
     def offers(self) -> str:
         """Sorted set: request id -> offer deadline (ms since epoch, Redis clock)."""
         return self.prefix + "offers"

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import ClusterPipeline
 from redis.commands.core import AsyncScript
 
 LUA_DIR = Path(__file__).parent / "lua"
@@ -47,11 +48,19 @@ class _Bound:
     ) -> Any:
         if self.nkeys != ANY and len(keys) != self.nkeys:
             raise TypeError(f"{self.verb} takes {self.nkeys} keys, got {len(keys)}")
+        if isinstance(client, ClusterPipeline):
+            # redis-py refuses EVALSHA in a cluster pipeline (it could not load a script the
+            # node lacks, as a plain pipeline does), so the script text goes along: EVAL,
+            # routed by its keys like EVALSHA, to the one slot of the tenant. Not awaited: that
+            # would initialize the cluster pipeline again, dropping what it had queued.
+            return client.eval(self.script.script, len(keys), *keys, *args)  # type: ignore[arg-type]
         return await self.script(keys=list(keys), args=list(args), client=client)
 
 
 class Scripts:
-    """Every script, registered on one client (EVALSHA, with redis-py's NOSCRIPT fallback)."""
+    """Every script, registered on one client (EVALSHA, with redis-py's NOSCRIPT fallback); the
+    client may be a Redis Cluster client (every key of a call is on one slot), and in a cluster
+    pipeline a script goes as EVAL."""
 
     def __init__(self, redis: Redis) -> None:
         self._bound = {

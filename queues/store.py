@@ -16,6 +16,7 @@ from .keys import Keys
 from .request import Message, Priority, Request, decode_message, decode_request, encode
 from .scripts import Scripts
 from .states import State
+from .topology import server_time_ms, wait_for_replicas
 from .wire import as_bytes, fields, text, texts
 
 _BY_BAND = {p.band: p for p in Priority}
@@ -33,6 +34,8 @@ class StoreSettings:
     max_missed_offers: int = 3
     dead_letter_ttl_s: int = 30 * 86400  # the outbox purges dead letters older than this
     record_ttl_s: int = 90 * 86400  # a closed request is kept this long (0: for ever)
+    wait_replicas: int = 0  # an acknowledgement waits until this many replicas have the writes
+    wait_timeout_ms: int = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,8 +222,13 @@ class QueueStore:
 
     async def now_ms(self) -> int:
         """The Redis clock, the one every script uses."""
-        seconds, micros = await self.redis.time()
-        return int(seconds) * 1000 + int(micros) // 1000
+        return await server_time_ms(self.redis, self.keys)
+
+    async def durable(self) -> None:
+        """Return once `wait_replicas` replicas have every write so far (at once when 0); else
+        raise ReplicasBehind, a RedisError: the channel refuses temporarily."""
+        s = self.settings
+        await wait_for_replicas(self.redis, self.keys, s.wait_replicas, s.wait_timeout_ms)
 
     async def position(self, request_id: str, queue: str | None = None) -> int | None:
         """1-based place of a waiting request in its queue (`queue` when the caller knows it);

@@ -25,8 +25,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from redis.asyncio import Redis
-
 from frontdesk.queues.keys import Keys
 
 from .bench_agents import AgentPool, HandleTime
@@ -53,6 +51,7 @@ from .bench_report import (
     table,
     timings,
 )
+from .redis_connect import from_url
 from .redis_server import EmbeddedRedis
 from .yamlconf import parse_duration
 
@@ -71,7 +70,7 @@ async def run(
     """One load run against `target` with `agents` of its agent tokens at work (None: all)."""
     if target.redis_url is None:
         raise SystemExit("bench load needs the target's Redis (for the event stream)")
-    redis = Redis.from_url(target.redis_url)
+    redis = from_url(target.redis_url)
     keys = Keys(target.tenant)
     tokens = dict(sorted(target.agent_tokens.items())[: agents if agents is not None else None])
     pool = AgentPool(target.urls, tokens, handle, plan.seed)

@@ -3,7 +3,7 @@ in full before anything starts. Every problem is reported with its YAML path and
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,13 @@ from .auth import ApiToken, Scope
 from .helpdesk import HelpdeskSettings
 from .helpdesk_config import parse_helpdesks
 from .notices_config import NoticeSettings, parse_notices
-from .redis_config import MetricsSettings, RedisSettings, parse_metrics, parse_redis
+from .redis_config import (
+    REDIS_KEYS,
+    MetricsSettings,
+    RedisSettings,
+    parse_metrics,
+    parse_redis,
+)
 from .routing_config import ROUTING_KEYS, Routing, parse_routing
 from .rules import CustomerLists, Rule
 from .rules_config import parse_customer_lists, parse_rules
@@ -126,7 +132,7 @@ def parse_settings(text: str, source: str) -> Settings:
 
 def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
     tenant = check.string(("tenant",), d.get("tenant"), NAME)
-    redis = parse_redis(check, check.mapping(("redis",), d.get("redis"), RedisSettings.__slots__))
+    redis = parse_redis(check, check.mapping(("redis",), d.get("redis"), REDIS_KEYS))
     http = check.mapping(("http",), d.get("http"), ["host", "port", *_HTTP_TIMEOUTS])
     host = check.string(("http", "host"), http.get("host"))
     port = check.integer(("http", "port"), http.get("port"), 0, 65535)
@@ -162,6 +168,8 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
         return None
     assert tenant and host and port is not None and default_queue and redis and store
     assert body_timeout is not None and idle_timeout is not None
+    wait_ms = int(redis.wait_timeout_s * 1000)
+    store = replace(store, wait_replicas=redis.wait_replicas, wait_timeout_ms=wait_ms)
     return Settings(
         source=check.lines.source,
         tenant=tenant,

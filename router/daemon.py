@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from frontdesk.channels.base import ChannelRuntime, RoutesOnly
@@ -36,6 +36,7 @@ from .helpdesk import create_sink
 from .metrics import Metrics
 from .notices import notice_target
 from .outbox import EngineOptions, OutboxEngine, Target
+from .redis_connect import close, connect, describe
 from .redis_server import EmbeddedRedis, RedisServerError
 from .sinks import DeliveryContext
 from .webhooks_out import webhook_targets
@@ -86,14 +87,14 @@ class Daemon:
     async def start(self) -> None:
         s = self.settings
         url = s.redis.url
-        if url is None:
+        if s.redis.embedded:
             r = s.redis
             self.embedded = EmbeddedRedis(r.data_dir, r.appendfsync, r.binary, r.maxmemory)
             await asyncio.to_thread(self.embedded.start)
             url = self.embedded.url
             log.info("embedded redis-server pid %s on %s", self.embedded.pid, url)
         self.redis = self._client(url, SHARED_CONNECTIONS)
-        await self._wait_for_redis(url)
+        await self._wait_for_redis(describe(s.redis, url))
         keys = Keys(s.tenant)
         self.store = QueueStore(self.redis, keys, s.store)
         self.agents = AgentStore(self.redis, keys, s.store.stream_maxlen)
@@ -137,16 +138,14 @@ class Daemon:
         ]
         log.info("frontdesk listening on http://%s:%d (tenant %s)", host, port, s.tenant)
 
-    def _client(self, url: str, connections: int) -> Redis:
-        """A client whose pool waits for a free connection under load instead of refusing."""
-        pool = BlockingConnectionPool.from_url(
-            url, socket_connect_timeout=5, max_connections=connections, timeout=10
-        )
-        client = Redis(connection_pool=pool)
+    def _client(self, url: str | None, connections: int) -> Redis:
+        """A client whose pool waits for a free connection under load instead of refusing; on
+        `url` (the embedded server's), else on what `redis` configures (url, sentinel, cluster)."""
+        client = connect(self.settings.redis, url, connections, socket_connect_timeout=5)
         self._clients.append(client)
         return client
 
-    async def _wait_for_redis(self, url: str) -> None:
+    async def _wait_for_redis(self, where: str) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.connect_timeout_s
         while True:
@@ -155,7 +154,7 @@ class Daemon:
                 return
             except (RedisError, OSError) as exc:
                 if loop.time() > deadline:
-                    raise RedisServerError(f"cannot reach Redis at {url}: {exc}") from exc
+                    raise RedisServerError(f"cannot reach Redis at {where}: {exc}") from exc
                 await asyncio.sleep(0.2)
 
     async def stop(self) -> None:
@@ -176,8 +175,7 @@ class Daemon:
             await self._runner.cleanup()
         log.debug("http stopped")
         for client in self._clients:
-            await client.aclose()
-            await client.connection_pool.disconnect()  # a pool we made: ours to close
+            await close(client)  # and the pool we made: ours to close
         self._clients.clear()
         log.debug("redis client closed")
         if self.embedded is not None:

@@ -31,6 +31,9 @@ from frontdesk.queues.events import Event, EventLog, EventType
 from frontdesk.queues.keys import Keys
 from frontdesk.queues.store import QueueStore
 
+from .redis_config import RedisSettings
+from .redis_connect import tool_client, tool_target
+
 CHUNK = 1_000
 
 
@@ -117,8 +120,10 @@ async def export(
         start = "(" + events[-1].id  # exclusive: after the last one read
 
 
-async def _run(url: str, tenant: str, args: argparse.Namespace, out: TextIO) -> int:
-    redis = Redis.from_url(url, socket_connect_timeout=5, socket_timeout=60)
+async def _run(
+    where: RedisSettings, url: str, tenant: str, args: argparse.Namespace, out: TextIO
+) -> int:
+    redis = tool_client(where, url, socket_connect_timeout=5, socket_timeout=60)
     try:
         types = {EventType(t) for t in args.type} if args.type else None
         return await export(redis, tenant, out, args.since, args.until, types)
@@ -151,14 +156,14 @@ def main(argv: Sequence[str]) -> int:
     settings = load_or_report(args.config)
     if settings is None:
         return EXIT_CONFIG
-    url = redis_url(settings)
+    url = tool_target(settings.redis, redis_url(settings))
     try:
         out = sys.stdout if args.out == "-" else open(args.out, "w", encoding="utf-8")  # noqa: SIM115
     except OSError as exc:
         print(f"cannot write {args.out}: {exc.strerror}", file=sys.stderr)
         return EXIT_RUNTIME
     try:
-        count = asyncio.run(_run(url, settings.tenant, args, out))
+        count = asyncio.run(_run(settings.redis, url, settings.tenant, args, out))
     except (RedisError, OSError) as exc:
         err = sys.stderr
         print(f"cannot export from Redis at {url}: {exc}", file=sys.stderr)

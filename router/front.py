@@ -82,6 +82,13 @@ class Front:
         self._secret = await self.customers.secret()
 
     async def receive(self, inbound: Inbound, now: datetime | None = None) -> Receipt:
+        """Store what came in; with `redis.wait_replicas`, return (the channel's yes) only
+        once that many replicas have it too, else raise a RedisError (refuse temporarily)."""
+        receipt = await self._receive(inbound, now)
+        await self.store.durable()
+        return receipt
+
+    async def _receive(self, inbound: Inbound, now: datetime | None = None) -> Receipt:
         request = inbound.request
         # the attachments' contents first: a request never refers to content not stored
         await self.blobs.put_many(inbound.contents, self.store.settings.record_ttl_s)

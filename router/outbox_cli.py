@@ -24,11 +24,13 @@ from frontdesk.queues.outbox import Outbox
 
 from .api_outbox import iso_ms
 from .cli import EXIT_CONFIG, EXIT_RUNTIME, EXIT_USAGE, config_option, load_or_report, redis_url
+from .redis_config import RedisSettings
+from .redis_connect import tool_client, tool_target
 from .yamlconf import parse_duration
 
 
-async def _with_outbox(url: str, tenant: str) -> tuple[Redis, Outbox]:
-    redis = Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30)
+async def _with_outbox(where: RedisSettings, url: str, tenant: str) -> tuple[Redis, Outbox]:
+    redis = tool_client(where, url, socket_connect_timeout=5, socket_timeout=30)
     try:
         await redis.ping()
     except BaseException:
@@ -48,8 +50,8 @@ def _unreachable(url: str, exc: BaseException, err: TextIO) -> int:
     return EXIT_RUNTIME
 
 
-async def _dead(url: str, tenant: str, sink: str | None, out: TextIO) -> int:
-    redis, outbox = await _with_outbox(url, tenant)
+async def _dead(where: RedisSettings, url: str, tenant: str, sink: str | None, out: TextIO) -> int:
+    redis, outbox = await _with_outbox(where, url, tenant)
     try:
         sinks = [sink] if sink else await outbox.sinks()
         letters = [d for s in sinks for d in await outbox.dead_letters(s)]
@@ -68,6 +70,7 @@ async def _dead(url: str, tenant: str, sink: str | None, out: TextIO) -> int:
 
 async def _act(
     verb: str,
+    where: RedisSettings,
     url: str,
     tenant: str,
     ids: Sequence[str] | None,
@@ -77,7 +80,7 @@ async def _act(
     err: TextIO,
 ) -> int:
     """replay or purge the dead letters `ids` (None: all of them) of `sink` (None: every sink)."""
-    redis, outbox = await _with_outbox(url, tenant)
+    redis, outbox = await _with_outbox(where, url, tenant)
     try:
         known = await outbox.sinks()
         if sink is not None and sink not in known:
@@ -133,15 +136,16 @@ def main(argv: Sequence[str]) -> int:
     settings = load_or_report(args.config)
     if settings is None:
         return EXIT_CONFIG
-    url = redis_url(settings)
+    url = tool_target(settings.redis, redis_url(settings))
     out, err = sys.stdout, sys.stderr
     try:
         if args.command == "dead":
-            return asyncio.run(_dead(url, settings.tenant, args.sink, out))
+            return asyncio.run(_dead(settings.redis, url, settings.tenant, args.sink, out))
         ids = None if args.all else [args.id]
         older = getattr(args, "older_than", None)
-        return asyncio.run(
-            _act(args.command, url, settings.tenant, ids, args.sink, older, out, err)
+        act = _act(
+            args.command, settings.redis, url, settings.tenant, ids, args.sink, older, out, err
         )
+        return asyncio.run(act)
     except (RedisError, OSError) as exc:
         return _unreachable(url, exc, err)
