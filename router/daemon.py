@@ -13,6 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
 from frontdesk.channels.base import ChannelRuntime
@@ -20,7 +21,7 @@ from frontdesk.channels.registry import MODULES
 from frontdesk.queues.agents import AgentStore
 from frontdesk.queues.customers import CustomerStore
 from frontdesk.queues.errors import AgentRefused
-from frontdesk.queues.events import Event, EventLog
+from frontdesk.queues.events import Event, EventLog, id_order
 from frontdesk.queues.keys import Keys
 from frontdesk.queues.store import QueueStore
 
@@ -32,6 +33,7 @@ from .helpdesk import create_sink
 from .metrics import Metrics
 from .notices import notice_target
 from .outbox import EngineOptions, OutboxEngine, Target
+from .redis_retry import SafeRetry
 from .redis_server import EmbeddedRedis, RedisServerError
 from .sinks import DeliveryContext
 from .webhooks_out import webhook_targets
@@ -45,6 +47,11 @@ SHARED_CONNECTIONS = 100  # intake, sockets, API, outbox
 DISPATCHER_CONNECTIONS = 4  # the dispatcher runs one round at a time
 RECENT_EVENTS = 100_000
 GAUGE_INTERVAL_S = 5.0
+BACKOFF_FIRST_S = 0.5  # background tasks while Redis is down: 0.5 s, 1 s, 2 s, 2 s...
+BACKOFF_MAX_S = 2.0
+RETRIES = 1  # a command retried once on a fresh connection, when safe (router/redis_retry.py)
+RETRY_BASE_S = 0.05
+RETRY_CAP_S = 0.5
 _RESTART_ONLY = ("tenant", "redis", "http")
 
 
@@ -75,6 +82,7 @@ class Daemon:
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
+        self._events_after: str | None = None  # the id of the last event the follower handed over
         self.address: tuple[str, int] | None = None
 
     # -- life cycle ------------------------------------------------------------------------------
@@ -131,9 +139,17 @@ class Daemon:
         log.info("frontdesk listening on http://%s:%d (tenant %s)", host, port, s.tenant)
 
     def _client(self, url: str, connections: int) -> Redis:
-        """A client whose pool waits for a free connection under load instead of refusing."""
+        """A client whose pool waits for a free connection under load instead of refusing, and
+        retries a command once on a fresh connection when that is safe (`SafeRetry`): the one
+        place where our clients' connection options are set."""
         pool = BlockingConnectionPool.from_url(
-            url, socket_connect_timeout=5, max_connections=connections, timeout=10
+            url,
+            socket_connect_timeout=5,
+            max_connections=connections,
+            timeout=10,
+            # once more on a fresh connection, only if the command cannot have run (a stale
+            # connection after a restart, a refused connect, LOADING): router/redis_retry.py
+            retry=SafeRetry(ExponentialBackoff(cap=RETRY_CAP_S, base=RETRY_BASE_S), RETRIES),
         )
         client = Redis(connection_pool=pool)
         self._clients.append(client)
@@ -217,30 +233,57 @@ class Daemon:
 
     # -- background tasks ------------------------------------------------------------------------
     async def _forever(self, step: Callable[[], Awaitable[None]]) -> None:
-        """Run `step` until cancelled; while Redis is down, log once and retry with backoff."""
-        delay = 0.5
+        """Run `step` until cancelled; while Redis is down, log once per outage and retry with
+        backoff (a step that had run a while before failing starts a new outage)."""
+        loop = asyncio.get_running_loop()
+        delay = BACKOFF_FIRST_S
         while not self._stopping.is_set():
+            began = loop.time()
             try:
                 await step()
-                delay = 0.5
+                delay = BACKOFF_FIRST_S
             except (RedisError, OSError) as exc:
-                if delay == 0.5:
+                if loop.time() - began > BACKOFF_MAX_S:
+                    delay = BACKOFF_FIRST_S
+                if delay == BACKOFF_FIRST_S:
                     log.warning("Redis unavailable (%s); retrying", exc)
                 self.metrics.redis_up.set(0)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+                delay = min(delay * 2, BACKOFF_MAX_S)
 
     async def _follow_events(self) -> None:
-        """Every event, as it happens, to the metrics and the dispatcher. Read from an explicit id
-        (not "$" again and again, which would skip what arrived between two reads)."""
-        last = f"{await self.store.now_ms()}-0"
+        """Every event, as it happens, to the metrics, the dispatcher and the sockets. Read from
+        an explicit id (not "$" again and again, which would skip what arrived between two
+        reads); after a back-off, from the last id handed over, so that nothing made meanwhile
+        (an offer to a socket of ours) is skipped. "Now" only at the very first start."""
+        if self._events_after is None:
+            self._events_after = f"{await self.store.now_ms()}-0"
+        else:
+            self._events_after = await self._resume_from(self._events_after)
         while not self._stopping.is_set():
-            for event in await self.events.follow(last, count=500, block_ms=1000):
+            for event in await self.events.follow(self._events_after, count=500, block_ms=1000):
                 self.metrics.observe(event)
                 self.dispatcher.notify(event)
                 for listen in list(self.listeners):
                     listen(event)
-                last = event.id
+                self._events_after = event.id
+
+    async def _resume_from(self, last: str) -> str:
+        """Where to read on after `last`, checked against the stream as Redis has it now."""
+        bounds = await self.events.bounds()
+        if id_order(bounds.last_generated) < id_order(last):
+            # Redis came back without our history (no persistence, or a replica behind): every
+            # entry there now is news to us, and ids from `last` on may lie in the future.
+            log.warning("event stream is behind the last event read (%s < %s): Redis lost its "
+                        "data; reading the %d events it has from the start",
+                        bounds.last_generated, last, bounds.length)  # fmt: skip
+            return "0-0"
+        if bounds.first is not None and id_order(bounds.first) > id_order(last):
+            log.warning("events after %s were trimmed from the stream before they were read "
+                        "(stream_maxlen); reading on from %s", last, bounds.first)  # fmt: skip
+        else:
+            log.info("event follower resumes after %s", last)
+        return last
 
     async def _learn_recent_throughput(self) -> None:
         """Read the recent events once, so that wait estimates work right after a restart."""
