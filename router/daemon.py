@@ -33,7 +33,7 @@ from .helpdesk import create_sink
 from .metrics import Metrics
 from .notices import notice_target
 from .outbox import EngineOptions, OutboxEngine, Target
-from .redis_retry import SafeRetry
+from .redis_retry import NO_MAINT_NOTIFICATIONS, SafeRetry
 from .redis_server import EmbeddedRedis, RedisServerError
 from .sinks import DeliveryContext
 from .webhooks_out import webhook_targets
@@ -150,6 +150,7 @@ class Daemon:
             # once more on a fresh connection, only if the command cannot have run (a stale
             # connection after a restart, a refused connect, LOADING): router/redis_retry.py
             retry=SafeRetry(ExponentialBackoff(cap=RETRY_CAP_S, base=RETRY_BASE_S), RETRIES),
+            **NO_MAINT_NOTIFICATIONS,  # the pool then replaces connections a restart closed
         )
         client = Redis(connection_pool=pool)
         self._clients.append(client)

@@ -18,6 +18,13 @@ live server:
 
 A failure while reading a reply is never retried: the caller gets the error (HTTP 503 +
 Retry-After, SMTP 451) and the client's own retry is made safe by idempotency keys.
+
+Most stale connections never get that far: the pool checks a connection before lending it and
+reconnects one whose server closed it (EOF seen: nothing written yet, always safe). redis-py 7+
+skips that check when "maintenance notifications" are on, which they are by default over TCP
+with RESP3 ("auto"); frontdesk does not use them (a Redis Enterprise feature), so they are
+turned off (`NO_MAINT_NOTIFICATIONS`) and the check runs: without it every pooled connection
+fails its first command after a restart, with "Connection closed by server." (a read error).
 """
 
 from __future__ import annotations
@@ -27,6 +34,15 @@ from typing import Any, TypeVar
 
 from redis.asyncio.retry import Retry
 from redis.exceptions import BusyLoadingError, ConnectionError, TimeoutError
+
+try:  # redis-py >= 7
+    from redis.maint_notifications import MaintNotificationsConfig
+
+    NO_MAINT_NOTIFICATIONS: dict[str, Any] = {
+        "maint_notifications_config": MaintNotificationsConfig(enabled=False)
+    }
+except ImportError:  # pragma: no cover - older redis-py always checks pooled connections
+    NO_MAINT_NOTIFICATIONS = {}
 
 T = TypeVar("T")
 

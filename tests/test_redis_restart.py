@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -64,6 +65,31 @@ def server(tmp_path: Path) -> Iterator[EmbeddedRedis]:
     own.stop()
 
 
+class TcpRedis(EmbeddedRedis):
+    """The same redis-server on a TCP port of 127.0.0.1 (as an external Redis is reached)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        super().__init__(data_dir, appendfsync="always")
+        with socket.socket() as probe:  # a free port, kept across restarts
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+
+    def _config(self) -> str:
+        return super()._config().replace("port 0", f"port {self.port}\nbind 127.0.0.1")
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+
+@pytest.fixture
+def tcp_server(tmp_path: Path) -> Iterator[EmbeddedRedis]:
+    own = TcpRedis(tmp_path / "t")
+    own.start()
+    yield own
+    own.stop()
+
+
 def kill(server: EmbeddedRedis) -> None:
     """SIGKILL: no AOF rewrite, no goodbye to the clients; then reap the process."""
     assert server.pid is not None
@@ -77,10 +103,10 @@ async def restart(server: EmbeddedRedis) -> None:
 
 
 @pytest.fixture
-async def start_daemon(server: EmbeddedRedis) -> AsyncIterator[Callable[[], Awaitable[Daemon]]]:
+async def start_daemon() -> AsyncIterator[Callable[[EmbeddedRedis], Awaitable[Daemon]]]:
     started: list[Daemon] = []
 
-    async def start() -> Daemon:
+    async def start(server: EmbeddedRedis) -> Daemon:
         daemon = Daemon(parse_settings(CONFIG.replace("{url}", server.url), "r.yaml"), "r.yaml")
         await daemon.start()
         started.append(daemon)
@@ -134,12 +160,12 @@ async def available(ws: aiohttp.ClientWebSocketResponse) -> None:
 
 
 async def test_the_open_agent_socket_gets_its_offers_after_a_redis_restart(
-    server: EmbeddedRedis, start_daemon: Callable[[], Awaitable[Daemon]]
+    server: EmbeddedRedis, start_daemon: Callable[[EmbeddedRedis], Awaitable[Daemon]]
 ) -> None:
     """Redis dies the moment an offer is handed to the agent's socket, before the socket has
     read the request to send it (its first Redis error). After the restart that offer, and
     the next one, reach the same open socket, which can accept both."""
-    daemon = await start_daemon()
+    daemon = await start_daemon(server)
     async with (
         aiohttp.ClientSession(base(daemon)) as http,
         http.ws_connect("/v1/agents/ws", headers=AGENT) as ws,
@@ -162,6 +188,7 @@ async def test_the_open_agent_socket_gets_its_offers_after_a_redis_restart(
             assert loop.time() < deadline, "never offered"
             await asyncio.sleep(0.02)
         assert killed == [first]
+        await asyncio.sleep(1.0)  # down for longer than the client's own retry lasts
         await restart(server)  # the offer is still in Redis (AOF), and still ann's
         offer = await frame(ws, "offer")
         assert offer["request"]["id"] == first
@@ -175,13 +202,13 @@ async def test_the_open_agent_socket_gets_its_offers_after_a_redis_restart(
 
 
 async def test_an_offer_made_while_the_follower_backed_off_reaches_the_socket(
-    server: EmbeddedRedis, start_daemon: Callable[[], Awaitable[Daemon]]
+    server: EmbeddedRedis, start_daemon: Callable[[EmbeddedRedis], Awaitable[Daemon]]
 ) -> None:
     """Two daemons on one Redis: the agent's socket is on A. Redis stays down long enough that
     A's follower sleeps seconds between tries; the offer is made (by A's or B's dispatcher)
     right after the restart, inside A's sleep. A must still hand it to the socket."""
-    a = await start_daemon()
-    b = await start_daemon()
+    a = await start_daemon(server)
+    b = await start_daemon(server)
     async with (
         aiohttp.ClientSession(base(a)) as http,
         http.ws_connect("/v1/agents/ws", headers=AGENT) as ws,
@@ -204,9 +231,12 @@ async def test_an_offer_made_while_the_follower_backed_off_reaches_the_socket(
 
 
 async def test_intake_right_after_readiness_answers_2xx(
-    server: EmbeddedRedis, start_daemon: Callable[[], Awaitable[Daemon]]
+    tcp_server: EmbeddedRedis, start_daemon: Callable[[EmbeddedRedis], Awaitable[Daemon]]
 ) -> None:
-    daemon = await start_daemon()
+    """Over TCP, as an external Redis is reached: the restart leaves every pooled connection
+    closed by its server; each must be replaced before use, not fail a customer's request."""
+    server = tcp_server
+    daemon = await start_daemon(server)
     headers = {"Authorization": f"Bearer {TOKENS['hd']}", "Content-Type": "application/json"}
     body = {"name": "Li Na", "email": "li.na@example.com", "body": "please call back"}
 
@@ -238,9 +268,9 @@ async def test_intake_right_after_readiness_answers_2xx(
 
 
 async def test_the_agent_socket_upgrade_is_refused_with_503_while_redis_is_down(
-    server: EmbeddedRedis, start_daemon: Callable[[], Awaitable[Daemon]]
+    server: EmbeddedRedis, start_daemon: Callable[[EmbeddedRedis], Awaitable[Daemon]]
 ) -> None:
-    daemon = await start_daemon()
+    daemon = await start_daemon(server)
     async with aiohttp.ClientSession(base(daemon)) as http:
         kill(server)
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
