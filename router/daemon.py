@@ -262,15 +262,19 @@ class Daemon:
         else:
             self._events_after = await self._resume_from(self._events_after)
         while not self._stopping.is_set():
-            for event in await self.events.follow(self._events_after, count=500, block_ms=1000):
+            events = await self.events.follow(self._events_after, count=500, block_ms=1000)
+            if not events:  # quiet, or a Redis that came back empty behind a retried command
+                self._events_after = await self._resume_from(self._events_after, quiet=True)
+            for event in events:
                 self.metrics.observe(event)
                 self.dispatcher.notify(event)
                 for listen in list(self.listeners):
                     listen(event)
                 self._events_after = event.id
 
-    async def _resume_from(self, last: str) -> str:
-        """Where to read on after `last`, checked against the stream as Redis has it now."""
+    async def _resume_from(self, last: str, quiet: bool = False) -> str:
+        """Where to read on after `last`, checked against the stream as Redis has it now
+        (`quiet`: a check while nothing arrives, logged only when something is wrong)."""
         bounds = await self.events.bounds()
         if id_order(bounds.last_generated) < id_order(last):
             # Redis came back without our history (no persistence, or a replica behind): every
@@ -282,7 +286,7 @@ class Daemon:
         if bounds.first is not None and id_order(bounds.first) > id_order(last):
             log.warning("events after %s were trimmed from the stream before they were read "
                         "(stream_maxlen); reading on from %s", last, bounds.first)  # fmt: skip
-        else:
+        elif not quiet:
             log.info("event follower resumes after %s", last)
         return last
 

@@ -20,6 +20,7 @@ import pytest
 from redis.exceptions import RedisError
 
 from frontdesk.queues.events import Event, EventType
+from frontdesk.queues.keys import Keys
 from frontdesk.queues.request import Channel, Customer, Request
 from frontdesk.queues.states import State
 from frontdesk.router.auth import digest, new_token
@@ -285,3 +286,33 @@ async def test_the_agent_socket_upgrade_is_refused_with_503_while_redis_is_down(
         await restart(server)
         async with http.ws_connect("/v1/agents/ws", headers=AGENT) as ws:  # and back
             assert (await frame(ws, "hello"))["agent"] == "ann"
+
+
+async def test_after_a_restart_on_an_empty_redis_the_follower_reads_the_new_stream(
+    server: EmbeddedRedis,
+    start_daemon: Callable[[EmbeddedRedis], Awaitable[Daemon]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Redis comes back without its data (no persistence) and with ids behind the last one the
+    follower read (another clock): reading on from our id would skip everything; the follower
+    sees the stream is behind, says so, and reads the new stream from its start."""
+    daemon = await start_daemon(server)
+    seen: list[Event] = []
+    daemon.listeners.add(seen.append)
+    await chat(daemon, "before")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DEADLINE_S
+    while not seen:
+        assert loop.time() < deadline, "no event followed"
+        await asyncio.sleep(0.02)
+    kill(server)
+    for kept in (*server.data_dir.glob("appendonly.aof*"), *server.data_dir.glob("*.rdb")):
+        kept.unlink()
+    await restart(server)
+    assert not await retrying(daemon.redis.keys)  # empty indeed
+    entry = {"type": "presence", "req": "", "agent": "ann", "queue": "", "ts": "1"}
+    await retrying(lambda: daemon.redis.xadd(Keys("restart").events, entry, id="1-1"))
+    while not any(e.id == "1-1" for e in seen):
+        assert loop.time() < deadline, f"the new stream was never read: {seen[-1]}"
+        await asyncio.sleep(0.02)
+    assert "Redis lost its data" in caplog.text
