@@ -285,7 +285,7 @@ class Daemon:
             return "0-0"
         if bounds.first is not None and id_order(bounds.first) > id_order(last):
             log.warning("events after %s were trimmed from the stream before they were read "
-                        "(stream_maxlen); reading on from %s", last, bounds.first)  # fmt: skip
+                        "(events.max_length); reading on from %s", last, bounds.first)  # fmt: skip
         elif not quiet:
             log.info("event follower resumes after %s", last)
         return last
