@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from . import wire
 from .keys import Keys
@@ -64,6 +65,22 @@ class Event:
         )
 
 
+def id_order(entry_id: str) -> tuple[int, int]:
+    """A stream id ("ms-seq") as a pair that sorts as the stream does."""
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamBounds:
+    """Where the stream stands: its oldest entry kept (None: empty), the last id it ever
+    generated ("0-0" for a stream that does not exist), and its length."""
+
+    first: str | None
+    last_generated: str
+    length: int
+
+
 class EventLog:
     """Reads the tenant's event stream."""
 
@@ -82,6 +99,21 @@ class EventLog:
         """Events after id `after`, waiting up to `block_ms` for the first one."""
         reply: Any = await self._redis.xread({self._key: after}, count=count, block=block_ms)
         return [Event.from_entry(i, f) for _, entries in reply for i, f in entries]
+
+    async def bounds(self) -> StreamBounds:
+        """The stream's first kept id and last generated id (XINFO STREAM)."""
+        try:
+            info: Any = await self._redis.xinfo_stream(self._key)
+        except ResponseError as exc:  # "no such key": nothing appended since an empty start
+            if "no such key" not in str(exc).lower():
+                raise
+            return StreamBounds(None, "0-0", 0)
+        first = info.get("first-entry")
+        return StreamBounds(
+            wire.text(first[0]) if first else None,
+            wire.text(info["last-generated-id"]),
+            int(info["length"]),
+        )
 
     async def length(self) -> int:
         return int(await self._redis.xlen(self._key))

@@ -14,13 +14,16 @@ same socket. Frames are JSON objects with a `type`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
+from redis.exceptions import RedisError
 
 from frontdesk.queues.events import Event, EventType
+from frontdesk.queues.states import State
 from frontdesk.skills import Presence
 
 from .api_body import ApiError, choice, text
@@ -30,8 +33,15 @@ from .app_keys import DAEMON
 from .auth import PRINCIPAL, ApiToken, public
 from .ws_tickets import agent_token, redeem
 
+log = logging.getLogger("frontdesk.agents")
+
 MAX_FRAME = 64 * 1024
 BACKLOG = 1000  # events queued for one socket before it is closed as too slow
+PUSH_RETRY_S = 15.0  # an event's request unreadable this long: the socket is closed (1013)
+RETRY_FIRST_S = 0.05
+RETRY_MAX_S = 1.0
+RETRY_AFTER_S = 5  # the upgrade refused while Redis is down: the client's next try
+UNAVAILABLE = b"storage unavailable, try again later"
 GONE = {
     EventType.EXPIRED: "expired",
     EventType.REJECTED: "rejected",
@@ -43,38 +53,47 @@ GONE = {
 
 
 @public  # by its bearer token, or a one-time ticket from a browser (router/ws_tickets.py)
-async def agent_socket(request: web.Request) -> web.WebSocketResponse:
+async def agent_socket(request: web.Request) -> web.StreamResponse:
     request[PRINCIPAL] = await redeem(request)
     token = agent_token(request)
     assert token.agent is not None  # for the type checker: agent_token refused any other (403)
     daemon = request.app[DAEMON]
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME)
-    await ws.prepare(request)
     events: asyncio.Queue[Event] = asyncio.Queue(BACKLOG)
+    slow = asyncio.Event()  # the backlog overflowed: the socket is closed, never left deaf
 
     def listen(event: Event) -> None:
         if event.agent == token.agent or event.type is EventType.MESSAGE:
             try:
                 events.put_nowait(event)
             except asyncio.QueueFull:
-                pump.cancel()
+                slow.set()
 
-    daemon.listeners.add(listen)
-    pump = asyncio.create_task(_push(ws, daemon, token.agent, events))
+    daemon.listeners.add(listen)  # before the hello's reads: nothing between them is missed
+    pump: asyncio.Task[None] | None = None
     try:
-        holds = await daemon.agents.holds(token.agent)
-        work = [r for r in await daemon.store.get_many(sorted(holds)) if r is not None]
+        # Every read of the hello happens before the upgrade, so that with Redis down the
+        # agent's client gets a plain 503 + Retry-After, not a socket dropped without a code.
+        try:
+            holds = await daemon.agents.holds(token.agent)
+            work = [r for r in await daemon.store.get_many(sorted(holds)) if r is not None]
+        except (RedisError, OSError) as exc:
+            log.warning("agent socket of %s refused, Redis unavailable: %s", token.agent, exc)
+            raise ApiError(503, "unavailable", "storage is unavailable, try again later",
+                           headers={"Retry-After": str(RETRY_AFTER_S)}) from None  # fmt: skip
+        await ws.prepare(request)
         await ws.send_json({"type": "hello", "agent": token.agent,
                             "work": [describe(r) for r in work]})  # fmt: skip
+        pump = asyncio.create_task(_push(ws, daemon, token.agent, events, slow))
         async for frame in ws:
             if frame.type is not WSMsgType.TEXT:
                 continue
             await ws.send_json(await _answer(daemon, token, frame.data))
     finally:
         daemon.listeners.discard(listen)
-        pump.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pump
+        if pump is not None:
+            pump.cancel()
+            await asyncio.wait([pump])  # its outcome is its own: it logs what concerns us
     return ws
 
 
@@ -108,28 +127,75 @@ async def _answer(daemon: Any, token: ApiToken, data: str) -> dict[str, Any]:
 
 
 async def _push(
-    ws: web.WebSocketResponse, daemon: Any, agent: str, events: asyncio.Queue[Event]
+    ws: web.WebSocketResponse,
+    daemon: Any,
+    agent: str,
+    events: asyncio.Queue[Event],
+    slow: asyncio.Event,
 ) -> None:
     """Forward what concerns this agent: its offers and assignments, offers taken back, and
-    customers' messages on the requests it holds."""
-    while not ws.closed:
-        event = await events.get()
-        if event.type in (EventType.OFFERED, EventType.ASSIGNED) and event.agent == agent:
-            record = await daemon.store.get(event.request)
-            if record is not None:
-                kind = "offer" if event.type is EventType.OFFERED else "assigned"
-                await ws.send_json({"type": kind, "request": describe(record)})
-        elif event.type in GONE and event.agent == agent:
-            await ws.send_json(
-                {"type": "gone", "request": event.request, "reason": GONE[event.type]}
-            )
-        elif (
-            event.type is EventType.MESSAGE
-            and event.data.get("author") == "customer"
-            and event.request in await daemon.agents.holds(agent)
-        ):
-            thread = await daemon.store.messages(event.request)
-            body = thread[-1].body if thread else ""
-            await ws.send_json(
-                {"type": "message", "request": event.request, "author": "customer", "body": body}
-            )
+    customers' messages on the requests it holds. A Redis error reading an event's request is
+    retried with back-off; if the event cannot be read within PUSH_RETRY_S, or the agent reads
+    too slowly to keep up, the socket is closed with 1013 so that the agent's client reconnects
+    (its hello lists what it holds, offers included). Never an open socket that stopped
+    listening."""
+    try:
+        while not ws.closed:
+            if slow.is_set():
+                log.warning("agent socket of %s closed: over %d events behind", agent, BACKLOG)
+                await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too slow, reconnect")
+                return
+            event = await events.get()
+            try:
+                frame = await _retrying(lambda: _frame(daemon, agent, event), ws)  # noqa: B023
+            except (RedisError, OSError) as exc:
+                log.warning("agent socket of %s closed: Redis unavailable for %.0f s (%s)",
+                            agent, PUSH_RETRY_S, exc)  # fmt: skip
+                await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=UNAVAILABLE)
+                return
+            if frame is not None and not ws.closed:
+                await ws.send_json(frame)
+    except ConnectionError:  # the agent's side went away meanwhile: the handler ends too
+        log.info("agent socket of %s: closed by the peer while sending", agent)
+
+
+async def _retrying(
+    read: Callable[[], Awaitable[dict[str, Any] | None]], ws: web.WebSocketResponse
+) -> dict[str, Any] | None:
+    """`read()`, tried again with back-off on a Redis error for up to PUSH_RETRY_S."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + PUSH_RETRY_S
+    delay = RETRY_FIRST_S
+    while True:
+        try:
+            return await read()
+        except (RedisError, OSError):
+            if ws.closed or loop.time() + delay > deadline:
+                raise
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, RETRY_MAX_S)
+
+
+async def _frame(daemon: Any, agent: str, event: Event) -> dict[str, Any] | None:
+    """The frame that tells the agent about `event`, if it concerns the agent."""
+    if event.type in (EventType.OFFERED, EventType.ASSIGNED) and event.agent == agent:
+        record = await daemon.store.get(event.request)
+        if record is None:
+            return None
+        if event.type is EventType.OFFERED and (
+            record.state is not State.OFFERED or record.agent != agent
+        ):  # read late (after a retry or a follower's gap): the offer is over, not news
+            return None
+        kind = "offer" if event.type is EventType.OFFERED else "assigned"
+        return {"type": kind, "request": describe(record)}
+    if event.type in GONE and event.agent == agent:
+        return {"type": "gone", "request": event.request, "reason": GONE[event.type]}
+    if (
+        event.type is EventType.MESSAGE
+        and event.data.get("author") == "customer"
+        and event.request in await daemon.agents.holds(agent)
+    ):
+        thread = await daemon.store.messages(event.request)
+        body = thread[-1].body if thread else ""
+        return {"type": "message", "request": event.request, "author": "customer", "body": body}
+    return None

@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 from redis.asyncio import Redis
+from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
 from frontdesk.channels.base import ChannelRuntime, RoutesOnly
@@ -22,7 +23,7 @@ from frontdesk.channels.registry import MODULES
 from frontdesk.queues.agents import AgentStore
 from frontdesk.queues.customers import CustomerStore
 from frontdesk.queues.errors import AgentRefused, FrontdeskError
-from frontdesk.queues.events import Event, EventLog
+from frontdesk.queues.events import Event, EventLog, id_order
 from frontdesk.queues.keys import Keys
 from frontdesk.queues.store import QueueStore
 
@@ -37,6 +38,7 @@ from .metrics import Metrics
 from .notices import notice_target
 from .outbox import EngineOptions, OutboxEngine, Target
 from .redis_connect import close, connect, describe
+from .redis_retry import NO_MAINT_NOTIFICATIONS, SafeRetry
 from .redis_server import EmbeddedRedis, RedisServerError
 from .sinks import DeliveryContext
 from .webhooks_out import webhook_targets
@@ -52,6 +54,11 @@ RECENT_EVENTS = 100_000
 GAUGE_INTERVAL_S = 5.0
 _RESTART_ONLY = ("tenant", "redis", "http", "store", "webhooks", "helpdesks")
 _LIVE_CHANNELS = frozenset({"form", "phone"})  # their handlers read channel.settings per request
+BACKOFF_FIRST_S = 0.5  # background tasks while Redis is down: 0.5 s, 1 s, 2 s, 2 s...
+BACKOFF_MAX_S = 2.0
+RETRIES = 1  # a command retried once on a fresh connection, when safe (router/redis_retry.py)
+RETRY_BASE_S = 0.05
+RETRY_CAP_S = 0.5
 
 
 class Daemon:
@@ -81,6 +88,7 @@ class Daemon:
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
+        self._events_after: str | None = None  # the id of the last event the follower handed over
         self.address: tuple[str, int] | None = None
 
     # -- life cycle ------------------------------------------------------------------------------
@@ -139,9 +147,20 @@ class Daemon:
         log.info("frontdesk listening on http://%s:%d (tenant %s)", host, port, s.tenant)
 
     def _client(self, url: str | None, connections: int) -> Redis:
-        """A client whose pool waits for a free connection under load instead of refusing; on
-        `url` (the embedded server's), else on what `redis` configures (url, sentinel, cluster)."""
-        client = connect(self.settings.redis, url, connections, socket_connect_timeout=5)
+        """A client whose pool waits for a free connection under load instead of refusing, and
+        retries a command once on a fresh connection when that is safe (`SafeRetry`): the one
+        place where our clients' connection options are set; on `url` (the embedded server's),
+        else on what `redis` configures (url, sentinel, cluster)."""
+        client = connect(
+            self.settings.redis,
+            url,
+            connections,
+            socket_connect_timeout=5,
+            # once more on a fresh connection, only if the command cannot have run (a stale
+            # connection after a restart, a refused connect, LOADING): router/redis_retry.py
+            retry=SafeRetry(ExponentialBackoff(cap=RETRY_CAP_S, base=RETRY_BASE_S), RETRIES),
+            **NO_MAINT_NOTIFICATIONS,  # the pool then replaces connections a restart closed
+        )
         self._clients.append(client)
         return client
 
@@ -255,30 +274,61 @@ class Daemon:
 
     # -- background tasks ------------------------------------------------------------------------
     async def _forever(self, step: Callable[[], Awaitable[None]]) -> None:
-        """Run `step` until cancelled; while Redis is down, log once and retry with backoff."""
-        delay = 0.5
+        """Run `step` until cancelled; while Redis is down, log once per outage and retry with
+        backoff (a step that had run a while before failing starts a new outage)."""
+        loop = asyncio.get_running_loop()
+        delay = BACKOFF_FIRST_S
         while not self._stopping.is_set():
+            began = loop.time()
             try:
                 await step()
-                delay = 0.5
+                delay = BACKOFF_FIRST_S
             except (RedisError, OSError) as exc:
-                if delay == 0.5:
+                if loop.time() - began > BACKOFF_MAX_S:
+                    delay = BACKOFF_FIRST_S
+                if delay == BACKOFF_FIRST_S:
                     log.warning("Redis unavailable (%s); retrying", exc)
                 self.metrics.redis_up.set(0)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+                delay = min(delay * 2, BACKOFF_MAX_S)
 
     async def _follow_events(self) -> None:
-        """Every event, as it happens, to the metrics and the dispatcher. Read from an explicit id
-        (not "$" again and again, which would skip what arrived between two reads)."""
-        last = f"{await self.store.now_ms()}-0"
+        """Every event, as it happens, to the metrics, the dispatcher and the sockets. Read from
+        an explicit id (not "$" again and again, which would skip what arrived between two
+        reads); after a back-off, from the last id handed over, so that nothing made meanwhile
+        (an offer to a socket of ours) is skipped. "Now" only at the very first start."""
+        if self._events_after is None:
+            self._events_after = f"{await self.store.now_ms()}-0"
+        else:
+            self._events_after = await self._resume_from(self._events_after)
         while not self._stopping.is_set():
-            for event in await self.events.follow(last, count=500, block_ms=1000):
+            events = await self.events.follow(self._events_after, count=500, block_ms=1000)
+            if not events:  # quiet, or a Redis that came back empty behind a retried command
+                self._events_after = await self._resume_from(self._events_after, quiet=True)
+            for event in events:
                 self.metrics.observe(event)
                 self.dispatcher.notify(event)
                 for listen in list(self.listeners):
                     listen(event)
-                last = event.id
+                self._events_after = event.id
+
+    async def _resume_from(self, last: str, quiet: bool = False) -> str:
+        """Where to read on after `last`, checked against the stream as Redis has it now
+        (`quiet`: a check while nothing arrives, logged only when something is wrong)."""
+        bounds = await self.events.bounds()
+        if id_order(bounds.last_generated) < id_order(last):
+            # Redis came back without our history (no persistence, or a replica behind): every
+            # entry there now is news to us, and ids from `last` on may lie in the future.
+            log.warning("event stream is behind the last event read (%s < %s): Redis lost its "
+                        "data; reading the %d events it has from the start",
+                        bounds.last_generated, last, bounds.length)  # fmt: skip
+            return "0-0"
+        if bounds.first is not None and id_order(bounds.first) > id_order(last):
+            log.warning("events after %s were trimmed from the stream before they were read "
+                        "(events.max_length); reading on from %s", last, bounds.first)  # fmt: skip
+        elif not quiet:
+            log.info("event follower resumes after %s", last)
+        return last
 
     async def check_memory(self, warn: bool = False) -> memory.Memory | None:
         """Redis memory against the projection for the retention, on the gauges; at start-up
