@@ -39,6 +39,7 @@ GONE = {
     EventType.TRANSFERRED: "transferred",
     EventType.ESCALATED: "escalated",
     EventType.COMPLETED: "completed",
+    EventType.REQUEUED: "requeued",
 }
 
 
@@ -60,6 +61,7 @@ async def agent_socket(request: web.Request) -> web.WebSocketResponse:
                 pump.cancel()
 
     daemon.listeners.add(listen)
+    daemon.presence.connected(token.agent)  # renewed in Redis while open (presence_watch.py)
     pump = asyncio.create_task(_push(ws, daemon, token.agent, events))
     try:
         holds = await daemon.agents.holds(token.agent)
@@ -72,6 +74,7 @@ async def agent_socket(request: web.Request) -> web.WebSocketResponse:
             await ws.send_json(await _answer(daemon, token, frame.data))
     finally:
         daemon.listeners.discard(listen)
+        daemon.presence.disconnected(token.agent)
         pump.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await pump
