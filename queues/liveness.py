@@ -58,7 +58,7 @@ class Liveness:
         rows = await self.redis.zrangebyscore(
             self.keys.agents_heard, "-inf", f"({before_ms}", start=0, num=limit, withscores=True
         )
-        return [(text(member), int(score)) for member, score in rows]
+        return [(text(row[0]), int(row[1])) for row in rows]
 
     async def vanish(self, agent_id: str, grace_ms: int, reason: str) -> int:
         """Set the agent away when it is available and was not heard for `grace_ms`: 1 when set
