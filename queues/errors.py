@@ -58,6 +58,7 @@ class ErrorCode(IntEnum):
     NOT_OVERDUE = -11
     CAPACITY_BELOW_LOAD = -12
     DUPLICATE_ID = -13
+    AGENT_HEARD = -14  # the agent was heard (or given work) within the grace: not vanished
 
 
 class RequestNotFound(QueueError):
@@ -80,6 +81,10 @@ class TopTier(QueueError):
     """The request is already at the highest tier."""
 
 
+class AgentHeard(QueueError):
+    """The agent was heard again (or given work) since the sweeper read it: nothing to let go."""
+
+
 class StaleRead(QueueError):
     """The request moved between our read and the script; read again."""
 
@@ -98,6 +103,7 @@ _LEAVES: dict[ErrorCode, type[QueueError]] = {
     ErrorCode.TOP_TIER: TopTier,
     ErrorCode.STALE: StaleRead,
     ErrorCode.DUPLICATE_ID: WrongState,
+    ErrorCode.AGENT_HEARD: AgentHeard,
 }
 
 

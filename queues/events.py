@@ -28,6 +28,8 @@ class EventType(StrEnum):
     ABANDONED = "abandoned"
     TRANSFERRED = "transferred"
     ESCALATED = "escalated"
+    REQUEUED = "requeued"  # assigned work of a vanished agent, back to waiting
+    FLAGGED = "flagged"  # assigned work of a vanished agent, flagged to supervisors
     AGENT_CREATED = "agent_created"
     AGENT_UPDATED = "agent_updated"
     PRESENCE = "presence"

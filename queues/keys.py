@@ -63,7 +63,7 @@ class Keys:
     def request(self, request_id: str) -> str:
         """Hash: data (msgpack Request), state, queue, band (priority), seq, score, tier, channel,
         agent, deadline, enqueued_ms, messages, why (JSON routing explanation), resolution,
-        closed_ms."""
+        closed_ms, flagged (`<agent>:<ms>` while flagged as orphaned work of a vanished agent)."""
         return f"{self.prefix}req:{request_id}"
 
     def messages(self, request_id: str) -> str:
@@ -144,6 +144,19 @@ class Keys:
         """Sorted set: chat conversation id -> when a daemon last heard its customer (a message,
         or an open socket), ms on the Redis clock; for the idle timeout across daemons."""
         return self.prefix + "chat:heard"
+
+    @property
+    def agents_heard(self) -> str:
+        """Sorted set: agent id -> when a daemon last heard the agent (an open agent WebSocket,
+        an API call with its token), ms on the Redis clock; agents never heard are not in it.
+        The presence sweeper of every daemon reads it for agents gone past the grace."""
+        return self.prefix + "agents:heard"
+
+    @property
+    def orphans(self) -> str:
+        """Sorted set: request id -> when it was flagged as the orphaned work of an agent gone
+        past its queue's orphaned_after (queues with `orphaned: flag`), for supervisors."""
+        return self.prefix + "orphans"
 
     @property
     def nobody(self) -> str:

@@ -7,6 +7,8 @@ Only the Lua scripts in ``queues/lua`` move a request; each arrow below is one s
     waiting ──assign─────────────► assigned     (direct assignment, load +1)
     offered ──accept─────────────► assigned
     offered ──reject / expire────► waiting      (load -1, agent excluded, age kept)
+    offered ──release_offer──────► waiting      (agent vanished: load -1, age kept)
+    assigned ──orphan (requeue)──► waiting      (agent vanished past orphaned_after: load -1)
     assigned ──complete──────────► completed    (load -1)
     waiting|offered|assigned ──transfer──► waiting in another queue (age kept, load released)
     waiting|offered|assigned ──escalate──► waiting, tier + 1, in the next tier's queue
@@ -45,6 +47,8 @@ TRANSITIONS: dict[str, tuple[frozenset[State], State]] = {
     "accept": (frozenset({State.OFFERED}), State.ASSIGNED),
     "reject": (frozenset({State.OFFERED}), State.WAITING),
     "expire": (frozenset({State.OFFERED}), State.WAITING),
+    "release_offer": (frozenset({State.OFFERED}), State.WAITING),
+    "orphan": (frozenset({State.ASSIGNED}), State.WAITING),
     "complete": (frozenset({State.ASSIGNED}), State.COMPLETED),
     "transfer": (frozenset(OPEN_STATES), State.WAITING),
     "escalate": (frozenset(OPEN_STATES), State.WAITING),

@@ -49,6 +49,7 @@ GONE = {
     EventType.TRANSFERRED: "transferred",
     EventType.ESCALATED: "escalated",
     EventType.COMPLETED: "completed",
+    EventType.REQUEUED: "requeued",
 }
 
 
@@ -70,6 +71,7 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
                 slow.set()
 
     daemon.listeners.add(listen)  # before the hello's reads: nothing between them is missed
+    daemon.presence.connected(token.agent)  # renewed in Redis while open (presence_watch.py)
     pump: asyncio.Task[None] | None = None
     try:
         # Every read of the hello happens before the upgrade, so that with Redis down the
@@ -91,6 +93,7 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
             await ws.send_json(await _answer(daemon, token, frame.data))
     finally:
         daemon.listeners.discard(listen)
+        daemon.presence.disconnected(token.agent)
         if pump is not None:
             pump.cancel()
             await asyncio.wait([pump])  # its outcome is its own: it logs what concerns us

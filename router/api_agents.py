@@ -115,6 +115,12 @@ async def list_queues(request: web.Request) -> web.Response:
     principal(request, Scope.SUPERVISOR, Scope.INTEGRATION)
     daemon = request.app[DAEMON]
     now_ms = await daemon.store.now_ms()
+    orphans: dict[str, list[dict[str, Any]]] = {}
+    for o in await daemon.presence.orphans():
+        since = round((now_ms - o.since_ms) / 1000, 1)
+        orphans.setdefault(o.queue, []).append(
+            {"request": o.request_id, "agent": o.agent, "agent_gone_s": since}
+        )
     out = []
     for name, queue in daemon.settings.queues.items():
         head = await daemon.store.peek(name, 1)
@@ -127,6 +133,7 @@ async def list_queues(request: web.Request) -> web.Response:
                 "assignment": queue.routing.assignment,
                 "waiting": await daemon.store.waiting_count(name),
                 "oldest_wait_s": round((now_ms - oldest.enqueued_ms) / 1000, 1) if oldest else None,
+                "orphaned": orphans.get(name, []),
             }
         )
     return web.json_response({"queues": out})

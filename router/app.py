@@ -175,6 +175,8 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
             headers={"WWW-Authenticate": 'Bearer realm="frontdesk"'},
         )
     request[PRINCIPAL] = token
+    if token.agent is not None:
+        request.app[DAEMON].presence.heard(token.agent)  # the agent is there (presence_watch.py)
     return await handler(request)
 
 

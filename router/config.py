@@ -15,6 +15,7 @@ from .auth import ApiToken, Scope
 from .helpdesk import HelpdeskSettings
 from .helpdesk_config import parse_helpdesks
 from .notices_config import NoticeSettings, parse_notices
+from .presence_config import ORPHANED_KEYS, parse_orphaned, parse_presence
 from .redis_config import (
     REDIS_KEYS,
     MetricsSettings,
@@ -36,9 +37,10 @@ QUEUE_MODES = ["offer", "assign"]
 _TOP = [
     *("tenant", "redis", "http", "retention", "events", "offers"),
     *("queue_defaults", "default_queue", "skills", "queues", "agents", "customers", "rules"),
-    *("api", "limits", "channels", "helpdesks", "notices", "metrics"),
+    *("api", "limits", "channels", "helpdesks", "notices", "metrics", "presence"),
 ]
 _QUEUE = ["tier", "mode", "offer_timeout", "escalate_to", "description", *ROUTING_KEYS]
+_QUEUE += ORPHANED_KEYS
 _AGENT = ["id", "name", "tier", "groups", "skills", "capacity", "presence"]
 
 
@@ -59,6 +61,8 @@ class QueueSettings:
     escalate_to: str | None = None
     description: str = ""
     routing: Routing = field(default_factory=Routing)
+    orphaned_after_s: float = 0.0  # assigned work of an agent gone this long is let go (0: never)
+    orphaned: str = "requeue"  # requeue (back to waiting) or flag (to supervisors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +104,7 @@ class Settings:
     notices: NoticeSettings | None = None
     webhooks: tuple[WebhookEndpoint, ...] = ()  # events.webhooks
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    presence_grace_s: float = 0.0  # presence.grace: unheard this long, an agent is let go
 
 
 def _defaults() -> tuple[dict[str, Any], Lines]:
@@ -164,10 +169,12 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
     raw_webhooks = events.get("webhooks") if isinstance(events, dict) else None
     webhooks = parse_webhooks(check, raw_webhooks, ("events", "webhooks"))
     metrics = parse_metrics(check, d.get("metrics"))
+    grace = parse_presence(check, d.get("presence"))
     if check.problems:
         return None
     assert tenant and host and port is not None and default_queue and redis and store
     assert body_timeout is not None and idle_timeout is not None
+    assert grace is not None  # else a problem was reported above
     wait_ms = int(redis.wait_timeout_s * 1000)
     store = replace(store, wait_replicas=redis.wait_replicas, wait_timeout_ms=wait_ms)
     return Settings(
@@ -189,6 +196,7 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
         notices=notices,
         webhooks=webhooks,
         metrics=metrics,
+        presence_grace_s=grace,
     )
 
 
@@ -259,9 +267,10 @@ def _queues(check: Checker, d: dict[str, Any]) -> dict[str, QueueSettings]:
         if escalate_to is not None:
             check.string((*path, "escalate_to"), escalate_to)
         routing = parse_routing(check, path, q)
-        if tier is not None and mode is not None and timeout is not None and routing:
+        orphaned = parse_orphaned(check, path, q)
+        if tier is not None and mode is not None and timeout is not None and routing and orphaned:
             out[name] = QueueSettings(
-                name, tier, mode, timeout, escalate_to, str(description), routing
+                name, tier, mode, timeout, escalate_to, str(description), routing, *orphaned
             )
     for q in out.values():
         for i, step in enumerate(q.routing.relax):

@@ -25,6 +25,7 @@ from frontdesk.queues.customers import CustomerStore
 from frontdesk.queues.errors import AgentRefused, FrontdeskError
 from frontdesk.queues.events import Event, EventLog, id_order
 from frontdesk.queues.keys import Keys
+from frontdesk.queues.liveness import Liveness
 from frontdesk.queues.store import QueueStore
 
 from . import memory
@@ -37,6 +38,7 @@ from .helpdesk import create_sink
 from .metrics import Metrics
 from .notices import notice_target
 from .outbox import EngineOptions, OutboxEngine, Target
+from .presence_watch import PresenceWatch
 from .redis_connect import close, connect, describe
 from .redis_retry import NO_MAINT_NOTIFICATIONS, SafeRetry
 from .redis_server import EmbeddedRedis, RedisServerError
@@ -74,6 +76,7 @@ class Daemon:
         self.connect_timeout_s = connect_timeout_s
         self.config_path = Path(config_path)
         self.metrics = Metrics()
+        self.presence = PresenceWatch(lambda: self.settings, self.metrics.registry)
         self.embedded: EmbeddedRedis | None = None
         self.redis: Redis = None  # type: ignore[assignment]  # set in start()
         self._clients: list[Redis] = []  # every client start() made, each with its own pool
@@ -143,6 +146,14 @@ class Daemon:
             asyncio.create_task(self._forever(self._refresh_gauges), name="metrics-gauges"),
             asyncio.create_task(self.dispatcher.run(self._stopping), name="dispatcher"),
             asyncio.create_task(self.outbox.run(self._stopping), name="outbox"),
+            asyncio.create_task(
+                self._forever(
+                    self.presence.runner(
+                        Liveness(self.redis, keys, s.store.stream_maxlen), self._stopping
+                    )
+                ),
+                name="presence",
+            ),
         ]
         log.info("frontdesk listening on http://%s:%d (tenant %s)", host, port, s.tenant)
 

@@ -43,6 +43,7 @@ WAKE_ON = frozenset(
         EventType.ABANDONED,
         EventType.TRANSFERRED,
         EventType.ESCALATED,
+        EventType.REQUEUED,
         EventType.PRESENCE,
         EventType.AGENT_CREATED,
         EventType.AGENT_UPDATED,

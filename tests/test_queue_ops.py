@@ -28,6 +28,7 @@ from frontdesk.queues.errors import (
     WrongState,
 )
 from frontdesk.queues.events import Event, EventLog, EventType
+from frontdesk.queues.liveness import Liveness
 from frontdesk.queues.request import (
     SCHEMA_VERSION,
     Attachment,
@@ -1149,6 +1150,18 @@ async def test_every_state_change_appends_exactly_one_event(store, agents, event
         await call()
         fresh = await events.new()
         assert [e.type for e in fresh] == [EventType(etype)], (etype, fresh)
+    # a vanished agent's assigned work (queues/liveness.py): flagged, then requeued
+    live = Liveness(store.redis, store.keys)
+    await store.enqueue(new_request(external_id="e4"))
+    await store.assign("FD-4", "ann")
+    gone_ms = await store.now_ms() - 10_000
+    await store.redis.zadd(store.keys.agents_heard, {"ann": gone_ms})
+    await store.redis.hset(store.keys.agent("ann"), "last_taken_ms", gone_ms)
+    await events.new()
+    for action, etype in (("flag", "flagged"), ("requeue", "requeued")):
+        steps.append((lambda: None, etype))
+        await live.orphan("FD-4", "ann", "general", 1000, action)
+        assert [e.type for e in await events.new()] == [EventType(etype)]
     assert {etype for _, etype in steps} == {t.value for t in EventType}
 
 
