@@ -1,0 +1,5 @@
+NAME = "duplicates"
+
+
+async def run(ctx):
+    raise NotImplementedError

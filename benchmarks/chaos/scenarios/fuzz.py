@@ -1,0 +1,5 @@
+NAME = "fuzz"
+
+
+async def run(ctx):
+    raise NotImplementedError

@@ -1,0 +1,5 @@
+NAME = "sentinel-failover"
+
+
+async def run(ctx):
+    raise NotImplementedError

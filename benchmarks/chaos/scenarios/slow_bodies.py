@@ -1,0 +1,5 @@
+NAME = "slow-bodies"
+
+
+async def run(ctx):
+    raise NotImplementedError
