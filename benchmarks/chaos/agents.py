@@ -35,6 +35,7 @@ class ChaosAgents(AgentPool):
         self.connected: set[str] = set()
         self.offer_times: list[float] = []  # monotonic, each offer or assignment received
         self.reconnects = 0
+        self.heard: set[tuple[str, str]] = set()  # (agent, request) of every offer that reached it
 
     def live(self) -> set[str]:
         """Agents with a socket open now."""
@@ -86,12 +87,12 @@ class ChaosAgents(AgentPool):
                 kind = frame.get("type")
                 if kind == "hello":
                     for work in frame.get("work") or []:
-                        await self._take(send, work)
+                        await self._take(agent, send, work)
                 elif kind in ("offer", "assigned"):
                     if len(self.offer_times) < MAX_OFFER_TIMES:
                         self.offer_times.append(time.monotonic())
                     self.tally.offers += kind == "offer"
-                    await self._take(send, frame["request"])
+                    await self._take(agent, send, frame["request"])
                 elif kind == "result" and frame.get("action") == "presence" and waiting:
                     waiting = False
                     self._logins.release()
@@ -122,8 +123,9 @@ class ChaosAgents(AgentPool):
             await ws.close()
         return True
 
-    async def _take(self, send: Any, work: dict[str, Any]) -> None:
+    async def _take(self, agent: str, send: Any, work: dict[str, Any]) -> None:
         """Accept an offer; complete an assignment after a handle time."""
+        self.heard.add((agent, work["id"]))
         if work.get("state") == "offered":
             await send({"type": "accept", "request": work["id"]})
         elif work.get("state") == "assigned":

@@ -55,6 +55,10 @@ class Findings:
     stuck: int = 0
     stuck_detail: dict[str, int] = field(default_factory=dict)
     requests: int = 0
+    same_delivery: int = 0  # extra requests made of one external message
+    split: int = 0  # extra requests of threads that should have been one
+    unheard: int = 0  # offers and assignments that never reached the agent's open socket
+    unheard_gone: int = 0  # ... made to an agent who had vanished
     examples: dict[str, list[str]] = field(default_factory=dict)
 
     def note(self, kind: str, what: str) -> None:
@@ -159,6 +163,8 @@ async def audit(
     live_agents: Callable[[], set[str]] | None,
     drain_s: float,
     threads: list[list[Sent]] | None = None,
+    heard: set[tuple[str, str]] | None = None,
+    vanished: set[str] | None = None,
 ) -> tuple[Findings, dict[str, Any]]:
     """The findings, and details for the JSON."""
     keys = Keys(tenant)
@@ -183,11 +189,13 @@ async def audit(
     for key, n in by_key.items():
         if n > 1:
             f.duplicated += n - 1
+            f.same_delivery += n - 1
             f.note("duplicated", f"{key} x{n}")
     for thread in threads or []:
         ids = {s.request for s in thread if s.acked and s.request}
         if len(ids) > 1:
             f.duplicated += len(ids) - 1
+            f.split += len(ids) - 1
             f.note("split_thread", " ".join(sorted(ids)))
     replay(events, f)
     await agents_check(agents, found, f)
@@ -206,6 +214,14 @@ async def audit(
             f.stuck += 1
             f.stuck_detail[why] = f.stuck_detail.get(why, 0) + 1
             f.note("stuck", f"{rid} {why}")
+    if heard is not None:
+        for e in events:
+            if e.type in (EventType.OFFERED, EventType.ASSIGNED) and (e.agent, e.request) not in heard:
+                gone = e.agent in (vanished or set())
+                f.unheard_gone += gone
+                f.unheard += not gone
+                if not gone:
+                    f.note("unheard_offer", f"{e.type.value} {e.request} to {e.agent}")
     details = {"drain_s": round(waited, 2), "events": len(events), "states": dict(
         Counter(r.state.value for r in found.values()))}  # fmt: skip
     return f, details

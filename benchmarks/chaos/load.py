@@ -23,7 +23,7 @@ from frontdesk.channels.phone import SIGNATURE_HEADER as PHONE_SIGNATURE
 from frontdesk.channels.phone import signature as phone_signature
 from frontdesk.channels.telegram import SECRET_HEADER as TELEGRAM_SECRET
 from frontdesk.channels.webhook_generic import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-from frontdesk.router.bench_load import Drivers, LoadError, Target, _http_error, _text, interleave
+from frontdesk.router.bench_load import ORIGIN, Drivers, LoadError, Target, _http_error, _text, interleave
 from frontdesk.router.bench_load import send_mail as bench_send_mail
 
 CHANNELS = ("form", "webhook", "smtp", "chat", "phone", "telegram")
@@ -103,6 +103,16 @@ class ChaosDrivers(Drivers):
         m["Message-ID"] = f"<bench-{self.run}-{i}@load.test>"
         m.set_content(text)
         return await bench_send_mail(host, port, sender, self.t.smtp_to or "", m.as_bytes(policy=SMTP))
+
+    async def form(self, i: int) -> tuple[str, float]:
+        """The bench's form post; a resent one answers 200 with the same id."""
+        subject, text = _text(i)
+        body = json.dumps({"name": f"Customer {i}", "email": f"c{self.run}-{i}@load.test",
+                           "subject": subject, "body": text}).encode()  # fmt: skip
+        headers = {"Content-Type": "application/json", "X-Frontdesk-Site": self.t.form_site or "",
+                   "Origin": self.t.form_origin or ORIGIN,
+                   "Idempotency-Key": f"bench-{self.run}-{i}"}  # fmt: skip
+        return await self._post(self.url(i) + "/v1/requests", body, headers, (200, 201), "id")
 
     async def webhook(self, i: int, sender: int | None = None) -> tuple[str, float]:
         """Message `i` of the generic webhook from customer `sender` (default: its own)."""

@@ -66,6 +66,8 @@ class Row:
         for name in ("sent", "acknowledged", "found", "lost", "duplicated", "double_assigned",
                      "over_capacity", "stuck"):  # fmt: skip
             setattr(self, name, getattr(f, name))
+        if f.unheard:
+            self.note = f"{f.unheard} offers never reached the agent's open socket; " + self.note
         self.details["audit"] = {"requests": f.requests, "stuck": f.stuck_detail,
                                  "examples": f.examples}  # fmt: skip
 

@@ -101,13 +101,18 @@ async def conclude(
     redis = w.backend.client()
     try:
         findings, details = await audit(
-            redis, w.tenant, sent, pool.live if pool else None, drain_s, threads
+            redis, w.tenant, sent, pool.live if pool else None, drain_s, threads,
+            pool.heard if pool else None, pool.vanished if pool else None,
         )
     finally:
         if pool is not None:
             await pool.stop()
         await redis.aclose()
     row.take(findings)
+    row.details["offers_unheard"] = findings.unheard
+    row.details["duplicated_deliveries"] = findings.same_delivery
+    row.details["split_thread_extra_requests"] = findings.split
+    row.details["offers_to_vanished_agents"] = findings.unheard_gone
     row.details.update(details)
     row.http_5xx, statuses = server_errors(sent, faults)
     row.details["answers"] = statuses

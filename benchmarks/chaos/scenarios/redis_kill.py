@@ -36,5 +36,5 @@ async def run(ctx: Context) -> Row:
     async with world(ctx, daemons, agents) as w:
         sent, faults, pool = await under_load(w, plan, inject)
         row = await conclude(NAME, w, sent, faults, pool, ctx.size(15.0, 60.0))
-    row.note = f"{kills} kill(s), {DOWN_S:g} s down each, {daemons} daemons, {agents} agents"
+    row.note += f"{kills} kill(s), {DOWN_S:g} s down each, {daemons} daemons, {agents} agents"
     return row

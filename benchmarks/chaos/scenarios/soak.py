@@ -72,10 +72,10 @@ async def run(ctx: Context) -> Row:
         row = await conclude(NAME, w, sent, faults, pool, ctx.size(12.0, 60.0))
     row.details["rss_kib"] = {f"daemon{n}": summary(p) for n, p in rss.items()}
     row.details["redis_used_memory_kib"] = summary(memory)
-    parts = [f"daemon{n} RSS {s['start']:.0f}->{s['end']:.0f} KiB ({s['slope_per_min']} KiB/min)"
+    parts = [f"{n} RSS {s['start']:.0f}->{s['end']:.0f} KiB ({s['slope_per_min']} KiB/min)"
              for n, s in row.details["rss_kib"].items() if s["start"] is not None]  # fmt: skip
     m = row.details["redis_used_memory_kib"]
     if m["start"] is not None:
         parts.append(f"Redis {m['start']:.0f}->{m['end']:.0f} KiB ({m['slope_per_min']} KiB/min)")
-    row.note = f"{seconds:g} s at {plan.rate:g}/s; " + "; ".join(parts)
+    row.note += f"{seconds:g} s at {plan.rate:g}/s; " + "; ".join(parts)
     return row
