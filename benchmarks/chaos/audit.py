@@ -97,9 +97,7 @@ async def resolve(store: QueueStore, sent: list[Sent]) -> None:
             s.request = await store.seen(s.key)
 
 
-async def drain(
-    store: QueueStore, ids: set[str], seconds: float, poll_s: float = 0.5
-) -> float:
+async def drain(store: QueueStore, ids: set[str], seconds: float, poll_s: float = 0.5) -> float:
     """Wait until every request of `ids` is closed, `seconds` at most; the seconds waited."""
     t0 = time.monotonic()
     pending = sorted(ids)
@@ -130,9 +128,7 @@ def replay(events: list[Event], f: Findings) -> None:
             holder.pop(e.request, None)
 
 
-async def agents_check(
-    agents: AgentStore, found: dict[str, RequestRecord], f: Findings
-) -> None:
+async def agents_check(agents: AgentStore, found: dict[str, RequestRecord], f: Findings) -> None:
     """Holds against records, loads against holds and capacity."""
     held_by: dict[str, set[str]] = {}
     for rid, rec in found.items():
@@ -152,8 +148,11 @@ async def agents_check(
             load = agent.load.get(channel, 0)
             if load > agent.capacity.get(channel, 0) or load != per_channel.get(channel, 0):
                 f.over_capacity += 1
-                f.note("over_capacity", f"{agent.id} {channel}: load {load}, holds "
-                       f"{per_channel.get(channel, 0)}, capacity {agent.capacity.get(channel, 0)}")
+                f.note(
+                    "over_capacity",
+                    f"{agent.id} {channel}: load {load}, holds "
+                    f"{per_channel.get(channel, 0)}, capacity {agent.capacity.get(channel, 0)}",
+                )
 
 
 async def audit(
@@ -216,7 +215,10 @@ async def audit(
             f.note("stuck", f"{rid} {why}")
     if heard is not None:
         for e in events:
-            if e.type in (EventType.OFFERED, EventType.ASSIGNED) and (e.agent, e.request) not in heard:
+            if (
+                e.type in (EventType.OFFERED, EventType.ASSIGNED)
+                and (e.agent, e.request) not in heard
+            ):
                 gone = e.agent in (vanished or set())
                 f.unheard_gone += gone
                 f.unheard += not gone

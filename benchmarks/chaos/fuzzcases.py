@@ -74,7 +74,7 @@ def mutate_json(template: dict[str, Any], rng: random.Random) -> bytes:
                 elif action < 0.9:
                     _set(doc, where, None, delete=True)
                 else:
-                    doc[rng.choice(HOSTILE_TEXT[:6] + ["unknown"])] = hostile(rng)
+                    doc[rng.choice([*HOSTILE_TEXT[:6], "unknown"])] = hostile(rng)
             except (KeyError, IndexError, TypeError):
                 pass
         try:

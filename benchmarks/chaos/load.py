@@ -23,7 +23,15 @@ from frontdesk.channels.phone import SIGNATURE_HEADER as PHONE_SIGNATURE
 from frontdesk.channels.phone import signature as phone_signature
 from frontdesk.channels.telegram import SECRET_HEADER as TELEGRAM_SECRET
 from frontdesk.channels.webhook_generic import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-from frontdesk.router.bench_load import ORIGIN, Drivers, LoadError, Target, _http_error, _text, interleave
+from frontdesk.router.bench_load import (
+    ORIGIN,
+    Drivers,
+    LoadError,
+    Target,
+    _http_error,
+    _text,
+    interleave,
+)
 from frontdesk.router.bench_load import send_mail as bench_send_mail
 
 CHANNELS = ("form", "webhook", "smtp", "chat", "phone", "telegram")
@@ -102,7 +110,9 @@ class ChaosDrivers(Drivers):
         m["From"], m["To"], m["Subject"] = f"Customer {i} <{sender}>", self.t.smtp_to, subject
         m["Message-ID"] = f"<bench-{self.run}-{i}@load.test>"
         m.set_content(text)
-        return await bench_send_mail(host, port, sender, self.t.smtp_to or "", m.as_bytes(policy=SMTP))
+        return await bench_send_mail(
+            host, port, sender, self.t.smtp_to or "", m.as_bytes(policy=SMTP)
+        )
 
     async def form(self, i: int) -> tuple[str, float]:
         """The bench's form post; a resent one answers 200 with the same id."""
@@ -119,8 +129,12 @@ class ChaosDrivers(Drivers):
         subject, text = _text(i)
         who = f"p{self.run}-{i if sender is None else sender}"
         body = json.dumps(
-            {"id": f"bench-{self.run}-{i}", "from": {"id": who, "name": f"Partner {who}"},
-             "subject": subject, "text": text}  # fmt: skip
+            {
+                "id": f"bench-{self.run}-{i}",
+                "from": {"id": who, "name": f"Partner {who}"},
+                "subject": subject,
+                "text": text,
+            }
         ).encode()
         stamp = str(int(time.time()))
         headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: stamp,
@@ -132,8 +146,12 @@ class ChaosDrivers(Drivers):
         """Callback request `i` from number `sender` (default: its own)."""
         number = f"+86139{(self.base * 1000 + (i if sender is None else sender)) % 10**8:08d}"
         body = json.dumps(
-            {"number": number, "name": f"Caller {i}", "reason": _text(i)[1],
-             "id": f"call-{self.run}-{i}"}  # fmt: skip
+            {
+                "number": number,
+                "name": f"Caller {i}",
+                "reason": _text(i)[1],
+                "id": f"call-{self.run}-{i}",
+            }
         ).encode()
         headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: str(int(time.time())),
                    PHONE_SIGNATURE: phone_signature(self.phone_secret, body)}  # fmt: skip
@@ -259,7 +277,9 @@ def session() -> aiohttp.ClientSession:
     )
 
 
-async def run_load(target: Target, keys: Any, plan: Plan, stop: asyncio.Event | None = None) -> list[Sent]:
+async def run_load(
+    target: Target, keys: Any, plan: Plan, stop: asyncio.Event | None = None
+) -> list[Sent]:
     """Send `plan`; every message's fate. `stop` ends sending early."""
     pick: Iterator[str] = interleave(plan.mix)
     slots = asyncio.Semaphore(plan.concurrency)

@@ -123,9 +123,19 @@ def table(rows: list[Row]) -> str:
     head = [title for _, title in COLUMNS]
     body = [[cell(getattr(r, name)) for name, _ in COLUMNS] for r in rows]
     widths = [max(len(h), *(len(b[n]) for b in body)) for n, h in enumerate(head)]
-    lines = ["  ".join(h.rjust(w) if n else h.ljust(w) for n, (h, w) in enumerate(zip(head, widths, strict=True)))]
+    lines = [
+        "  ".join(
+            h.rjust(w) if n else h.ljust(w)
+            for n, (h, w) in enumerate(zip(head, widths, strict=True))
+        )
+    ]
     for r, b in zip(rows, body, strict=True):
-        lines.append("  ".join(v.rjust(w) if n else v.ljust(w) for n, (v, w) in enumerate(zip(b, widths, strict=True))))
+        lines.append(
+            "  ".join(
+                v.rjust(w) if n else v.ljust(w)
+                for n, (v, w) in enumerate(zip(b, widths, strict=True))
+            )
+        )
         if r.status != "ok" or r.note:
             lines.append(f"    {r.status}{': ' if r.note else ''}{r.note}")
     return "\n".join(lines)

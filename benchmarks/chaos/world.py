@@ -126,7 +126,9 @@ def chaos_config(
     config["redis"] = backend.section()
     config.pop("offers", None)  # the shipped default: 3 missed offers in a row set an agent away
     config["queues"]["phone"] = {}
-    config["rules"].append({"name": "phone", "when": {"channel": "phone"}, "then": {"queue": "phone"}})
+    config["rules"].append(
+        {"name": "phone", "when": {"channel": "phone"}, "then": {"queue": "phone"}}
+    )
     config["queue_defaults"] = {"offer_timeout": "15s"}
     channels = config["channels"]
     channels["phone"] = {"secret": keys.phone}

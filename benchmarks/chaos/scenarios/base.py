@@ -101,8 +101,14 @@ async def conclude(
     redis = w.backend.client()
     try:
         findings, details = await audit(
-            redis, w.tenant, sent, pool.live if pool else None, drain_s, threads,
-            pool.heard if pool else None, pool.vanished if pool else None,
+            redis,
+            w.tenant,
+            sent,
+            pool.live if pool else None,
+            drain_s,
+            threads,
+            pool.heard if pool else None,
+            pool.vanished if pool else None,
         )
     finally:
         if pool is not None:
@@ -127,9 +133,14 @@ async def conclude(
         row.intake_recovery_s = worst([f.intake_s for f in faults])
         row.routing_recovery_s = worst([f.routing_s for f in faults])
         row.details["faults"] = [
-            {"kind": f.kind, "at_s": round(f.at - faults[0].at, 3), "down_s": round(f.back - f.at, 3),
-             "ready_s": round(f.ready - f.back, 3) if f.ready else None,
-             "intake_recovery_s": f.intake_s, "routing_recovery_s": f.routing_s}  # fmt: skip
+            {
+                "kind": f.kind,
+                "at_s": round(f.at - faults[0].at, 3),
+                "down_s": round(f.back - f.at, 3),
+                "ready_s": round(f.ready - f.back, 3) if f.ready else None,
+                "intake_recovery_s": f.intake_s,
+                "routing_recovery_s": f.routing_s,
+            }
             for f in faults
         ]
     return row

@@ -33,5 +33,7 @@ async def run(ctx: Context) -> Row:
         vanish = frozenset({"a0"})  # a0 is on daemon 0, the first killed
         sent, faults, pool = await under_load(w, plan, inject, vanish)
         row = await conclude(NAME, w, sent, faults, pool, ctx.size(12.0, 60.0))
-    row.note += f"{kills} kills of {daemons} daemons in {seconds:g} s, {agents} agents (a0 vanishes)"
+    row.note += (
+        f"{kills} kills of {daemons} daemons in {seconds:g} s, {agents} agents (a0 vanishes)"
+    )
     return row

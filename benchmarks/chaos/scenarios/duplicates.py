@@ -49,9 +49,7 @@ async def run(ctx: Context) -> Row:
         for _ in range(trials):
             for channel in SAME:
                 i += 1  # at once, one copy per daemon in turn
-                sent += await asyncio.gather(
-                    *(deliver(d, channel, i, RETRY_S) for d in copies)
-                )
+                sent += await asyncio.gather(*(deliver(d, channel, i, RETRY_S) for d in copies))
                 i += 1  # one after another
                 for d in copies:
                     sent.append(await deliver(d, channel, i, RETRY_S))

@@ -61,7 +61,9 @@ def wechat_xml(i: int) -> bytes:
             "</xml>").encode()  # fmt: skip
 
 
-def http_case(w: World, endpoint: str, i: int, rng: random.Random) -> tuple[str, bytes, dict[str, str], dict[str, str]]:  # noqa: E501
+def http_case(
+    w: World, endpoint: str, i: int, rng: random.Random
+) -> tuple[str, bytes, dict[str, str], dict[str, str]]:
     """(path, body, headers, query) of case `i`, signed so that it reaches the parser."""
     keys, g = w.secrets, w.generated
     if endpoint == "wechat":
@@ -129,8 +131,8 @@ async def one_chat(http: aiohttp.ClientSession, w: World, i: int, rng: random.Ra
              "contact": {"email": f"c{i}@fuzz.test"}}  # fmt: skip
     frames = [fc.mutate_json(start, rng)]
     if rng.random() < 0.4:
-        frames = [json.dumps(start).encode(),
-                  fc.mutate_json({"type": "message", "text": "more", "id": f"m{i}"}, rng)]  # fmt: skip
+        follow = {"type": "message", "text": "more", "id": f"m{i}"}
+        frames = [json.dumps(start).encode(), fc.mutate_json(follow, rng)]
     try:
         async with http.ws_connect(url, headers={"Origin": ORIGIN}, max_msg_size=0) as ws:
             outcome = "answered"
@@ -138,8 +140,9 @@ async def one_chat(http: aiohttp.ClientSession, w: World, i: int, rng: random.Ra
                 if rng.random() < 0.1:
                     await ws.send_bytes(frame)
                 else:
-                    await ws.send_str(frame.decode("utf-8", "surrogateescape").encode(
-                        "utf-8", "replace").decode())
+                    await ws.send_str(
+                        frame.decode("utf-8", "surrogateescape").encode("utf-8", "replace").decode()
+                    )
                 msg = await ws.receive(timeout=5)
                 if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
                                 aiohttp.WSMsgType.CLOSING):  # fmt: skip

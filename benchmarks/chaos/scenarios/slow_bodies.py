@@ -64,7 +64,9 @@ async def run(ctx: Context) -> Row:
                 stalled.append(s)
             for n in range(halves_n):
                 with socket.create_connection(("127.0.0.1", d.http_port)) as s:
-                    s.sendall(request_head(PATHS[n % len(PATHS)], d.http_port) + b"x" * (LENGTH // 2))
+                    s.sendall(
+                        request_head(PATHS[n % len(PATHS)], d.http_port) + b"x" * (LENGTH // 2)
+                    )
                 if n % 50 == 49:
                     await asyncio.sleep(0)
             for _ in range(long_n):
@@ -89,7 +91,9 @@ async def run(ctx: Context) -> Row:
         await asyncio.sleep(1.0)
         fds_after = open_fds(pid)
         logs = w.log_counts()
-    row = Row(NAME, sent=stalled_n + halves_n + long_n, http_5xx=five, tracebacks=logs["tracebacks"])
+    row = Row(
+        NAME, sent=stalled_n + halves_n + long_n, http_5xx=five, tracebacks=logs["tracebacks"]
+    )
     details: dict[str, Any] = {
         "stalled": stalled_n, "halves_then_closed": halves_n, "long_urls": long_n,
         "stall_wait_s": stall_s, "still_open_after_wait": still_open,
