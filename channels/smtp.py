@@ -41,6 +41,7 @@ RELAY_DENIED = "550 5.7.1 <{address}>: relaying denied, no such mailbox here"
 RATE_LIMITED = "450 4.7.1 Too many messages; try again in {seconds} seconds"
 STORAGE_DOWN = "451 4.3.0 Storage unavailable; try again later"
 TEMPORARY_FAILURE = "451 4.3.0 Temporary failure; try again later"
+BAD_SYNTAX = "501 5.5.4 Syntax error in parameters"
 BAD_SENDER = "553 5.1.7 The sender address is not valid UTF-8"
 BAD_RECIPIENT = "553 5.1.3 The recipient address is not valid UTF-8"
 BAD_CONTENT = "554 5.6.0 Message not accepted: {field} is not valid text"
@@ -242,6 +243,9 @@ class MailHandler:
         if isinstance(error, RedisError | OSError):
             log.warning("SMTP command refused with 451, storage down: %r", error)
             return STORAGE_DOWN
+        if _in_argument_parsing(error):  # aiosmtpd's parser trips on some broken addresses
+            log.info("SMTP command refused with 501, its argument does not parse: %r", error)
+            return BAD_SYNTAX
         log.error("SMTP command refused with 451", exc_info=error)
         return TEMPORARY_FAILURE
 
@@ -335,6 +339,17 @@ class SmtpChannel:
             await asyncio.wait(tasks, timeout=5)
         await self._server.wait_closed()
         self._server = None
+
+
+def _in_argument_parsing(error: BaseException) -> bool:
+    """Whether `error` was raised while aiosmtpd parsed a command's address or parameters (e.g.
+    an IndexError for `MAIL FROM:<`): the client's fault, not ours."""
+    tb = error.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name in ("_getaddr", "_getparams"):
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def _utf8(text: str) -> bool:

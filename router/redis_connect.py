@@ -106,7 +106,12 @@ async def close(client: Redis) -> None:
         await client.aclose()
         return
     await client.aclose()
-    await client.connection_pool.disconnect()
+    pool = client.connection_pool
+    await pool.disconnect()
+    if isinstance(pool, SentinelConnectionPool):  # and the clients it asks the sentinels with
+        for sentinel in pool.sentinel_manager.sentinels:
+            await sentinel.aclose()
+            await sentinel.connection_pool.disconnect()
 
 
 def _without_password(url: str) -> str:

@@ -19,8 +19,7 @@ from typing import Any
 
 import aiohttp
 
-from frontdesk.channels.phone import SIGNATURE_HEADER as PHONE_SIGNATURE
-from frontdesk.channels.phone import signature as phone_signature
+from frontdesk.channels.phone import signed_headers
 from frontdesk.channels.telegram import SECRET_HEADER as TELEGRAM_SECRET
 from frontdesk.channels.webhook_generic import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from frontdesk.router.bench_load import (
@@ -153,8 +152,7 @@ class ChaosDrivers(Drivers):
                 "id": f"call-{self.run}-{i}",
             }
         ).encode()
-        headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: str(int(time.time())),
-                   PHONE_SIGNATURE: phone_signature(self.phone_secret, body)}  # fmt: skip
+        headers = {"Content-Type": "application/json", **signed_headers(self.phone_secret, body)}
         return await self._post(self.url(i) + "/v1/callbacks", body, headers, (200, 201), "id")
 
     async def telegram(self, i: int, sender: int | None = None) -> tuple[str, float]:

@@ -121,7 +121,8 @@ def chaos_config(
     raw: dict[str, Any], backend: Backend, keys: Secrets, overlay: dict[str, Any]
 ) -> dict[str, Any]:
     """The bench config with every channel the chaos suite drives: phone, Telegram, WhatsApp
-    and WeChat beside form, generic webhook, SMTP and chat; offers that time out in 15 s."""
+    and WeChat beside form, generic webhook, SMTP and chat; offers that time out in 15 s; agents
+    let go 3 s after they were last heard, their accepted work 6 s after."""
     config = copy.deepcopy(raw)
     config["redis"] = backend.section()
     config.pop("offers", None)  # the shipped default: 3 missed offers in a row set an agent away
@@ -129,7 +130,12 @@ def chaos_config(
     config["rules"].append(
         {"name": "phone", "when": {"channel": "phone"}, "then": {"queue": "phone"}}
     )
-    config["queue_defaults"] = {"offer_timeout": "15s"}
+    # A vanished agent (one scenario's a0 never comes back) lets go within the drain period:
+    # the shipped defaults (60 s, 10 min) are a desk's; these are short enough to watch. Bodies
+    # that stall are cut after 5 s (shipped: 30 s).
+    config["queue_defaults"] = {"offer_timeout": "15s", "orphaned_after": "6s"}
+    config["presence"] = {"grace": "3s"}
+    config.setdefault("http", {})["body_timeout"] = "5s"
     channels = config["channels"]
     channels["phone"] = {"secret": keys.phone}
     social = channels["social"]
