@@ -25,6 +25,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from redis.exceptions import RedisError
 
 from frontdesk.queues.errors import EncodeError
+from frontdesk.queues.request import is_text
 from frontdesk.router.front import Front, Inbound, Receipt
 from frontdesk.router.yamlconf import Checker, Path
 
@@ -192,7 +193,7 @@ class MailHandler:
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
-        if not _utf8(address):  # aiosmtpd keeps bytes that are not UTF-8 as surrogates
+        if not is_text(address):  # aiosmtpd keeps bytes that are not UTF-8 as surrogates
             log.info("MAIL FROM refused from %s: the address is not UTF-8", _peer_ip(session))
             return BAD_SENDER
         sender = None if address in ("", "<>") else address.strip().lower()
@@ -207,7 +208,7 @@ class MailHandler:
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
-        if not _utf8(address):
+        if not is_text(address):
             log.info("RCPT TO refused from %s: the address is not UTF-8", _peer_ip(session))
             return BAD_RECIPIENT
         mailbox = address.strip().lower()
@@ -350,14 +351,6 @@ def _in_argument_parsing(error: BaseException) -> bool:
             return True
         tb = tb.tb_next
     return False
-
-
-def _utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _peer_ip(session: Session) -> str | None:

@@ -137,7 +137,7 @@ def check_text(value: Request | Message) -> None:
     while todo:
         item, path = todo.pop()
         if isinstance(item, str):
-            if not _encodes(item):
+            if not is_text(item):
                 raise EncodeError(path)
         elif isinstance(item, _RECORDS):
             prefix = f"{path}." if path else ""
@@ -146,7 +146,7 @@ def check_text(value: Request | Message) -> None:
             todo += [(v, f"{path}[{i}]") for i, v in enumerate(item)]
         elif isinstance(item, dict):
             for key, v in item.items():
-                if isinstance(key, str) and not _encodes(key):
+                if isinstance(key, str) and not is_text(key):
                     raise EncodeError(f"{path}.(name)")
                 todo.append((v, f"{path}.{key}"))
 
@@ -166,7 +166,9 @@ def _names(kind: type) -> tuple[str, ...]:
 _RECORDS = (Request, Message, Customer, Attachment, SkillRequirement)
 
 
-def _encodes(text: str) -> bool:
+def is_text(text: str) -> bool:
+    """Whether `text` encodes as UTF-8 (no lone surrogates, as `\\ud800` in JSON or bytes that are
+    not UTF-8 decoded with surrogateescape leave)."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

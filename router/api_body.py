@@ -12,6 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
+from frontdesk.queues.request import is_text
+
 MAX_BODY = 64 * 1024
 
 
@@ -71,24 +73,16 @@ def not_text(document: Any) -> str | None:
     while todo:
         value, path = todo.pop()
         if isinstance(value, str):
-            if not _encodes(value):
+            if not is_text(value):
                 return path or "(body)"
         elif isinstance(value, dict):
             for key, item in value.items():
-                if not _encodes(str(key)):
+                if not is_text(str(key)):
                     return f"{path}.(name)" if path else "(name)"
                 todo.append((item, f"{path}.{key}" if path else str(key)))
         elif isinstance(value, list):
             todo.extend((item, f"{path}[{i}]") for i, item in enumerate(value))
     return None
-
-
-def _encodes(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def text(body: dict[str, Any], name: str, required: bool = True, max_len: int = 2000) -> str:

@@ -1,4 +1,4 @@
-"""sentinel-failover: a primary, a replica and three sentinels (the same redis-server binary,
+"""sentinel-failover: a primary, two replicas and three sentinels (the same redis-server binary,
 `--sentinel`); the daemons configured with `redis.sentinel` and `wait_replicas: 1`; the primary
 SIGKILLed under load. Nothing acknowledged may be lost, and intake and routing must resume on the
 promoted replica by themselves. A build whose config refuses `redis.sentinel` gets the row "not
@@ -46,11 +46,13 @@ def _answers(port: int) -> bool:
 
 
 class SentinelSet:
-    """Primary, replica, three sentinels on loopback ports under `root`."""
+    """Primary, two replicas, three sentinels on loopback ports under `root`."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.primary, self.replica = free_port(), free_port()
+        # two replicas: a failover promotes one, and the acknowledgements (wait_replicas: 1)
+        # still have the other to wait for ("one more replica than you wait for", README)
+        self.primary, self.replicas = free_port(), [free_port(), free_port()]
         self.sentinels = [free_port() for _ in range(3)]
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
 
@@ -69,7 +71,8 @@ class SentinelSet:
     def start(self) -> None:
         data = ["appendonly yes", "appendfsync always", 'save ""']
         self._spawn(self.primary, data)
-        self._spawn(self.replica, [*data, f"replicaof 127.0.0.1 {self.primary}"])
+        for replica in self.replicas:
+            self._spawn(replica, [*data, f"replicaof 127.0.0.1 {self.primary}"])
         for port in self.sentinels:
             self._spawn(port, [
                 f"sentinel monitor {MASTER} 127.0.0.1 {self.primary} 2",
