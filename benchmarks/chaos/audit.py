@@ -40,6 +40,7 @@ RELEASES = {
     EventType.ABANDONED,
     EventType.TRANSFERRED,
     EventType.ESCALATED,
+    EventType.REQUEUED,  # a vanished agent's work, back to waiting (its hold released)
 }
 
 
