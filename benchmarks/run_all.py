@@ -88,6 +88,9 @@ def _errors(e: dict[str, int]) -> str:
     return ", ".join(f"{k} x{v}" for k, v in e.items()) or "none"
 
 
+KEPT_SECTION = "\n## Chaos\n"  # python -m benchmarks.chaos fills it, not this script
+
+
 def render_queue_ops(r: dict[str, Any]) -> str:
     rows = [[x["operation"], x["ops_per_s"], x["p50_ms"], x["p99_ms"]] for x in r["results"]]
     return (
@@ -289,7 +292,11 @@ def main() -> None:
             f"## {title}\n\n```sh\n{done['command']}\n```\n\n{done['date']}{size_note}, "
             f"{done['seconds']} s.\n\n{body}\n"
         )
-    (ROOT / "benchmarks" / "RESULTS.md").write_text("\n".join(parts))
+    results = ROOT / "benchmarks" / "RESULTS.md"
+    before = results.read_text() if results.exists() else ""
+    if (at := before.find(KEPT_SECTION)) >= 0:  # written by its own tool: kept as it is
+        parts.append(before[at + 1 :].rstrip("\n") + "\n")
+    results.write_text("\n".join(parts))
     print(f"wrote {ROOT / 'benchmarks' / 'RESULTS.md'}", file=sys.stderr)
 
 
