@@ -307,9 +307,10 @@ class Daemon:
         """Every event, as it happens, to the metrics, the dispatcher and the sockets. Read from
         an explicit id (not "$" again and again, which would skip what arrived between two
         reads); after a back-off, from the last id handed over, so that nothing made meanwhile
-        (an offer to a socket of ours) is skipped. "Now" only at the very first start."""
+        (an offer to a socket of ours) is skipped. "Now" only at the very first start: the
+        stream's last id then, a real one, so that a quiet stream is not taken for a lost one."""
         if self._events_after is None:
-            self._events_after = f"{await self.store.now_ms()}-0"
+            self._events_after = (await self.events.bounds()).last_generated
         else:
             self._events_after = await self._resume_from(self._events_after)
         while not self._stopping.is_set():

@@ -103,6 +103,18 @@ def test_sigterm_stops_daemon_and_its_redis(daemon_config, daemons, tmp_path) ->
     assert not _alive(redis_pid)
 
 
+def test_a_quiet_stream_at_start_is_not_taken_for_a_lost_one(daemon_config, daemons) -> None:
+    """The follower starts after the last event there is; with nothing new for a few of its
+    one-second reads it must not decide that Redis lost its data (it did, from "now")."""
+    daemon = daemons(daemon_config())
+    daemon.wait_ready()
+    time.sleep(3)  # three empty reads of the follower, each checking the stream's bounds
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait() == 0
+    assert "Redis lost its data" not in daemon.log, daemon.log
+    assert "WARNING frontdesk: " not in daemon.log, daemon.log
+
+
 def test_killed_daemon_takes_its_redis_with_it(daemon_config, daemons, tmp_path) -> None:
     daemon = daemons(daemon_config())
     daemon.wait_ready()
