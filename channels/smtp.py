@@ -24,7 +24,7 @@ from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from redis.exceptions import RedisError
 
-from frontdesk.queues.errors import EncodeError
+from frontdesk.queues.errors import EncodeError, StaleRead
 from frontdesk.queues.request import is_text
 from frontdesk.router.front import Front, Inbound, Receipt
 from frontdesk.router.yamlconf import Checker, Path
@@ -227,6 +227,9 @@ class MailHandler:
         except (RedisError, OSError) as exc:
             log.warning("mail from %s (%s): 451, storage down: %r", envelope.mail_from, peer, exc)
             return STORAGE_DOWN
+        except StaleRead as exc:  # a conversation that kept losing its race: the sender retries
+            log.info("mail from %s (%s): 451, contended: %s", envelope.mail_from, peer, exc)
+            return TEMPORARY_FAILURE
         except EncodeError as exc:  # the mail parser cleans text; this is the last guard
             log.info(
                 "mail from %s (%s) refused: %s is not text", envelope.mail_from, peer, exc.what

@@ -16,7 +16,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from prometheus_client import CONTENT_TYPE_LATEST
 from redis.exceptions import RedisError
 
-from frontdesk.queues.errors import EncodeError
+from frontdesk.queues.errors import EncodeError, StaleRead
 
 from . import api_agents, api_outbox, openapi, ws_tickets
 from .agent_ws import agent_socket
@@ -143,6 +143,11 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         extra = {"field": exc.field} if exc.field else {}
         response = error_response(exc.status, exc.code, exc.message, **extra)
         response.headers.update(exc.headers)
+        return response
+    except StaleRead as exc:  # a state change that kept losing its race: the client may retry
+        log.info("%s %s: 503, contended (%s)", request.method, request.path, exc)
+        response = error_response(503, "contended", "busy with the same request, try again")
+        response.headers["Retry-After"] = "1"
         return response
     except RedisError:
         log.warning("Redis unavailable while serving %s %s", request.method, request.path)

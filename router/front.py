@@ -23,9 +23,8 @@ from .config import Settings
 from .intake import intake
 
 TOKEN_REF = "email:token:"  # a thread reference naming the request itself, from a subject token
-OPEN_REF = (
-    "open:"  # `open:<customer>:<channel>`: the customer's open request on a join_open channel
-)
+# `open:<customer>:<channel>`: the customer's open request on a channel that joins it
+OPEN_REF = "open:"
 MAX_RACES = 5  # lookups of one message when concurrent messages of its conversation keep winning
 
 

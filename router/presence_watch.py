@@ -108,9 +108,13 @@ class PresenceWatch:
         }
         return int(s.presence_grace_s * 1000), queues
 
-    def interval_s(self) -> float:
+    def _shortest_ms(self) -> int:
+        """The shortest of the grace and the queues' orphaned_after (0: all off)."""
         grace, queues = self._thresholds_ms()
-        shortest = min([ms for ms in (grace, *(a for a, _ in queues.values())) if ms > 0] or [0])
+        return min([ms for ms in (grace, *(a for a, _ in queues.values())) if ms > 0] or [0])
+
+    def interval_s(self) -> float:
+        shortest = self._shortest_ms()
         if not shortest:
             return MAX_TICK_S
         return max(MIN_TICK_S, min(MAX_TICK_S, shortest / 4000))
@@ -124,7 +128,7 @@ class PresenceWatch:
             self._called |= called  # heard all the same: noted at the next tick
             raise
         grace, queues = self._thresholds_ms()
-        shortest = min([ms for ms in (grace, *(a for a, _ in queues.values())) if ms > 0] or [0])
+        shortest = self._shortest_ms()
         if not shortest:
             return
         gone = await liveness.unheard(now - shortest, CANDIDATES)

@@ -124,3 +124,33 @@ def test_check_config_cli(repo_root: Path, capsys: pytest.CaptureFixture[str]) -
     err = capsys.readouterr().err
     assert f"{bad}:6: http.port: must be a whole number" in err
     assert err.rstrip().endswith("4 problems")
+
+
+async def test_a_state_change_that_keeps_losing_its_race_is_a_temporary_refusal() -> None:
+    """The front door gives up after a few lost races (StaleRead): 503 with Retry-After, which a
+    sender retries, not a 500."""
+    from aiohttp import web
+
+    from frontdesk.queues.errors import ErrorCode, StaleRead
+    from frontdesk.router.app import json_errors
+
+    async def contended(request: web.Request) -> web.Response:
+        raise StaleRead(ErrorCode.STALE, None, "conversation of customer C-1")
+
+    app = web.Application(middlewares=[json_errors])
+    app.router.add_post("/v1/requests", contended)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"http://127.0.0.1:{port}/v1/requests") as response,
+        ):
+            assert response.status == 503
+            assert response.headers["Retry-After"] == "1"
+            assert (await response.json())["error"]["code"] == "contended"
+    finally:
+        await runner.cleanup()
