@@ -86,9 +86,6 @@ class Message:
     received_at: float = 0.0
     attachments: tuple[Attachment, ...] = ()
 
-    def __post_init__(self) -> None:
-        check_text(self)
-
 
 @dataclass(frozen=True, slots=True)
 class Request:
@@ -113,9 +110,6 @@ class Request:
     enqueued_at: float | None = None
     attributes: dict[str, Scalar] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        check_text(self)
-
     @property
     def idempotency_key(self) -> str | None:
         """channel:external id, the identity of the external message (None: never deduplicated)."""
@@ -131,8 +125,9 @@ class Request:
 
 def check_text(value: Request | Message) -> None:
     """Every string in a request or message encodes as UTF-8, else EncodeError naming the first
-    field that does not (`customer.name`, `attributes.order`): checked when one is built, so a
-    channel refuses it before anything of it is stored (msgpack and Redis could not keep it)."""
+    field that does not (`customer.name`, `attributes.order`). The front door checks what a
+    channel hands it before anything of it is stored; `encode` names the field for anything
+    else (msgpack and Redis could not keep it)."""
     todo: list[tuple[Any, str]] = [(value, "")]
     while todo:
         item, path = todo.pop()
@@ -192,7 +187,11 @@ def encode(obj: Request | Message) -> bytes:
     """msgpack bytes of a request or message, with the schema version."""
     body = _plain(obj)
     body["v"] = SCHEMA_VERSION
-    return msgpack.packb(body, use_bin_type=True)  # type: ignore[no-any-return]
+    try:
+        return msgpack.packb(body, use_bin_type=True)  # type: ignore[no-any-return]
+    except UnicodeEncodeError as exc:
+        check_text(obj)  # names the field
+        raise EncodeError("text") from exc
 
 
 def _unpack(raw: bytes, what: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from frontdesk.queues.blobs import BlobStore
 from frontdesk.queues.customers import CustomerStore
 from frontdesk.queues.errors import ErrorCode, StaleRead, WrongState
-from frontdesk.queues.request import Message, Request
+from frontdesk.queues.request import Message, Request, check_text
 from frontdesk.queues.states import OPEN_STATES
 from frontdesk.queues.store import QueueStore
 
@@ -89,6 +89,7 @@ class Front:
 
     async def _receive(self, inbound: Inbound, now: datetime | None = None) -> Receipt:
         request = inbound.request
+        check_text(request)  # text that is not text: refused (EncodeError) before anything is kept
         # the attachments' contents first: a request never refers to content not stored
         await self.blobs.put_many(inbound.contents, self.store.settings.record_ttl_s)
         customer_id = await self.customers.identify(request.customer)

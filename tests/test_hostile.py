@@ -31,7 +31,15 @@ from test_social_parsers import (
 
 from frontdesk.channels.smtp import SmtpChannel, create
 from frontdesk.queues.errors import EncodeError
-from frontdesk.queues.request import Attachment, Channel, Customer, Message, Request
+from frontdesk.queues.request import (
+    Attachment,
+    Channel,
+    Customer,
+    Message,
+    Request,
+    check_text,
+    encode,
+)
 from frontdesk.router.auth import digest, new_token
 from frontdesk.router.config import Settings, parse_settings
 from frontdesk.router.daemon import Daemon
@@ -123,8 +131,8 @@ async def test_wechat_xml_cannot_carry_a_surrogate(redis, redis_server, tmp_path
         assert await keys_now(daemon) == before
 
 
-def test_a_request_or_message_is_checked_for_text_when_built() -> None:
-    """The last guard, before anything is stored: the codec could not encode it."""
+def test_a_request_or_message_is_checked_for_text_before_it_is_stored() -> None:
+    """The front door's check (and the codec's, naming the field): msgpack could not keep it."""
     cases: list[tuple[dict[str, Any], str]] = [
         ({"body": LONE}, "body"),
         ({"customer": Customer(name=LONE)}, "customer.name"),
@@ -133,11 +141,15 @@ def test_a_request_or_message_is_checked_for_text_when_built() -> None:
         ({"attributes": {"order": LONE}}, "attributes.order"),
     ]
     for fields, where in cases:
+        bad = Request("", Channel.SOCIAL, "", **fields)
         with pytest.raises(EncodeError) as refused:
-            Request("", Channel.SOCIAL, "", **fields)
+            check_text(bad)
+        assert refused.value.what == where
+        with pytest.raises(EncodeError) as refused:
+            bad.encode()
         assert refused.value.what == where
     with pytest.raises(EncodeError):
-        Message(body="ok", external_id=LONE)
+        encode(Message(body="ok", external_id=LONE))
     good = Request("", Channel.SOCIAL, "", body="我要退款 😀", customer=Customer(name="Zoë"))
     assert Request.decode(good.encode()) == good
 
