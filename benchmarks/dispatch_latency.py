@@ -54,7 +54,7 @@ def config(data_dir: Path, agents: int) -> str:
 
 def start_daemon(path: Path, cwd: Path) -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "frontdesk.router.cli", "serve", "--config", str(path)],
+        [sys.executable, "-m", "frontdesk.router.cli.main", "serve", "--config", str(path)],
         cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     assert proc.stdout is not None

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 import scipy
 
-from frontdesk.router.bench_report import machine as base_machine
-from frontdesk.router.matcher import Pool, Weights, Window, _score_matrix, match
+from frontdesk.router.bench.report import machine as base_machine
+from frontdesk.router.routing.matcher import Pool, Weights, Window, _score_matrix, match
 
 SIZES = [(100, 50), (1_000, 500), (10_000, 2_000)]
 QUICK_SIZES = [(100, 50), (1_000, 500)]

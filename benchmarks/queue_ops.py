@@ -24,8 +24,8 @@ from frontdesk.queues.agents import AgentStore
 from frontdesk.queues.keys import Keys
 from frontdesk.queues.request import Channel, Customer, Priority, Request
 from frontdesk.queues.store import QueueStore
-from frontdesk.router.bench_report import machine
-from frontdesk.router.redis_server import EmbeddedRedis
+from frontdesk.router.bench.report import machine
+from frontdesk.router.daemon.redis_server import EmbeddedRedis
 from frontdesk.skills import Agent, Presence
 
 

@@ -29,11 +29,11 @@ from frontdesk.queues.customers import CustomerStore
 from frontdesk.queues.keys import Keys
 from frontdesk.queues.request import Channel, Customer, Request
 from frontdesk.queues.store import QueueStore
-from frontdesk.router.bench_report import machine
-from frontdesk.router.config import parse_settings
-from frontdesk.router.front import Front, Inbound
-from frontdesk.router.memory import BYTES_PER_REQUEST
-from frontdesk.router.redis_server import EmbeddedRedis
+from frontdesk.router.bench.report import machine
+from frontdesk.router.daemon.memory import BYTES_PER_REQUEST
+from frontdesk.router.daemon.redis_server import EmbeddedRedis
+from frontdesk.router.daemon.settings import parse_settings
+from frontdesk.router.intake.front import Front, Inbound
 from frontdesk.skills import Agent, Presence
 
 CONFIG = """\
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{report['requests']} completed requests through the front door")
     print(f"used_memory {report['used_before']} -> {report['used_after']} bytes")
     print(f"bytes per request: {report['bytes_per_request']}")
-    print(f"(router/memory.py projects with {report['constant_in_router_memory']})")
+    print(f"(router/daemon/memory.py projects with {report['constant_in_router_memory']})")
     print(f"machine: {m['cpus']} cores, {m['cpu']}, {m['memory_gib']} GiB, Python {m['python']}")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))

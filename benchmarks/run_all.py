@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from frontdesk.router.bench_report import machine
+from frontdesk.router.bench.report import machine
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "out"
@@ -47,7 +47,7 @@ def run(name: str, command: list[str]) -> dict[str, Any]:
     out = OUT / f"{name}.json"
     real = [sys.executable if c == "python" else c for c in command]
     if real[0] == "frontdesk":
-        real = [sys.executable, "-m", "frontdesk.router.cli", *real[1:]]
+        real = [sys.executable, "-m", "frontdesk.router.cli.main", *real[1:]]
     print(f"== {name}: {' '.join(command)}", file=sys.stderr, flush=True)
     t0 = time.monotonic()
     done = subprocess.run(

@@ -34,17 +34,17 @@ from redis.asyncio import Redis
 from frontdesk.queues.keys import Keys
 from frontdesk.queues.request import Channel, Customer, Priority, Request, SkillRequirement
 from frontdesk.queues.store import QueueStore
-from frontdesk.router.bench import run, start_and_run
-from frontdesk.router.bench_agents import HandleTime
-from frontdesk.router.bench_load import (
+from frontdesk.router.bench.agents import HandleTime
+from frontdesk.router.bench.cli import run, start_and_run
+from frontdesk.router.bench.load import (
     DaemonProcess,
     Plan,
     generate_config,
     parse_mix,
     started_target,
 )
-from frontdesk.router.bench_report import Progress, machine, percentiles
-from frontdesk.router.redis_server import EmbeddedRedis
+from frontdesk.router.bench.report import Progress, machine, percentiles
+from frontdesk.router.daemon.redis_server import EmbeddedRedis
 
 MIX = "form=3,webhook=3,smtp=2,chat=2"
 TIMED = 2000  # enqueues timed at each backlog size

@@ -43,11 +43,11 @@ from frontdesk.queues.agents import AgentStore
 from frontdesk.queues.keys import Keys
 from frontdesk.queues.request import Channel, Customer, Priority, Request
 from frontdesk.queues.store import QueueStore
-from frontdesk.router.bench import start_and_run
-from frontdesk.router.bench_agents import HandleTime
-from frontdesk.router.bench_load import ORIGIN, Plan, Target, drive
-from frontdesk.router.bench_report import Progress, machine
-from frontdesk.router.redis_server import EmbeddedRedis
+from frontdesk.router.bench.agents import HandleTime
+from frontdesk.router.bench.cli import start_and_run
+from frontdesk.router.bench.load import ORIGIN, Plan, Target, drive
+from frontdesk.router.bench.report import Progress, machine
+from frontdesk.router.daemon.redis_server import EmbeddedRedis
 from frontdesk.skills import Agent, Presence
 
 BULLMQ = "bullmq@5.58.0"  # pinned: the same work every time

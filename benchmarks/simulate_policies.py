@@ -1,6 +1,6 @@
 """Routing policies side by side on the example workload, and the simulator against Erlang C.
 
-Runs `frontdesk simulate`'s engine (router/sim_engine.py) with every policy on the same arrivals
+Runs `frontdesk simulate`'s engine (router/sim/engine.py) with every policy on the same arrivals
 of a workload (by default config/simulate.example.yaml on config/frontdesk.example.yaml) and
 prints one Markdown table, a column per policy. With --erlang it also simulates M/M/N cases
 (one skill, one channel, Poisson arrivals, exponential 180 s handle times, no abandonment,
@@ -19,13 +19,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from frontdesk.router import erlang
-from frontdesk.router.bench_report import machine
-from frontdesk.router.config import load_settings, parse_settings
-from frontdesk.router.sim_engine import Engine
-from frontdesk.router.sim_model import draw, load_workload, parse_workload
-from frontdesk.router.sim_policies import POLICIES, make
-from frontdesk.router.simulate import side_by_side
+from frontdesk.router.bench.report import machine
+from frontdesk.router.daemon.settings import load_settings, parse_settings
+from frontdesk.router.sim import erlang
+from frontdesk.router.sim.cli import side_by_side
+from frontdesk.router.sim.engine import Engine
+from frontdesk.router.sim.model import draw, load_workload, parse_workload
+from frontdesk.router.sim.policies import POLICIES, make
 
 ROOT = Path(__file__).resolve().parent.parent
 ERLANG_CASES = [(10, 12), (4, 5), (2, 3), (20, 23)]

@@ -7,8 +7,8 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from aiohttp import web
 
-from frontdesk.router.front import Front
-from frontdesk.router.yamlconf import Checker, Path
+from frontdesk.router.conf.yaml import Checker, Path
+from frontdesk.router.intake.front import Front
 
 
 class ChannelRuntime(Protocol):

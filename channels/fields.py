@@ -22,9 +22,9 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from frontdesk.queues.request import Scalar
-from frontdesk.router.api_body import ApiError
-from frontdesk.router.app import error_response
-from frontdesk.router.yamlconf import Checker, Path
+from frontdesk.router.api.app import error_response
+from frontdesk.router.conf.yaml import Checker, Path
+from frontdesk.router.http.body import ApiError
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"

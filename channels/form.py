@@ -36,17 +36,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from frontdesk.channels.base import RoutesOnly
-from frontdesk.queues.request import Channel, Customer, Request, Scalar
-from frontdesk.queues.states import State
-from frontdesk.router.api_requests import standing
-from frontdesk.router.app_keys import DAEMON
-from frontdesk.router.auth import Scope, caller, public
-from frontdesk.router.front import Front, Inbound
-from frontdesk.router.openapi import ERROR, json_content, operation
-from frontdesk.router.yamlconf import Checker, Path
-
-from . import status_page
-from .fields import (
+from frontdesk.channels.fields import (
     FORM,
     JSON,
     Handler,
@@ -66,6 +56,15 @@ from .fields import (
     retry_after,
     text_field,
 )
+from frontdesk.queues.request import Channel, Customer, Request, Scalar
+from frontdesk.queues.states import State
+from frontdesk.router.api import status_page
+from frontdesk.router.api.keys import DAEMON
+from frontdesk.router.api.requests import standing
+from frontdesk.router.conf.yaml import Checker, Path
+from frontdesk.router.http.auth import Scope, caller, public
+from frontdesk.router.http.openapi import ERROR, json_content, operation
+from frontdesk.router.intake.front import Front, Inbound
 
 SITE_HEADER = "X-Frontdesk-Site"
 IDEMPOTENCY_HEADER = "Idempotency-Key"

@@ -56,16 +56,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from aiohttp import web
 
 from frontdesk.channels.base import RoutesOnly
-from frontdesk.queues.request import Channel, Customer, Request, Scalar
-from frontdesk.queues.states import OPEN_STATES
-from frontdesk.router.api_requests import describe
-from frontdesk.router.auth import Scope, principal, public
-from frontdesk.router.front import Front, Inbound
-from frontdesk.router.openapi import json_content, operation
-from frontdesk.router.rules_config import DAYS, _days, _items, _strings, _window
-from frontdesk.router.yamlconf import Checker, Path
-
-from .fields import (
+from frontdesk.channels.fields import (
     Refusal,
     attributes_field,
     check_country,
@@ -82,8 +73,16 @@ from .fields import (
     retry_after,
     text_field,
 )
-from .form import status_path
-from .webhook_generic import TIMESTAMP_HEADER, fresh, sign
+from frontdesk.channels.form import status_path
+from frontdesk.channels.social.generic import TIMESTAMP_HEADER, fresh, sign
+from frontdesk.queues.request import Channel, Customer, Request, Scalar
+from frontdesk.queues.states import OPEN_STATES
+from frontdesk.router.api.requests import describe
+from frontdesk.router.conf.yaml import Checker, Path
+from frontdesk.router.http.auth import Scope, principal, public
+from frontdesk.router.http.openapi import json_content, operation
+from frontdesk.router.intake.config import DAYS, _days, _items, _strings, _window
+from frontdesk.router.intake.front import Front, Inbound
 
 log = logging.getLogger("frontdesk.phone")
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator, Mapping
 
-from .base import ChannelModule
+from frontdesk.channels.base import ChannelModule
 
 _PATHS = {
-    "smtp": "frontdesk.channels.smtp",
-    "imap": "frontdesk.channels.imap",
-    "chat": "frontdesk.channels.chat",
-    "social": "frontdesk.channels.social",
+    "smtp": "frontdesk.channels.mail.smtp",
+    "imap": "frontdesk.channels.mail.imap",
+    "chat": "frontdesk.channels.chat.channel",
+    "social": "frontdesk.channels.social.channel",
     "form": "frontdesk.channels.form",
     "phone": "frontdesk.channels.phone",
 }

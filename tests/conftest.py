@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from frontdesk.queues.agents import AgentStore
 from frontdesk.queues.keys import Keys
 from frontdesk.queues.store import QueueStore, StoreSettings
-from frontdesk.router.redis_server import EmbeddedRedis
+from frontdesk.router.daemon.redis_server import EmbeddedRedis
 
 
 @pytest.fixture(scope="session")
@@ -161,7 +161,7 @@ rules:
 @pytest.fixture
 def front_settings():
     """Settings for channel tests; a test may override `front_config_text` to change them."""
-    from frontdesk.router.config import parse_settings
+    from frontdesk.router.daemon.settings import parse_settings
 
     return parse_settings(FRONT_CONFIG, "front.yaml")
 
@@ -170,7 +170,7 @@ def front_settings():
 async def front(store: QueueStore, front_settings):
     """The front door every channel calls, on the test Redis (tenant "test")."""
     from frontdesk.queues.customers import CustomerStore
-    from frontdesk.router.front import Front
+    from frontdesk.router.intake.front import Front
 
     door = Front(store, CustomerStore(store), lambda: front_settings)
     await door.start()

@@ -26,7 +26,7 @@ class DaemonProcess:
             [
                 sys.executable,
                 "-m",
-                "frontdesk.router.cli",
+                "frontdesk.router.cli.main",
                 "serve",
                 "--config",
                 str(config),

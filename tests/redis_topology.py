@@ -16,7 +16,7 @@ from pathlib import Path
 
 import redis
 
-from frontdesk.router.redis_server import find_binary
+from frontdesk.router.daemon.redis_server import find_binary
 
 START_TIMEOUT_S = 10.0
 SLOTS = 16384

@@ -11,10 +11,10 @@ import aiohttp
 import pytest
 
 from frontdesk.queues.request import Channel, Customer, Request
-from frontdesk.router.auth import digest, new_token
-from frontdesk.router.config import parse_settings
-from frontdesk.router.daemon import Daemon
-from frontdesk.router.front import Inbound
+from frontdesk.router.daemon.daemon import Daemon
+from frontdesk.router.daemon.settings import parse_settings
+from frontdesk.router.http.auth import digest, new_token
+from frontdesk.router.intake.front import Inbound
 
 TOKENS = {name: new_token() for name in ("ann", "bob", "sup")}
 CONFIG = f"""\

@@ -9,9 +9,9 @@ import aiohttp
 import pytest
 
 from frontdesk.queues.request import Channel, Request, SkillRequirement
-from frontdesk.router.auth import digest, new_token
-from frontdesk.router.config import parse_settings
-from frontdesk.router.daemon import Daemon
+from frontdesk.router.daemon.daemon import Daemon
+from frontdesk.router.daemon.settings import parse_settings
+from frontdesk.router.http.auth import digest, new_token
 from frontdesk.skills import Presence
 
 TOKENS = {name: new_token() for name in ("sup", "ann", "bob", "hd")}

@@ -8,16 +8,16 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from frontdesk.router.cli import main
-from frontdesk.router.config import parse_settings
-from frontdesk.router.daemon import Daemon
-from frontdesk.router.redis_server import (
+from frontdesk.router.cli.main import main
+from frontdesk.router.daemon.daemon import Daemon
+from frontdesk.router.daemon.redis_server import (
     EmbeddedRedis,
     RedisServerError,
     RedisURLError,
     check_url,
     find_binary,
 )
+from frontdesk.router.daemon.settings import parse_settings
 
 CONFIG = """\
 redis:
@@ -132,7 +132,7 @@ async def test_a_state_change_that_keeps_losing_its_race_is_a_temporary_refusal(
     from aiohttp import web
 
     from frontdesk.queues.errors import ErrorCode, StaleRead
-    from frontdesk.router.app import json_errors
+    from frontdesk.router.api.app import json_errors
 
     async def contended(request: web.Request) -> web.Response:
         raise StaleRead(ErrorCode.STALE, None, "conversation of customer C-1")

@@ -10,16 +10,16 @@ from pathlib import Path
 
 from daemon_proc import DaemonProcess
 
-from frontdesk.router import bench
-from frontdesk.router.bench_agents import HandleTime
-from frontdesk.router.bench_load import (
+from frontdesk.router.bench import cli as bench
+from frontdesk.router.bench.agents import HandleTime
+from frontdesk.router.bench.load import (
     Plan,
     generate_config,
     parse_mix,
     read_tokens,
     target_from_config,
 )
-from frontdesk.router.bench_report import Progress, table
+from frontdesk.router.bench.report import Progress, table
 
 PER_CHANNEL = 24
 

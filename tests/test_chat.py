@@ -20,12 +20,12 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from frontdesk.channels.chat_protocol import STATUS, TYPES, ChatError, decode
+from frontdesk.channels.chat.protocol import STATUS, TYPES, ChatError, decode
 from frontdesk.queues.request import Message
 from frontdesk.queues.states import State
-from frontdesk.router.config import Limit, Limits, parse_settings
-from frontdesk.router.daemon import Daemon
-from frontdesk.router.redis_server import EmbeddedRedis
+from frontdesk.router.daemon.daemon import Daemon
+from frontdesk.router.daemon.redis_server import EmbeddedRedis
+from frontdesk.router.daemon.settings import Limit, Limits, parse_settings
 from frontdesk.skills import Presence
 
 SITE = "site-3f9a0c1d2e4b"

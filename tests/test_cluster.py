@@ -26,9 +26,9 @@ from frontdesk.queues.request import Channel, Customer, Message, Request
 from frontdesk.queues.states import State
 from frontdesk.queues.store import HandOver, QueueStore, StoreSettings
 from frontdesk.queues.tickets import TicketMap
-from frontdesk.router.config import parse_settings
-from frontdesk.router.daemon import Daemon
-from frontdesk.router.redis_connect import close, connect
+from frontdesk.router.daemon.daemon import Daemon
+from frontdesk.router.daemon.redis_connect import close, connect
+from frontdesk.router.daemon.settings import parse_settings
 from frontdesk.skills import Agent, Presence
 
 

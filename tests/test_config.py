@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from frontdesk.router.config import load_settings, parse_settings
-from frontdesk.router.yamlconf import ConfigError, parse_duration, render
+from frontdesk.router.conf.yaml import ConfigError, parse_duration, render
+from frontdesk.router.daemon.settings import load_settings, parse_settings
 from frontdesk.skills import Presence
 
 CONFIGS = Path(__file__).parent / "configs"

@@ -18,7 +18,7 @@ from frontdesk.queues.keys import Keys
 from frontdesk.queues.request import Channel, Customer, Request
 from frontdesk.queues.states import State
 from frontdesk.queues.store import QueueStore
-from frontdesk.router.front import Front, Inbound
+from frontdesk.router.intake.front import Front, Inbound
 
 TRIALS = 10
 MESSAGES = 4

@@ -13,8 +13,8 @@ from frontdesk.queues.events import EventLog, EventType
 from frontdesk.queues.request import Channel, Priority, Request, SkillRequirement
 from frontdesk.queues.states import State
 from frontdesk.queues.store import QueueStore
-from frontdesk.router.config import Settings, parse_settings
-from frontdesk.router.dispatcher import Dispatcher
+from frontdesk.router.daemon.settings import Settings, parse_settings
+from frontdesk.router.routing.dispatcher import Dispatcher
 from frontdesk.skills import Agent, Presence
 
 BASE = """\

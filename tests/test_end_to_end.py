@@ -12,10 +12,10 @@ import aiohttp
 from aiohttp import web
 from helpdesk_standins import ZendeskStandIn
 
-from frontdesk.router.auth import digest, new_token
-from frontdesk.router.config import parse_settings
-from frontdesk.router.daemon import Daemon
-from frontdesk.router.webhooks_out import verify_signature
+from frontdesk.router.daemon.daemon import Daemon
+from frontdesk.router.daemon.settings import parse_settings
+from frontdesk.router.http.auth import digest, new_token
+from frontdesk.router.outbound.webhooks import verify_signature
 
 AGENT_TOKEN = new_token()
 SECRET = "e2e-webhook-secret-0123456789"

@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import pytest
 
-from frontdesk.router import erlang
+from frontdesk.router.sim import erlang
 
 
 def exact_c(traffic: int, agents: int) -> Fraction:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from frontdesk.queues.events import Event, EventType
-from frontdesk.router.eta import Throughput, estimate_wait_s
+from frontdesk.router.routing.eta import Throughput, estimate_wait_s
 
 
 def _event(etype: EventType, queue: str, ts_ms: int) -> Event:

@@ -15,8 +15,8 @@ from frontdesk.queues.agents import AgentStore
 from frontdesk.queues.events import EventType
 from frontdesk.queues.request import Channel, Priority, Request, SkillRequirement
 from frontdesk.queues.store import QueueStore
-from frontdesk.router import events_export
-from frontdesk.router.sim_model import read_event_log
+from frontdesk.router.cli import events as events_export
+from frontdesk.router.sim.model import read_event_log
 from frontdesk.skills import Agent, Presence
 
 

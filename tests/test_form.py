@@ -19,10 +19,10 @@ from frontdesk.channels.fields import parse_size
 from frontdesk.channels.form import normalize_origin
 from frontdesk.queues.request import Channel
 from frontdesk.queues.states import State
-from frontdesk.router.auth import digest, new_token
-from frontdesk.router.config import parse_settings
-from frontdesk.router.daemon import Daemon
-from frontdesk.router.redis_server import EmbeddedRedis
+from frontdesk.router.daemon.daemon import Daemon
+from frontdesk.router.daemon.redis_server import EmbeddedRedis
+from frontdesk.router.daemon.settings import parse_settings
+from frontdesk.router.http.auth import digest, new_token
 
 TOKENS = {name: new_token() for name in ("hd", "sup", "ann")}
 SITE = "shop-site-key-0123"

@@ -10,7 +10,7 @@ from frontdesk.queues.errors import QueueError
 from frontdesk.queues.events import EventLog, EventType
 from frontdesk.queues.request import Channel, Customer, Request
 from frontdesk.queues.states import State
-from frontdesk.router.front import Front, Inbound
+from frontdesk.router.intake.front import Front, Inbound
 
 
 def _mail(ext: str, email: str = "li@example.com", **kw) -> Request:

@@ -28,11 +28,12 @@ from test_social_parsers import (
     whatsapp_payload,
 )
 
-from frontdesk.channels import meta, telegram, webhook_generic, wechat
 from frontdesk.channels.phone import signed_headers
+from frontdesk.channels.social import generic as webhook_generic
+from frontdesk.channels.social import meta, telegram, wechat
 from frontdesk.queues.errors import DecodeError
-from frontdesk.router.config import parse_settings
-from frontdesk.router.daemon import Daemon
+from frontdesk.router.daemon.daemon import Daemon
+from frontdesk.router.daemon.settings import parse_settings
 
 EXAMPLES = 200
 SITE, ORIGIN, PHONE_SECRET = "site-fuzz-00001", "https://www.example.com", "fuzz-phone-secret"

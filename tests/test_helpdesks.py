@@ -17,7 +17,8 @@ from helpdesk_standins import ChatwootStandIn, StandIn, ZammadStandIn, ZendeskSt
 from frontdesk.queues.events import Event, EventLog, EventType
 from frontdesk.queues.request import Attachment, Channel, Customer, Priority, Request
 from frontdesk.queues.tickets import TicketMap
-from frontdesk.router.helpdesk import (
+from frontdesk.router.conf.yaml import Checker, ConfigError, load_yaml, render
+from frontdesk.router.outbound.helpdesks.base import (
     HelpdeskSettings,
     HelpdeskSink,
     create_sink,
@@ -26,9 +27,8 @@ from frontdesk.router.helpdesk import (
     ticket_body,
     ticket_tags,
 )
-from frontdesk.router.helpdesk_config import parse_helpdesks
-from frontdesk.router.sinks import DeliveryContext, RetryLater, Undeliverable
-from frontdesk.router.yamlconf import Checker, ConfigError, load_yaml, render
+from frontdesk.router.outbound.helpdesks.config import parse_helpdesks
+from frontdesk.router.outbound.sinks import DeliveryContext, RetryLater, Undeliverable
 from frontdesk.skills import Agent, Presence
 
 # -- configs and fixtures -------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from test_social_parsers import (
     whatsapp_payload,
 )
 
-from frontdesk.channels.smtp import SmtpChannel, create
+from frontdesk.channels.mail.smtp import SmtpChannel, create
 from frontdesk.queues.errors import EncodeError
 from frontdesk.queues.request import (
     Attachment,
@@ -40,10 +40,10 @@ from frontdesk.queues.request import (
     check_text,
     encode,
 )
-from frontdesk.router.auth import digest, new_token
-from frontdesk.router.config import Settings, parse_settings
-from frontdesk.router.daemon import Daemon
-from frontdesk.router.front import Front, Inbound
+from frontdesk.router.daemon.daemon import Daemon
+from frontdesk.router.daemon.settings import Settings, parse_settings
+from frontdesk.router.http.auth import digest, new_token
+from frontdesk.router.intake.front import Front, Inbound
 
 LONE = "\ud800"  # what the JSON escape "\ud800" decodes to: no UTF-8 store can keep it
 
@@ -309,7 +309,7 @@ async def test_an_admin_or_supervisor_token_on_the_agent_socket_is_403(daemon: D
             async with http.post(_url(daemon, "/v1/agents/ws-ticket"), headers=_bearer(who)) as r:
                 assert r.status == 403 and (await r.json())["error"]["code"] == "forbidden"
         # a ticket that names the admin's token (issued before this check, say) opens nothing
-        from frontdesk.router.auth import digest as ticket_digest
+        from frontdesk.router.http.auth import digest as ticket_digest
 
         key = daemon.store.keys.ws_ticket(ticket_digest("fdw_admin-ticket"))
         await daemon.redis.set(key, "root", ex=30)

@@ -21,18 +21,18 @@ import pytest
 from dovecot import Dovecot, DovecotError, available
 from redis.asyncio import Redis
 
-from frontdesk.channels.imap import ImapChannel, ImapSettings, MailboxSettings, create
-from frontdesk.channels.imap_client import mailbox_name
-from frontdesk.channels.mail import parse_email
+from frontdesk.channels.mail.imap import ImapChannel, ImapSettings, MailboxSettings, create
+from frontdesk.channels.mail.imap_client import mailbox_name
+from frontdesk.channels.mail.parse import parse_email
 from frontdesk.channels.registry import MODULES
 from frontdesk.queues.blobs import reference
 from frontdesk.queues.customers import CustomerStore
 from frontdesk.queues.keys import Keys
 from frontdesk.queues.store import QueueStore
-from frontdesk.router.config import parse_settings
-from frontdesk.router.front import Front
-from frontdesk.router.redis_server import EmbeddedRedis
-from frontdesk.router.yamlconf import ConfigError
+from frontdesk.router.conf.yaml import ConfigError
+from frontdesk.router.daemon.redis_server import EmbeddedRedis
+from frontdesk.router.daemon.settings import parse_settings
+from frontdesk.router.intake.front import Front
 
 PASSWORD = "s3cret pass"
 PROCESSED = "frontdesk/processed"
@@ -321,7 +321,7 @@ async def test_acknowledged_only_once_stored_in_redis(
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="frontdesk.channels.imap")
+    caplog.set_level(logging.INFO, logger="frontdesk.channels.mail.imap")
     server = EmbeddedRedis(tmp_path / "redis", appendfsync="always")
     server.start()
     client = Redis.from_url(server.url)
@@ -358,7 +358,7 @@ async def test_acknowledged_only_once_stored_in_redis(
 async def test_reconnects_after_the_imap_server_restarts(
     front: Front, store: QueueStore, running: list[ImapChannel], caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="frontdesk.channels.imap")
+    caplog.set_level(logging.INFO, logger="frontdesk.channels.mail.imap")
     server = _dovecot()
     try:
         server.add_user("desk@example.com", PASSWORD)
@@ -435,7 +435,7 @@ async def test_imaps_with_a_private_ca_and_one_task_per_mailbox(
     dovecot: Dovecot, front: Front, store: QueueStore, running: list[ImapChannel],
     caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
-    caplog.set_level(logging.INFO, logger="frontdesk.channels.imap")
+    caplog.set_level(logging.INFO, logger="frontdesk.channels.mail.imap")
     good, bad = f"tls{next(_users)}@example.com", f"tls{next(_users)}@example.com"
     for name in (good, bad):
         dovecot.add_user(name, PASSWORD)

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from frontdesk.channels.mail import MAX_BODY_CHARS, mail_ref, normalize_id, parse_email
-from frontdesk.channels.mail_text import decode_bytes, decode_header, html_to_text
+from frontdesk.channels.mail.parse import MAX_BODY_CHARS, mail_ref, normalize_id, parse_email
+from frontdesk.channels.mail.text import decode_bytes, decode_header, html_to_text
 from frontdesk.queues.request import Channel
-from frontdesk.router.front import Inbound
+from frontdesk.router.intake.front import Inbound
 
 
 def _raw(headers: str, body: bytes, ctype: str = "text/plain; charset=utf-8") -> bytes:

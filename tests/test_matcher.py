@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.optimize import linear_sum_assignment
 
-from frontdesk.router.matcher import (
+from frontdesk.router.routing.matcher import (
     TERMS,
     Decision,
     Pool,

@@ -27,9 +27,9 @@ from notice_standins import (
     WhatsAppStandIn,
 )
 
-from frontdesk.channels import meta, telegram, wechat
-from frontdesk.channels.mail import parse_email
-from frontdesk.channels.smtp import create as create_smtp
+from frontdesk.channels.mail.parse import parse_email
+from frontdesk.channels.mail.smtp import create as create_smtp
+from frontdesk.channels.social import meta, telegram, wechat
 from frontdesk.queues.agents import AgentStore
 from frontdesk.queues.customers import CustomerStore
 from frontdesk.queues.events import Event, EventLog, EventType
@@ -37,13 +37,18 @@ from frontdesk.queues.keys import Keys
 from frontdesk.queues.notices import ClaimState, NoticeLog
 from frontdesk.queues.request import Channel, Customer, Request
 from frontdesk.queues.store import QueueStore
-from frontdesk.router.config import Settings, parse_settings
-from frontdesk.router.front import Front, Inbound
-from frontdesk.router.notice_templates import KINDS, SHIPPED_PATH, guess_language
-from frontdesk.router.notices import NoticeSettings, NoticeSink, notice_target, parse_notices
-from frontdesk.router.outbox import EngineOptions, OutboxEngine
-from frontdesk.router.sinks import DeliveryContext, RetryLater, Undeliverable
-from frontdesk.router.yamlconf import Checker, ConfigError, load_yaml
+from frontdesk.router.conf.yaml import Checker, ConfigError, load_yaml
+from frontdesk.router.daemon.settings import Settings, parse_settings
+from frontdesk.router.intake.front import Front, Inbound
+from frontdesk.router.outbound.notices.sink import (
+    NoticeSettings,
+    NoticeSink,
+    notice_target,
+    parse_notices,
+)
+from frontdesk.router.outbound.notices.templates import KINDS, SHIPPED_PATH, guess_language
+from frontdesk.router.outbound.outbox import EngineOptions, OutboxEngine
+from frontdesk.router.outbound.sinks import DeliveryContext, RetryLater, Undeliverable
 from frontdesk.skills import Agent, Presence
 
 SUPPORT = "support@example.com"

@@ -20,7 +20,7 @@ from schemathesis.checks import (
 from frontdesk.queues.keys import Keys
 from frontdesk.queues.request import Channel, Request
 from frontdesk.queues.store import QueueStore
-from frontdesk.router.auth import digest, new_token
+from frontdesk.router.http.auth import digest, new_token
 
 TOKEN = new_token()
 CONFIG = f"""\

@@ -18,11 +18,11 @@ import pytest
 import redis as sync_redis
 
 from frontdesk.channels.phone import signed_headers
-from frontdesk.router.auth import digest, new_token
-from frontdesk.router.config import load_settings
-from frontdesk.router.daemon import Daemon
-from frontdesk.router.memory import BYTES_PER_REQUEST
-from frontdesk.router.redis_server import EmbeddedRedis
+from frontdesk.router.daemon.daemon import Daemon
+from frontdesk.router.daemon.memory import BYTES_PER_REQUEST
+from frontdesk.router.daemon.redis_server import EmbeddedRedis
+from frontdesk.router.daemon.settings import load_settings
+from frontdesk.router.http.auth import digest, new_token
 
 SECRET, NEW_SECRET = "the-first-ivr-secret", "the-second-ivr-secret"
 METRICS_TOKEN = new_token()

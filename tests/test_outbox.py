@@ -33,15 +33,16 @@ from frontdesk.queues.keys import Keys
 from frontdesk.queues.outbox import Admission, Outbox, group_name
 from frontdesk.queues.request import Channel, Message, Request
 from frontdesk.queues.store import QueueStore
-from frontdesk.router import api_outbox, outbox_cli
-from frontdesk.router.app import authenticate, json_errors
-from frontdesk.router.app_keys import DAEMON
-from frontdesk.router.auth import digest, new_token
-from frontdesk.router.config import parse_settings
-from frontdesk.router.daemon import Daemon
-from frontdesk.router.metrics import Metrics
-from frontdesk.router.outbox import EngineOptions, Policy, backoff_s, lane_of
-from frontdesk.router.redis_server import EmbeddedRedis
+from frontdesk.router.api import outbox as api_outbox
+from frontdesk.router.api.app import authenticate, json_errors
+from frontdesk.router.api.keys import DAEMON
+from frontdesk.router.cli import outbox as outbox_cli
+from frontdesk.router.daemon.daemon import Daemon
+from frontdesk.router.daemon.metrics import Metrics
+from frontdesk.router.daemon.redis_server import EmbeddedRedis
+from frontdesk.router.daemon.settings import parse_settings
+from frontdesk.router.http.auth import digest, new_token
+from frontdesk.router.outbound.outbox import EngineOptions, Policy, backoff_s, lane_of
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ import aiohttp
 import pytest
 
 from frontdesk.channels.phone import signature, signed_headers
-from frontdesk.router.config import parse_settings
-from frontdesk.router.daemon import Daemon
-from frontdesk.router.yamlconf import ConfigError
+from frontdesk.router.conf.yaml import ConfigError
+from frontdesk.router.daemon.daemon import Daemon
+from frontdesk.router.daemon.settings import parse_settings
 
 SECRET = "s3cret-shared-with-the-ivr"
 NUMBER = "+8613800138000"

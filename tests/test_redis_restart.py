@@ -23,11 +23,11 @@ from frontdesk.queues.events import Event, EventType
 from frontdesk.queues.keys import Keys
 from frontdesk.queues.request import Channel, Customer, Request
 from frontdesk.queues.states import State
-from frontdesk.router.auth import digest, new_token
-from frontdesk.router.config import parse_settings
-from frontdesk.router.daemon import Daemon
-from frontdesk.router.front import Inbound
-from frontdesk.router.redis_server import EmbeddedRedis
+from frontdesk.router.daemon.daemon import Daemon
+from frontdesk.router.daemon.redis_server import EmbeddedRedis
+from frontdesk.router.daemon.settings import parse_settings
+from frontdesk.router.http.auth import digest, new_token
+from frontdesk.router.intake.front import Inbound
 
 T = TypeVar("T")
 TOKENS = {name: new_token() for name in ("ann", "hd")}

@@ -24,7 +24,9 @@ from frontdesk.queues.request import (
     Request,
     SkillRequirement,
 )
-from frontdesk.router.rules import (
+from frontdesk.router.conf.yaml import Checker, load_yaml, render
+from frontdesk.router.intake.config import parse_customer_lists, parse_rules
+from frontdesk.router.intake.rules import (
     Classification,
     CustomerFlags,
     CustomerList,
@@ -32,8 +34,6 @@ from frontdesk.router.rules import (
     Rule,
     classify,
 )
-from frontdesk.router.rules_config import parse_customer_lists, parse_rules
-from frontdesk.router.yamlconf import Checker, load_yaml, render
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TUESDAY_10 = datetime(2025, 3, 4, 10, 0, tzinfo=SHANGHAI)  # a Tuesday, in working hours

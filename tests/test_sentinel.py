@@ -18,8 +18,8 @@ from redis_topology import Replicated, replicated, wait_until
 from frontdesk.queues.keys import Keys
 from frontdesk.queues.states import State
 from frontdesk.queues.store import QueueStore
-from frontdesk.router.config import parse_settings
-from frontdesk.router.daemon import Daemon
+from frontdesk.router.daemon.daemon import Daemon
+from frontdesk.router.daemon.settings import parse_settings
 
 ORIGIN = "https://shop.example.test"
 FAILOVER_S = 30.0

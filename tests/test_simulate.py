@@ -23,11 +23,14 @@ import pytest
 from frontdesk.queues.request import Channel, Request, SkillRequirement
 from frontdesk.queues.states import State
 from frontdesk.queues.store import RequestRecord
-from frontdesk.router import erlang
-from frontdesk.router.config import QueueSettings, Settings, parse_settings
-from frontdesk.router.matcher import eligibility
-from frontdesk.router.routing_config import RelaxStep, Routing
-from frontdesk.router.sim_engine import (
+from frontdesk.router.conf.yaml import ConfigError
+from frontdesk.router.daemon.settings import QueueSettings, Settings, parse_settings
+from frontdesk.router.routing.config import RelaxStep, Routing
+from frontdesk.router.routing.matcher import eligibility
+from frontdesk.router.routing.window import Waiting, build
+from frontdesk.router.sim import erlang
+from frontdesk.router.sim.cli import main
+from frontdesk.router.sim.engine import (
     DONE,
     Engine,
     QueueState,
@@ -35,11 +38,8 @@ from frontdesk.router.sim_engine import (
     SimulationError,
     eligible,
 )
-from frontdesk.router.sim_model import Workload, draw, parse_workload
-from frontdesk.router.sim_policies import POLICIES, make
-from frontdesk.router.simulate import main
-from frontdesk.router.window import Waiting, build
-from frontdesk.router.yamlconf import ConfigError
+from frontdesk.router.sim.model import Workload, draw, parse_workload
+from frontdesk.router.sim.policies import POLICIES, make
 from frontdesk.skills import Agent
 
 SEED = 20261124

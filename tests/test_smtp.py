@@ -20,17 +20,17 @@ import trustme
 from conftest import FRONT_CONFIG
 from redis.asyncio import Redis
 
+from frontdesk.channels.mail.smtp import SmtpChannel, SmtpSettings, create, parse_size
 from frontdesk.channels.registry import MODULES
-from frontdesk.channels.smtp import SmtpChannel, SmtpSettings, create, parse_size
 from frontdesk.queues.customers import CustomerStore
 from frontdesk.queues.keys import Keys
 from frontdesk.queues.request import Request
 from frontdesk.queues.store import QueueStore
-from frontdesk.router.config import Limit, Settings, load_settings, parse_settings
-from frontdesk.router.daemon import Daemon
-from frontdesk.router.front import Front
-from frontdesk.router.redis_server import EmbeddedRedis
-from frontdesk.router.yamlconf import ConfigError
+from frontdesk.router.conf.yaml import ConfigError
+from frontdesk.router.daemon.daemon import Daemon
+from frontdesk.router.daemon.redis_server import EmbeddedRedis
+from frontdesk.router.daemon.settings import Limit, Settings, load_settings, parse_settings
+from frontdesk.router.intake.front import Front
 
 SMTP_SECTION = """\
 channels:

@@ -44,9 +44,9 @@ from test_social_parsers import (
     whatsapp_payload,
 )
 
-from frontdesk.router.config import parse_settings
-from frontdesk.router.daemon import Daemon
-from frontdesk.router.redis_server import EmbeddedRedis
+from frontdesk.router.daemon.daemon import Daemon
+from frontdesk.router.daemon.redis_server import EmbeddedRedis
+from frontdesk.router.daemon.settings import parse_settings
 
 WA_SECRET = "wa-app-secret-" + "3f" * 8
 FB_SECRET = "fb-app-secret-" + "9c" * 8

@@ -16,13 +16,14 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from frontdesk.channels import meta, telegram, webhook_generic, wechat
-from frontdesk.channels.social import SocialSettings
+from frontdesk.channels.social import generic as webhook_generic
+from frontdesk.channels.social import meta, telegram, wechat
+from frontdesk.channels.social.channel import SocialSettings
 from frontdesk.queues.errors import DecodeError
 from frontdesk.queues.request import Channel
-from frontdesk.router.config import parse_settings
-from frontdesk.router.front import Inbound
-from frontdesk.router.yamlconf import ConfigError
+from frontdesk.router.conf.yaml import ConfigError
+from frontdesk.router.daemon.settings import parse_settings
+from frontdesk.router.intake.front import Inbound
 
 WA_NUMBER = "15550783881"
 PAGE_ID = "682498302938465"

@@ -20,11 +20,11 @@ from frontdesk.queues.events import EventLog, EventType
 from frontdesk.queues.liveness import Liveness
 from frontdesk.queues.request import Channel, Customer, Request
 from frontdesk.queues.states import State
-from frontdesk.router.auth import digest, new_token
-from frontdesk.router.config import parse_settings
-from frontdesk.router.daemon import Daemon
-from frontdesk.router.front import Inbound
-from frontdesk.router.presence_watch import PresenceWatch
+from frontdesk.router.daemon.daemon import Daemon
+from frontdesk.router.daemon.settings import parse_settings
+from frontdesk.router.http.auth import digest, new_token
+from frontdesk.router.intake.front import Inbound
+from frontdesk.router.routing.presence import PresenceWatch
 from frontdesk.skills import Presence
 
 GRACE = "500ms"

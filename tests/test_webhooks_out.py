@@ -30,9 +30,10 @@ from frontdesk.queues.events import Event, EventLog
 from frontdesk.queues.keys import Keys
 from frontdesk.queues.request import Channel, Request
 from frontdesk.queues.store import QueueStore
-from frontdesk.router.outbox import EngineOptions, OutboxEngine, Policy, Target
-from frontdesk.router.sinks import DeliveryContext, RetryLater, Undeliverable
-from frontdesk.router.webhooks_out import (
+from frontdesk.router.conf.yaml import Checker, ConfigError, load_yaml, render
+from frontdesk.router.outbound.outbox import EngineOptions, OutboxEngine, Policy, Target
+from frontdesk.router.outbound.sinks import DeliveryContext, RetryLater, Undeliverable
+from frontdesk.router.outbound.webhooks import (
     CLOUDEVENT_TYPES,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -43,7 +44,6 @@ from frontdesk.router.webhooks_out import (
     sign,
     verify_signature,
 )
-from frontdesk.router.yamlconf import Checker, ConfigError, load_yaml, render
 from frontdesk.skills import Agent, Presence
 
 SECRET = "whsec-test-0123456789abcdef"

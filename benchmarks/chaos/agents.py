@@ -1,4 +1,4 @@
-"""Agents for the chaos suite: frontdesk's bench agents (router/bench_agents.py), but each one
+"""Agents for the chaos suite: frontdesk's bench agents (router/bench/agents.py), but each one
 reconnects when its socket drops (to the next daemon, as an agent's app would), takes up the work
 the `hello` frame lists, and notes when offers reach it. Agents named in `vanish` do not come back
 once their first socket drops: the agents whose work must not stay stuck."""
@@ -13,7 +13,7 @@ from typing import Any
 
 import aiohttp
 
-from frontdesk.router.bench_agents import AgentPool, HandleTime
+from frontdesk.router.bench.agents import AgentPool, HandleTime
 
 RECONNECT_S = 0.3
 WS_PATH = "/v1/agents/ws"

@@ -1,4 +1,4 @@
-"""The load side of the chaos suite: frontdesk's bench drivers (router/bench_load.py) for form,
+"""The load side of the chaos suite: frontdesk's bench drivers (router/bench/load.py) for form,
 generic webhook, SMTP and chat, plus phone callbacks and Telegram; every message retried the way
 its sender would (a dead daemon's connection, a 503, an SMTP 4xx: again, on the next daemon, with
 the same external id) until a bound, and every answer recorded for the audit."""
@@ -20,9 +20,9 @@ from typing import Any
 import aiohttp
 
 from frontdesk.channels.phone import signed_headers
-from frontdesk.channels.telegram import SECRET_HEADER as TELEGRAM_SECRET
-from frontdesk.channels.webhook_generic import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-from frontdesk.router.bench_load import (
+from frontdesk.channels.social.generic import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from frontdesk.channels.social.telegram import SECRET_HEADER as TELEGRAM_SECRET
+from frontdesk.router.bench.load import (
     ORIGIN,
     Drivers,
     LoadError,
@@ -31,7 +31,7 @@ from frontdesk.router.bench_load import (
     _text,
     interleave,
 )
-from frontdesk.router.bench_load import send_mail as bench_send_mail
+from frontdesk.router.bench.load import send_mail as bench_send_mail
 
 CHANNELS = ("form", "webhook", "smtp", "chat", "phone", "telegram")
 MIX = dict.fromkeys(CHANNELS, 1.0)

@@ -6,7 +6,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from frontdesk.router.bench_report import machine
+from frontdesk.router.bench.report import machine
 
 from .audit import Findings
 from .load import Sent

@@ -20,8 +20,8 @@ import aiohttp
 import yaml
 from redis.asyncio import Redis
 
-from frontdesk.router.bench_load import ORIGIN, DaemonProcess, Target, generate_config
-from frontdesk.router.redis_server import EmbeddedRedis
+from frontdesk.router.bench.load import ORIGIN, DaemonProcess, Target, generate_config
+from frontdesk.router.daemon.redis_server import EmbeddedRedis
 
 READY_TIMEOUT_S = 60.0
 TELEGRAM_BOT = "chaos_bot"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from frontdesk.router.bench_agents import HandleTime
+from frontdesk.router.bench.agents import HandleTime
 
 from ..agents import ChaosAgents
 from ..audit import audit

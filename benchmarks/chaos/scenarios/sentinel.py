@@ -21,7 +21,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.sentinel import Sentinel
 
-from frontdesk.router.redis_server import _die_with_parent, find_binary
+from frontdesk.router.daemon.redis_server import _die_with_parent, find_binary
 
 from ..load import Plan
 from ..report import Fault, Row
@@ -134,7 +134,7 @@ class SentinelSet:
 def check_config(path: Path) -> tuple[bool, str]:
     """`frontdesk check-config` on the daemons' config: does this build take redis.sentinel?"""
     done = subprocess.run(
-        [sys.executable, "-m", "frontdesk.router.cli", "check-config", str(path)],
+        [sys.executable, "-m", "frontdesk.router.cli.main", "check-config", str(path)],
         capture_output=True, text=True, timeout=60, cwd=path.parent,
     )  # fmt: skip
     lines = (done.stdout + done.stderr).strip().splitlines()

@@ -1,0 +1,470 @@
+"""The IMAP channel (`channels.imap`): one task per configured mailbox fetches each new message,
+hands it to the front door, and only once `Front.receive` returned (the request is in Redis)
+flags it \\Seen or moves it to another folder. IDLE where the server offers it, polling otherwise;
+reconnects with bounded exponential backoff, logging once per outage.
+
+What is still to be done is read from the server itself (unseen messages for `after: flag`,
+every message left in the folder for `after: move`), so nothing needs remembering across
+restarts: a message stored but not yet acknowledged when the daemon died is fetched again, and the
+front door's idempotency (channel + Message-ID) answers with the request it already made."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path as FilePath
+from typing import Any
+
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from frontdesk.channels.mail.imap_client import ImapError, ImapSession
+from frontdesk.channels.mail.parse import parse_email
+from frontdesk.channels.mail.smtp import MAX_SIZE, parse_size
+from frontdesk.router.conf.yaml import Checker, Path
+from frontdesk.router.daemon.settings import NAME
+from frontdesk.router.intake.front import Front, Inbound, Receipt
+
+log = logging.getLogger(__name__)
+
+AFTER = ("flag", "move")
+MAX_IDLE_RENEW_S = 29 * 60  # servers may log an idle client out after 30 minutes (RFC 2177)
+STOP_TIMEOUT_S = 5.0  # stop() waits this long for the pollers, then cancels them
+LOGOUT_GRACE_S = 2.0
+FIRST_RETRY_S = 1.0
+_LOCAL_HOSTS = {"127.0.0.1", "::1", "localhost"}
+GIVEN_UP_MEMORY = 10_000  # messages that could not be taken, remembered so as not to loop on them
+
+_KEYS = [
+    *("name", "host", "port", "tls", "tls_ca_file", "user", "password", "password_file"),
+    *("folder", "after", "move_to", "poll_interval", "idle", "idle_renew", "entry_point"),
+    *("timeout", "reconnect_max", "max_attachment_size"),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxSettings:
+    """One mailbox to take requests from."""
+
+    name: str
+    host: str
+    user: str
+    password: str | None = field(default=None, repr=False)
+    password_file: str | None = None  # read at every login, so a rotated secret is picked up
+    port: int = 993
+    tls: bool = True  # IMAPS (implicit TLS); false: plain IMAP, for a server on this host
+    tls_ca_file: str | None = None  # trust this CA bundle instead of the system's
+    folder: str = "INBOX"
+    after: str = "flag"  # flag: set \Seen; move: move to move_to
+    move_to: str | None = None
+    poll_interval_s: float = 60.0  # without IDLE
+    idle: bool = True  # IDLE when the server offers it
+    idle_renew_s: float = 25 * 60.0  # IDLE is re-issued this often
+    entry_point: str | None = None  # passed to parse_email as the recipient
+    timeout_s: float = 30.0  # connecting, each IMAP command, and storing one message
+    reconnect_max_s: float = 300.0  # the longest wait between two attempts
+    max_attachment_size: int = 10 * 2**20  # larger attachments are listed, their content not kept
+
+    def secret(self) -> str:
+        """The password, read from password_file when that is how it is given."""
+        if self.password_file is not None:
+            return FilePath(self.password_file).read_text(encoding="utf-8").rstrip("\r\n")
+        return self.password or ""
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if not self.tls:
+            return None
+        return ssl.create_default_context(cafile=self.tls_ca_file)
+
+
+@dataclass(frozen=True, slots=True)
+class ImapSettings:
+    """`channels.imap`."""
+
+    mailboxes: tuple[MailboxSettings, ...]
+
+
+# -- config ------------------------------------------------------------------------------------
+
+
+def parse_config(check: Checker, raw: object, path: Path, queues: set[str]) -> ImapSettings | None:
+    """`channels.imap`: `mailboxes`, a list of mailboxes; every problem with its path and line."""
+    before = len(check.problems)
+    body = check.mapping(path, raw, ["mailboxes"])
+    where = (*path, "mailboxes")
+    items = check.sequence(where, body.get("mailboxes"))
+    if not items and isinstance(raw, Mapping) and isinstance(body.get("mailboxes"), list | None):
+        check.error(where, "must list at least one mailbox")
+    mailboxes: list[MailboxSettings] = []
+    names: dict[str, int] = {}
+    for i, item in enumerate(items):
+        mailbox = _mailbox(check, item, (*where, i))
+        if mailbox is not None:
+            mailboxes.append(mailbox)
+        name = item.get("name") if isinstance(item, Mapping) else None
+        if isinstance(name, str) and name in names:
+            check.error((*where, i, "name"), f"{name!r} is already mailboxes[{names[name]}]")
+        elif isinstance(name, str):
+            names[name] = i
+    if len(check.problems) > before:
+        return None
+    return ImapSettings(tuple(mailboxes))
+
+
+def _mailbox(check: Checker, raw: object, path: Path) -> MailboxSettings | None:
+    before = len(check.problems)
+    m = check.mapping(path, raw, _KEYS)
+    if not isinstance(raw, Mapping):
+        return None
+
+    def at(key: str) -> Path:
+        return (*path, key)
+
+    def optional(key: str) -> str | None:
+        return None if m.get(key) is None else check.string(at(key), m[key])
+
+    def seconds(key: str, default: float, low: float, high: float | None = None) -> float:
+        value = check.duration(at(key), m.get(key, default))
+        if value is None:
+            return default
+        if value < low or (high is not None and value > high):
+            limit = f"from {_human(low)} to {_human(high)}" if high else f"at least {_human(low)}"
+            check.error(at(key), f"must be {limit}, got {m.get(key)!r}")
+        return value
+
+    name = check.string(at("name"), m.get("name"), NAME)
+    host = check.string(at("host"), m.get("host"))
+    user = check.string(at("user"), m.get("user"))
+    tls = check.boolean(at("tls"), m.get("tls", True))
+    port = check.integer(at("port"), m.get("port", 993 if tls is not False else 143), 1, 65535)
+    password, password_file = optional("password"), optional("password_file")
+    if "password" in m and "password_file" in m:
+        check.error(at("password_file"), "give password or password_file, not both")
+    elif "password" not in m and "password_file" not in m:
+        check.error(path, "needs password or password_file")
+    tls_ca_file = optional("tls_ca_file")
+    if tls_ca_file is not None and tls is False:
+        check.error(at("tls_ca_file"), "only with tls: true")
+    folder = check.string(at("folder"), m.get("folder", "INBOX"))
+    after = check.choice(at("after"), m.get("after", "flag"), AFTER)
+    move_to = optional("move_to")
+    if after == "move" and "move_to" not in m:
+        check.error(at("move_to"), "required with after: move (the folder stored messages go to)")
+    elif after == "flag" and "move_to" in m:
+        check.error(at("move_to"), "only with after: move")
+    elif move_to is not None and move_to == folder:
+        check.error(at("move_to"), "must be another folder than `folder`")
+    idle = check.boolean(at("idle"), m.get("idle", True))
+    entry_point = optional("entry_point")
+    poll = seconds("poll_interval", 60.0, 1.0)
+    renew = seconds("idle_renew", 25 * 60.0, 1.0, MAX_IDLE_RENEW_S)
+    timeout = seconds("timeout", 30.0, 1.0)
+    reconnect_max = seconds("reconnect_max", 300.0, FIRST_RETRY_S)
+    kept = parse_size(m.get("max_attachment_size", "10MB"))
+    if kept is None or not 0 <= kept <= MAX_SIZE:
+        shown = m.get("max_attachment_size")
+        check.error(
+            at("max_attachment_size"), f"must be a size up to 1GB such as 10MB, got {shown!r}"
+        )
+    if len(check.problems) > before:
+        return None
+    assert name and host and user and folder and after and port is not None and kept is not None
+    return MailboxSettings(
+        name=name,
+        host=host,
+        user=user,
+        password=password,
+        password_file=password_file,
+        port=port,
+        tls=bool(tls),
+        tls_ca_file=tls_ca_file,
+        folder=folder,
+        after=after,
+        move_to=move_to,
+        poll_interval_s=poll,
+        idle=bool(idle),
+        idle_renew_s=renew,
+        entry_point=entry_point,
+        timeout_s=timeout,
+        reconnect_max_s=reconnect_max,
+        max_attachment_size=kept,
+    )
+
+
+def _human(seconds: float) -> str:
+    """30s, 29m, 2h."""
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
+# -- runtime -----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class PollerStats:
+    """What one mailbox's poller has done since it started."""
+
+    connects: int = 0  # sessions that got as far as selecting the folder
+    connect_failures: int = 0  # sessions that failed or were lost
+    passes: int = 0  # searches for new messages
+    idles: int = 0  # IDLE commands that ended normally (renewed or woken)
+    stored: int = 0  # messages acknowledged after the front door took them
+    duplicates: int = 0  # of those, messages the front door had already taken
+    store_failures: int = 0  # messages left in place because Redis could not be reached
+    given_up: int = 0  # messages that could not be parsed or taken (logged, left in place)
+
+
+class _Backoff:
+    """1 s, 2 s, 4 s, ... up to `cap_s`."""
+
+    def __init__(self, cap_s: float) -> None:
+        self.cap_s = cap_s
+        self.next_s = FIRST_RETRY_S
+
+    def reset(self) -> None:
+        self.next_s = FIRST_RETRY_S
+
+    def step(self) -> float:
+        delay = self.next_s
+        self.next_s = min(self.cap_s, delay * 2)
+        return delay
+
+
+async def _sleep(stopping: asyncio.Event, seconds: float) -> None:
+    """Sleep `seconds`, or less if `stopping` is set."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stopping.wait(), seconds)
+
+
+class _RedisDown(Exception):
+    """The front door could not store a message; the rest waits for the next pass."""
+
+
+class MailboxPoller:
+    """One mailbox: connect, take what is new, wait for more (IDLE or polling), reconnect."""
+
+    def __init__(self, settings: MailboxSettings, front: Front) -> None:
+        self.settings = settings
+        self.front = front
+        self.stats = PollerStats()
+        self._given_up: dict[tuple[int, int], None] = {}  # (UIDVALIDITY, UID), oldest first
+        self._imap_down = False
+        self._redis_down = False
+        self.state = "stopped"  # connecting, taking, idle, polling, retrying, stopped
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Until `stopping` is set; never raises for an outage."""
+        s = self.settings
+        backoff = _Backoff(s.reconnect_max_s)
+        while not stopping.is_set():
+            session: ImapSession | None = None
+            self.state = "connecting"
+            try:
+                session = await self._open()
+                if self._imap_down:
+                    log.info("imap %s: connected again to %s:%d", s.name, s.host, s.port)
+                    self._imap_down = False
+                backoff.reset()
+                await self._serve(session, stopping, backoff)
+            except (ImapError, OSError, TimeoutError) as exc:
+                self.stats.connect_failures += 1
+                if not self._imap_down:
+                    log.warning(
+                        "imap %s: %s:%d as %s: %s; retrying with backoff (up to %gs)",
+                        *(s.name, s.host, s.port, s.user, exc, s.reconnect_max_s),
+                    )
+                    self._imap_down = True
+            except Exception:
+                self.stats.connect_failures += 1
+                if not self._imap_down:
+                    log.exception("imap %s: unexpected failure; reconnecting with backoff", s.name)
+                    self._imap_down = True
+            finally:
+                if session is not None:
+                    await session.close(LOGOUT_GRACE_S)
+            if not stopping.is_set():
+                self.state = "retrying"
+                await _sleep(stopping, backoff.step())
+        self.state = "stopped"
+
+    async def _open(self) -> ImapSession:
+        s = self.settings
+        session = await ImapSession.connect(s.host, s.port, s.ssl_context(), s.timeout_s)
+        try:
+            await session.login(s.user, s.secret())
+            if s.after == "move" and s.move_to and await session.ensure_folder(s.move_to):
+                log.info("imap %s: created folder %s", s.name, s.move_to)
+            await session.select(s.folder)
+        except BaseException:
+            session.abort()
+            raise
+        self.stats.connects += 1
+        mode = "IDLE" if s.idle and session.has("IDLE") else f"polling every {s.poll_interval_s:g}s"
+        log.info(
+            "imap %s: %s of %s on %s:%d selected (UIDVALIDITY %d), %s",
+            *(s.name, s.folder, s.user, s.host, s.port, session.uidvalidity, mode),
+        )
+        return session
+
+    async def _serve(
+        self, session: ImapSession, stopping: asyncio.Event, backoff: _Backoff
+    ) -> None:
+        """Take what is new, then wait for more, until stopping; an IMAP failure raises."""
+        s = self.settings
+        while not stopping.is_set():
+            session.changed.clear()
+            self.state = "taking"
+            try:
+                await self._take_new(session, stopping)
+            except _RedisDown:
+                self.state = "retrying"
+                await _sleep(stopping, backoff.step())
+                continue
+            backoff.reset()
+            if session.changed.is_set() or stopping.is_set():
+                continue  # more arrived while we were busy
+            if s.idle and session.has("IDLE"):
+                self.state = "idle"
+                await session.idle(s.idle_renew_s, [stopping])
+                self.stats.idles += 1
+            else:
+                self.state = "polling"
+                await _sleep(stopping, s.poll_interval_s)
+                if not stopping.is_set():
+                    await session.noop()
+
+    async def _take_new(self, session: ImapSession, stopping: asyncio.Event) -> None:
+        """One pass: every message still to be taken, oldest first."""
+        s = self.settings
+        criteria = ("UNSEEN", "UNDELETED") if s.after == "flag" else ("UNDELETED",)
+        uids = await session.search(*criteria)
+        self.stats.passes += 1
+        for uid in uids:
+            if stopping.is_set():
+                return
+            if (session.uidvalidity, uid) in self._given_up:
+                continue
+            raw = await session.fetch(uid)
+            if raw is None:
+                continue  # gone meanwhile (another client moved or expunged it)
+            inbound = self._parse(session, uid, raw)
+            if inbound is None:
+                continue
+            receipt = await self._store(uid, inbound)
+            if receipt is None:
+                self._give_up(session, uid)
+                continue
+            if s.after == "move" and s.move_to:
+                await session.move(uid, s.move_to)
+            else:
+                await session.flag_seen(uid)
+            self.stats.stored += 1
+            self.stats.duplicates += receipt.duplicate
+
+    def _parse(self, session: ImapSession, uid: int, raw: bytes) -> Inbound | None:
+        try:
+            return parse_email(
+                raw,
+                recipient=self.settings.entry_point,
+                max_attachment_bytes=self.settings.max_attachment_size,
+            )
+        except Exception:
+            log.exception(
+                "imap %s: cannot read message UID %d in %s; left in place, unacknowledged",
+                *(self.settings.name, uid, self.settings.folder),
+            )
+            self._give_up(session, uid)
+            return None
+
+    async def _store(self, uid: int, inbound: Inbound) -> Receipt | None:
+        """The front door's receipt (durable), or None when it refused the message; raises
+        _RedisDown when it could not reach Redis."""
+        s = self.settings
+        try:
+            receipt = await asyncio.wait_for(self.front.receive(inbound), s.timeout_s)
+        except (RedisError, OSError, TimeoutError) as exc:
+            self.stats.store_failures += 1
+            if not self._redis_down:
+                log.warning(
+                    "imap %s: cannot store message UID %d (%s); it stays in %s and is retried",
+                    *(s.name, uid, exc, s.folder),
+                )
+                self._redis_down = True
+            raise _RedisDown from exc
+        except Exception:
+            log.exception(
+                "imap %s: the front door refused message UID %d in %s; left in place",
+                *(s.name, uid, s.folder),
+            )
+            return None
+        if self._redis_down:
+            log.info("imap %s: storing messages again", s.name)
+            self._redis_down = False
+        log.debug(
+            "imap %s: UID %d is request %s%s",
+            *(s.name, uid, receipt.request_id, " (already taken)" if receipt.duplicate else ""),
+        )
+        return receipt
+
+    def _give_up(self, session: ImapSession, uid: int) -> None:
+        self.stats.given_up += 1
+        self._given_up[(session.uidvalidity, uid)] = None
+        while len(self._given_up) > GIVEN_UP_MEMORY:
+            del self._given_up[next(iter(self._given_up))]
+
+
+class ImapChannel:
+    """The running IMAP channel: one poller task per mailbox."""
+
+    name = "imap"
+
+    def __init__(self, settings: ImapSettings, front: Front) -> None:
+        self.settings = settings
+        self.front = front
+        self.pollers: list[MailboxPoller] = []
+        self._stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def routes(self) -> list[web.RouteDef]:
+        return []
+
+    async def start(self) -> None:
+        """Start one poller per mailbox (fresh ones, after a stop)."""
+        if self._tasks:
+            return
+        self._stopping = asyncio.Event()
+        self.pollers = [MailboxPoller(m, self.front) for m in self.settings.mailboxes]
+        for m in self.settings.mailboxes:
+            if not m.tls and m.host not in _LOCAL_HOSTS:
+                log.warning(
+                    "imap %s: tls is off: the password crosses the network in clear", m.name
+                )
+        self._tasks = [
+            asyncio.create_task(p.run(self._stopping), name=f"imap:{p.settings.name}")
+            for p in self.pollers
+        ]
+
+    async def stop(self) -> None:
+        """Let each poller finish the message in hand and log out; cancel what is still
+        running after STOP_TIMEOUT_S."""
+        self._stopping.set()
+        tasks, self._tasks = self._tasks, []
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S)
+        for task in pending:
+            log.warning("imap: %s did not stop in time; cancelled", task.get_name())
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=STOP_TIMEOUT_S)
+
+
+def create(settings: Any, front: Front) -> ImapChannel:
+    assert isinstance(settings, ImapSettings)
+    return ImapChannel(settings, front)

@@ -1,0 +1,2 @@
+"""frontdesk.config: the YAML files that ship with frontdesk (defaults, notice templates,
+examples)."""

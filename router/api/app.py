@@ -1,0 +1,282 @@
+"""The HTTP application: health, readiness, metrics and the versioned API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import ipaddress
+import logging
+import sys
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from prometheus_client import CONTENT_TYPE_LATEST
+from redis.exceptions import RedisError
+
+from frontdesk.queues.errors import EncodeError, StaleRead
+from frontdesk.router.api import agents as api_agents
+from frontdesk.router.api import outbox as api_outbox
+from frontdesk.router.api import ws_tickets
+from frontdesk.router.api.agent_ws import agent_socket
+from frontdesk.router.api.keys import DAEMON
+from frontdesk.router.api.requests import get_attachment, get_request
+from frontdesk.router.api.work import work
+from frontdesk.router.http import openapi
+from frontdesk.router.http.auth import PRINCIPAL, TokenBook, digest, is_public
+from frontdesk.router.http.body import ApiError
+
+if TYPE_CHECKING:
+    from frontdesk.router.daemon.daemon import Daemon
+    from frontdesk.router.daemon.settings import HttpSettings
+
+log = logging.getLogger("frontdesk.http")
+
+PUBLIC = frozenset({"/healthz", "/readyz", "/metrics", "/v1/openapi.json"})
+READY_TIMEOUT_S = 1.0
+RETRY_AFTER_S = "5"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def error_response(status: int, code: str, message: str, **extra: Any) -> web.Response:
+    """The one JSON error shape: {"error": {"code": ..., "message": ..., ...}}."""
+    return web.json_response({"error": {"code": code, "message": message, **extra}}, status=status)
+
+
+class BodyTimeout(TimeoutError):
+    """The client did not send its whole body within `http.body_timeout` (a TimeoutError, so
+    that aiohttp's lingering read after the 408 gives up on it at once)."""
+
+
+def client_fault(exc: BaseException | None) -> bool:
+    """A connection the client broke (closed, reset) or bytes that are not HTTP: the client's
+    doing, worth one INFO line, never an ERROR with a traceback."""
+    if isinstance(exc, HttpProcessingError):
+        return 400 <= (exc.code or 400) < 500
+    return isinstance(exc, ConnectionError)
+
+
+def _gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).replace("\n", " ")
+    return type(exc).__name__ + (f": {text[:200]}" if text else "")
+
+
+class ClientFaultLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """The log aiohttp's protocol writes to (its `logger`): what a client did wrong (a URL
+    over 8 KB, a bad request line, a reset mid-request) is one INFO line without traceback;
+    anything else stays an ERROR with its traceback."""
+
+    def exception(self, msg: object, *args: object, exc_info: Any = True, **kwargs: Any) -> None:
+        exc = exc_info if isinstance(exc_info, BaseException) else sys.exc_info()[1]
+        if client_fault(exc):
+            assert exc is not None  # client_fault(None) is False
+            self.logger.info("%s: %s", str(msg) % args if args else msg, _short(exc))
+        else:
+            self.logger.error(msg, *args, exc_info=exc_info, **kwargs)
+
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, Any]:
+        return msg, kwargs
+
+
+def runner_options(http: HttpSettings) -> dict[str, Any]:
+    """The AppRunner's protocol options: `http.idle_timeout` closes a connection that has sent
+    no complete request head for that long (aiohttp's keep-alive timer runs from the moment a
+    connection opens), and aiohttp's own errors go through ClientFaultLog."""
+    return {
+        "access_log": None,
+        "keepalive_timeout": http.idle_timeout_s,
+        "logger": ClientFaultLog(logging.getLogger("frontdesk.http.protocol")),
+    }
+
+
+@web.middleware
+async def body_deadline(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A request's body must arrive within `http.body_timeout` of its headers: past it, any
+    read of the body raises BodyTimeout, answered 408 (json_errors) and the connection closed."""
+    if not request.body_exists or request.content.is_eof():
+        return await handler(request)
+    timeout_s = request.app[DAEMON].settings.http.body_timeout_s
+    content = request.content
+
+    def expire() -> None:
+        if not content.is_eof():
+            content.set_exception(BodyTimeout(f"no complete body within {timeout_s:g}s"))
+
+    timer = asyncio.get_running_loop().call_later(timeout_s, expire)
+    try:
+        return await handler(request)
+    finally:
+        timer.cancel()
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error a client sees is JSON with a stable code; never a traceback. A client that
+    went away or stalled its body is one INFO line."""
+    try:
+        return await handler(request)
+    except BodyTimeout as exc:
+        log.info("%s %s from %s: 408, %s", request.method, request.path, request.remote, exc)
+        response = error_response(408, "body_timeout", f"the body did not arrive: {exc}",
+                                  field="body")  # fmt: skip
+        response.force_close()
+        return response
+    except EncodeError as exc:  # a Request or Message built from text that is not text
+        message = f"{exc.what}: is not valid Unicode text (a lone surrogate)"
+        return error_response(400, "invalid", message, field=exc.what)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = exc.reason.lower().replace(" ", "_")
+        response = error_response(exc.status, code, exc.text or exc.reason)
+        for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+            if header in exc.headers:
+                response.headers[header] = exc.headers[header]
+        return response
+    except ApiError as exc:
+        extra = {"field": exc.field} if exc.field else {}
+        response = error_response(exc.status, exc.code, exc.message, **extra)
+        response.headers.update(exc.headers)
+        return response
+    except StaleRead as exc:  # a state change that kept losing its race: the client may retry
+        log.info("%s %s: 503, contended (%s)", request.method, request.path, exc)
+        response = error_response(503, "contended", "busy with the same request, try again")
+        response.headers["Retry-After"] = "1"
+        return response
+    except RedisError:
+        log.warning("Redis unavailable while serving %s %s", request.method, request.path)
+        response = error_response(503, "unavailable", "storage is unavailable, try again later")
+        response.headers["Retry-After"] = RETRY_AFTER_S
+        return response
+    except Exception as exc:
+        if client_fault(exc) and _gone(request):  # nobody is left to answer
+            log.info("%s %s from %s: the client went away (%s)", request.method, request.path,
+                     request.remote, _short(exc))  # fmt: skip
+            return error_response(400, "client_closed", "the client closed the connection")
+        log.exception("unhandled error serving %s %s", request.method, request.path)
+        return error_response(500, "internal", "internal error; it has been logged")
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every API call but the public ones carries a configured bearer token. Customer-facing
+    intake (marked with `auth.public`) authenticates by its own means (platform signatures, a
+    site key), and sees the caller's token when one was given."""
+    if request.path in PUBLIC or not request.path.startswith("/v1/"):
+        return await handler(request)
+    book = TokenBook(request.app[DAEMON].settings.api_tokens)
+    token = book.authenticate(request.headers.get("Authorization"))
+    if token is None and is_public(request.match_info.handler):
+        return await handler(request)
+    if token is None:
+        raise web.HTTPUnauthorized(
+            text="a valid bearer token is required (Authorization: Bearer ...)",
+            headers={"WWW-Authenticate": 'Bearer realm="frontdesk"'},
+        )
+    request[PRINCIPAL] = token
+    if token.agent is not None:
+        request.app[DAEMON].presence.heard(token.agent)  # the agent is there (presence_watch.py)
+    return await handler(request)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """The process is up and its event loop answers."""
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready to take requests: Redis answers."""
+    daemon = request.app[DAEMON]
+    try:
+        await asyncio.wait_for(daemon.redis.ping(), READY_TIMEOUT_S)
+    except (RedisError, OSError, TimeoutError) as exc:
+        daemon.metrics.redis_up.set(0)
+        response = error_response(503, "redis_unavailable", f"Redis does not answer: {exc}")
+        response.headers["Retry-After"] = RETRY_AFTER_S
+        return response
+    daemon.metrics.redis_up.set(1)
+    return web.json_response({"status": "ready"})
+
+
+_PROXIED = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
+
+
+def _may_read_metrics(request: web.Request, token_sha256: str | None) -> None:
+    """With `metrics.token_sha256`, the bearer token it names (401 otherwise); without, a
+    loopback client that is not a proxy forwarding someone else (403 otherwise)."""
+    if token_sha256 is not None:
+        given = request.headers.get("Authorization", "")
+        presented = given.removeprefix("Bearer ").strip() if given.startswith("Bearer ") else ""
+        wanted = token_sha256.encode()
+        if not presented or not hmac.compare_digest(digest(presented).encode(), wanted):
+            raise ApiError(
+                401, "unauthorized", "GET /metrics needs the bearer token of metrics.token_sha256",
+                "Authorization", {"WWW-Authenticate": 'Bearer realm="frontdesk-metrics"'},
+            )  # fmt: skip
+        return
+    try:
+        local = ipaddress.ip_address(request.remote or "").is_loopback
+    except ValueError:
+        local = False
+    if not local or any(h in request.headers for h in _PROXIED):
+        raise ApiError(
+            403, "forbidden",
+            "/metrics answers loopback clients only; set metrics.token_sha256 to scrape it "
+            "from elsewhere with a bearer token", "metrics.token_sha256",
+        )  # fmt: skip
+
+
+async def metrics(request: web.Request) -> web.Response:
+    daemon = request.app[DAEMON]
+    _may_read_metrics(request, daemon.settings.metrics.token_sha256)
+    with contextlib.suppress(TimeoutError):  # the memory gauges, fresh, if Redis answers soon
+        await asyncio.wait_for(daemon.check_memory(), READY_TIMEOUT_S)
+    body = daemon.metrics.render()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def openapi_document(request: web.Request) -> web.Response:
+    paths: dict[str, Any] = dict(api_outbox.OPENAPI_PATHS)
+    for channel in request.app[DAEMON].channels:
+        describe = getattr(channel, "openapi_paths", None)
+        paths |= describe() if describe else openapi.from_routes(channel.name, channel.routes())
+    return web.json_response(openapi.document(paths))
+
+
+def create_app(daemon: Daemon) -> web.Application:
+    app = web.Application(
+        middlewares=[json_errors, body_deadline, authenticate], client_max_size=1024 * 1024
+    )
+    app[DAEMON] = daemon
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/v1/openapi.json", openapi_document)
+    app.router.add_get("/v1/requests/{id}", get_request)
+    app.router.add_get("/v1/requests/{id}/attachments/{ref}", get_attachment)
+    from frontdesk.channels.form import status_lookup  # here: channel modules import router.app
+
+    app.router.add_get("/v1/requests/{id}/status", status_lookup)  # any channel's receipt
+    app.router.add_post("/v1/requests/{id}/assign", api_agents.force_assign)
+    app.router.add_post(
+        "/v1/requests/{id}/{action:accept|reject|messages|complete|transfer|escalate}", work
+    )
+    app.router.add_get("/v1/agents", api_agents.list_agents)
+    app.router.add_get("/v1/agents/ws", agent_socket)
+    app.router.add_post("/v1/agents/ws-ticket", ws_tickets.issue)
+    app.router.add_get("/v1/agents/{agent}", api_agents.get_agent)
+    app.router.add_post("/v1/agents/{agent}/presence", api_agents.set_presence)
+    app.router.add_put("/v1/agents/{agent}/{what:capacity|skills}", api_agents.set_profile)
+    app.router.add_get("/v1/queues", api_agents.list_queues)
+    api_outbox.mount(app, daemon.outbox)
+    for channel in daemon.channels:
+        app.router.add_routes(channel.routes())
+    return app

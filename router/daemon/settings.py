@@ -1,0 +1,412 @@
+"""The daemon's settings: the shipped defaults with the operator's YAML laid over them, checked
+in full before anything starts. Every problem is reported with its YAML path and line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from frontdesk.queues.request import Channel
+from frontdesk.queues.store import StoreSettings
+from frontdesk.router.conf.files import shipped
+from frontdesk.router.conf.yaml import Checker, ConfigError, Lines, Problem, load_yaml, merge
+from frontdesk.router.daemon.redis_config import (
+    REDIS_KEYS,
+    MetricsSettings,
+    RedisSettings,
+    parse_metrics,
+    parse_redis,
+)
+from frontdesk.router.http.auth import ApiToken, Scope
+from frontdesk.router.intake.config import parse_customer_lists, parse_rules
+from frontdesk.router.intake.rules import CustomerLists, Rule
+from frontdesk.router.outbound.helpdesks.base import HelpdeskSettings
+from frontdesk.router.outbound.helpdesks.config import parse_helpdesks
+from frontdesk.router.outbound.notices.config import NoticeSettings, parse_notices
+from frontdesk.router.outbound.webhooks import WebhookEndpoint, parse_webhooks
+from frontdesk.router.routing.config import ROUTING_KEYS, Routing, parse_routing
+from frontdesk.router.routing.presence_config import ORPHANED_KEYS, parse_orphaned, parse_presence
+from frontdesk.skills import MAX_LEVEL, MIN_LEVEL, TIERS, Agent, Presence
+
+DEFAULTS_PATH = shipped("defaults.yaml")
+NAME = r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}"
+CHANNELS = [c.value for c in Channel]
+QUEUE_MODES = ["offer", "assign"]
+
+_TOP = [
+    *("tenant", "redis", "http", "retention", "events", "offers"),
+    *("queue_defaults", "default_queue", "skills", "queues", "agents", "customers", "rules"),
+    *("api", "limits", "channels", "helpdesks", "notices", "metrics", "presence"),
+]
+_QUEUE = ["tier", "mode", "offer_timeout", "escalate_to", "description", *ROUTING_KEYS]
+_QUEUE += ORPHANED_KEYS
+_AGENT = ["id", "name", "tier", "groups", "skills", "capacity", "presence"]
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    host: str
+    port: int
+    body_timeout_s: float = 30.0  # a request's whole body must arrive within this, else 408
+    idle_timeout_s: float = 75.0  # a connection without a complete request for this is closed
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSettings:
+    name: str
+    tier: int
+    mode: str
+    offer_timeout_s: float
+    escalate_to: str | None = None
+    description: str = ""
+    routing: Routing = field(default_factory=Routing)
+    orphaned_after_s: float = 0.0  # assigned work of an agent gone this long is let go (0: never)
+    orphaned: str = "requeue"  # requeue (back to waiting) or flag (to supervisors)
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """At most `count` hits per `per_s` seconds."""
+
+    count: int
+    per_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Intake rate limits: per sender (an address, a phone number, a chat id) and per source
+    (a client IP address)."""
+
+    per_sender: Limit = Limit(30, 600)
+    per_source: Limit = Limit(300, 60)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the daemon reads from its config file."""
+
+    source: str
+    tenant: str
+    redis: RedisSettings
+    http: HttpSettings
+    store: StoreSettings
+    default_queue: str
+    skills: dict[str, str]
+    queues: dict[str, QueueSettings]
+    agents: tuple[Agent, ...] = field(default=())
+    rules: tuple[Rule, ...] = ()
+    customers: CustomerLists = field(default_factory=CustomerLists)
+    api_tokens: tuple[ApiToken, ...] = ()
+    limits: Limits = Limits()
+    channels: dict[str, Any] = field(default_factory=dict)  # name -> the channel's own settings
+    helpdesks: tuple[HelpdeskSettings, ...] = ()
+    notices: NoticeSettings | None = None
+    webhooks: tuple[WebhookEndpoint, ...] = ()  # events.webhooks
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    presence_grace_s: float = 0.0  # presence.grace: unheard this long, an agent is let go
+
+
+def _defaults() -> tuple[dict[str, Any], Lines]:
+    data, lines = load_yaml(DEFAULTS_PATH.read_text(encoding="utf-8"), str(DEFAULTS_PATH))
+    return data, lines
+
+
+def load_settings(path: str | Path) -> Settings:
+    """Read and check the config at `path`; raises ConfigError listing every problem."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([Problem(str(path), None, (), f"cannot read: {exc.strerror}")]) from exc
+    return parse_settings(text, str(path))
+
+
+def parse_settings(text: str, source: str) -> Settings:
+    data, lines = load_yaml(text, source)
+    base, base_lines = _defaults()
+    check = Checker(lines, base_lines)
+    top = check.mapping((), data, _TOP)
+    if data is not None and not isinstance(data, dict):
+        check.raise_if_any()
+    merged = merge(base, top)
+    settings = _build(check, merged)
+    check.raise_if_any()
+    assert settings is not None
+    return settings
+
+
+def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
+    tenant = check.string(("tenant",), d.get("tenant"), NAME)
+    redis = parse_redis(check, check.mapping(("redis",), d.get("redis"), REDIS_KEYS))
+    http = check.mapping(("http",), d.get("http"), ["host", "port", *_HTTP_TIMEOUTS])
+    host = check.string(("http", "host"), http.get("host"))
+    port = check.integer(("http", "port"), http.get("port"), 0, 65535)
+    body_timeout, idle_timeout = (_http_timeout(check, k, http.get(k)) for k in _HTTP_TIMEOUTS)
+    store = _store(check, d)
+    skills = _skills(check, d.get("skills"))
+    queues = _queues(check, d)
+    default_queue = check.string(("default_queue",), d.get("default_queue"))
+    defined = d.get("queues")
+    if default_queue and default_queue not in (defined if isinstance(defined, dict) else {}):
+        check.error(("default_queue",), f"names no queue defined under queues: {default_queue!r}")
+    agents = _agents(check, d.get("agents"), skills)
+    agent_ids = {
+        a["id"]
+        for a in d.get("agents") or []
+        if isinstance(a, dict) and isinstance(a.get("id"), str)
+    }
+    queue_names = set(defined) if isinstance(defined, dict) else set()
+    rules = parse_rules(
+        check, d.get("rules"), queues=queue_names, skills=set(skills), agents=agent_ids
+    )
+    customers = parse_customer_lists(check, d.get("customers"))
+    tokens = _tokens(check, d.get("api"), agent_ids)
+    limits = _limits(check, d.get("limits"))
+    channels = _channels(check, d.get("channels"), queue_names)
+    helpdesks = parse_helpdesks(check, d.get("helpdesks"), agent_ids=agent_ids)
+    notices = parse_notices(check, d.get("notices"))
+    events = d.get("events")
+    raw_webhooks = events.get("webhooks") if isinstance(events, dict) else None
+    webhooks = parse_webhooks(check, raw_webhooks, ("events", "webhooks"))
+    metrics = parse_metrics(check, d.get("metrics"))
+    grace = parse_presence(check, d.get("presence"))
+    if check.problems:
+        return None
+    assert tenant and host and port is not None and default_queue and redis and store
+    assert body_timeout is not None and idle_timeout is not None
+    assert grace is not None  # else a problem was reported above
+    wait_ms = int(redis.wait_timeout_s * 1000)
+    store = replace(store, wait_replicas=redis.wait_replicas, wait_timeout_ms=wait_ms)
+    return Settings(
+        source=check.lines.source,
+        tenant=tenant,
+        redis=redis,
+        http=HttpSettings(host, port, body_timeout, idle_timeout),
+        store=store,
+        default_queue=default_queue,
+        skills=skills,
+        queues=queues,
+        agents=agents,
+        rules=rules,
+        customers=customers,
+        api_tokens=tokens,
+        limits=limits,
+        channels=channels,
+        helpdesks=helpdesks,
+        notices=notices,
+        webhooks=webhooks,
+        metrics=metrics,
+        presence_grace_s=grace,
+    )
+
+
+_HTTP_TIMEOUTS = ("body_timeout", "idle_timeout")
+
+
+def _http_timeout(check: Checker, key: str, value: object) -> float | None:
+    """`http.body_timeout` or `http.idle_timeout`: from 1s to 1h."""
+    seconds = check.duration(("http", key), value)
+    if seconds is not None and not 1 <= seconds <= 3600:
+        check.error(("http", key), f"must be from 1s to 1h, got {value!r}")
+        return None
+    return seconds
+
+
+def _store(check: Checker, d: dict[str, Any]) -> StoreSettings | None:
+    keeps = ["idempotency", "records", "dead_letters"]
+    retention = check.mapping(("retention",), d.get("retention"), keeps)
+    events = check.mapping(("events",), d.get("events"), ["max_length", "webhooks"])
+    offers = check.mapping(("offers",), d.get("offers"), ["max_missed_in_a_row"])
+    kept = {name: check.duration(("retention", name), retention.get(name)) for name in keeps}
+    maxlen = check.integer(("events", "max_length"), events.get("max_length"), 1000)
+    missed = check.integer(
+        ("offers", "max_missed_in_a_row"), offers.get("max_missed_in_a_row"), 0, 1000
+    )
+    for name in ("idempotency", "dead_letters"):  # records: 0 keeps them for ever
+        value = kept[name]
+        if value is not None and value < 1:
+            check.error(("retention", name), "must be at least 1s")
+            kept[name] = None
+    ttl, records, dead = kept["idempotency"], kept["records"], kept["dead_letters"]
+    if ttl is None or records is None or dead is None or maxlen is None or missed is None:
+        return None
+    return StoreSettings(int(ttl), maxlen, max(TIERS), missed, int(dead), int(records))
+
+
+def _skills(check: Checker, value: object) -> dict[str, str]:
+    """`skills` is a list of names, or a mapping name -> description."""
+    if isinstance(value, list):
+        return {v: "" for i, v in enumerate(value) if check.string(("skills", i), v, NAME)}
+    out = {}
+    for name, description in check.mapping(("skills",), value).items():
+        if check.string(("skills", name), name, NAME) is None:
+            continue
+        if description is not None and not isinstance(description, str):
+            check.error(("skills", name), "a skill's description must be text")
+            continue
+        out[name] = description or ""
+    return out
+
+
+def _queues(check: Checker, d: dict[str, Any]) -> dict[str, QueueSettings]:
+    defaults = check.mapping(("queue_defaults",), d.get("queue_defaults"), _QUEUE)
+    raw = check.mapping(("queues",), d.get("queues"))
+    if not raw:
+        check.error(("queues",), "define at least one queue")
+    out: dict[str, QueueSettings] = {}
+    for name, body in raw.items():
+        path: tuple[str, ...] = ("queues", name)
+        if check.string(path, name, NAME) is None:
+            continue
+        q = merge(defaults, check.mapping(path, body, _QUEUE))
+        tier = check.integer((*path, "tier"), q.get("tier"), min(TIERS), max(TIERS))
+        mode = check.choice((*path, "mode"), q.get("mode"), QUEUE_MODES)
+        timeout = check.duration((*path, "offer_timeout"), q.get("offer_timeout"))
+        description = q.get("description") or ""
+        escalate_to = q.get("escalate_to")
+        if escalate_to is not None:
+            check.string((*path, "escalate_to"), escalate_to)
+        routing = parse_routing(check, path, q)
+        orphaned = parse_orphaned(check, path, q)
+        if tier is not None and mode is not None and timeout is not None and routing and orphaned:
+            out[name] = QueueSettings(
+                name, tier, mode, timeout, escalate_to, str(description), routing, *orphaned
+            )
+    for q in out.values():
+        for i, step in enumerate(q.routing.relax):
+            where = ("queues", q.name, "relax", i, "overflow_to")
+            if step.overflow_to and step.overflow_to not in raw:
+                check.error(where, f"names no queue defined under queues: {step.overflow_to!r}")
+            elif step.overflow_to == q.name:
+                check.error(where, "a queue cannot overflow into itself")
+    _overflow_cycles(check, out)
+    for name, body in raw.items():
+        target_name = body.get("escalate_to") if isinstance(body, dict) else None
+        path = ("queues", name, "escalate_to")
+        if isinstance(target_name, str) and target_name not in raw:
+            check.error(path, f"names no queue defined under queues: {target_name!r}")
+        source, target = out.get(name), out.get(str(target_name))
+        if source and target and target.tier <= source.tier:
+            check.error(
+                path,
+                f"escalates to {target.name!r} of tier {target.tier}; "
+                f"it must be a higher tier than {source.tier}",
+            )
+    return out
+
+
+def _overflow_cycles(check: Checker, queues: dict[str, QueueSettings]) -> None:
+    """Overflow keeps a request's age, so a cycle of overflows would move it round forever."""
+    edges = {
+        q.name: [(i, s.overflow_to) for i, s in enumerate(q.routing.relax) if s.overflow_to]
+        for q in queues.values()
+    }
+    for start, targets in edges.items():
+        for i, first in targets:
+            seen, todo = {start}, [first]
+            while todo:
+                name = todo.pop()
+                if name == start:
+                    where = ("queues", start, "relax", i, "overflow_to")
+                    check.error(where, f"overflow from {start!r} comes back to it")
+                    break
+                if name not in seen:
+                    seen.add(name)
+                    todo.extend(t for _, t in edges.get(name, []))
+
+
+def _agents(check: Checker, value: object, skills: dict[str, str]) -> tuple[Agent, ...]:
+    agents: list[Agent] = []
+    seen: dict[str, int] = {}
+    for i, body in enumerate(check.sequence(("agents",), value)):
+        path: tuple[str | int, ...] = ("agents", i)
+        a = check.mapping(path, body, _AGENT)
+        if not a and body is not None and not isinstance(body, dict):
+            continue
+        agent_id = check.string((*path, "id"), a.get("id"), NAME)
+        if agent_id in seen:
+            check.error((*path, "id"), f"{agent_id!r} is already agents[{seen[agent_id]}]")
+        elif agent_id:
+            seen[agent_id] = i
+        name = a.get("name", agent_id)
+        check.string((*path, "name"), name)
+        tier = check.integer((*path, "tier"), a.get("tier", 1), min(TIERS), max(TIERS))
+        raw_groups = check.sequence((*path, "groups"), a.get("groups"))
+        groups = [check.string((*path, "groups", j), g, NAME) for j, g in enumerate(raw_groups)]
+        levels = {}
+        for skill, level in check.mapping((*path, "skills"), a.get("skills")).items():
+            if skill not in skills:
+                check.error((*path, "skills", skill), "not a skill listed under skills")
+            elif check.integer((*path, "skills", skill), level, MIN_LEVEL, MAX_LEVEL):
+                levels[skill] = level
+        capacity = {}
+        for channel, cap in check.mapping((*path, "capacity"), a.get("capacity"), CHANNELS).items():
+            if check.integer((*path, "capacity", channel), cap, 0, 1000) is not None:
+                capacity[channel] = cap
+        presence = check.choice(
+            (*path, "presence"), a.get("presence", "offline"), [p.value for p in Presence]
+        )
+        if agent_id and isinstance(name, str) and tier and presence and None not in groups:
+            agents.append(
+                Agent(
+                    agent_id,
+                    name,
+                    levels,
+                    capacity,
+                    tier,
+                    tuple(g for g in groups if g),
+                    Presence(presence),
+                )
+            )
+    return tuple(agents)
+
+
+__all__ = [
+    "ConfigError", "MetricsSettings", "QueueSettings", "RedisSettings", "Settings",
+    "load_settings", "parse_settings",
+]  # fmt: skip
+
+
+def _tokens(check: Checker, value: object, agent_ids: set[str]) -> tuple[ApiToken, ...]:
+    """`api.tokens`: name, scope, sha256 digest (from `frontdesk token create`), agent."""
+    api = check.mapping(("api",), value, ["tokens"])
+    tokens = []
+    for i, body in enumerate(check.sequence(("api", "tokens"), api.get("tokens"))):
+        path: tuple[str | int, ...] = ("api", "tokens", i)
+        t = check.mapping(path, body, ["name", "scope", "sha256", "agent"])
+        name = check.string((*path, "name"), t.get("name"), NAME)
+        scope = check.choice((*path, "scope"), t.get("scope"), [s.value for s in Scope])
+        digest = check.string((*path, "sha256"), t.get("sha256"), r"[0-9a-f]{64}")
+        agent = t.get("agent")
+        if scope == Scope.AGENT and agent not in agent_ids:
+            check.error((*path, "agent"), f"an agent token names one of the agents, got {agent!r}")
+        elif scope != Scope.AGENT and agent is not None:
+            check.error((*path, "agent"), "only a token of scope agent names an agent")
+        if name and scope and digest:
+            tokens.append(ApiToken(name, Scope(scope), digest, agent))
+    return tuple(tokens)
+
+
+def _limits(check: Checker, value: object) -> Limits:
+    raw = check.mapping(("limits",), value, ["per_sender", "per_source"])
+    out = {}
+    for name in raw:
+        path = ("limits", name)
+        body = check.mapping(path, raw[name], ["count", "per"])
+        count = check.integer((*path, "count"), body.get("count"), 1)
+        per = check.duration((*path, "per"), body.get("per"))
+        if count is not None and per is not None:
+            out[name] = Limit(count, per)
+    return Limits(**out)
+
+
+def _channels(check: Checker, value: object, queues: set[str]) -> dict[str, Any]:
+    """`channels.<name>`: each section parsed by its channel module."""
+    from frontdesk.channels.registry import MODULES
+
+    out = {}
+    for name, body in check.mapping(("channels",), value, sorted(MODULES)).items():
+        parsed = MODULES[name].parse_config(check, body, ("channels", name), queues)
+        if parsed is not None:
+            out[name] = parsed
+    return out

@@ -1,0 +1,369 @@
+"""The `rules:` and `customers:` sections of the config, checked with their YAML paths and lines.
+
+    rules = parse_rules(check, data.get("rules"), queues=..., skills=..., agents=...)
+    lists = parse_customer_lists(check, data.get("customers"))
+    check.raise_if_any()
+
+A rule with any problem is left out of the result; every problem is on `check`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from frontdesk.queues.request import Channel, Priority, SkillRequirement
+from frontdesk.router.conf.yaml import Checker, Path, render
+from frontdesk.router.intake.rules import (
+    MAX_BOOST,
+    Actions,
+    AttributeIs,
+    ChannelIs,
+    Condition,
+    CustomerIs,
+    CustomerList,
+    CustomerLists,
+    EntryPointIs,
+    HasKeyword,
+    MatchesRegex,
+    Rule,
+    TextPart,
+    TimeIs,
+    attribute_text,
+    fold,
+)
+from frontdesk.skills import MAX_LEVEL, MIN_LEVEL, TIERS
+
+RULE_KEYS = ("name", "when", "then")
+CONDITION_KEYS = (
+    *("channel", "entry_point", "keywords", "keywords_in", "regex"),
+    *("customer", "time", "attribute"),
+)
+ACTION_KEYS = (
+    *("queue", "category", "priority", "boost", "skills", "tier"),
+    *("preferred_agent", "continue"),
+)
+CUSTOMER_KEYS = ("important", "low_satisfaction", "language")
+TIME_KEYS = ("days", "between", "timezone")
+SKILL_KEYS = ("name", "min", "optional")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_DAY_NUMBERS = {name: i for names in (DAYS, _FULL_DAYS) for i, name in enumerate(names)}
+_WINDOW = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
+_LANGUAGE = r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*"
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """The names that rules may refer to."""
+
+    queues: set[str]
+    skills: set[str]
+    agents: set[str]
+
+
+def parse_rules(
+    check: Checker,
+    raw: object,
+    *,
+    queues: set[str],
+    skills: set[str],
+    agents: set[str],
+    path: Path = ("rules",),
+) -> tuple[Rule, ...]:
+    """The ordered rules in `raw` (a list; None: no rules). Names must be unique; queues, skills
+    and agents must be among those given."""
+    known = _Known(queues, skills, agents)
+    rules: list[Rule] = []
+    seen: dict[str, Path] = {}
+    for i, body in enumerate(check.sequence(path, raw)):
+        before = len(check.problems)
+        rule = _rule(check, (*path, i), body, known)
+        name = body.get("name") if isinstance(body, dict) else None
+        if isinstance(name, str) and name in seen:
+            check.error((*path, i, "name"), f"{name!r} is already {render(seen[name])}")
+        elif isinstance(name, str):
+            seen[name] = (*path, i)
+        if rule is not None and len(check.problems) == before:
+            rules.append(rule)
+    return tuple(rules)
+
+
+def parse_customer_lists(check: Checker, raw: object, path: Path = ("customers",)) -> CustomerLists:
+    """`important` and `low_satisfaction`, each a list of emails, E.164 phones or customer ids."""
+    lists = CustomerLists()
+    names = [c.value for c in CustomerList]
+    for which, value in check.mapping(path, raw, names).items():
+        if which not in names:
+            continue
+        for j, entry in enumerate(check.sequence((*path, which), value)):
+            where = (*path, which, j)
+            if not isinstance(entry, str):
+                check.error(
+                    where,
+                    f"must be text, got {type(entry).__name__} {entry!r}; "
+                    'quote phone numbers and numeric ids ("+8613800138000", "100234")',
+                )
+                continue
+            try:
+                if not lists.add(which, entry):
+                    check.error(where, f"{entry!r} is listed twice")
+            except ValueError as exc:
+                check.error(where, str(exc))
+    return lists
+
+
+def _rule(check: Checker, path: Path, body: object, known: _Known) -> Rule | None:
+    if not isinstance(body, dict):
+        if body is None:
+            check.error(path, f"an empty rule; a rule has {', '.join(RULE_KEYS)}")
+        check.mapping(path, body)  # reports what it is instead
+        return None
+    r = check.mapping(path, body, RULE_KEYS)
+    name = check.string((*path, "name"), r.get("name"))
+    conditions = _conditions(check, (*path, "when"), r.get("when"))
+    if r.get("then") is None:
+        check.error((*path, "then"), f"a rule needs actions: {', '.join(ACTION_KEYS)}")
+        return None
+    actions = _actions(check, (*path, "then"), r["then"], known)
+    if name is None or actions is None:
+        return None
+    return Rule(name, conditions, actions)
+
+
+def _items(check: Checker, path: Path, value: object) -> list[tuple[Path, object]]:
+    """One value or a list of them, each with its own path; an empty list is a problem."""
+    if not isinstance(value, list):
+        return [(path, value)]
+    if not value:
+        check.error(path, "must name at least one")
+    return [((*path, i), v) for i, v in enumerate(value)]
+
+
+def _strings(check: Checker, path: Path, value: object) -> list[tuple[Path, str]]:
+    out = []
+    for where, item in _items(check, path, value):
+        text = check.string(where, item)
+        if text is not None:
+            out.append((where, text))
+    return out
+
+
+def _conditions(check: Checker, path: Path, value: object) -> tuple[Condition, ...]:
+    """`when:` (absent or empty: the rule matches every request)."""
+    w = check.mapping(path, value, CONDITION_KEYS)
+    out: list[Condition] = []
+    if "channel" in w:
+        channels = [c.value for c in Channel]
+        picked = [
+            check.choice(p, v, channels) for p, v in _items(check, (*path, "channel"), w["channel"])
+        ]
+        out.append(ChannelIs(frozenset(Channel(c) for c in picked if c)))
+    if "entry_point" in w:
+        globs = _strings(check, (*path, "entry_point"), w["entry_point"])
+        out.append(
+            EntryPointIs(tuple(re.compile(fnmatch.translate(fold(g).strip())) for _, g in globs))
+        )
+    if "keywords" in w:
+        out.append(_keywords(check, path, w))
+    elif "keywords_in" in w:
+        check.error((*path, "keywords_in"), "says where to look for keywords, but none are given")
+    if "regex" in w:
+        patterns = []
+        for where, text in _strings(check, (*path, "regex"), w["regex"]):
+            try:
+                patterns.append(re.compile(text))
+            except (re.error, OverflowError, RecursionError, ValueError) as exc:
+                check.error(where, f"not a valid regular expression: {exc}")
+        out.append(MatchesRegex(tuple(patterns)))
+    if "customer" in w:
+        out.append(_customer(check, (*path, "customer"), w["customer"]))
+    if "time" in w:
+        out.append(_time(check, (*path, "time"), w["time"]))
+    if "attribute" in w:
+        out.append(_attribute(check, (*path, "attribute"), w["attribute"]))
+    return tuple(out)
+
+
+def _keywords(check: Checker, path: Path, w: dict[str, Any]) -> HasKeyword:
+    words = []
+    for where, text in _strings(check, (*path, "keywords"), w["keywords"]):
+        word = fold(text).strip()
+        if word:
+            words.append(word)
+        else:
+            check.error(where, "must be a word or phrase")
+    part = check.choice((*path, "keywords_in"), w.get("keywords_in", "both"), list(TextPart))
+    return HasKeyword(tuple(words), TextPart(part or "both"))
+
+
+def _customer(check: Checker, path: Path, value: object) -> CustomerIs:
+    c = check.mapping(path, value, CUSTOMER_KEYS)
+    if not value:
+        check.error(path, f"set at least one of: {', '.join(CUSTOMER_KEYS)}")
+    important = check.boolean((*path, "important"), c["important"]) if "important" in c else None
+    unhappy = None
+    if "low_satisfaction" in c:
+        unhappy = check.boolean((*path, "low_satisfaction"), c["low_satisfaction"])
+    languages = None
+    if "language" in c:
+        found = _strings(check, (*path, "language"), c["language"])
+        for where, text in found:
+            if not re.fullmatch(_LANGUAGE, text.strip()):
+                check.error(where, f"{text!r} is not a language code such as zh, en or zh-CN")
+        languages = frozenset(t.strip().casefold().replace("_", "-") for _, t in found)
+    return CustomerIs(important, unhappy, languages)
+
+
+def _time(check: Checker, path: Path, value: object) -> TimeIs:
+    t = check.mapping(path, value, TIME_KEYS)
+    if not ("days" in t or "between" in t) and (not value or "timezone" in t):
+        check.error(path, "set days, between, or both")
+    days = None
+    if "days" in t:
+        days = frozenset(
+            d for p, v in _items(check, (*path, "days"), t["days"]) for d in _days(check, p, v)
+        )
+    windows = []
+    if "between" in t:
+        for where, text in _strings(check, (*path, "between"), t["between"]):
+            window = _window(text)
+            if isinstance(window, str):
+                check.error(where, window)
+            else:
+                windows.append(window)
+    zone = None
+    if "timezone" in t and (name := check.string((*path, "timezone"), t["timezone"])):
+        try:
+            zone = ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            check.error(
+                (*path, "timezone"),
+                f"unknown timezone {name!r}; use an IANA name such as Asia/Shanghai or UTC",
+            )
+    return TimeIs(days, tuple(windows), zone)
+
+
+def _day(text: str) -> int | None:
+    return _DAY_NUMBERS.get(text.strip().casefold())
+
+
+def _days(check: Checker, path: Path, value: object) -> list[int]:
+    """`mon`, `monday`, or a range such as `mon-fri` (`fri-mon` wraps the week)."""
+    text = check.string(path, value)
+    if text is None:
+        return []
+    first, _, last = text.partition("-")
+    start, end = _day(first), _day(last) if last else None
+    if start is None or (last and end is None):
+        check.error(path, f"{text!r} is not a day ({', '.join(DAYS)}) or a range such as mon-fri")
+        return []
+    if end is None:
+        return [start]
+    return [(start + i) % 7 for i in range((end - start) % 7 + 1)]
+
+
+def _window(text: str) -> tuple[int, int] | str:
+    """Seconds of the day (start, end) of `HH:MM-HH:MM`, or what is wrong with it."""
+    m = _WINDOW.fullmatch(text)
+    hint = f"{text!r} is not a time window such as 08:30-18:00 or 22:00-06:00"
+    if not m:
+        return hint
+    h1, m1, h2, m2 = (int(g) for g in m.groups())
+    if h1 > 23 or m1 > 59 or m2 > 59 or h2 > 24 or (h2 == 24 and m2 != 0):
+        return hint
+    start, end = h1 * 3600 + m1 * 60, h2 * 3600 + m2 * 60
+    if start == end:
+        return f"{text!r} is empty: its start and end are the same time"
+    return start, end
+
+
+def _attribute(check: Checker, path: Path, value: object) -> AttributeIs:
+    a = check.mapping(path, value)
+    if not value:
+        check.error(path, "name at least one attribute and its value(s)")
+    wanted = []
+    for name, values in a.items():
+        texts = set()
+        for where, v in _items(check, (*path, name), values):
+            if isinstance(v, str | int | float) and str(v).strip():
+                texts.add(attribute_text(v))
+            else:
+                check.error(where, f"must be text, a number, true or false, got {v!r}")
+        wanted.append((name, frozenset(texts)))
+    return AttributeIs(tuple(wanted))
+
+
+def _actions(check: Checker, path: Path, value: object, known: _Known) -> Actions | None:
+    t = check.mapping(path, value, ACTION_KEYS)
+    if not t:
+        if isinstance(value, dict):
+            check.error(path, f"a rule needs actions: {', '.join(ACTION_KEYS)}")
+        return None
+    queue = _ref(check, (*path, "queue"), t, known.queues, "queue defined under queues")
+    category = check.string((*path, "category"), t["category"]) if "category" in t else None
+    priority = None
+    if "priority" in t:
+        chosen = check.choice((*path, "priority"), t["priority"], list(Priority))
+        priority = Priority(chosen) if chosen else None
+    boost = check.integer((*path, "boost"), t.get("boost", 0), -MAX_BOOST, MAX_BOOST)
+    skills = _skills(check, (*path, "skills"), t.get("skills"), known.skills)
+    tier = (
+        check.integer((*path, "tier"), t["tier"], min(TIERS), max(TIERS)) if "tier" in t else None
+    )
+    agent = _ref(check, (*path, "preferred_agent"), t, known.agents, "agent defined under agents")
+    go_on = check.boolean((*path, "continue"), t.get("continue", False))
+    return Actions(queue, category, priority, boost or 0, skills, tier, agent, bool(go_on))
+
+
+def _ref(check: Checker, path: Path, t: dict[str, Any], names: set[str], what: str) -> str | None:
+    key = str(path[-1])
+    if key not in t:
+        return None
+    name = check.string(path, t[key])
+    if name is not None and name not in names:
+        check.error(path, f"names no {what}: {name!r}")
+        return None
+    return name
+
+
+def _skills(
+    check: Checker, path: Path, value: object, known: set[str]
+) -> tuple[SkillRequirement, ...]:
+    """`{skill: min_level}`, or a list of skill names and `{name, min, optional}` mappings."""
+    # (path of the name, name, path of the level, level, optional)
+    wanted: list[tuple[Path, object, Path, object, object]] = []
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            where = (*path, i)
+            if isinstance(item, dict):
+                s = check.mapping(where, item, SKILL_KEYS)
+                level, optional = s.get("min", MIN_LEVEL), s.get("optional", False)
+                if check.boolean((*where, "optional"), optional) is None:
+                    continue
+                wanted.append(((*where, "name"), s.get("name"), (*where, "min"), level, optional))
+            else:
+                wanted.append((where, item, where, MIN_LEVEL, False))
+    else:
+        for skill_name, skill_level in check.mapping(path, value).items():
+            at = (*path, skill_name)
+            wanted.append((at, skill_name, at, skill_level, False))
+    out: dict[str, SkillRequirement] = {}
+    for name_at, name, level_at, level, optional in wanted:
+        skill = check.string(name_at, name)
+        low = check.integer(level_at, level, MIN_LEVEL, MAX_LEVEL)
+        if skill is None or low is None:
+            continue
+        if skill not in known:
+            check.error(name_at, f"{skill!r} is not a skill listed under skills")
+        elif skill in out:
+            check.error(name_at, f"{skill!r} is listed twice")
+        else:
+            out[skill] = SkillRequirement(skill, low, bool(optional))
+    return tuple(out.values())
+
+
+__all__ = ["ACTION_KEYS", "CONDITION_KEYS", "RULE_KEYS", "parse_customer_lists", "parse_rules"]

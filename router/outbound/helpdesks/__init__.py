@@ -1,0 +1,2 @@
+"""frontdesk.router.outbound.helpdesks: The helpdesk connectors (Zammad, Zendesk, Chatwoot): one
+sink each, telling the helpdesk who got what."""

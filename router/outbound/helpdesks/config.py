@@ -1,0 +1,167 @@
+"""`helpdesks:` in the config: a list of connectors, each with the common keys and its kind's
+own (router/helpdesk_<kind>.py), every problem reported with its YAML path and line."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from pathlib import Path as FilePath
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+from frontdesk.queues.request import Priority
+from frontdesk.router.conf.yaml import Checker, Path, render
+from frontdesk.router.outbound.helpdesks.base import ENDINGS, KINDS, HelpdeskSettings, kind
+
+UNMAPPED = ("dead_letter", "skip")
+_NAME = r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}"
+_COMMON = (
+    *("name", "kind", "url", "token", "token_file", "agents", "timeout"),
+    *("states", "priorities", "tags", "unmapped_agent"),
+)
+_MAX_TIMEOUT_S = 300.0
+
+
+def parse_helpdesks(
+    check: Checker,
+    raw: object,
+    path: Path = ("helpdesks",),
+    agent_ids: Collection[str] | None = None,
+) -> tuple[HelpdeskSettings, ...]:
+    """`helpdesks:`, a list of connectors; every problem goes to `check` with its path.
+    With `agent_ids`, the keys of each `agents` map must be among them."""
+    out: list[HelpdeskSettings] = []
+    seen: dict[str, int] = {}
+    for i, body in enumerate(check.sequence(path, raw)):
+        where: Path = (*path, i)
+        if not isinstance(body, dict):
+            check.mapping(where, body)
+            continue
+        before = len(check.problems)
+        kind_name = check.choice((*where, "kind"), body.get("kind"), KINDS)
+        spec = kind(kind_name) if kind_name else None
+        h = check.mapping(where, body, (*_COMMON, *spec.options) if spec else None)
+        name = check.string((*where, "name"), h.get("name"), _NAME)
+        if name in seen:
+            check.error((*where, "name"), f"{name!r} is already {render((*path, seen[name]))}")
+        elif name:
+            seen[name] = i
+        url = _url(check, (*where, "url"), h.get("url"))
+        token = _token(check, where, h)
+        agents = _agents(check, (*where, "agents"), h.get("agents"), agent_ids)
+        timeout = check.duration((*where, "timeout"), h.get("timeout", "10s"))
+        if timeout is not None and not 0 < timeout <= _MAX_TIMEOUT_S:
+            check.error((*where, "timeout"), f"must be above 0 and at most {_MAX_TIMEOUT_S:g}s")
+        tags = [
+            t
+            for j, t in enumerate(check.sequence((*where, "tags"), h.get("tags")))
+            if check.string((*where, "tags", j), t) is not None
+        ]
+        unmapped = check.choice(
+            (*where, "unmapped_agent"), h.get("unmapped_agent", "dead_letter"), UNMAPPED
+        )
+        priorities = states = None
+        options: object = None
+        if spec is not None:
+            priorities = _choices(
+                check, (*where, "priorities"), h.get("priorities"), [p.value for p in Priority],
+                spec.priority_choices, spec.priorities,
+            )  # fmt: skip
+            states = _choices(
+                check, (*where, "states"), h.get("states"), list(ENDINGS.values()),
+                spec.state_choices, {},
+            )  # fmt: skip
+            options = spec.parse_options(check, where, h)
+        if len(check.problems) > before:
+            continue
+        assert name and kind_name and url and token and timeout and unmapped
+        assert priorities is not None and states is not None
+        out.append(
+            HelpdeskSettings(
+                name=name,
+                kind=kind_name,
+                url=url,
+                token=token,
+                agents=agents,
+                timeout_s=timeout,
+                states=states,
+                priorities=priorities,
+                tags=tuple(tags),
+                unmapped_agent=unmapped,
+                options=options,
+            )
+        )
+    return tuple(out)
+
+
+def _url(check: Checker, path: Path, value: object) -> str | None:
+    url = check.string(path, value)
+    if url is None:
+        return None
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        check.error(path, f"must be an http:// or https:// address, got {url!r}")
+        return None
+    if parts.query or parts.fragment:
+        check.error(path, "must not carry a query or a fragment")
+        return None
+    return url.strip().rstrip("/")
+
+
+def _token(check: Checker, where: Path, h: dict[str, Any]) -> str | None:
+    """`token`, or `token_file` (read once, relative to the config file, surrounding blanks
+    dropped); exactly one of them."""
+    if ("token" in h) == ("token_file" in h):
+        check.error((*where, "token"), "give either token or token_file")
+        return None
+    if "token" in h:
+        return check.string((*where, "token"), h["token"])
+    path = (*where, "token_file")
+    name = check.string(path, h["token_file"])
+    if name is None:
+        return None
+    file = FilePath(name).expanduser()
+    if not file.is_absolute():
+        file = FilePath(check.lines.source).parent / file
+    try:
+        token = file.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        check.error(path, f"cannot read {str(file)!r}: {exc.strerror}")
+        return None
+    if not token:
+        check.error(path, f"{str(file)!r} is empty")
+        return None
+    return token
+
+
+def _agents(
+    check: Checker, path: Path, value: object, agent_ids: Collection[str] | None
+) -> dict[str, int]:
+    out = {}
+    for agent, user in check.mapping(path, value).items():
+        if check.string((*path, agent), agent, _NAME) is None:
+            continue
+        if agent_ids is not None and agent not in agent_ids:
+            check.error((*path, agent), f"names no agent defined under agents: {agent!r}")
+            continue
+        if check.integer((*path, agent), user, 1) is not None:
+            out[agent] = cast(int, user)
+    return out
+
+
+def _choices(
+    check: Checker,
+    path: Path,
+    value: object,
+    keys: list[str],
+    choices: tuple[str, ...] | None,
+    defaults: dict[str, str],
+) -> dict[str, str]:
+    """A map from frontdesk's names (`keys`) to the helpdesk's (`choices`, or any text)."""
+    out = dict(defaults)
+    for key, target in check.mapping(path, value, keys).items():
+        if choices is not None:
+            if check.choice((*path, key), target, choices) is not None:
+                out[key] = cast(str, target)
+        elif check.string((*path, key), target) is not None:
+            out[key] = cast(str, target)
+    return out

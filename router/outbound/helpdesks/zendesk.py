@@ -1,0 +1,124 @@
+"""Zendesk Support (developer.zendesk.com, Ticketing API: Tickets; API introduction).
+
+- auth: with `email`, an API token: `Authorization: Basic base64("<email>/token:<token>")`;
+  without, `token` is an OAuth access token: `Authorization: Bearer <token>`;
+- create: `POST /api/v2/tickets.json` with `{"ticket": {subject, comment {body, public},
+  requester {name, email}, priority, tags, external_id, group_id, type}}` and the header
+  `Idempotency-Key: frontdesk-<tenant>-<request id>` (Zendesk answers a retried create with the
+  first ticket); answer 201 `{"ticket": {"id": ...}, "audit": ...}`;
+- assign: `PUT /api/v2/tickets/{id}.json` with `{"ticket": {"assignee_id": ...}}`; state: the
+  same with `status`;
+- after a create of unknown outcome (and past the idempotency key's lifetime):
+  `GET /api/v2/tickets.json?external_id=<request id>`;
+- rate limits: 429 with `Retry-After` (seconds).
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+from frontdesk.queues.request import Request
+from frontdesk.queues.tickets import TicketMap
+from frontdesk.router.conf.yaml import Checker, Path
+from frontdesk.router.outbound.helpdesks.base import (
+    HelpdeskSettings,
+    HelpdeskSink,
+    Kind,
+    customer_name,
+    ticket_body,
+    ticket_tags,
+    ticket_title,
+)
+
+TICKET_TYPES = ("question", "incident", "problem", "task")
+
+
+@dataclass(frozen=True, slots=True)
+class ZendeskOptions:
+    email: str | None = None  # with an API token; None: the token is an OAuth access token
+    group_id: int | None = None
+    ticket_type: str | None = None
+
+
+class ZendeskSink(HelpdeskSink):
+    """Tickets in Zendesk Support."""
+
+    def __init__(self, settings: HelpdeskSettings) -> None:
+        super().__init__(settings)
+        assert isinstance(settings.options, ZendeskOptions)
+        self.options = settings.options
+
+    def auth_headers(self) -> dict[str, str]:
+        if self.options.email is None:
+            return {"Authorization": f"Bearer {self.settings.token}"}
+        pair = f"{self.options.email}/token:{self.settings.token}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+
+    def payload(self, request: Request) -> dict[str, Any]:
+        """The documented create body for `request`."""
+        c = request.customer
+        requester: dict[str, Any] = {"name": customer_name(request)}
+        if c.email:
+            requester["email"] = c.email
+        ticket: dict[str, Any] = {
+            "subject": ticket_title(request),
+            "comment": {"body": ticket_body(request), "public": True},
+            "requester": requester,
+            "priority": self.settings.priorities[request.priority.value],
+            "tags": ticket_tags(request, self.settings.tags),
+            "external_id": request.id,
+        }
+        if self.options.group_id is not None:
+            ticket["group_id"] = self.options.group_id
+        if self.options.ticket_type is not None:
+            ticket["type"] = self.options.ticket_type
+        return {"ticket": ticket}
+
+    async def create_ticket(self, request: Request, tickets: TicketMap) -> str:
+        key = f"frontdesk-{tickets.keys.tenant}-{request.id}"
+        reply = await self.call(
+            "POST",
+            "/api/v2/tickets.json",
+            body=self.payload(request),
+            headers={"Idempotency-Key": key},
+        )
+        return str(self.answer(reply, "ticket", "id", what="POST /api/v2/tickets.json"))
+
+    async def find_ticket(self, request: Request, tickets: TicketMap) -> str | None:
+        params = {"external_id": request.id}
+        reply = await self.call("GET", "/api/v2/tickets.json", params=params)
+        found = self.answer(reply, "tickets", what="GET /api/v2/tickets.json") or []
+        ids = [t["id"] for t in found if isinstance(t, dict) and "id" in t]
+        return str(min(ids)) if ids else None
+
+    async def set_assignee(self, ticket: str, user: int) -> None:
+        body = {"ticket": {"assignee_id": user}}
+        await self.call("PUT", f"/api/v2/tickets/{ticket}.json", body=body)
+
+    async def set_state(self, ticket: str, state: str) -> None:
+        await self.call("PUT", f"/api/v2/tickets/{ticket}.json", body={"ticket": {"status": state}})
+
+
+def _options(check: Checker, where: Path, h: dict[str, Any]) -> ZendeskOptions | None:
+    before = len(check.problems)
+    email, group, kind = h.get("email"), h.get("group_id"), h.get("ticket_type")
+    if email is not None:
+        check.string((*where, "email"), email, r"[^@\s]+@[^@\s]+")
+    if group is not None:
+        check.integer((*where, "group_id"), group, 1)
+    if kind is not None:
+        check.choice((*where, "ticket_type"), kind, TICKET_TYPES)
+    return ZendeskOptions(email, group, kind) if len(check.problems) == before else None
+
+
+KIND = Kind(
+    name="zendesk",
+    options=("email", "group_id", "ticket_type"),
+    priorities={"high": "high", "medium": "normal", "low": "low"},
+    priority_choices=("urgent", "high", "normal", "low"),
+    state_choices=("new", "open", "pending", "hold", "solved", "closed"),
+    parse_options=_options,
+    sink=ZendeskSink,
+)

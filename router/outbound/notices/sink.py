@@ -1,0 +1,320 @@
+"""Customer notices: a sink that tells the customer, on the request's own channel, that their
+request was received (`enqueued`: its number and where to see it), that an agent is on it
+(`assigned` and `accepted`, with the agent's display name), that it is done (`completed`, with
+the resolution code in words) and, when configured, that it was closed (`abandoned`).
+
+- email: a threaded automatic reply through the configured SMTP relay (`notice_mail`); never to
+  automatic, bulk or list mail, nor to a robot's or a missing address.
+- chat: a message with author "system" appended to the request, which the chat channel relays to
+  the customer's socket. A closed chat takes no message (the widget shows that it closed), so
+  `completed` and `abandoned` say nothing there.
+- social: the platform's send API (`notice_social`: WhatsApp, Telegram, WeChat, Messenger).
+- phone and form: nothing. A phone customer's answer is the callback; a form customer has the
+  status link in the form's answer already.
+
+An `assigned` event whose request has moved on (another agent, transferred, finished) by the time
+it is delivered sends nothing: the customer hears the newer news instead.
+
+Never twice for one event: each notice is claimed in Redis (`queues.notices.NoticeLog`) before it
+is sent and marked sent after; the chat message is appended idempotently by the event's id. If
+the daemon dies between a send and its mark, the claim expires and the event's redelivery sends
+again: at most one duplicate per crash, never a lost notice (an acknowledgement that never comes
+leaves a customer without the number of their request; a second copy costs a glance, and an
+email duplicate carries the same Message-ID, which mail clients show once).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import aiohttp
+from redis.exceptions import RedisError
+
+from frontdesk.channels.form import status_path
+from frontdesk.channels.mail.parse import mail_ref
+from frontdesk.queues.customers import CustomerStore
+from frontdesk.queues.errors import RequestNotFound, WrongState
+from frontdesk.queues.events import Event, EventType
+from frontdesk.queues.notices import ClaimState, NoticeLog
+from frontdesk.queues.request import Channel, Message, Request
+from frontdesk.queues.states import TERMINAL_STATES, State
+from frontdesk.queues.store import RequestRecord
+from frontdesk.router import __version__
+from frontdesk.router.outbound.notices import mail as notice_mail
+from frontdesk.router.outbound.notices.config import NoticeSettings, parse_notices
+from frontdesk.router.outbound.notices.social import (
+    Connector,
+    Messenger,
+    Telegram,
+    WeChat,
+    WhatsApp,
+    platform_of,
+)
+from frontdesk.router.outbound.notices.templates import KIND_OF, Language, Rendered
+from frontdesk.router.outbound.outbox import Policy, Target
+from frontdesk.router.outbound.sinks import DeliveryContext, RetryLater
+
+log = logging.getLogger("frontdesk.notices")
+
+SINK_NAME = "notices"
+LEASE_MARGIN_S = 30.0
+SMTP_COMMANDS = 7  # connect, EHLO, STARTTLS, EHLO, AUTH, MAIL/RCPT, DATA: each up to the timeout
+CHANNEL_OF = {Channel.EMAIL: "email", Channel.CHAT: "chat", Channel.SOCIAL: "social"}
+
+Settings = Callable[[], NoticeSettings | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """Why a notice is not sent (logged, never an error)."""
+
+    reason: str
+
+
+def send_budget_s(settings: NoticeSettings) -> float:
+    """The longest one notice may take to send: a delivery's lease and a claim's hold."""
+    mail = settings.mail.relay.timeout_s * SMTP_COMMANDS if settings.mail else 0.0
+    return max(mail, settings.timeout_s * 4) + LEASE_MARGIN_S  # WeChat: token, send, again
+
+
+class NoticeSink:
+    """Sends customer notices; a Sink for the outbox engine."""
+
+    name = SINK_NAME
+
+    def __init__(
+        self, settings: NoticeSettings | Settings, status_token: Callable[[str], str]
+    ) -> None:
+        """`settings` may be a function, read at every delivery (a reloaded config applies at
+        once); `status_token` is the Front's, for the status link."""
+        self._settings: Settings = settings if callable(settings) else (lambda: settings)
+        self.status_token = status_token
+        self._http: aiohttp.ClientSession | None = None
+        self._connectors: dict[str, tuple[object, Connector]] = {}
+
+    # -- Sink -------------------------------------------------------------------------------------
+    def wants(self, event: Event) -> bool:
+        s = self._settings()
+        kind = KIND_OF.get(event.type)
+        if s is None or kind not in s.events:
+            return False
+        if event.type is EventType.ENQUEUED:  # the only event that names its channel
+            return event.data.get("channel", "") in s.channels
+        return True
+
+    async def deliver(self, event: Event, context: DeliveryContext) -> None:
+        s = self._settings()
+        kind = KIND_OF.get(event.type)
+        if s is None or kind is None or kind not in s.events:
+            return
+        record = await context.store.get(event.request)
+        if record is None:
+            log.info("notice for %s (%s) not sent: the request is gone", event.request, event.id)
+            return
+        found = self._route(s, record, event, kind)
+        if isinstance(found, Skip):
+            log.info("notice %s of %s not sent: %s", kind, event.request, found.reason)
+            return
+        request = record.request
+        language = s.templates.choose(
+            request.language, f"{request.subject}\n{request.body}", s.guess_language
+        )
+        values = await self.values(s, language, kind, event, record, context)
+        rendered = s.templates.render(language, kind, values)
+        notices = NoticeLog(
+            context.store.redis, context.store.keys, context.store.settings.idempotency_ttl_s
+        )
+        claim = await notices.claim(request.id, event.id, send_budget_s(s))
+        if claim.state is ClaimState.SENT:
+            return
+        if claim.state is ClaimState.PENDING:
+            raise RetryLater(
+                f"the notice for event {event.id} is held by another delivery (or one that "
+                "died sending it); looking again when its hold ends",
+                claim.retry_in_s + 1,
+            )
+        try:
+            sent = await self._send(s, found, rendered, event, record, context)
+        except Exception:  # (cancelled mid-send, the claim is left to run out by itself)
+            with contextlib.suppress(RedisError, OSError):
+                await notices.release(request.id, event.id, claim.token)
+            raise
+        if sent:
+            await notices.mark_sent(request.id, event.id)
+            log.info("notice %s of %s sent by %s (%s)", kind, request.id, found, rendered.language)
+        else:
+            with contextlib.suppress(RedisError, OSError):
+                await notices.release(request.id, event.id, claim.token)
+
+    async def aclose(self) -> None:
+        """Close the HTTP client (the outbox engine calls this when it stops)."""
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+
+    # -- where it goes ----------------------------------------------------------------------------
+    def _route(
+        self, s: NoticeSettings, record: RequestRecord, event: Event, kind: str
+    ) -> str | Skip:
+        """`email`, `chat` or a platform's name; or why nothing is sent."""
+        request = record.request
+        if kind == "assigned" and (
+            record.state is not State.ASSIGNED or record.agent != event.agent
+        ):
+            return Skip(f"the request moved on (now {record.state.value}) before it went out")
+        channel = CHANNEL_OF.get(request.channel)
+        if channel is None:
+            return Skip(f"no notices on the {request.channel.value} channel")
+        if channel not in s.channels:
+            return Skip(f"{channel} notices are not enabled")
+        if channel == "email":
+            assert s.mail is not None
+            _, why = notice_mail.recipient(request, s.mail)
+            return Skip(why) if why else "email"
+        if channel == "chat":
+            if record.state in TERMINAL_STATES:
+                return Skip("the chat has closed")
+            return "chat"
+        platform = platform_of(request)
+        connector = self._connector(s, platform) if platform else None
+        if connector is None:
+            return Skip(f"no connector for {platform or 'this platform'} under notices")
+        if connector.address(request) is None:
+            return Skip(f"no {platform} address for the customer")
+        return connector.platform
+
+    def _connector(self, s: NoticeSettings, platform: str) -> Connector | None:
+        """The platform's connector, made again when its settings changed (a reload)."""
+        wanted: object = getattr(s, platform, None)
+        if wanted is None:
+            return None
+        known = self._connectors.get(platform)
+        if known is not None and known[0] == wanted:
+            return known[1]
+        connector: Connector
+        if platform == "whatsapp" and s.whatsapp is not None:
+            connector = WhatsApp(s.whatsapp, s.timeout_s)
+        elif platform == "telegram" and s.telegram is not None:
+            connector = Telegram(s.telegram, s.timeout_s)
+        elif platform == "wechat" and s.wechat is not None:
+            connector = WeChat(s.wechat, s.timeout_s)
+        elif platform == "messenger" and s.messenger is not None:
+            connector = Messenger(s.messenger, s.timeout_s)
+        else:
+            return None
+        self._connectors[platform] = (wanted, connector)
+        return connector
+
+    # -- what it says -----------------------------------------------------------------------------
+    async def values(
+        self,
+        s: NoticeSettings,
+        language: Language,
+        kind: str,
+        event: Event,
+        record: RequestRecord,
+        context: DeliveryContext,
+    ) -> dict[str, str]:
+        """The placeholders' values for one notice."""
+        request = record.request
+        status = ""
+        if s.status_base_url:
+            status = s.status_base_url + status_path(request.id, self.status_token(request.id))
+        values = {
+            "request_id": request.id,
+            "subject": notice_mail.customer_subject(request),
+            "status_url": status,
+            "customer_name": (request.customer.name or "").strip() or language.customer_fallback,
+            "queue": request.queue,
+        }
+        if kind in ("assigned", "completed"):
+            agent = await context.agents.get(event.agent) if event.agent else None
+            values["agent"] = agent.name if agent is not None else language.agent_fallback
+        if kind == "completed":
+            values["resolution"] = language.resolution(
+                event.data.get("resolution") or record.resolution
+            )
+        return values
+
+    # -- sending ----------------------------------------------------------------------------------
+    async def _send(
+        self,
+        s: NoticeSettings,
+        route: str,
+        rendered: Rendered,
+        event: Event,
+        record: RequestRecord,
+        context: DeliveryContext,
+    ) -> bool:
+        """Send the notice; False when it turned out there was nothing to send it to."""
+        request = record.request
+        if route == "email":
+            assert s.mail is not None
+            return await self._mail(s, rendered, request, event, context)
+        if route == "chat":
+            message = Message(body=rendered.message, author="system", received_at=time.time())
+            try:
+                await context.store.append_message(
+                    request.id, message, f"notice:{request.id}:{event.id}"
+                )
+            except (WrongState, RequestNotFound):
+                log.info("notice for %s not appended: the chat closed meanwhile", request.id)
+                return False
+            return True
+        connector = self._connector(s, route)
+        to = connector.address(request) if connector is not None else None
+        if connector is None or to is None:
+            return False
+        await connector.send(self._session(), to, rendered.message, request)
+        return True
+
+    async def _mail(
+        self,
+        s: NoticeSettings,
+        rendered: Rendered,
+        request: Request,
+        event: Event,
+        context: DeliveryContext,
+    ) -> bool:
+        assert s.mail is not None
+        to, _ = notice_mail.recipient(request, s.mail)
+        if to is None:
+            return False
+        keys = context.store.keys
+        ours = notice_mail.message_id(keys.tenant, request.id, event.id, s.mail.domain)
+        message = notice_mail.build(rendered, request, s.mail, to, ours)
+        # a reply to the notice leads back to the request, even when it carries neither the
+        # customer's first Message-ID nor the [#FD-n] token
+        await CustomerStore(context.store).remember((mail_ref(ours),), request.id)
+        await notice_mail.send(s.mail, to, message)
+        return True
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession(headers={"User-Agent": f"frontdesk/{__version__}"})
+        return self._http
+
+
+def notice_target(
+    settings: NoticeSettings | Settings, status_token: Callable[[str], str]
+) -> Target:
+    """The outbox target for customer notices: a delivery's lease outlasts the longest send."""
+    current = settings() if callable(settings) else settings
+    if current is None:
+        raise ValueError("notices are not configured")
+    policy = Policy(max_attempts=current.max_attempts, lease_s=send_budget_s(current))
+    return Target(NoticeSink(settings, status_token), policy)
+
+
+__all__ = [
+    "SINK_NAME",
+    "NoticeSettings",
+    "NoticeSink",
+    "notice_target",
+    "parse_notices",
+    "send_budget_s",
+]

@@ -1,0 +1,204 @@
+"""The dispatcher: runs decision rounds inside `frontdesk serve`.
+
+A round expires overdue offers, reads the available agents once, then for each queue reads its
+waiting head, applies the relaxation steps, moves requests that overflow, runs the matcher and
+offers (or assigns) each chosen pair through the Lua scripts, which refuse anything another
+daemon got to first. Rounds run when an event says something changed (a new request, an agent
+freed or back, an offer rejected or expired) and when a timer is due (the next offer deadline,
+the next relaxation step); with nothing to do the dispatcher sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime
+
+from redis.exceptions import RedisError
+
+from frontdesk.channels.phone import PhoneSettings, eligible_since, hold_until
+from frontdesk.queues.agents import AgentStore
+from frontdesk.queues.errors import QueueError
+from frontdesk.queues.events import Event, EventType
+from frontdesk.queues.states import State
+from frontdesk.queues.store import HandOver, QueueStore, RequestRecord
+from frontdesk.router.daemon.settings import QueueSettings, Settings
+from frontdesk.router.routing.eta import Throughput
+from frontdesk.router.routing.matcher import match
+from frontdesk.router.routing.window import Waiting, build
+from frontdesk.skills import Agent, Presence
+
+log = logging.getLogger("frontdesk.dispatch")
+
+WAKE_ON = frozenset(
+    {
+        EventType.ENQUEUED,
+        EventType.REJECTED,
+        EventType.EXPIRED,
+        EventType.COMPLETED,
+        EventType.ABANDONED,
+        EventType.TRANSFERRED,
+        EventType.ESCALATED,
+        EventType.REQUEUED,
+        EventType.PRESENCE,
+        EventType.AGENT_CREATED,
+        EventType.AGENT_UPDATED,
+    }
+)
+MAX_SLEEP_S = 1.0  # a safety net only: rounds are driven by events and timers
+MIN_SLEEP_S = 0.005
+HELD_PAGES = 10  # windows of a queue's head read past held callbacks, at most, per round
+PROFILES_MAX_AGE_MS = 30_000  # agent profiles are also read again on agent events
+
+
+class Dispatcher:
+    """Matches waiting requests to available agents, round after round."""
+
+    def __init__(
+        self, store: QueueStore, agents: AgentStore, settings: Callable[[], Settings]
+    ) -> None:
+        self.store = store
+        self.agents = agents
+        self.settings = settings
+        self.throughput = Throughput()
+        self.rounds = 0
+        self._wake = asyncio.Event()
+        self._profiles: list[Agent] | None = None  # skills, groups, capacity: read again on change
+        self._profiles_ms = 0
+
+    def notify(self, event: Event) -> None:
+        """Called for every event on the stream; wakes a round when the event can change one."""
+        self.throughput.observe(event)
+        if event.type in (EventType.AGENT_CREATED, EventType.AGENT_UPDATED):
+            self._profiles = None
+        if event.type in WAKE_ON:
+            self._wake.set()
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            self._wake.clear()
+            try:
+                next_in = await self.round()
+            except (RedisError, OSError) as exc:
+                log.warning("dispatch round failed, Redis unavailable: %s", exc)
+                next_in = MAX_SLEEP_S
+            sleep = MAX_SLEEP_S if next_in is None else max(MIN_SLEEP_S, min(next_in, MAX_SLEEP_S))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), sleep)
+
+    async def round(self) -> float | None:
+        """One decision round over every queue; returns seconds until a timer is next due."""
+        self.rounds += 1
+        await self.store.expire_overdue()
+        now_ms = await self.store.now_ms()
+        settings = self.settings()
+        if self._profiles is None or now_ms - self._profiles_ms > PROFILES_MAX_AGE_MS:
+            self._profiles, self._profiles_ms = await self.agents.all(), now_ms
+        live = await self.agents.live(self._profiles)
+        present = [a for a in live if a.presence is Presence.AVAILABLE]
+        available = [a for a in present if a.wrap_until_ms <= now_ms]
+        spare = {a.id: {ch: a.spare(ch) for ch in a.capacity} for a in available}
+        due = [(a.wrap_until_ms - now_ms) / 1000 for a in present if a.wrap_until_ms > now_ms]
+        for queue in settings.queues.values():
+            change = await self._queue_round(queue, available, spare, now_ms)
+            if change is not None:
+                due.append(change)
+        deadline = await self.store.next_deadline_ms()  # offers made in this round included
+        if deadline is not None:
+            due.append((deadline - now_ms) / 1000)
+        return min(due) if due else None
+
+    async def _waiting(
+        self, queue: QueueSettings, now_ms: int
+    ) -> tuple[list[Waiting], list[float]]:
+        """The queue's head as the matcher will see it: up to `window` requests that may be
+        routed now. Overflowing requests are moved on, and phone callbacks outside their window
+        or the working hours are held back (their wait counts from when they became eligible);
+        held ones do not take the window's places: the head is read a window at a time past
+        them, up to HELD_PAGES windows."""
+        size = queue.routing.window
+        phone = self.settings().channels.get("phone")
+        hours = phone.working_hours if isinstance(phone, PhoneSettings) else None
+        now = datetime.fromtimestamp(now_ms / 1000, UTC)
+        waiting: list[Waiting] = []
+        changes: list[float] = []
+        start = 0
+        for _ in range(HELD_PAGES):
+            ids = await self.store.peek(queue.name, size, start=start)
+            if not ids:
+                break
+            records = await self.store.get_many(ids)
+            excluded = await self.store.excluded_many(ids)
+            held = moved = 0
+            for record, exc in zip(records, excluded, strict=True):
+                if record is None or record.state is not State.WAITING:
+                    continue
+                until = hold_until(record.request, now, hours)
+                if until is not None:
+                    changes.append((until - now).total_seconds())
+                    held += 1
+                    continue
+                since = eligible_since(record.request, now, hours)
+                since_ms = int(since.timestamp() * 1000) if since is not None else 0
+                wait_s = max(0.0, (now_ms - max(record.enqueued_ms, since_ms)) / 1000)
+                target = queue.routing.overflow_target(wait_s)
+                if target and await self._overflow(record, target, wait_s):
+                    moved += 1  # left the queue: the next page starts that much earlier
+                    continue
+                change = queue.routing.next_change_s(wait_s)
+                if change is not None:
+                    changes.append(change)
+                waiting.append(Waiting(record, frozenset(exc), wait_s))
+            if not held or len(ids) < size or len(waiting) >= size:
+                break
+            start += len(ids) - moved
+        return waiting[:size], changes
+
+    async def _overflow(self, record: RequestRecord, target: str, wait_s: float) -> bool:
+        try:
+            await self.store.transfer(record.request.id, target, f"overflow after {wait_s:.0f}s")
+        except QueueError:
+            return False  # moved or taken meanwhile; the next round sees where it is
+        return True
+
+    async def _queue_round(
+        self, queue: QueueSettings, available: list[Agent],
+        spare: dict[str, dict[str, int]], now_ms: int,
+    ) -> float | None:  # fmt: skip
+        candidates = [a for a in available if any(spare[a.id].values())]
+        if not candidates and not any(step.overflow_to for step in queue.routing.relax):
+            return None  # nobody to offer to, nothing to move on: an agent's return wakes us
+        waiting, changes = await self._waiting(queue, now_ms)
+        if waiting and candidates:
+            built = build(queue, waiting, candidates, spare, now_ms)
+            routing = queue.routing
+            decision = match(built.window, built.pool, routing.weights, routing.assignment)
+            moves: list[tuple[Waiting, Agent, HandOver]] = []
+            for k in range(len(decision)):
+                w = waiting[int(decision.requests[k])]
+                agent = candidates[int(decision.agents[k])]
+                why = {
+                    "queue": queue.name,
+                    "assignment": queue.routing.assignment,
+                    "waited_s": round(w.wait_s, 3),
+                    "score": decision.explain(k),
+                    "weights": asdict(queue.routing.weights),
+                    "relaxation": [s.describe() for s in built.steps[int(decision.requests[k])]],
+                    "window": {"waiting": len(waiting), "agents": len(candidates)},
+                }
+                timeout = None if queue.mode == "assign" else queue.offer_timeout_s
+                moves.append(
+                    (w, agent, HandOver(w.record.request.id, agent.id, queue.name, why, timeout))
+                )
+            # one round trip for the whole decision: under load every await waits its turn in
+            # the event loop behind hundreds of sockets, so offers made one by one fall behind
+            refused = await self.store.hand_over([m for _, _, m in moves])
+            for (w, agent, _), error in zip(moves, refused, strict=True):
+                if error is None:
+                    spare[agent.id][w.record.request.channel.value] -= 1
+                else:
+                    log.debug("not handed over: %s", error)  # another daemon got there first
+        return min(changes) if changes else None
