@@ -1,14 +1,95 @@
-"""The seam between the daemon and a channel: what every channel module provides."""
+"""The seam between the daemon and a channel: what a channel hands over (`Inbound`), what it gets
+back (`Receipt`), what it is given to work with (`ChannelContext`) and what every channel module
+provides (`ChannelModule`). A channel imports this, `router.http`, `router.conf`, queues and skills,
+never the front door, the API or the daemon themselves."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from aiohttp import web
 
+from frontdesk.queues.customers import CustomerStore
+from frontdesk.queues.events import Event
+from frontdesk.queues.request import Request
+from frontdesk.queues.store import QueueStore, RequestRecord
 from frontdesk.router.conf.yaml import Checker, Path
-from frontdesk.router.intake.front import Front
+
+TOKEN_REF = "email:token:"  # a thread reference naming the request itself, from a subject token
+
+
+def mail_ref(message_id: str) -> str:
+    """The thread reference of a Message-ID without angle brackets (as the mail channels parse it
+    from a header, as the notices make it): `email:<id>`, what a reply's References lead back by."""
+    return f"email:{message_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One message from a channel, normalized."""
+
+    request: Request  # queue "" lets the rules decide
+    thread_refs: tuple[str, ...] = ()  # conversations it refers to: "email:<id@x>", "chat:<id>"
+    thread_keys: tuple[str, ...] = ()  # references that lead back to its request from now on
+    join_open: bool = False  # join the customer's open request on the same channel, if any
+    auto_submitted: bool = False  # sent by a robot: never answered automatically
+    contents: Mapping[str, bytes] = field(default_factory=dict)  # attachment ref -> its bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What became of an inbound message."""
+
+    request_id: str
+    customer_id: str
+    created: bool  # it opened a new request
+    appended: bool  # it joined an open request as a follow-up
+    status_token: str  # lets the customer look the request up
+
+    @property
+    def duplicate(self) -> bool:
+        """The same external message was received before; nothing changed."""
+        return not (self.created or self.appended)
+
+
+class ChannelContext(Protocol):
+    """What the daemon gives a channel: the front door, the records it may read, the customer's
+    standing in the queue and the events as they happen (router/daemon/context.py builds it)."""
+
+    store: QueueStore  # request records and threads: read, `seen`, `abandon`
+    customers: CustomerStore  # who a number or an address is, and their requests
+
+    async def receive(self, inbound: Inbound) -> Receipt:
+        """Store what came in (durable on return); raises RedisError when Redis is down."""
+        ...
+
+    async def admit(self, sender: str | None, source: str | None) -> float | None:
+        """None when a message of `sender` from `source` is within the limits, else the seconds
+        to retry after."""
+        ...
+
+    def status_token(self, subject: str) -> str:
+        """The customer's token for `subject` (a request id, a conversation)."""
+        ...
+
+    def check_status_token(self, subject: str, token: str) -> bool:
+        """Constant-time check of a customer's token."""
+        ...
+
+    async def standing(self, record: RequestRecord) -> dict[str, Any]:
+        """`position` and `estimated_wait_s` of a request (None when it is not waiting)."""
+        ...
+
+    def agent_name(self, agent_id: str) -> str:
+        """The name the customer is shown for an agent (the id when the config has none)."""
+        ...
+
+    def subscribe(self, listener: Callable[[Event], None]) -> Callable[[], None]:
+        """Hear every event as the daemon's one follower of the stream reads it; returns the
+        unsubscribe."""
+        ...
 
 
 class ChannelRuntime(Protocol):
@@ -30,10 +111,10 @@ class ChannelModule(Protocol):
 
     def parse_config(self, check: Checker, raw: object, path: Path, queues: set[str]) -> Any: ...
 
-    def create(self, settings: Any, front: Front) -> ChannelRuntime: ...
+    def create(self, settings: Any, context: ChannelContext) -> ChannelRuntime: ...
 
 
-Factory = Callable[[Any, Front], ChannelRuntime]
+Factory = Callable[[Any, ChannelContext], ChannelRuntime]
 S = TypeVar("S")
 
 
@@ -43,9 +124,9 @@ class RoutesOnly(Generic[S]):
 
     name: str
 
-    def __init__(self, settings: S, front: Front) -> None:
+    def __init__(self, settings: S, context: ChannelContext) -> None:
         self.settings = settings
-        self.front = front
+        self.context = context
 
     async def start(self) -> None:
         """Nothing to start: the daemon's HTTP listener serves the routes."""

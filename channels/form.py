@@ -35,7 +35,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from frontdesk.channels.base import RoutesOnly
+from frontdesk.channels.base import ChannelContext, Inbound, RoutesOnly
 from frontdesk.channels.fields import (
     FORM,
     JSON,
@@ -60,11 +60,11 @@ from frontdesk.queues.request import Channel, Customer, Request, Scalar
 from frontdesk.queues.states import State
 from frontdesk.router.api import status_page
 from frontdesk.router.api.keys import DAEMON
-from frontdesk.router.api.requests import standing
+from frontdesk.router.api.requests import standing  # moves with the status lookup
 from frontdesk.router.conf.yaml import Checker, Path
 from frontdesk.router.http.auth import Scope, caller, public
 from frontdesk.router.http.openapi import ERROR, json_content, operation
-from frontdesk.router.intake.front import Front, Inbound
+from frontdesk.router.http.views import status_path
 
 SITE_HEADER = "X-Frontdesk-Site"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -186,8 +186,8 @@ def parse_config(check: Checker, raw: object, path: Path, queues: set[str]) -> F
     return FormSettings(tuple(sites), max_body, country)
 
 
-def create(settings: FormSettings, front: Front) -> FormChannel:
-    return FormChannel(settings, front)
+def create(settings: FormSettings, context: ChannelContext) -> FormChannel:
+    return FormChannel(settings, context)
 
 
 # -- runtime --------------------------------------------------------------------------------------
@@ -303,13 +303,13 @@ class FormChannel(RoutesOnly[FormSettings]):
         key = _idempotency_key(request.headers.get(IDEMPOTENCY_HEADER) or hidden.get(
             "idempotency_key"))  # fmt: skip
         form = submitted(data, self.settings.default_country)
-        wait = await self.front.admit(form.email or form.phone, request.remote)
+        wait = await self.context.admit(form.email or form.phone, request.remote)
         if wait is not None:
             raise Refusal(
                 429, "rate_limited", "too many requests; try again later",
                 headers={"Retry-After": retry_after(wait)},
             )  # fmt: skip
-        receipt = await self.front.receive(
+        receipt = await self.context.receive(
             Inbound(
                 Request(
                     id="",
@@ -328,7 +328,7 @@ class FormChannel(RoutesOnly[FormSettings]):
             )
         )
         if receipt.duplicate:
-            record = await self.front.store.get(receipt.request_id)
+            record = await self.context.store.get(receipt.request_id)
             if record is None or record.request.attributes.get(DIGEST_ATTRIBUTE) != form.digest:
                 raise Refusal(
                     409, "conflict",
@@ -429,11 +429,6 @@ def _public(inner: Handler, settings: Callable[[web.Request], FormSettings | Non
 
 status_lookup = _public(_status, _configured)
 """`GET /v1/requests/{id}/status?token=...`, for any channel's request (public)."""
-
-
-def status_path(request_id: str, token: str) -> str:
-    """Where the customer looks the request up (relative to the daemon's public address)."""
-    return f"/v1/requests/{request_id}/status?{urlencode({'token': token})}"
 
 
 def _printable(text: str, limit: int) -> bool:

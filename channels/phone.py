@@ -55,7 +55,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 
-from frontdesk.channels.base import RoutesOnly
+from frontdesk.channels.base import ChannelContext, Inbound, RoutesOnly
 from frontdesk.channels.fields import (
     Refusal,
     attributes_field,
@@ -73,16 +73,14 @@ from frontdesk.channels.fields import (
     retry_after,
     text_field,
 )
-from frontdesk.channels.form import status_path
 from frontdesk.channels.social.generic import TIMESTAMP_HEADER, fresh, sign
 from frontdesk.queues.request import Channel, Customer, Request, Scalar
 from frontdesk.queues.states import OPEN_STATES
-from frontdesk.router.api.requests import describe
 from frontdesk.router.conf.yaml import Checker, Path
 from frontdesk.router.http.auth import Scope, principal, public
 from frontdesk.router.http.openapi import json_content, operation
+from frontdesk.router.http.views import describe, status_path
 from frontdesk.router.intake.config import DAYS, _days, _items, _strings, _window
-from frontdesk.router.intake.front import Front, Inbound
 
 log = logging.getLogger("frontdesk.phone")
 
@@ -395,13 +393,13 @@ def _working_hours(check: Checker, path: Path, value: object) -> WorkingHours | 
     return WorkingHours(zone, days, tuple(spans))
 
 
-def create(settings: PhoneSettings, front: Front) -> PhoneChannel:
+def create(settings: PhoneSettings, context: ChannelContext) -> PhoneChannel:
     if settings.signature == "legacy":
         log.warning(
             "channels.phone.signature is legacy: a captured callback can be replayed; "
             "have the IVR sign %s and switch to timestamped", TIMESTAMP_HEADER,
         )  # fmt: skip
-    return PhoneChannel(settings, front)
+    return PhoneChannel(settings, context)
 
 
 # -- runtime --------------------------------------------------------------------------------------
@@ -573,13 +571,13 @@ class PhoneChannel(RoutesOnly[PhoneSettings]):
         if found.window is not None and next_eligible(inbound, now, hours) is None:
             where = f" ({hours.describe()})" if hours else ""
             invalid("window", f"never meets the working hours{where}")
-        wait = await self.front.admit(found.number, None)
+        wait = await self.context.admit(found.number, None)
         if wait is not None:
             raise Refusal(
                 429, "rate_limited", "too many callback requests from this number",
                 headers={"Retry-After": retry_after(wait)},
             )  # fmt: skip
-        receipt = await self.front.receive(Inbound(inbound, join_open=True))
+        receipt = await self.context.receive(Inbound(inbound, join_open=True))
         outcome = "created" if receipt.created else "joined" if receipt.appended else "duplicate"
         return web.json_response(
             {
@@ -597,7 +595,7 @@ class PhoneChannel(RoutesOnly[PhoneSettings]):
         if len(text) > LIMITS["number"]:
             invalid("number", f"is longer than {LIMITS['number']} characters")
         number = phone_field("number", text, self.settings.default_country)
-        customers = self.front.customers
+        customers = self.context.customers
         customer_id = await customers.find(f"phone:{number}")
         record = await customers.get(customer_id) if customer_id else None
         if customer_id is None or record is None:

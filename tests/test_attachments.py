@@ -17,10 +17,10 @@ import pytest
 
 from frontdesk.queues.blobs import BlobStore, reference
 from frontdesk.queues.request import Attachment, Message
-from frontdesk.router.api.requests import attachment_view
 from frontdesk.router.daemon.daemon import Daemon
 from frontdesk.router.daemon.settings import parse_settings
 from frontdesk.router.http.auth import digest, new_token
+from frontdesk.router.http.views import attachment_view
 
 TOKENS = {name: new_token() for name in ("sup", "ann", "bob")}
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8

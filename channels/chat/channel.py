@@ -34,6 +34,7 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 from redis.exceptions import RedisError
 
+from frontdesk.channels.base import ChannelContext, Inbound
 from frontdesk.channels.chat.config import ChatSettings, Site
 from frontdesk.channels.chat.config import (
     parse_config as parse_config,  # the channel module's config parser
@@ -57,10 +58,7 @@ from frontdesk.queues.events import Event, EventType
 from frontdesk.queues.request import Channel, Customer, Message, Request
 from frontdesk.queues.states import TERMINAL_STATES, State
 from frontdesk.router.api.app import error_response
-from frontdesk.router.api.keys import DAEMON
-from frontdesk.router.api.requests import standing
 from frontdesk.router.http.auth import public
-from frontdesk.router.intake.front import Front, Inbound
 
 log = logging.getLogger("frontdesk.chat")
 
@@ -82,8 +80,8 @@ _SHOWN_AUTHORS = (
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def create(settings: ChatSettings, front: Front) -> ChatChannel:
-    return ChatChannel(settings, front)
+def create(settings: ChatSettings, context: ChannelContext) -> ChatChannel:
+    return ChatChannel(settings, context)
 
 
 # -- conversations ------------------------------------------------------------------------------
@@ -161,12 +159,12 @@ class ChatChannel:
 
     name = "chat"
 
-    def __init__(self, settings: ChatSettings, front: Front) -> None:
+    def __init__(self, settings: ChatSettings, context: ChannelContext) -> None:
         self.settings = settings
-        self.front = front
-        self.store = front.store
+        self.context = context
+        self.store = context.store
         self.sites = {s.key: s for s in settings.sites}
-        self._listeners: set[Callable[[Event], None]] | None = None  # the daemon's event fan-out
+        self._unsubscribe: Callable[[], None] | None = None  # from the daemon's event fan-out
         self._by_request: dict[str, set[Watch]] = {}
         self._by_queue: dict[str, set[Watch]] = {}
         self._sockets: set[web.WebSocketResponse] = set()
@@ -203,8 +201,8 @@ class ChatChannel:
 
     async def stop(self) -> None:
         self._stopping.set()
-        if self._listeners is not None:
-            self._listeners.discard(self.notify)
+        if self._unsubscribe is not None:
+            self._unsubscribe()
         for task in self._tasks:
             task.cancel()
         if self._tasks:
@@ -216,7 +214,7 @@ class ChatChannel:
     async def start_conversation(self, site: Site, frame: Start, peer: str | None) -> Started:
         """Open a conversation with the customer's first message; durable on return."""
         if frame.id is not None:  # the client's own id: a resent start is the same conversation
-            conversation = self.front.status_token(f"chat-start:{site.key}:{frame.id}")[:24]
+            conversation = self.context.status_token(f"chat-start:{site.key}:{frame.id}")[:24]
         else:
             conversation = secrets.token_hex(12)
         await self._admit(frame.email or frame.phone, peer)
@@ -232,10 +230,12 @@ class ChatChannel:
             language=frame.language,
             received_at=time.time(),
         )
-        receipt = await self.front.receive(Inbound(request, thread_keys=(f"chat:{conversation}",)))
+        receipt = await self.context.receive(
+            Inbound(request, thread_keys=(f"chat:{conversation}",))
+        )
         found = Conversation(conversation, receipt.request_id, receipt.customer_id)
         self._touch(found)
-        token = self.front.status_token(f"chat:{conversation}")
+        token = self.context.status_token(f"chat:{conversation}")
         return Started(found, token, receipt.created)
 
     async def open_conversation(self, conversation: str, token: str) -> Conversation:
@@ -243,10 +243,10 @@ class ChatChannel:
         if not (
             _CONVERSATION.fullmatch(conversation)
             and _TOKEN.fullmatch(token)
-            and self.front.check_status_token(f"chat:{conversation}", token)
+            and self.context.check_status_token(f"chat:{conversation}", token)
         ):
             raise ChatError("bad_token", "this token does not open that conversation", "token")
-        request_id = await self.front.customers.thread(f"chat:{conversation}")
+        request_id = await self.context.customers.thread(f"chat:{conversation}")
         record = await self.store.get(request_id) if request_id else None
         if record is None:
             raise ChatError("not_found", "that conversation is gone", "conversation")
@@ -272,7 +272,7 @@ class ChatChannel:
             received_at=time.time(),
         )
         try:
-            receipt = await self.front.receive(Inbound(request, thread_refs=(f"chat:{conv.id}",)))
+            receipt = await self.context.receive(Inbound(request, thread_refs=(f"chat:{conv.id}",)))
         except QueueError:  # it closed between our look and the append
             raise ChatError("closed", "this conversation has ended", id=frame.id) from None
         self._touch(conv)
@@ -300,14 +300,14 @@ class ChatChannel:
             "request": conv.request_id,
             "state": _customer_state(record.state),
             **(opening if after == 0 else {}),
-            **await standing(request, record),
+            **await self.context.standing(record),
             "agent": self._agent_name(record.agent) if record.state is State.ASSIGNED else None,
             "messages": shown,
             "next": max(after, len(messages)),
         }
 
     async def _admit(self, sender: str | None, peer: str | None, msg_id: str | None = None) -> None:
-        wait = await self.front.admit(sender, peer)
+        wait = await self.context.admit(sender, peer)
         if wait is not None:
             raise ChatError(
                 "rate_limited",
@@ -319,7 +319,7 @@ class ChatChannel:
     def _agent_name(self, agent_id: str | None) -> str | None:
         if agent_id is None:
             return None
-        return next((a.name for a in self.front.settings().agents if a.id == agent_id), agent_id)
+        return self.context.agent_name(agent_id)
 
     # -- the WebSocket ----------------------------------------------------------------------------
     async def _websocket(self, request: web.Request) -> web.StreamResponse:
@@ -331,9 +331,8 @@ class ChatChannel:
         if not ws.can_prepare(request).ok:
             message = "this endpoint speaks WebSocket; without one use /v1/chat/conversations"
             return _refusal(ChatError("websocket_required", message))
-        if self._listeners is None:  # the daemon's one reader of the event stream tells us too
-            self._listeners = request.app[DAEMON].listeners
-            self._listeners.add(self.notify)
+        if self._unsubscribe is None:  # the daemon's one reader of the event stream tells us too
+            self._unsubscribe = self.context.subscribe(self.notify)
         await ws.prepare(request)
         session = _Session(self, ws, request, site)
         self._sockets.add(ws)
@@ -409,7 +408,7 @@ class ChatChannel:
         frames: list[dict[str, Any]] = []
         if record.state is State.WAITING:
             watch.agent = None  # back in a queue (transferred, escalated): announce the next one
-            now = await standing(request, record)
+            now = await self.context.standing(record)
             seen = (now["position"], now["estimated_wait_s"])
             if now["position"] is not None and seen != watch.standing:
                 watch.standing = seen

@@ -22,12 +22,11 @@ from typing import Any
 from aiohttp import web
 from redis.exceptions import RedisError
 
+from frontdesk.channels.base import ChannelContext, Inbound, Receipt
 from frontdesk.channels.mail.imap_client import ImapError, ImapSession
 from frontdesk.channels.mail.parse import parse_email
 from frontdesk.channels.mail.smtp import MAX_SIZE, parse_size
-from frontdesk.router.conf.yaml import Checker, Path
-from frontdesk.router.daemon.settings import NAME
-from frontdesk.router.intake.front import Front, Inbound, Receipt
+from frontdesk.router.conf.yaml import NAME, Checker, Path
 
 log = logging.getLogger(__name__)
 
@@ -249,9 +248,9 @@ class _RedisDown(Exception):
 class MailboxPoller:
     """One mailbox: connect, take what is new, wait for more (IDLE or polling), reconnect."""
 
-    def __init__(self, settings: MailboxSettings, front: Front) -> None:
+    def __init__(self, settings: MailboxSettings, context: ChannelContext) -> None:
         self.settings = settings
-        self.front = front
+        self.context = context
         self.stats = PollerStats()
         self._given_up: dict[tuple[int, int], None] = {}  # (UIDVALIDITY, UID), oldest first
         self._imap_down = False
@@ -387,7 +386,7 @@ class MailboxPoller:
         _RedisDown when it could not reach Redis."""
         s = self.settings
         try:
-            receipt = await asyncio.wait_for(self.front.receive(inbound), s.timeout_s)
+            receipt = await asyncio.wait_for(self.context.receive(inbound), s.timeout_s)
         except (RedisError, OSError, TimeoutError) as exc:
             self.stats.store_failures += 1
             if not self._redis_down:
@@ -424,9 +423,9 @@ class ImapChannel:
 
     name = "imap"
 
-    def __init__(self, settings: ImapSettings, front: Front) -> None:
+    def __init__(self, settings: ImapSettings, context: ChannelContext) -> None:
         self.settings = settings
-        self.front = front
+        self.context = context
         self.pollers: list[MailboxPoller] = []
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -439,7 +438,7 @@ class ImapChannel:
         if self._tasks:
             return
         self._stopping = asyncio.Event()
-        self.pollers = [MailboxPoller(m, self.front) for m in self.settings.mailboxes]
+        self.pollers = [MailboxPoller(m, self.context) for m in self.settings.mailboxes]
         for m in self.settings.mailboxes:
             if not m.tls and m.host not in _LOCAL_HOSTS:
                 log.warning(
@@ -465,6 +464,6 @@ class ImapChannel:
             await asyncio.wait(pending, timeout=STOP_TIMEOUT_S)
 
 
-def create(settings: Any, front: Front) -> ImapChannel:
+def create(settings: Any, context: ChannelContext) -> ImapChannel:
     assert isinstance(settings, ImapSettings)
-    return ImapChannel(settings, front)
+    return ImapChannel(settings, context)

@@ -30,6 +30,8 @@ from email.parser import BytesParser
 from email.policy import compat32
 from email.utils import getaddresses
 
+from frontdesk.channels import base
+from frontdesk.channels.base import Inbound
 from frontdesk.channels.mail.text import (
     clean,
     decode_bytes,
@@ -42,7 +44,6 @@ from frontdesk.channels.mail.text import (
 )
 from frontdesk.queues.blobs import reference
 from frontdesk.queues.request import Attachment, Channel, Customer, Request, Scalar
-from frontdesk.router.intake.front import Inbound
 
 log = logging.getLogger("frontdesk.mail")
 
@@ -64,7 +65,7 @@ _SUPPRESS = re.compile(r"\b(all|oof|autoreply)\b", re.IGNORECASE)
 def mail_ref(message_id: str) -> str:
     """The thread reference of a Message-ID (with or without angle brackets): `email:<id>`; what
     outgoing mail registers for the request it belongs to."""
-    return f"email:{normalize_id(message_id) or message_id.strip()}"
+    return base.mail_ref(normalize_id(message_id) or message_id.strip())
 
 
 def normalize_id(value: str) -> str | None:

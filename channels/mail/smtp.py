@@ -24,11 +24,11 @@ from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from redis.exceptions import RedisError
 
+from frontdesk.channels.base import ChannelContext, Inbound, Receipt
 from frontdesk.channels.mail.parse import parse_email
 from frontdesk.queues.errors import EncodeError, StaleRead
 from frontdesk.queues.request import is_text
 from frontdesk.router.conf.yaml import Checker, Path
-from frontdesk.router.intake.front import Front, Inbound, Receipt
 
 log = logging.getLogger("frontdesk.smtp")
 
@@ -173,8 +173,8 @@ def _machine() -> str:
     return name if re.fullmatch(_HOSTNAME, name) else "localhost"
 
 
-def create(settings: SmtpSettings, front: Front) -> SmtpChannel:
-    return SmtpChannel(settings, front)
+def create(settings: SmtpSettings, context: ChannelContext) -> SmtpChannel:
+    return SmtpChannel(settings, context)
 
 
 class _Server(SMTP):
@@ -184,9 +184,9 @@ class _Server(SMTP):
 class MailHandler:
     """aiosmtpd hooks: each returns the reply line."""
 
-    def __init__(self, settings: SmtpSettings, front: Front) -> None:
+    def __init__(self, settings: SmtpSettings, context: ChannelContext) -> None:
         self.settings = settings
-        self.front = front
+        self.context = context
         self.domains = {a.rsplit("@", 1)[1] for a in settings.addresses}
 
     async def handle_MAIL(
@@ -196,7 +196,7 @@ class MailHandler:
             log.info("MAIL FROM refused from %s: the address is not UTF-8", _peer_ip(session))
             return BAD_SENDER
         sender = None if address in ("", "<>") else address.strip().lower()
-        wait = await self.front.admit(sender, _peer_ip(session))
+        wait = await self.context.admit(sender, _peer_ip(session))
         if wait is not None:
             log.info("rate limit: mail from %s (%s) refused", sender, _peer_ip(session))
             return RATE_LIMITED.format(seconds=max(1, math.ceil(wait)))
@@ -273,7 +273,7 @@ class MailHandler:
             inbound = dataclasses.replace(inbound, request=request)
             if i > 0:  # a sibling copy: its own request, never threaded onto the first one's
                 inbound = dataclasses.replace(inbound, thread_refs=(), thread_keys=())
-            receipt = await self.front.receive(inbound)
+            receipt = await self.context.receive(inbound)
             ids.append(receipt.request_id)
             if i == 0 and not await self._opened(receipt, inbound):
                 break  # it joined a conversation: once is enough
@@ -283,7 +283,7 @@ class MailHandler:
         """Whether this message opened its request (now, or on an earlier delivery)."""
         if receipt.created or receipt.appended:
             return receipt.created
-        record = await self.front.store.get(receipt.request_id)
+        record = await self.context.store.get(receipt.request_id)
         return record is not None and record.request.external_id == inbound.request.external_id
 
 
@@ -292,9 +292,9 @@ class SmtpChannel:
 
     name = "smtp"
 
-    def __init__(self, settings: SmtpSettings, front: Front) -> None:
+    def __init__(self, settings: SmtpSettings, context: ChannelContext) -> None:
         self.settings = settings
-        self.handler = MailHandler(settings, front)
+        self.handler = MailHandler(settings, context)
         self.address: tuple[str, int] | None = None
         self._server: asyncio.Server | None = None
         self._sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()

@@ -28,6 +28,7 @@ from typing import Any
 
 from aiohttp import web
 
+from frontdesk.channels.base import ChannelContext, Inbound, Receipt
 from frontdesk.channels.social import generic as webhook_generic
 from frontdesk.channels.social import meta, telegram, wechat
 from frontdesk.queues.errors import DecodeError, RequestNotFound, WrongState
@@ -35,7 +36,6 @@ from frontdesk.router.api.app import error_response
 from frontdesk.router.conf.yaml import Checker, Path
 from frontdesk.router.http import openapi
 from frontdesk.router.http.auth import public
-from frontdesk.router.intake.front import Front, Inbound, Receipt
 
 log = logging.getLogger("frontdesk.social")
 
@@ -269,8 +269,8 @@ def _size(check: Checker, path: Path, value: object) -> int | None:
 
 
 # -- the runtime -----------------------------------------------------------------------------
-def create(settings: SocialSettings, front: Front) -> SocialChannel:
-    return SocialChannel(settings, front)
+def create(settings: SocialSettings, context: ChannelContext) -> SocialChannel:
+    return SocialChannel(settings, context)
 
 
 def refusal(status: int, code: str, message: str, field: str | None = None) -> web.Response:
@@ -321,9 +321,9 @@ class SocialChannel:
 
     name = "social"
 
-    def __init__(self, settings: SocialSettings, front: Front) -> None:
+    def __init__(self, settings: SocialSettings, context: ChannelContext) -> None:
         self.settings = settings
-        self.front = front
+        self.context = context
 
     async def start(self) -> None:
         """Nothing to start: the routes are served by the daemon's HTTP listener."""
@@ -370,8 +370,8 @@ class SocialChannel:
         receipts, retry_after = [], None
         for inbound in inbounds:
             key = inbound.request.idempotency_key
-            if not (key and await self.front.store.seen(key)):
-                wait = await self.front.admit(_sender(inbound), None)
+            if not (key and await self.context.store.seen(key)):
+                wait = await self.context.admit(_sender(inbound), None)
                 if wait is not None:
                     log.info("rate limit: %s must wait %.0fs", _sender(inbound), wait)
                     retry_after = max(wait, retry_after or 0.0)
@@ -384,7 +384,7 @@ class SocialChannel:
         append is received again (it then opens a new request)."""
         for attempt in range(_RECEIVE_ATTEMPTS):
             try:
-                return await self.front.receive(inbound)
+                return await self.context.receive(inbound)
             except (WrongState, RequestNotFound):
                 if attempt == _RECEIVE_ATTEMPTS - 1:
                     raise

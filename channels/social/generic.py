@@ -20,10 +20,10 @@ import math
 import re
 from typing import Any, NoReturn
 
+from frontdesk.channels.base import Inbound
 from frontdesk.queues.errors import DecodeError
 from frontdesk.queues.request import Channel, Customer, Request, Scalar
 from frontdesk.router.http.body import not_text
-from frontdesk.router.intake.front import Inbound
 
 SIGNATURE_HEADER = "X-Frontdesk-Signature"
 TIMESTAMP_HEADER = "X-Frontdesk-Timestamp"

@@ -17,9 +17,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from frontdesk.channels.base import Inbound
 from frontdesk.channels.social.generic import Fields, decode_json
 from frontdesk.queues.request import Attachment, Channel, Customer, Request
-from frontdesk.router.intake.front import Inbound
 
 OBJECTS = {"whatsapp": "whatsapp_business_account", "messenger": "page", "instagram": "instagram"}
 SIGNATURE_HEADER = "X-Hub-Signature-256"

@@ -10,9 +10,9 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
+from frontdesk.channels.base import Inbound
 from frontdesk.channels.social.generic import Fields, decode_json, language
 from frontdesk.queues.request import Attachment, Channel, Customer, Request
-from frontdesk.router.intake.front import Inbound
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 SECRET_PATTERN = r"[A-Za-z0-9_-]{1,256}"  # what setWebhook accepts as secret_token

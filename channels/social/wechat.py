@@ -19,9 +19,9 @@ import hashlib
 import hmac
 from xml.parsers import expat
 
+from frontdesk.channels.base import Inbound
 from frontdesk.queues.errors import DecodeError
 from frontdesk.queues.request import Attachment, Channel, Customer, Request
-from frontdesk.router.intake.front import Inbound
 
 TOKEN_PATTERN = r"[A-Za-z0-9]{3,32}"  # what the Official Accounts Platform accepts as Token
 MAX_ELEMENTS = 256

@@ -25,11 +25,11 @@ from redis.exceptions import RedisError
 from frontdesk.queues.events import Event, EventType
 from frontdesk.queues.states import State
 from frontdesk.router.api.keys import DAEMON
-from frontdesk.router.api.requests import describe
 from frontdesk.router.api.work import FIELDS, perform
 from frontdesk.router.api.ws_tickets import agent_token, redeem
 from frontdesk.router.http.auth import PRINCIPAL, ApiToken, public
 from frontdesk.router.http.body import ApiError, choice, text
+from frontdesk.router.http.views import describe
 from frontdesk.skills import Presence
 
 log = logging.getLogger("frontdesk.agents")

@@ -2,95 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 
 from frontdesk.queues.blobs import is_reference
-from frontdesk.queues.request import Attachment
-from frontdesk.queues.states import State
 from frontdesk.queues.store import RequestRecord
 from frontdesk.router.api.keys import DAEMON
 from frontdesk.router.http.auth import Scope, principal
-from frontdesk.router.routing.eta import estimate_wait_s
-from frontdesk.skills import Presence
+from frontdesk.router.http.views import describe
 
 _BINARY = "application/octet-stream"
 
 
-def _iso(ms: int | None) -> str | None:
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat() if ms is not None else None
-
-
 async def standing(request: web.Request, record: RequestRecord) -> dict[str, Any]:
     """Queue position and estimated wait of a waiting request."""
-    daemon = request.app[DAEMON]
-    if record.state is not State.WAITING:
-        return {"position": None, "estimated_wait_s": None}
-    position = await daemon.store.position(record.request.id, record.request.queue)
-    if position is None:
-        return {"position": None, "estimated_wait_s": None}
-    queue = daemon.settings.queues.get(record.request.queue)
-    groups = set(queue.routing.groups) if queue else set()
-    channel = record.request.channel.value
-    free = sum(
-        a.spare(channel)
-        for a in await daemon.agents.recent()
-        if a.presence is Presence.AVAILABLE and (not groups or groups & set(a.groups))
-    )
-    rate = daemon.dispatcher.throughput.rate(record.request.queue, await daemon.store.now_ms())
-    wait = estimate_wait_s(position, rate, free)
-    return {
-        "position": position,
-        "estimated_wait_s": None if wait is None else round(wait, 1),
-    }
-
-
-def attachment_view(request_id: str, attachment: Attachment) -> dict[str, Any]:
-    """An attachment's metadata, and where its content is: `url` while the desk keeps it (None
-    when it was over the channel's size limit), else `source`, the platform's own reference (a
-    WhatsApp media id, a Messenger file URL) when the channel gave one."""
-    ref = attachment.ref
-    ours = ref is not None and is_reference(ref)
-    return {
-        "filename": attachment.filename,
-        "content_type": attachment.content_type,
-        "size": attachment.size,
-        "url": f"/v1/requests/{request_id}/attachments/{ref}" if ours else None,
-        "source": None if ours else ref,
-    }
-
-
-def describe(record: RequestRecord) -> dict[str, Any]:
-    r = record.request
-    return {
-        "id": r.id,
-        "state": record.state.value,
-        "queue": r.queue,
-        "channel": r.channel.value,
-        "priority": r.priority.value,
-        "tier": r.tier,
-        "category": r.category,
-        "skills": [
-            {"name": s.name, "min_level": s.min_level, "optional": s.optional} for s in r.skills
-        ],
-        "agent": record.agent,
-        "subject": r.subject,
-        "customer": {
-            "id": r.customer.id,
-            "name": r.customer.name,
-            "email": r.customer.email,
-            "phone": r.customer.phone,
-        },
-        "enqueued_at": _iso(record.enqueued_ms),
-        "offer_deadline": _iso(record.deadline_ms),
-        "messages": record.messages,
-        "attachments": [attachment_view(r.id, a) for a in r.attachments],
-        "resolution": record.resolution,
-        "routing": record.why,
-    }
+    return await request.app[DAEMON].standing(record)
 
 
 async def _visible(request: web.Request) -> RequestRecord:

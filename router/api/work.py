@@ -18,9 +18,9 @@ from frontdesk.queues.errors import (
 from frontdesk.queues.request import Message
 from frontdesk.queues.store import RequestRecord
 from frontdesk.router.api.keys import DAEMON
-from frontdesk.router.api.requests import attachment_view, describe
 from frontdesk.router.http.auth import ApiToken, Scope, principal
 from frontdesk.router.http.body import ApiError, invalid, json_body, number, text
+from frontdesk.router.http.views import attachment_view, describe
 
 if TYPE_CHECKING:
     from frontdesk.router.daemon.daemon import Daemon

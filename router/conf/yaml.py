@@ -22,6 +22,8 @@ Path = tuple[str | int, ...]
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
+NAME = r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}"  # a name in the config: a queue, an agent, a sink
+
 
 def render(path: Path) -> str:
     """`("agents", 2, "capacity")` -> `agents[2].capacity`."""

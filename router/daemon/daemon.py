@@ -31,6 +31,7 @@ from frontdesk.router.api.app import create_app, runner_options
 from frontdesk.router.conf.yaml import ConfigError
 from frontdesk.router.daemon import memory
 from frontdesk.router.daemon.config_diff import changed_keys, top_key
+from frontdesk.router.daemon.context import DaemonContext
 from frontdesk.router.daemon.metrics import Metrics
 from frontdesk.router.daemon.redis_connect import close, connect, describe
 from frontdesk.router.daemon.redis_retry import NO_MAINT_NOTIFICATIONS, SafeRetry
@@ -43,6 +44,7 @@ from frontdesk.router.outbound.outbox import EngineOptions, OutboxEngine, Target
 from frontdesk.router.outbound.sinks import DeliveryContext
 from frontdesk.router.outbound.webhooks import webhook_targets
 from frontdesk.router.routing.dispatcher import Dispatcher
+from frontdesk.router.routing.eta import Standing
 from frontdesk.router.routing.presence import PresenceWatch
 
 log = logging.getLogger("frontdesk")
@@ -84,6 +86,7 @@ class Daemon:
         self.events: EventLog = None  # type: ignore[assignment]
         self.dispatcher: Dispatcher = None  # type: ignore[assignment]
         self.front: Front = None  # type: ignore[assignment]
+        self.standing: Standing = None  # type: ignore[assignment]
         self.outbox: OutboxEngine = None  # type: ignore[assignment]
         self.channels: list[ChannelRuntime] = []
         self.listeners: set[Callable[[Event], None]] = set()  # e.g. agent sockets
@@ -128,7 +131,11 @@ class Daemon:
             on_outcome=self.metrics.delivery,
         )
         await self.outbox.prepare()  # before intake: from now on every event is kept for each sink
-        self.channels = [MODULES[n].create(c, self.front) for n, c in s.channels.items()]
+        self.standing = Standing(self.store, self.agents, self.dispatcher.throughput, self._groups)
+        context = DaemonContext(
+            self.front, self.standing, lambda: self.settings.agents, self.listeners
+        )
+        self.channels = [MODULES[n].create(c, context) for n, c in s.channels.items()]
         await self._sync_agents(s)
         await self._learn_recent_throughput()
         await self.check_memory(warn=True)
@@ -218,6 +225,11 @@ class Daemon:
         if settings.notices is not None:  # read at each delivery: SIGHUP applies new templates
             targets.append(notice_target(lambda: self.settings.notices, self.front.status_token))
         return targets
+
+    def _groups(self, queue: str) -> tuple[str, ...]:
+        """The agent groups a queue routes to, as the config has them now."""
+        found = self.settings.queues.get(queue)
+        return found.routing.groups if found is not None else ()
 
     # -- config ----------------------------------------------------------------------------------
     async def _sync_agents(self, settings: Settings) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from frontdesk.queues.request import Channel
 from frontdesk.queues.store import StoreSettings
 from frontdesk.router.conf.files import shipped
-from frontdesk.router.conf.yaml import Checker, ConfigError, Lines, Problem, load_yaml, merge
+from frontdesk.router.conf.yaml import NAME, Checker, ConfigError, Lines, Problem, load_yaml, merge
 from frontdesk.router.daemon.redis_config import (
     REDIS_KEYS,
     MetricsSettings,
@@ -30,7 +30,6 @@ from frontdesk.router.routing.presence_config import ORPHANED_KEYS, parse_orphan
 from frontdesk.skills import MAX_LEVEL, MIN_LEVEL, TIERS, Agent, Presence
 
 DEFAULTS_PATH = shipped("defaults.yaml")
-NAME = r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}"
 CHANNELS = [c.value for c in Channel]
 QUEUE_MODES = ["offer", "assign"]
 

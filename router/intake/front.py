@@ -8,10 +8,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from frontdesk.channels.base import TOKEN_REF, Inbound, Receipt
 from frontdesk.queues.blobs import BlobStore
 from frontdesk.queues.customers import CustomerStore
 from frontdesk.queues.errors import ErrorCode, StaleRead, WrongState
@@ -21,38 +22,9 @@ from frontdesk.queues.store import QueueStore
 from frontdesk.router.daemon.settings import Settings
 from frontdesk.router.intake.intake import intake
 
-TOKEN_REF = "email:token:"  # a thread reference naming the request itself, from a subject token
 # `open:<customer>:<channel>`: the customer's open request on a channel that joins it
 OPEN_REF = "open:"
 MAX_RACES = 5  # lookups of one message when concurrent messages of its conversation keep winning
-
-
-@dataclass(frozen=True, slots=True)
-class Inbound:
-    """One message from a channel, normalized."""
-
-    request: Request  # queue "" lets the rules decide
-    thread_refs: tuple[str, ...] = ()  # conversations it refers to: "email:<id@x>", "chat:<id>"
-    thread_keys: tuple[str, ...] = ()  # references that lead back to its request from now on
-    join_open: bool = False  # join the customer's open request on the same channel, if any
-    auto_submitted: bool = False  # sent by a robot: never answered automatically
-    contents: Mapping[str, bytes] = field(default_factory=dict)  # attachment ref -> its bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Receipt:
-    """What became of an inbound message."""
-
-    request_id: str
-    customer_id: str
-    created: bool  # it opened a new request
-    appended: bool  # it joined an open request as a follow-up
-    status_token: str  # lets the customer look the request up
-
-    @property
-    def duplicate(self) -> bool:
-        """The same external message was received before; nothing changed."""
-        return not (self.created or self.appended)
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,8 +31,8 @@ import aiohttp
 from frontdesk.queues.events import Event, EventType
 from frontdesk.queues.store import RequestRecord
 from frontdesk.router import __version__
-from frontdesk.router.api.requests import describe
 from frontdesk.router.conf.yaml import Checker, Path, render
+from frontdesk.router.http.views import describe
 from frontdesk.router.outbound.outbox import Policy, Target
 from frontdesk.router.outbound.sinks import DeliveryContext, RetryLater, Undeliverable
 

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable, Collection
+from typing import Any
 
+from frontdesk.queues.agents import AgentStore
 from frontdesk.queues.events import Event, EventType
+from frontdesk.queues.states import State
+from frontdesk.queues.store import QueueStore, RequestRecord
+from frontdesk.skills import Presence
 
 HORIZON_S = 900.0  # throughput is measured over the last 15 minutes
 MIN_SPAN_S = 60.0  # ... or over at least this long, so that one early answer is no rate
@@ -44,3 +50,42 @@ def estimate_wait_s(position: int, rate_per_s: float, free_agents: int) -> float
     if rate_per_s <= 0:
         return None
     return (position - free_agents) / rate_per_s
+
+
+class Standing:
+    """Where a waiting request stands: its position in its queue and the estimated wait, from
+    the agents free for it now (in the queue's groups) and the queue's recent throughput."""
+
+    def __init__(
+        self,
+        store: QueueStore,
+        agents: AgentStore,
+        throughput: Throughput,
+        groups: Callable[[str], Collection[str]],
+    ) -> None:
+        self.store = store
+        self.agents = agents
+        self.throughput = throughput
+        self.groups = groups  # a queue's agent groups, as the config has them now
+
+    async def __call__(self, record: RequestRecord) -> dict[str, Any]:
+        """`position` and `estimated_wait_s` (both None unless the request is waiting)."""
+        if record.state is not State.WAITING:
+            return {"position": None, "estimated_wait_s": None}
+        queue = record.request.queue
+        position = await self.store.position(record.request.id, queue)
+        if position is None:
+            return {"position": None, "estimated_wait_s": None}
+        groups = set(self.groups(queue))
+        channel = record.request.channel.value
+        free = sum(
+            a.spare(channel)
+            for a in await self.agents.recent()
+            if a.presence is Presence.AVAILABLE and (not groups or groups & set(a.groups))
+        )
+        rate = self.throughput.rate(queue, await self.store.now_ms())
+        wait = estimate_wait_s(position, rate, free)
+        return {
+            "position": position,
+            "estimated_wait_s": None if wait is None else round(wait, 1),
+        }

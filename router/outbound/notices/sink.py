@@ -34,8 +34,7 @@ from dataclasses import dataclass
 import aiohttp
 from redis.exceptions import RedisError
 
-from frontdesk.channels.form import status_path
-from frontdesk.channels.mail.parse import mail_ref
+from frontdesk.channels.base import mail_ref
 from frontdesk.queues.customers import CustomerStore
 from frontdesk.queues.errors import RequestNotFound, WrongState
 from frontdesk.queues.events import Event, EventType
@@ -44,6 +43,7 @@ from frontdesk.queues.request import Channel, Message, Request
 from frontdesk.queues.states import TERMINAL_STATES, State
 from frontdesk.queues.store import RequestRecord
 from frontdesk.router import __version__
+from frontdesk.router.http.views import status_path
 from frontdesk.router.outbound.notices import mail as notice_mail
 from frontdesk.router.outbound.notices.config import NoticeSettings, parse_notices
 from frontdesk.router.outbound.notices.social import (

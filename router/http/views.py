@@ -1,0 +1,66 @@
+"""The JSON views of a request that the API, the webhooks and the channels all show, and where a
+customer looks their request up."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from frontdesk.queues.blobs import is_reference
+from frontdesk.queues.request import Attachment
+from frontdesk.queues.store import RequestRecord
+
+
+def iso_ms(ms: int | None) -> str | None:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat() if ms is not None else None
+
+
+def attachment_view(request_id: str, attachment: Attachment) -> dict[str, Any]:
+    """An attachment's metadata, and where its content is: `url` while the desk keeps it (None
+    when it was over the channel's size limit), else `source`, the platform's own reference (a
+    WhatsApp media id, a Messenger file URL) when the channel gave one."""
+    ref = attachment.ref
+    ours = ref is not None and is_reference(ref)
+    return {
+        "filename": attachment.filename,
+        "content_type": attachment.content_type,
+        "size": attachment.size,
+        "url": f"/v1/requests/{request_id}/attachments/{ref}" if ours else None,
+        "source": None if ours else ref,
+    }
+
+
+def describe(record: RequestRecord) -> dict[str, Any]:
+    r = record.request
+    return {
+        "id": r.id,
+        "state": record.state.value,
+        "queue": r.queue,
+        "channel": r.channel.value,
+        "priority": r.priority.value,
+        "tier": r.tier,
+        "category": r.category,
+        "skills": [
+            {"name": s.name, "min_level": s.min_level, "optional": s.optional} for s in r.skills
+        ],
+        "agent": record.agent,
+        "subject": r.subject,
+        "customer": {
+            "id": r.customer.id,
+            "name": r.customer.name,
+            "email": r.customer.email,
+            "phone": r.customer.phone,
+        },
+        "enqueued_at": iso_ms(record.enqueued_ms),
+        "offer_deadline": iso_ms(record.deadline_ms),
+        "messages": record.messages,
+        "attachments": [attachment_view(r.id, a) for a in r.attachments],
+        "resolution": record.resolution,
+        "routing": record.why,
+    }
+
+
+def status_path(request_id: str, token: str) -> str:
+    """Where the customer looks the request up (relative to the daemon's public address)."""
+    return f"/v1/requests/{request_id}/status?{urlencode({'token': token})}"
