@@ -24,8 +24,8 @@ raw body alone, with no such protection (a warning says so at start).
 
 A second callback request from a number whose callback is still open joins that one.
 
-A callback is eligible for routing inside its window and the working hours (`eligible_at`,
-`next_eligible`, `eligible_since`, `hold_until`: pure functions the dispatcher can call).
+A callback is eligible for routing inside its window and the working hours (the pure functions of
+`router/routing/callbacks.py` that the dispatcher and the simulator call).
 
     channels:
       phone:
@@ -46,12 +46,10 @@ import logging
 import math
 import re
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from datetime import time as clock
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 
@@ -74,13 +72,13 @@ from frontdesk.channels.fields import (
     text_field,
 )
 from frontdesk.channels.social.generic import TIMESTAMP_HEADER, fresh, sign
-from frontdesk.queues.request import Channel, Customer, Request, Scalar
+from frontdesk.queues.request import CALLBACK, FROM, UNTIL, Channel, Customer, Request, Scalar
 from frontdesk.queues.states import OPEN_STATES
+from frontdesk.router.conf.hours import DAY_S, WorkingHours, parse_working_hours, utc, window
 from frontdesk.router.conf.yaml import Checker, Path
 from frontdesk.router.http.auth import Scope, principal, public
 from frontdesk.router.http.openapi import json_content, operation
 from frontdesk.router.http.views import describe, status_path
-from frontdesk.router.intake.config import DAYS, _days, _items, _strings, _window
 
 log = logging.getLogger("frontdesk.phone")
 
@@ -93,7 +91,6 @@ DEFAULT_MAX_BODY = 16 * 1024
 MAX_BODY_LIMIT = 1024 * 1024
 MIN_SECRET = 16
 MAX_AHEAD = timedelta(days=30)  # a window may start at most this far ahead
-CALLBACK, FROM, UNTIL = "callback", "callback_from", "callback_until"
 RESERVED = frozenset({CALLBACK, FROM, UNTIL})
 FIELDS = {"number", "name", "reason", "language", "window", "id", "to", "attributes"}
 FORM_WINDOW = ("window_from", "window_to")  # a form-encoded window as two fields
@@ -101,163 +98,6 @@ LIMITS = {"number": 40, "name": 200, "reason": 2000, "subject": 100}
 _TWILIO = {"From": "number", "To": "to", "CallSid": "id", "CallerName": "name"}
 _ID = re.compile(r"[\x21-\x7e]{1,128}")
 _TIME_OF_DAY_WINDOW = re.compile(r"\s*\d{1,2}:\d{2}\s*-\s*\d{1,2}:\d{2}\s*")
-_EARLIEST = datetime.min.replace(tzinfo=UTC)
-_DAY_S = 86400
-_LOOKAHEAD_DAYS = 9  # every weekday comes round within this many days of any date
-WEEKDAYS = frozenset(range(5))
-
-
-# -- working hours and the callback window: pure ------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class WorkingHours:
-    """When callbacks are made: on `days` (0 = Monday), in `hours` (seconds of the day, end
-    exclusive, up to 86400), local to `zone`. A span whose end is before its start crosses
-    midnight and belongs to the day it opens on (`fri 22:00-06:00` includes Saturday 02:00)."""
-
-    zone: ZoneInfo
-    days: frozenset[int] = WEEKDAYS
-    hours: tuple[tuple[int, int], ...] = ((8 * 3600 + 30 * 60, 18 * 3600),)
-
-    def spans(self, first: date, count: int) -> Iterator[tuple[datetime, datetime]]:
-        """The open spans (UTC) opening on `count` local days from `first`, in order of day."""
-        for n in range(count):
-            day = first + timedelta(days=n)
-            if day.weekday() not in self.days:
-                continue
-            midnight = datetime.combine(day, clock())
-            for start, end in sorted(self.hours):
-                end = end if end > start else end + _DAY_S
-                yield (
-                    self._utc(midnight + timedelta(seconds=start)),
-                    self._utc(midnight + timedelta(seconds=end)),
-                )
-
-    def _utc(self, local: datetime) -> datetime:
-        return local.replace(tzinfo=self.zone).astimezone(UTC)
-
-    def _near(self, when: datetime) -> Iterator[tuple[datetime, datetime]]:
-        """Spans from the local day before `when` on, for a bounded number of days."""
-        yesterday = when.astimezone(self.zone).date() - timedelta(days=1)
-        return self.spans(yesterday, _LOOKAHEAD_DAYS)
-
-    def open_at(self, when: datetime) -> bool:
-        when = _utc(when)
-        return any(o <= when < c for o, c in self._near(when))
-
-    def next_open(self, when: datetime) -> datetime | None:
-        """The first instant at or after `when` inside working hours; None when there is none
-        (no working days)."""
-        when = _utc(when)
-        starts = [max(o, when) for o, c in self._near(when) if c > when]
-        return min(starts) if starts else None
-
-    def opened(self, when: datetime) -> datetime | None:
-        """When the open stretch containing `when` began (adjacent spans joined, looking back at
-        most a week); None when closed at `when`."""
-        when = _utc(when)
-        first = when.astimezone(self.zone).date() - timedelta(days=8)
-        spans = sorted(self.spans(first, 10))
-        containing = [o for o, c in spans if o <= when < c]
-        if not containing:
-            return None
-        start = min(containing)
-        for o, c in reversed(spans):
-            if o < start <= c:
-                start = o
-        return start
-
-    def describe(self) -> str:
-        days = ",".join(DAYS[d] for d in sorted(self.days))
-        spans = ",".join(f"{_hhmm(s)}-{_hhmm(e)}" for s, e in self.hours)
-        return f"{days} {spans} {self.zone.key}"
-
-
-def _hhmm(seconds: int) -> str:
-    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
-
-
-def _utc(when: datetime) -> datetime:
-    if when.utcoffset() is None:
-        raise ValueError("needs a timezone-aware datetime")
-    return when.astimezone(UTC)
-
-
-def _instant(value: Scalar) -> datetime | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return None
-    try:
-        return datetime.fromtimestamp(value, UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
-def is_callback(request: Request) -> bool:
-    """A phone callback request, which waits for its window and the working hours."""
-    return request.channel is Channel.PHONE and request.attributes.get(CALLBACK) is True
-
-
-def callback_window(request: Request) -> tuple[datetime | None, datetime | None]:
-    """The customer's preferred window [from, until) in UTC; None where open-ended."""
-    return _instant(request.attributes.get(FROM)), _instant(request.attributes.get(UNTIL))
-
-
-def eligible_at(request: Request, now: datetime, hours: WorkingHours | None = None) -> bool:
-    """May `request` be routed at `now` (timezone-aware)? Anything but a callback always may;
-    a callback inside its window and inside working hours (if any are configured)."""
-    now = _utc(now)
-    if not is_callback(request):
-        return True
-    start, until = callback_window(request)
-    if (start is not None and now < start) or (until is not None and now >= until):
-        return False
-    return hours is None or hours.open_at(now)
-
-
-def next_eligible(
-    request: Request, now: datetime, hours: WorkingHours | None = None
-) -> datetime | None:
-    """The first instant at or after `now` at which `request` is eligible (`now` itself when
-    it is eligible now, in UTC); None when its window ends before it ever is."""
-    now = _utc(now)
-    if not is_callback(request):
-        return now
-    start, until = callback_window(request)
-    when: datetime | None = max(now, start) if start is not None else now
-    if hours is not None and when is not None:
-        when = hours.next_open(when)
-    if when is None or (until is not None and when >= until):
-        return None
-    return when
-
-
-def eligible_since(
-    request: Request, now: datetime, hours: WorkingHours | None = None
-) -> datetime | None:
-    """Since when `request` has been eligible without a break, judging by its window and the
-    working hours only (not its enqueue time): what its wait should be measured from. The
-    earliest datetime for a request nothing holds back; None when it is not eligible now."""
-    if not eligible_at(request, now, hours):
-        return None
-    if not is_callback(request):
-        return _EARLIEST
-    since = callback_window(request)[0] or _EARLIEST
-    opened = hours.opened(now) if hours is not None else None
-    return max(since, opened) if opened is not None else since
-
-
-def hold_until(
-    request: Request, now: datetime, hours: WorkingHours | None = None
-) -> datetime | None:
-    """What the dispatcher asks: None when `request` may be routed now, else when to look again.
-    A callback whose window passed before it was served is not held for ever: from the end of
-    its window it is routed in working hours (late beats never)."""
-    now = _utc(now)
-    when = next_eligible(request, now, hours)
-    if when is None:
-        until = callback_window(request)[1]
-        after = max(now, until) if until is not None else now
-        when = hours.next_open(after) if hours is not None else after
-    return None if when is None or when <= now else when
 
 
 def parse_window(value: object, now: datetime, zone: tzinfo) -> tuple[datetime, datetime | None]:
@@ -266,13 +106,13 @@ def parse_window(value: object, now: datetime, zone: tzinfo) -> tuple[datetime, 
     `"HH:MM-HH:MM"`: the next such window (in `zone`) that is not over yet, crossing midnight
     when the end is before the start. `{"from": ISO, "to": ISO}`: ISO 8601 datetimes, without an
     offset read in `zone`; either may be left out (from: now, to: open-ended)."""
-    now = _utc(now)
+    now = utc(now)
     if isinstance(value, str):
-        parsed = _window(value) if _TIME_OF_DAY_WINDOW.fullmatch(value) else value
+        parsed = window(value) if _TIME_OF_DAY_WINDOW.fullmatch(value) else value
         if isinstance(parsed, str):
             raise ValueError(f"{value[:40]!r} is not a time window such as 14:00-16:00")
         start_s, end_s = parsed
-        length = (end_s - start_s) % _DAY_S or _DAY_S
+        length = (end_s - start_s) % DAY_S or DAY_S
         today = now.astimezone(zone).date()
         for n in (-1, 0, 1):
             midnight = datetime.combine(today + timedelta(days=n), clock())
@@ -346,7 +186,7 @@ def parse_config(check: Checker, raw: object, path: Path, queues: set[str]) -> P
         country = check_country(check, (*path, "default_country"), c["default_country"])
     hours = None
     if "working_hours" in c:
-        hours = _working_hours(check, (*path, "working_hours"), c["working_hours"])
+        hours = parse_working_hours(check, (*path, "working_hours"), c["working_hours"])
     max_body = check_size(
         check, (*path, "max_body"), c.get("max_body", DEFAULT_MAX_BODY), 1024, MAX_BODY_LIMIT
     )
@@ -358,39 +198,6 @@ def parse_config(check: Checker, raw: object, path: Path, queues: set[str]) -> P
     if secret is None or max_body is None or scheme is None or tolerance is None:
         return None
     return PhoneSettings(secret, country, hours, max_body, scheme, tolerance)
-
-
-def _working_hours(check: Checker, path: Path, value: object) -> WorkingHours | None:
-    """`{timezone: Asia/Shanghai, days: mon-fri, hours: "08:30-18:00"}`; days and hours may be
-    lists; days default to mon-fri, hours to 08:30-18:00."""
-    w = check.mapping(path, value, ["timezone", "days", "hours"])
-    if value is not None and not isinstance(value, dict):
-        return None
-    zone = None
-    name = check.string((*path, "timezone"), w.get("timezone"))
-    if name is not None:
-        try:
-            zone = ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError, OSError):
-            check.error(
-                (*path, "timezone"),
-                f"unknown timezone {name!r}; use an IANA name such as Asia/Shanghai or UTC",
-            )
-    days = frozenset(
-        d
-        for p, v in _items(check, (*path, "days"), w.get("days", "mon-fri"))
-        for d in _days(check, p, v)
-    )
-    spans = []
-    for where, text in _strings(check, (*path, "hours"), w.get("hours", "08:30-18:00")):
-        span = _window(text)
-        if isinstance(span, str):
-            check.error(where, span)
-        else:
-            spans.append(span)
-    if zone is None or not days or not spans:
-        return None
-    return WorkingHours(zone, days, tuple(spans))
 
 
 def create(settings: PhoneSettings, context: ChannelContext) -> PhoneChannel:
@@ -568,9 +375,8 @@ class PhoneChannel(RoutesOnly[PhoneSettings]):
             found = dataclasses.replace(found, external_id=replay_key)  # a replay is a duplicate
         inbound = found.request(now)
         hours = self.settings.working_hours
-        if found.window is not None and next_eligible(inbound, now, hours) is None:
-            where = f" ({hours.describe()})" if hours else ""
-            invalid("window", f"never meets the working hours{where}")
+        if found.window is not None and hours is not None and not hours.meets(*found.window, now):
+            invalid("window", f"never meets the working hours ({hours.describe()})")
         wait = await self.context.admit(found.number, None)
         if wait is not None:
             raise Refusal(

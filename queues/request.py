@@ -15,6 +15,9 @@ SCHEMA_VERSION = 1
 
 Scalar = str | int | float | bool | None
 
+# a phone callback request's attributes: it is one, and its window [from, until) in Unix seconds
+CALLBACK, FROM, UNTIL = "callback", "callback_from", "callback_until"
+
 
 class Channel(StrEnum):
     """How the customer reached us; agents' capacity is counted per channel."""

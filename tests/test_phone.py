@@ -23,26 +23,25 @@ from hypothesis import strategies as st
 
 from frontdesk.channels.fields import PhoneNumberError, normalize_e164
 from frontdesk.channels.phone import (
-    CALLBACK,
-    FROM,
-    UNTIL,
     PhoneSettings,
-    WorkingHours,
     callback_fields,
-    eligible_at,
-    eligible_since,
-    hold_until,
-    next_eligible,
     parse_window,
     signature,
     signed_headers,
 )
-from frontdesk.queues.request import Channel, Customer, Request
+from frontdesk.queues.request import CALLBACK, FROM, UNTIL, Channel, Customer, Request
+from frontdesk.router.conf.hours import WorkingHours
 from frontdesk.router.daemon.daemon import Daemon
 from frontdesk.router.daemon.redis_server import EmbeddedRedis
 from frontdesk.router.daemon.settings import parse_settings
 from frontdesk.router.http.auth import digest, new_token
 from frontdesk.router.intake.front import Inbound
+from frontdesk.router.routing.callbacks import (
+    eligible_at,
+    eligible_since,
+    hold_until,
+    next_eligible,
+)
 
 SECRET = "s3cret-shared-with-the-ivr"
 TOKENS = {name: new_token() for name in ("ann", "sup", "hd")}

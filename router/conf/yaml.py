@@ -236,3 +236,22 @@ def merge(base: Any, override: Any) -> Any:
             out[key] = merge(base.get(key), value) if key in base else value
         return out
     return override
+
+
+def items(check: Checker, path: Path, value: object) -> list[tuple[Path, object]]:
+    """One value or a list of them, each with its own path; an empty list is a problem."""
+    if not isinstance(value, list):
+        return [(path, value)]
+    if not value:
+        check.error(path, "must name at least one")
+    return [((*path, i), v) for i, v in enumerate(value)]
+
+
+def strings(check: Checker, path: Path, value: object) -> list[tuple[Path, str]]:
+    """One string or a list of them, each with its own path; what is not a string is a problem."""
+    out = []
+    for where, item in items(check, path, value):
+        text = check.string(where, item)
+        if text is not None:
+            out.append((where, text))
+    return out

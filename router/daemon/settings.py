@@ -10,6 +10,7 @@ from typing import Any
 from frontdesk.queues.request import Channel
 from frontdesk.queues.store import StoreSettings
 from frontdesk.router.conf.files import shipped
+from frontdesk.router.conf.hours import WorkingHours
 from frontdesk.router.conf.yaml import NAME, Checker, ConfigError, Lines, Problem, load_yaml, merge
 from frontdesk.router.daemon.redis_config import (
     REDIS_KEYS,
@@ -104,6 +105,12 @@ class Settings:
     webhooks: tuple[WebhookEndpoint, ...] = ()  # events.webhooks
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     presence_grace_s: float = 0.0  # presence.grace: unheard this long, an agent is let go
+
+    @property
+    def callback_hours(self) -> WorkingHours | None:
+        """The working hours phone callbacks are made in: the phone channel's, if it has any."""
+        hours = getattr(self.channels.get("phone"), "working_hours", None)
+        return hours if isinstance(hours, WorkingHours) else None
 
 
 def _defaults() -> tuple[dict[str, Any], Lines]:

@@ -13,10 +13,10 @@ import fnmatch
 import re
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from frontdesk.queues.request import Channel, Priority, SkillRequirement
-from frontdesk.router.conf.yaml import Checker, Path, render
+from frontdesk.router.conf.hours import parse_days, parse_windows, parse_zone
+from frontdesk.router.conf.yaml import Checker, Path, items, render, strings
 from frontdesk.router.intake.rules import (
     MAX_BOOST,
     Actions,
@@ -49,10 +49,6 @@ ACTION_KEYS = (
 CUSTOMER_KEYS = ("important", "low_satisfaction", "language")
 TIME_KEYS = ("days", "between", "timezone")
 SKILL_KEYS = ("name", "min", "optional")
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_DAY_NUMBERS = {name: i for names in (DAYS, _FULL_DAYS) for i, name in enumerate(names)}
-_WINDOW = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
 _LANGUAGE = r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*"
 
 
@@ -134,24 +130,6 @@ def _rule(check: Checker, path: Path, body: object, known: _Known) -> Rule | Non
     return Rule(name, conditions, actions)
 
 
-def _items(check: Checker, path: Path, value: object) -> list[tuple[Path, object]]:
-    """One value or a list of them, each with its own path; an empty list is a problem."""
-    if not isinstance(value, list):
-        return [(path, value)]
-    if not value:
-        check.error(path, "must name at least one")
-    return [((*path, i), v) for i, v in enumerate(value)]
-
-
-def _strings(check: Checker, path: Path, value: object) -> list[tuple[Path, str]]:
-    out = []
-    for where, item in _items(check, path, value):
-        text = check.string(where, item)
-        if text is not None:
-            out.append((where, text))
-    return out
-
-
 def _conditions(check: Checker, path: Path, value: object) -> tuple[Condition, ...]:
     """`when:` (absent or empty: the rule matches every request)."""
     w = check.mapping(path, value, CONDITION_KEYS)
@@ -159,11 +137,11 @@ def _conditions(check: Checker, path: Path, value: object) -> tuple[Condition, .
     if "channel" in w:
         channels = [c.value for c in Channel]
         picked = [
-            check.choice(p, v, channels) for p, v in _items(check, (*path, "channel"), w["channel"])
+            check.choice(p, v, channels) for p, v in items(check, (*path, "channel"), w["channel"])
         ]
         out.append(ChannelIs(frozenset(Channel(c) for c in picked if c)))
     if "entry_point" in w:
-        globs = _strings(check, (*path, "entry_point"), w["entry_point"])
+        globs = strings(check, (*path, "entry_point"), w["entry_point"])
         out.append(
             EntryPointIs(tuple(re.compile(fnmatch.translate(fold(g).strip())) for _, g in globs))
         )
@@ -173,7 +151,7 @@ def _conditions(check: Checker, path: Path, value: object) -> tuple[Condition, .
         check.error((*path, "keywords_in"), "says where to look for keywords, but none are given")
     if "regex" in w:
         patterns = []
-        for where, text in _strings(check, (*path, "regex"), w["regex"]):
+        for where, text in strings(check, (*path, "regex"), w["regex"]):
             try:
                 patterns.append(re.compile(text))
             except (re.error, OverflowError, RecursionError, ValueError) as exc:
@@ -190,7 +168,7 @@ def _conditions(check: Checker, path: Path, value: object) -> tuple[Condition, .
 
 def _keywords(check: Checker, path: Path, w: dict[str, Any]) -> HasKeyword:
     words = []
-    for where, text in _strings(check, (*path, "keywords"), w["keywords"]):
+    for where, text in strings(check, (*path, "keywords"), w["keywords"]):
         word = fold(text).strip()
         if word:
             words.append(word)
@@ -210,7 +188,7 @@ def _customer(check: Checker, path: Path, value: object) -> CustomerIs:
         unhappy = check.boolean((*path, "low_satisfaction"), c["low_satisfaction"])
     languages = None
     if "language" in c:
-        found = _strings(check, (*path, "language"), c["language"])
+        found = strings(check, (*path, "language"), c["language"])
         for where, text in found:
             if not re.fullmatch(_LANGUAGE, text.strip()):
                 check.error(where, f"{text!r} is not a language code such as zh, en or zh-CN")
@@ -224,61 +202,12 @@ def _time(check: Checker, path: Path, value: object) -> TimeIs:
         check.error(path, "set days, between, or both")
     days = None
     if "days" in t:
-        days = frozenset(
-            d for p, v in _items(check, (*path, "days"), t["days"]) for d in _days(check, p, v)
-        )
-    windows = []
+        days = parse_days(check, (*path, "days"), t["days"])
+    windows: tuple[tuple[int, int], ...] = ()
     if "between" in t:
-        for where, text in _strings(check, (*path, "between"), t["between"]):
-            window = _window(text)
-            if isinstance(window, str):
-                check.error(where, window)
-            else:
-                windows.append(window)
-    zone = None
-    if "timezone" in t and (name := check.string((*path, "timezone"), t["timezone"])):
-        try:
-            zone = ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError, OSError):
-            check.error(
-                (*path, "timezone"),
-                f"unknown timezone {name!r}; use an IANA name such as Asia/Shanghai or UTC",
-            )
-    return TimeIs(days, tuple(windows), zone)
-
-
-def _day(text: str) -> int | None:
-    return _DAY_NUMBERS.get(text.strip().casefold())
-
-
-def _days(check: Checker, path: Path, value: object) -> list[int]:
-    """`mon`, `monday`, or a range such as `mon-fri` (`fri-mon` wraps the week)."""
-    text = check.string(path, value)
-    if text is None:
-        return []
-    first, _, last = text.partition("-")
-    start, end = _day(first), _day(last) if last else None
-    if start is None or (last and end is None):
-        check.error(path, f"{text!r} is not a day ({', '.join(DAYS)}) or a range such as mon-fri")
-        return []
-    if end is None:
-        return [start]
-    return [(start + i) % 7 for i in range((end - start) % 7 + 1)]
-
-
-def _window(text: str) -> tuple[int, int] | str:
-    """Seconds of the day (start, end) of `HH:MM-HH:MM`, or what is wrong with it."""
-    m = _WINDOW.fullmatch(text)
-    hint = f"{text!r} is not a time window such as 08:30-18:00 or 22:00-06:00"
-    if not m:
-        return hint
-    h1, m1, h2, m2 = (int(g) for g in m.groups())
-    if h1 > 23 or m1 > 59 or m2 > 59 or h2 > 24 or (h2 == 24 and m2 != 0):
-        return hint
-    start, end = h1 * 3600 + m1 * 60, h2 * 3600 + m2 * 60
-    if start == end:
-        return f"{text!r} is empty: its start and end are the same time"
-    return start, end
+        windows = parse_windows(check, (*path, "between"), t["between"])
+    zone = parse_zone(check, (*path, "timezone"), t["timezone"]) if "timezone" in t else None
+    return TimeIs(days, windows, zone)
 
 
 def _attribute(check: Checker, path: Path, value: object) -> AttributeIs:
@@ -288,7 +217,7 @@ def _attribute(check: Checker, path: Path, value: object) -> AttributeIs:
     wanted = []
     for name, values in a.items():
         texts = set()
-        for where, v in _items(check, (*path, name), values):
+        for where, v in items(check, (*path, name), values):
             if isinstance(v, str | int | float) and str(v).strip():
                 texts.add(attribute_text(v))
             else:

@@ -19,13 +19,13 @@ from datetime import UTC, datetime
 
 from redis.exceptions import RedisError
 
-from frontdesk.channels.phone import PhoneSettings, eligible_since, hold_until
 from frontdesk.queues.agents import AgentStore
 from frontdesk.queues.errors import QueueError
 from frontdesk.queues.events import Event, EventType
 from frontdesk.queues.states import State
 from frontdesk.queues.store import HandOver, QueueStore, RequestRecord
 from frontdesk.router.daemon.settings import QueueSettings, Settings
+from frontdesk.router.routing.callbacks import eligible_since, hold_until
 from frontdesk.router.routing.eta import Throughput
 from frontdesk.router.routing.matcher import match
 from frontdesk.router.routing.window import Waiting, build
@@ -120,8 +120,7 @@ class Dispatcher:
         held ones do not take the window's places: the head is read a window at a time past
         them, up to HELD_PAGES windows."""
         size = queue.routing.window
-        phone = self.settings().channels.get("phone")
-        hours = phone.working_hours if isinstance(phone, PhoneSettings) else None
+        hours = self.settings().callback_hours
         now = datetime.fromtimestamp(now_ms / 1000, UTC)
         waiting: list[Waiting] = []
         changes: list[float] = []

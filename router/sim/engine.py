@@ -38,13 +38,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from frontdesk.channels.phone import PhoneSettings, eligible_since, hold_until, is_callback
 from frontdesk.queues.errors import FrontdeskError
 from frontdesk.queues.request import Request
 from frontdesk.queues.states import State
 from frontdesk.queues.store import RequestRecord
 from frontdesk.router.daemon.settings import QueueSettings, Settings
 from frontdesk.router.intake.rules import TimeIs, classify
+from frontdesk.router.routing.callbacks import eligible_since, hold_until, is_callback
 from frontdesk.router.routing.config import RelaxStep, Routing
 from frontdesk.router.routing.window import CHANNEL_INDEX, CHANNELS
 from frontdesk.router.sim.model import Arrivals, Replayed, Staff, Workload, staff_from_config
@@ -260,8 +260,7 @@ class Engine:
         self._timers: set[int] = set()
         self.rnd = random.Random(workload.seed)  # offers: answer delays and rejections
         self.timed_rules = any(isinstance(c, TimeIs) for r in settings.rules for c in r.conditions)
-        phone = settings.channels.get("phone")
-        self.hours = phone.working_hours if isinstance(phone, PhoneSettings) else None
+        self.hours = settings.callback_hours
         self.callbacks = False  # any callback seen: rounds then look at every waiting head
         self.start_ms = round(workload.start.timestamp() * 1000)
         self.warm_ms = round(workload.warmup_s * 1000)
