@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -22,7 +21,7 @@ from frontdesk.channels.base import ChannelRuntime, RoutesOnly
 from frontdesk.channels.registry import MODULES
 from frontdesk.queues.agents import AgentStore
 from frontdesk.queues.customers import CustomerStore
-from frontdesk.queues.errors import AgentRefused, FrontdeskError
+from frontdesk.queues.errors import AgentRefused
 from frontdesk.queues.events import Event, EventLog, id_order
 from frontdesk.queues.keys import Keys
 from frontdesk.queues.liveness import Liveness
@@ -32,6 +31,7 @@ from frontdesk.router.conf.yaml import ConfigError
 from frontdesk.router.daemon import memory
 from frontdesk.router.daemon.config_diff import changed_keys, top_key
 from frontdesk.router.daemon.context import DaemonContext
+from frontdesk.router.daemon.listeners import channel_address, listening
 from frontdesk.router.daemon.metrics import Metrics
 from frontdesk.router.daemon.redis_connect import close, connect, describe
 from frontdesk.router.daemon.redis_retry import NO_MAINT_NOTIFICATIONS, SafeRetry
@@ -142,9 +142,9 @@ class Daemon:
         self._runner = web.AppRunner(create_app(self), **runner_options(s.http))
         await self._runner.setup()
         site = web.TCPSite(self._runner, s.http.host, s.http.port)
-        await _listening(site.start, f"{s.http.host}:{s.http.port}", "http.host, http.port")
+        await listening(site.start, f"{s.http.host}:{s.http.port}", "http.host, http.port")
         for channel in self.channels:
-            await _listening(channel.start, *_channel_address(channel))
+            await listening(channel.start, *channel_address(channel))
         host, port = self._runner.addresses[0][:2]
         self.address = (host, port)
         self._tasks = [
@@ -393,29 +393,6 @@ class Daemon:
             self.metrics.redis_up.set(1)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), GAUGE_INTERVAL_S)
-
-
-class ListenerError(FrontdeskError):
-    """A listener could not open its address (in use, not permitted): one line names both."""
-
-
-async def _listening(start: Callable[[], Awaitable[None]], address: str, keys: str) -> None:
-    """Run `start`; an address it cannot listen on is a ListenerError naming the config keys."""
-    try:
-        await start()
-    except OSError as exc:
-        reason = os.strerror(exc.errno) if exc.errno else str(exc)
-        raise ListenerError(f"cannot listen on {address} ({keys}): {reason.lower()}") from None
-
-
-def _channel_address(channel: ChannelRuntime) -> tuple[str, str]:
-    """Where a channel listens, as far as its settings say, and the config keys of it."""
-    settings = getattr(channel, "settings", None)
-    host, port = getattr(settings, "host", None), getattr(settings, "port", None)
-    where = f"channels.{channel.name}"
-    if host is None or port is None:
-        return f"channel {channel.name}", where
-    return f"{host}:{port}", f"{where}.host, {where}.port"
 
 
 def _keep(new: Settings, old: Settings, name: str) -> Settings:
