@@ -2,7 +2,9 @@
 
     POST /v1/requests                       a web form (site key) or a system (bearer token)
     OPTIONS /v1/requests                    CORS preflight for the sites' origins
-    GET /v1/requests/{id}/status?token=...  the customer's own view of their request
+
+The receipt's status link, `GET /v1/requests/{id}/status?token=...`, is the API's, for any
+channel's request (router/api/status.py).
 
 A web form authenticates with its site's key (`X-Frontdesk-Site`, or a hidden `site` field in a
 plain HTML form) and is accepted only from the site's origins; another system uses a bearer token
@@ -24,7 +26,6 @@ request, 201 the first time and 200 after; the same key with different content i
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import re
 import time
@@ -42,8 +43,6 @@ from frontdesk.channels.fields import (
     Handler,
     Refusal,
     attributes_field,
-    check_country,
-    check_size,
     email_address,
     form_attributes,
     invalid,
@@ -56,32 +55,22 @@ from frontdesk.channels.fields import (
     retry_after,
     text_field,
 )
+from frontdesk.channels.form_config import FormSettings, Site, normalize_origin
+from frontdesk.channels.form_config import parse_config as parse_config
 from frontdesk.queues.request import Channel, Customer, Request, Scalar
-from frontdesk.queues.states import State
-from frontdesk.router.api import status_page
-from frontdesk.router.api.keys import DAEMON
-from frontdesk.router.api.requests import standing  # moves with the status lookup
-from frontdesk.router.conf.yaml import Checker, Path
 from frontdesk.router.http.auth import Scope, caller, public
 from frontdesk.router.http.openapi import ERROR, json_content, operation
 from frontdesk.router.http.views import status_path
 
 SITE_HEADER = "X-Frontdesk-Site"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-DEFAULT_MAX_BODY = 64 * 1024
-MAX_BODY_LIMIT = 1024 * 1024
 FIELDS = {"name", "email", "phone", "subject", "body", "category", "language", "attributes"}
 HIDDEN = ("site", "idempotency_key")  # a plain HTML form cannot send headers
 LIMITS = {"name": 200, "email": 254, "phone": 40, "subject": 300, "body": 20_000}
 DIGEST_ATTRIBUTE = "form_digest"
 _POSTERS = (Scope.INTEGRATION, Scope.SUPERVISOR, Scope.ADMIN)
-_KEY = r"[A-Za-z0-9_.-]{8,128}"
 _IDEMPOTENCY = re.compile(r"[\x21-\x7e]{1,128}")
 _CATEGORY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
-_ORIGIN = re.compile(
-    r"(https?)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?/?", re.IGNORECASE
-)
-_DEFAULT_PORTS = {"http": "80", "https": "443"}
 _CORS = {
     "Access-Control-Allow-Methods": "POST, GET, OPTIONS",
     "Access-Control-Allow-Headers": f"Content-Type, {IDEMPOTENCY_HEADER}, {SITE_HEADER}",
@@ -89,103 +78,7 @@ _CORS = {
 }
 
 
-def normalize_origin(origin: str) -> str | None:
-    """`scheme://host[:port]` lower-cased, without a default port; None when not an origin."""
-    m = _ORIGIN.fullmatch(origin.strip())
-    if not m:
-        return None
-    scheme, host, port = m[1].lower(), m[2].lower(), m[3]
-    if port is not None and not 0 < int(port) < 65536:
-        return None
-    if port == _DEFAULT_PORTS[scheme]:
-        port = None
-    return f"{scheme}://{host}" + (f":{port}" if port else "")
-
-
-@dataclass(frozen=True, slots=True)
-class Site:
-    """A web site whose form posts to us."""
-
-    key_sha256: str  # the key itself is public (it is in the page), but need not be kept
-    origins: frozenset[str]
-    entry_point: str = "form"
-    redirect: str | None = None
-
-    @property
-    def id(self) -> str:
-        """A short name for the site's idempotency namespace."""
-        return self.key_sha256[:16]
-
-
-@dataclass(frozen=True, slots=True)
-class FormSettings:
-    sites: tuple[Site, ...] = ()
-    max_body: int = DEFAULT_MAX_BODY
-    default_country: str | None = None
-
-    def site(self, key: str) -> Site | None:
-        """The site with this key, comparing every site's digest in constant time."""
-        presented = hashlib.sha256(key.encode()).hexdigest().encode()
-        found = None
-        for site in self.sites:
-            if hmac.compare_digest(presented, site.key_sha256.encode()):
-                found = site
-        return found
-
-    def knows_origin(self, origin: str) -> bool:
-        normalized = normalize_origin(origin)
-        return normalized is not None and any(normalized in s.origins for s in self.sites)
-
-
-# -- config ---------------------------------------------------------------------------------------
-def parse_config(check: Checker, raw: object, path: Path, queues: set[str]) -> FormSettings | None:
-    c = check.mapping(path, raw, ["sites", "max_body", "default_country"])
-    max_body = check_size(
-        check, (*path, "max_body"), c.get("max_body", DEFAULT_MAX_BODY), 1024, MAX_BODY_LIMIT
-    )
-    country = None
-    if c.get("default_country") is not None:
-        country = check_country(check, (*path, "default_country"), c["default_country"])
-    sites = []
-    seen: dict[str, int] = {}
-    for i, body in enumerate(check.sequence((*path, "sites"), c.get("sites"))):
-        where: Path = (*path, "sites", i)
-        s = check.mapping(where, body, ["key", "origins", "entry_point", "redirect"])
-        if not isinstance(body, dict):
-            continue
-        key = check.string((*where, "key"), s.get("key"), _KEY)
-        if key is not None and key in seen:
-            check.error((*where, "key"), f"is the same key as sites[{seen[key]}]")
-            key = None
-        elif key is not None:
-            seen[key] = i
-        origins = set()
-        listed = check.sequence((*where, "origins"), s.get("origins"))
-        if not listed:
-            check.error((*where, "origins"), "list the origins the form is served from")
-        for j, text in enumerate(listed):
-            origin = normalize_origin(text) if isinstance(text, str) else None
-            if origin is None:
-                check.error(
-                    (*where, "origins", j),
-                    f"{text!r} is not an origin such as https://www.example.com",
-                )
-            else:
-                origins.add(origin)
-        entry_point = check.string(
-            (*where, "entry_point"), s.get("entry_point", "form"), r"\S{1,128}"
-        )
-        redirect = s.get("redirect")
-        if redirect is not None:
-            redirect = check.string((*where, "redirect"), redirect, r"https?://\S{1,2000}")
-        if key and origins and entry_point and (redirect or s.get("redirect") is None):
-            digest = hashlib.sha256(key.encode()).hexdigest()
-            sites.append(Site(digest, frozenset(origins), entry_point, redirect))
-    if max_body is None:
-        return None
-    return FormSettings(tuple(sites), max_body, country)
-
-
+# parse_config (channels/form_config.py) and create: what the registry finds in a channel module
 def create(settings: FormSettings, context: ChannelContext) -> FormChannel:
     return FormChannel(settings, context)
 
@@ -255,7 +148,7 @@ def _idempotency_key(value: str | None) -> str:
 
 
 class FormChannel(RoutesOnly[FormSettings]):
-    """Form posts and status lookups on the daemon's HTTP listener."""
+    """Form posts on the daemon's HTTP listener."""
 
     name = "form"
 
@@ -366,48 +259,6 @@ class FormChannel(RoutesOnly[FormSettings]):
         return site
 
 
-async def _status(request: web.Request) -> web.StreamResponse:
-    """The customer's view: state, queue position, estimated wait, and the agent's display
-    name once one works on it. A wrong token is answered as if there were no such request."""
-    request_id = request.match_info["id"]
-    token = request.query.get("token")
-    if not token:
-        raise Refusal(400, "missing", "token: is required", "token")
-    browser = status_page.wants_html(request)
-    unknown = Refusal(404, "not_found", "no such request, or the token does not match it")
-    daemon = request.app[DAEMON]
-    known = _printable(request_id, 64) and _printable(token, 128)
-    if not (known and daemon.front.check_status_token(request_id, token)):
-        if browser:
-            return status_page.not_found(status_page.language(request))
-        raise unknown
-    record = await daemon.store.get(request_id)
-    if record is None:
-        if browser:
-            return status_page.not_found(status_page.language(request))
-        raise unknown
-    agent = None
-    if record.agent and record.state in (State.ASSIGNED, State.COMPLETED):
-        profile = await daemon.agents.get(record.agent)
-        agent = profile.name if profile is not None else None
-    where = await standing(request, record)
-    view = {
-        "id": record.request.id,
-        "state": record.state.value,
-        "position": where["position"],
-        "estimated_wait_s": where["estimated_wait_s"],
-        "agent": agent,
-    }
-    if browser:  # the link in a notice, opened in a browser
-        return status_page.page(view, status_page.language(request, record.request.language))
-    return web.json_response(view)
-
-
-def _configured(request: web.Request) -> FormSettings | None:
-    found = request.app[DAEMON].settings.channels.get("form")
-    return found if isinstance(found, FormSettings) else None
-
-
 def _public(inner: Handler, settings: Callable[[web.Request], FormSettings | None]) -> Handler:
     """A public route: refusals as JSON, CORS headers for the sites' origins."""
 
@@ -425,14 +276,6 @@ def _public(inner: Handler, settings: Callable[[web.Request], FormSettings | Non
         return response
 
     return public(handle)
-
-
-status_lookup = _public(_status, _configured)
-"""`GET /v1/requests/{id}/status?token=...`, for any channel's request (public)."""
-
-
-def _printable(text: str, limit: int) -> bool:
-    return 0 < len(text) <= limit and all("\x21" <= c <= "\x7e" for c in text)
 
 
 # -- the API description --------------------------------------------------------------------------
@@ -464,17 +307,6 @@ _RECEIPT: dict[str, Any] = {
     "required": ["id", "status_token", "status_url"],
     "properties": {"id": _TEXT, "status_token": _TEXT, "status_url": _TEXT},
 }
-_STATUS: dict[str, Any] = {
-    "type": "object",
-    "required": ["id", "state", "position", "estimated_wait_s", "agent"],
-    "properties": {
-        "id": _TEXT,
-        "state": {"enum": [s.value for s in State]},
-        "position": {"type": ["integer", "null"], "description": "1-based, while waiting"},
-        "estimated_wait_s": {"type": ["number", "null"]},
-        "agent": {"type": ["string", "null"], "description": "the agent's display name"},
-    },
-}
 
 
 def _post_request() -> dict[str, Any]:
@@ -502,25 +334,6 @@ def _post_request() -> dict[str, Any]:
     return op
 
 
-def _get_status() -> dict[str, Any]:
-    op = operation(
-        "The customer's view of their request (with the status token from the receipt)",
-        "getRequestStatus",
-        json_content("Where the request stands", _STATUS)
-        | {
-            "content": {
-                **json_content("", _STATUS)["content"],
-                "text/html": {"schema": {"type": "string"}},
-            }
-        },
-        path_params=("id",),
-        errors=(400, 404),
-        secured=False,
-    )
-    op["parameters"].append({"name": "token", "in": "query", "required": True, "schema": _TEXT})
-    return op
-
-
 OPENAPI_PATHS: dict[str, Any] = {
     "/v1/requests": {
         "post": _post_request(),
@@ -530,5 +343,4 @@ OPENAPI_PATHS: dict[str, Any] = {
             "responses": {"204": {"description": "Allowed"}, "403": json_content("No", ERROR)},
         },
     },
-    "/v1/requests/{id}/status": {"get": _get_status()},
 }

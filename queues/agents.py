@@ -150,3 +150,14 @@ class AgentStore:
         """request id -> channel, for every request offered or assigned to the agent."""
         raw = await self.redis.hgetall(self.keys.holds(agent_id))
         return {text(k): text(v) for k, v in raw.items()}
+
+    async def keep_socket_ticket(self, digest: str, token_name: str, ttl_s: int) -> None:
+        """Keep a one-time agent socket ticket, by its sha256 `digest`, standing for the API token
+        `token_name`, for `ttl_s` (the ticket itself is never stored)."""
+        await self.redis.set(self.keys.ws_ticket(digest), token_name, ex=ttl_s)
+
+    async def redeem_socket_ticket(self, digest: str) -> str | None:
+        """The API token's name the ticket with this digest stands for, once: it is gone after
+        (None when unknown, used or expired)."""
+        found = await self.redis.getdel(self.keys.ws_ticket(digest))
+        return text(found) if found is not None else None

@@ -12,9 +12,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
+from api_services import api_app
 from conftest import Tool
 from redis.asyncio import Redis
 from test_webhooks_out import (
@@ -33,11 +33,7 @@ from frontdesk.queues.keys import Keys
 from frontdesk.queues.outbox import Admission, Outbox, group_name
 from frontdesk.queues.request import Channel, Message, Request
 from frontdesk.queues.store import QueueStore
-from frontdesk.router.api import outbox as api_outbox
-from frontdesk.router.api.app import authenticate, json_errors
-from frontdesk.router.api.keys import DAEMON
 from frontdesk.router.cli import outbox as outbox_cli
-from frontdesk.router.daemon.daemon import Daemon
 from frontdesk.router.daemon.metrics import Metrics
 from frontdesk.router.daemon.redis_server import EmbeddedRedis
 from frontdesk.router.daemon.settings import parse_settings
@@ -343,66 +339,63 @@ async def _dead_letter(store: QueueStore, engines: Engines, receiver: Receiver) 
 
 
 async def test_api_lists_and_replays_dead_letters_for_supervisors(
-    redis: Redis, keys: Keys, store: QueueStore, engines: Engines, receiver: Receiver
+    redis: Redis,
+    keys: Keys,
+    store: QueueStore,
+    agents: AgentStore,
+    engines: Engines,
+    receiver: Receiver,
+    aiohttp_client: Any,
 ) -> None:
     engine, rid = await _dead_letter(store, engines, receiver)
     await Outbox(redis, keys).ensure_group("retired")  # known in Redis, not configured
-    app = web.Application(middlewares=[json_errors, authenticate])
-    app[DAEMON] = Daemon(parse_settings(API_CONFIG, "api.yaml"), "api.yaml")
-    api_outbox.mount(app, engine)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    base = f"http://127.0.0.1:{runner.addresses[0][1]}/v1/outbox"
+    settings = parse_settings(API_CONFIG, "api.yaml")
+    http = await aiohttp_client(await api_app(settings, redis, store, agents, outbox=engine))
 
     async def call(method: str, path: str, token: str | None = TOKENS["sup"]) -> tuple[int, Any]:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        async with http.request(method, base + path, headers=headers) as response:
+        async with http.request(method, "/v1/outbox" + path, headers=headers) as response:
             return response.status, await response.json()
 
-    try:
-        async with aiohttp.ClientSession() as http:
-            assert (await call("GET", "/dead", None))[0] == 401
-            status, body = await call("GET", "/dead", TOKENS["ann"])
-            assert status == 403 and body["error"]["code"] == "forbidden"
-            status, body = await call("GET", "/dead")
-            assert status == 200 and body["total"] == 1
-            (letter,) = body["dead"]
-            assert (letter["sink"], letter["request"], letter["type"]) == ("crm", rid, "enqueued")
-            assert letter["attempts"] == 1 and "HTTP 410" in letter["error"]
-            assert letter["dead_at"].endswith("Z") and letter["event"]["req"] == rid
-            assert (await call("GET", "/dead?sink=retired"))[1] == {"dead": [], "total": 0}
-            assert (await call("GET", "/dead?sink=nope"))[0] == 404
-            assert (await call("GET", "/dead?limit=0"))[0] == 400
-            status, body = await call("POST", f"/dead/{letter['id']}/replay?sink=retired")
-            assert status == 409 and body["error"]["code"] == "conflict"
-            assert (await call("POST", "/dead/1-0/replay"))[0] == 404
+    assert (await call("GET", "/dead", None))[0] == 401
+    status, body = await call("GET", "/dead", TOKENS["ann"])
+    assert status == 403 and body["error"]["code"] == "forbidden"
+    status, body = await call("GET", "/dead")
+    assert status == 200 and body["total"] == 1
+    (letter,) = body["dead"]
+    assert (letter["sink"], letter["request"], letter["type"]) == ("crm", rid, "enqueued")
+    assert letter["attempts"] == 1 and "HTTP 410" in letter["error"]
+    assert letter["dead_at"].endswith("Z") and letter["event"]["req"] == rid
+    assert (await call("GET", "/dead?sink=retired"))[1] == {"dead": [], "total": 0}
+    assert (await call("GET", "/dead?sink=nope"))[0] == 404
+    assert (await call("GET", "/dead?limit=0"))[0] == 400
+    status, body = await call("POST", f"/dead/{letter['id']}/replay?sink=retired")
+    assert status == 409 and body["error"]["code"] == "conflict"
+    assert (await call("POST", "/dead/1-0/replay"))[0] == 404
 
-            status, body = await call("POST", f"/dead/{letter['id']}/replay")
-            assert status == 200 and body == {"replayed": [{"sink": "crm", "id": letter["id"]}]}
-            await until(lambda: letter["id"] in receiver.ids(), "delivered after replay")
-            status, body = await call("POST", "/dead/replay")
-            assert status == 200 and body == {"replayed": []}
+    status, body = await call("POST", f"/dead/{letter['id']}/replay")
+    assert status == 200 and body == {"replayed": [{"sink": "crm", "id": letter["id"]}]}
+    await until(lambda: letter["id"] in receiver.ids(), "delivered after replay")
+    status, body = await call("POST", "/dead/replay")
+    assert status == 200 and body == {"replayed": []}
 
-            for _ in range(3):
-                await store.enqueue(Request("", Channel.PHONE, "general"))
-            await until(lambda: dead_is(engine, 3), "three dead letters")
-            first, *rest = [d.id for d in await engine.outbox.dead_letters("crm")]
-            status, body = await call("DELETE", f"/dead/{first}", TOKENS["ann"])
-            assert status == 403
-            status, body = await call("DELETE", f"/dead/{first}")
-            assert status == 200 and body == {"purged": [{"sink": "crm", "id": first}]}
-            assert not await redis.hexists(keys.outbox_events("crm"), first)  # its copy too
-            assert (await call("DELETE", f"/dead/{first}"))[0] == 404
-            status, body = await call("DELETE", "/dead?older_than=later")
-            assert status == 400 and "older_than" in body["error"]["message"]
-            assert (await call("DELETE", "/dead?older_than=1h"))[1] == {"purged": []}
-            assert (await call("DELETE", "/dead?sink=nope"))[0] == 404
-            status, body = await call("DELETE", "/dead?sink=crm")
-            assert status == 200 and [p["id"] for p in body["purged"]] == rest
-            assert (await call("GET", "/dead"))[1]["total"] == 0
-    finally:
-        await runner.cleanup()
+    for _ in range(3):
+        await store.enqueue(Request("", Channel.PHONE, "general"))
+    await until(lambda: dead_is(engine, 3), "three dead letters")
+    first, *rest = [d.id for d in await engine.outbox.dead_letters("crm")]
+    status, body = await call("DELETE", f"/dead/{first}", TOKENS["ann"])
+    assert status == 403
+    status, body = await call("DELETE", f"/dead/{first}")
+    assert status == 200 and body == {"purged": [{"sink": "crm", "id": first}]}
+    assert not await redis.hexists(keys.outbox_events("crm"), first)  # its copy too
+    assert (await call("DELETE", f"/dead/{first}"))[0] == 404
+    status, body = await call("DELETE", "/dead?older_than=later")
+    assert status == 400 and "older_than" in body["error"]["message"]
+    assert (await call("DELETE", "/dead?older_than=1h"))[1] == {"purged": []}
+    assert (await call("DELETE", "/dead?sink=nope"))[0] == 404
+    status, body = await call("DELETE", "/dead?sink=crm")
+    assert status == 200 and [p["id"] for p in body["purged"]] == rest
+    assert (await call("GET", "/dead"))[1]["total"] == 0
 
 
 async def test_the_engine_purges_dead_letters_older_than_kept(

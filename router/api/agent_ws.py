@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 
 from frontdesk.queues.events import Event, EventType
 from frontdesk.queues.states import State
-from frontdesk.router.api.keys import DAEMON
+from frontdesk.router.api.keys import AGENTS, LISTENERS, PRESENCE, STORE
 from frontdesk.router.api.work import FIELDS, perform
 from frontdesk.router.api.ws_tickets import agent_token, redeem
 from frontdesk.router.http.auth import PRINCIPAL, ApiToken, public
@@ -57,7 +57,7 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
     request[PRINCIPAL] = await redeem(request)
     token = agent_token(request)
     assert token.agent is not None  # for the type checker: agent_token refused any other (403)
-    daemon = request.app[DAEMON]
+    app = request.app
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME)
     events: asyncio.Queue[Event] = asyncio.Queue(BACKLOG)
     slow = asyncio.Event()  # the backlog overflowed: the socket is closed, never left deaf
@@ -69,15 +69,15 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
             except asyncio.QueueFull:
                 slow.set()
 
-    daemon.listeners.add(listen)  # before the hello's reads: nothing between them is missed
-    daemon.presence.connected(token.agent)  # renewed in Redis while open (presence_watch.py)
+    app[LISTENERS].add(listen)  # before the hello's reads: nothing between them is missed
+    app[PRESENCE].connected(token.agent)  # renewed in Redis while open (presence_watch.py)
     pump: asyncio.Task[None] | None = None
     try:
         # Every read of the hello happens before the upgrade, so that with Redis down the
         # agent's client gets a plain 503 + Retry-After, not a socket dropped without a code.
         try:
-            holds = await daemon.agents.holds(token.agent)
-            work = [r for r in await daemon.store.get_many(sorted(holds)) if r is not None]
+            holds = await app[AGENTS].holds(token.agent)
+            work = [r for r in await app[STORE].get_many(sorted(holds)) if r is not None]
         except (RedisError, OSError) as exc:
             log.warning("agent socket of %s refused, Redis unavailable: %s", token.agent, exc)
             raise ApiError(503, "unavailable", "storage is unavailable, try again later",
@@ -85,22 +85,23 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
         await ws.prepare(request)
         await ws.send_json({"type": "hello", "agent": token.agent,
                             "work": [describe(r) for r in work]})  # fmt: skip
-        pump = asyncio.create_task(_push(ws, daemon, token.agent, events, slow))
+        pump = asyncio.create_task(_push(ws, app, token.agent, events, slow))
         async for frame in ws:
             if frame.type is not WSMsgType.TEXT:
                 continue
-            await ws.send_json(await _answer(daemon, token, frame.data))
+            await ws.send_json(await _answer(app, token, frame.data))
     finally:
-        daemon.listeners.discard(listen)
-        daemon.presence.disconnected(token.agent)
+        app[LISTENERS].discard(listen)
+        app[PRESENCE].disconnected(token.agent)
         if pump is not None:
             pump.cancel()
             await asyncio.wait([pump])  # its outcome is its own: it logs what concerns us
     return ws
 
 
-async def _answer(daemon: Any, token: ApiToken, data: str) -> dict[str, Any]:
+async def _answer(app: web.Application, token: ApiToken, data: str) -> dict[str, Any]:
     """The reply to one frame from the agent; every failure is an error frame, never a crash."""
+    assert token.agent is not None  # the socket opened with an agent token only (agent_token)
     try:
         frame = json.loads(data)
         if not isinstance(frame, dict):
@@ -109,7 +110,7 @@ async def _answer(daemon: Any, token: ApiToken, data: str) -> dict[str, Any]:
         if action == "presence":
             presence = Presence(choice(frame, "presence", [p.value for p in Presence]))
             reason = text(frame, "reason", required=False, max_len=200)
-            await daemon.agents.set_presence(token.agent, presence, reason)
+            await app[AGENTS].set_presence(token.agent, presence, reason)
             return {"type": "result", "action": "presence", "presence": presence.value}
         request_id = text(frame, "request", max_len=64)
         frame.pop("request")
@@ -120,7 +121,7 @@ async def _answer(daemon: Any, token: ApiToken, data: str) -> dict[str, Any]:
             )
         if not isinstance(action, str):
             raise ApiError(400, "invalid", "type: must name an action", "type")
-        result = await perform(daemon, token, action, request_id, frame)
+        result = await perform(app, token, action, request_id, frame)
         return {"type": "result", "action": action, "request": result}
     except ApiError as exc:
         return {"type": "error", "code": exc.code, "message": exc.message, "field": exc.field}
@@ -130,7 +131,7 @@ async def _answer(daemon: Any, token: ApiToken, data: str) -> dict[str, Any]:
 
 async def _push(
     ws: web.WebSocketResponse,
-    daemon: Any,
+    app: web.Application,
     agent: str,
     events: asyncio.Queue[Event],
     slow: asyncio.Event,
@@ -149,7 +150,7 @@ async def _push(
                 return
             event = await events.get()
             try:
-                frame = await _retrying(lambda: _frame(daemon, agent, event), ws)  # noqa: B023
+                frame = await _retrying(lambda: _frame(app, agent, event), ws)  # noqa: B023
             except (RedisError, OSError) as exc:
                 log.warning("agent socket of %s closed: Redis unavailable for %.0f s (%s)",
                             agent, PUSH_RETRY_S, exc)  # fmt: skip
@@ -178,10 +179,10 @@ async def _retrying(
         delay = min(delay * 2, RETRY_MAX_S)
 
 
-async def _frame(daemon: Any, agent: str, event: Event) -> dict[str, Any] | None:
+async def _frame(app: web.Application, agent: str, event: Event) -> dict[str, Any] | None:
     """The frame that tells the agent about `event`, if it concerns the agent."""
     if event.type in (EventType.OFFERED, EventType.ASSIGNED) and event.agent == agent:
-        record = await daemon.store.get(event.request)
+        record = await app[STORE].get(event.request)
         if record is None:
             return None
         if event.type is EventType.OFFERED and (
@@ -195,9 +196,9 @@ async def _frame(daemon: Any, agent: str, event: Event) -> dict[str, Any] | None
     if (
         event.type is EventType.MESSAGE
         and event.data.get("author") == "customer"
-        and event.request in await daemon.agents.holds(agent)
+        and event.request in await app[AGENTS].holds(agent)
     ):
-        thread = await daemon.store.messages(event.request)
+        thread = await app[STORE].messages(event.request)
         body = thread[-1].body if thread else ""
         return {"type": "message", "request": event.request, "author": "customer", "body": body}
     return None

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from frontdesk.queues.errors import QueueError
 from frontdesk.queues.request import Channel
-from frontdesk.router.api.keys import DAEMON
+from frontdesk.router.api.keys import AGENTS, PRESENCE, SETTINGS, STORE
 from frontdesk.router.api.work import refusal
 from frontdesk.router.http.auth import Scope, principal
 from frontdesk.router.http.body import ApiError, choice, int_map, json_body, text
@@ -42,7 +42,7 @@ async def _agent(request: web.Request, scopes: tuple[Scope, ...]) -> Agent:
     agent_id = request.match_info["agent"]
     if token.scope is Scope.AGENT and token.agent != agent_id:
         raise ApiError(403, "forbidden", "an agent token reaches its own agent only")
-    agent = await request.app[DAEMON].agents.get(agent_id)
+    agent = await request.app[AGENTS].get(agent_id)
     if agent is None:
         raise ApiError(404, "not_found", f"no agent {agent_id!r}")
     return agent
@@ -50,15 +50,15 @@ async def _agent(request: web.Request, scopes: tuple[Scope, ...]) -> Agent:
 
 async def list_agents(request: web.Request) -> web.Response:
     principal(request, Scope.SUPERVISOR)
-    agents = await request.app[DAEMON].agents.all()
+    agents = await request.app[AGENTS].all()
     return web.json_response({"agents": [agent_json(a) for a in agents]})
 
 
 async def get_agent(request: web.Request) -> web.Response:
     agent = await _agent(request, (Scope.AGENT, Scope.SUPERVISOR))
-    daemon = request.app[DAEMON]
-    holds = await daemon.agents.holds(agent.id)
-    records = [r for r in await daemon.store.get_many(sorted(holds)) if r is not None]
+    app = request.app
+    holds = await app[AGENTS].holds(agent.id)
+    records = [r for r in await app[STORE].get_many(sorted(holds)) if r is not None]
     return web.json_response(agent_json(agent) | {"work": [describe(r) for r in records]})
 
 
@@ -69,19 +69,19 @@ async def set_presence(request: web.Request) -> web.Response:
     body = await json_body(request, {"presence", "reason"})
     presence = Presence(choice(body, "presence", [p.value for p in Presence]))
     reason = text(body, "reason", required=False, max_len=200)
-    daemon = request.app[DAEMON]
-    await daemon.agents.set_presence(agent.id, presence, reason)
+    app = request.app
+    await app[AGENTS].set_presence(agent.id, presence, reason)
     released = []
     if presence is not Presence.AVAILABLE:
-        for request_id in await daemon.agents.holds(agent.id):
-            record = await daemon.store.get(request_id)
+        for request_id in await app[AGENTS].holds(agent.id):
+            record = await app[STORE].get(request_id)
             if record is not None and record.state.value == "offered":
                 try:
-                    await daemon.store.reject(request_id, agent.id, f"agent {presence.value}")
+                    await app[STORE].reject(request_id, agent.id, f"agent {presence.value}")
                     released.append(request_id)
                 except QueueError:
                     pass  # accepted or expired meanwhile
-    updated = await daemon.agents.get(agent.id)
+    updated = await app[AGENTS].get(agent.id)
     assert updated is not None
     return web.json_response(agent_json(updated) | {"released_offers": released})
 
@@ -91,20 +91,20 @@ async def set_profile(request: web.Request) -> web.Response:
     a capacity below what the agent holds now is refused."""
     agent = await _agent(request, (Scope.SUPERVISOR,))
     what = request.match_info["what"]
-    daemon = request.app[DAEMON]
+    app = request.app
     body = await json_body(request, {what})
     if what == "capacity":
         changed = dataclasses.replace(agent, capacity=int_map(body, what, CHANNELS, 0, 1000))
     else:
-        known = daemon.settings.skills
+        known = app[SETTINGS]().skills
         changed = dataclasses.replace(
             agent, skills=int_map(body, what, known, MIN_LEVEL, MAX_LEVEL)
         )
     try:
-        await daemon.agents.upsert(changed)
+        await app[AGENTS].upsert(changed)
     except QueueError as exc:
         raise ApiError(409, exc.code.name.lower(), str(exc), what) from None
-    updated = await daemon.agents.get(agent.id)
+    updated = await app[AGENTS].get(agent.id)
     assert updated is not None
     return web.json_response(agent_json(updated))
 
@@ -112,25 +112,25 @@ async def set_profile(request: web.Request) -> web.Response:
 async def list_queues(request: web.Request) -> web.Response:
     """Every queue, live: waiting, the oldest wait, and its routing settings in short."""
     principal(request, Scope.SUPERVISOR, Scope.INTEGRATION)
-    daemon = request.app[DAEMON]
-    now_ms = await daemon.store.now_ms()
+    app = request.app
+    now_ms = await app[STORE].now_ms()
     orphans: dict[str, list[dict[str, Any]]] = {}
-    for o in await daemon.presence.orphans():
+    for o in await app[PRESENCE].orphans():
         since = round((now_ms - o.since_ms) / 1000, 1)
         orphans.setdefault(o.queue, []).append(
             {"request": o.request_id, "agent": o.agent, "agent_gone_s": since}
         )
     out = []
-    for name, queue in daemon.settings.queues.items():
-        head = await daemon.store.peek(name, 1)
-        oldest = (await daemon.store.get(head[0])) if head else None
+    for name, queue in app[SETTINGS]().queues.items():
+        head = await app[STORE].peek(name, 1)
+        oldest = (await app[STORE].get(head[0])) if head else None
         out.append(
             {
                 "name": name,
                 "tier": queue.tier,
                 "mode": queue.mode,
                 "assignment": queue.routing.assignment,
-                "waiting": await daemon.store.waiting_count(name),
+                "waiting": await app[STORE].waiting_count(name),
                 "oldest_wait_s": round((now_ms - oldest.enqueued_ms) / 1000, 1) if oldest else None,
                 "orphaned": orphans.get(name, []),
             }
@@ -145,17 +145,17 @@ async def force_assign(request: web.Request) -> web.Response:
     body = await json_body(request, {"agent", "reason"})
     agent_id = text(body, "agent", max_len=64)
     reason = text(body, "reason", required=False)
-    daemon = request.app[DAEMON]
+    app = request.app
     request_id = request.match_info["id"]
-    record = await daemon.store.get(request_id)
+    record = await app[STORE].get(request_id)
     if record is None:
         raise ApiError(404, "not_found", f"no request {request_id!r}")
     try:
         if record.state.value != "waiting":
-            await daemon.store.transfer(request_id, record.request.queue, f"supervisor: {reason}")
-        await daemon.store.assign(request_id, agent_id, why={"forced": reason}, force=True)
+            await app[STORE].transfer(request_id, record.request.queue, f"supervisor: {reason}")
+        await app[STORE].assign(request_id, agent_id, why={"forced": reason}, force=True)
     except QueueError as exc:
         raise refusal(exc) from None
-    updated = await daemon.store.get(request_id)
+    updated = await app[STORE].get(request_id)
     assert updated is not None
     return web.json_response(describe(updated))

@@ -9,7 +9,7 @@ import ipaddress
 import logging
 import sys
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -18,19 +18,15 @@ from redis.exceptions import RedisError
 
 from frontdesk.queues.errors import EncodeError, StaleRead
 from frontdesk.router.api import agents as api_agents
+from frontdesk.router.api import keys, status, ws_tickets
 from frontdesk.router.api import outbox as api_outbox
-from frontdesk.router.api import ws_tickets
 from frontdesk.router.api.agent_ws import agent_socket
-from frontdesk.router.api.keys import DAEMON
 from frontdesk.router.api.requests import get_attachment, get_request
+from frontdesk.router.api.services import HttpTimeouts, Services
 from frontdesk.router.api.work import work
 from frontdesk.router.http import openapi
 from frontdesk.router.http.auth import PRINCIPAL, TokenBook, digest, is_public
 from frontdesk.router.http.body import ApiError
-
-if TYPE_CHECKING:
-    from frontdesk.router.daemon.daemon import Daemon
-    from frontdesk.router.daemon.settings import HttpSettings
 
 log = logging.getLogger("frontdesk.http")
 
@@ -86,7 +82,7 @@ class ClientFaultLog(logging.LoggerAdapter):  # type: ignore[type-arg]
         return msg, kwargs
 
 
-def runner_options(http: HttpSettings) -> dict[str, Any]:
+def runner_options(http: HttpTimeouts) -> dict[str, Any]:
     """The AppRunner's protocol options: `http.idle_timeout` closes a connection that has sent
     no complete request head for that long (aiohttp's keep-alive timer runs from the moment a
     connection opens), and aiohttp's own errors go through ClientFaultLog."""
@@ -103,7 +99,7 @@ async def body_deadline(request: web.Request, handler: Handler) -> web.StreamRes
     read of the body raises BodyTimeout, answered 408 (json_errors) and the connection closed."""
     if not request.body_exists or request.content.is_eof():
         return await handler(request)
-    timeout_s = request.app[DAEMON].settings.http.body_timeout_s
+    timeout_s = request.app[keys.SETTINGS]().http.body_timeout_s
     content = request.content
 
     def expire() -> None:
@@ -172,7 +168,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     site key), and sees the caller's token when one was given."""
     if request.path in PUBLIC or not request.path.startswith("/v1/"):
         return await handler(request)
-    book = TokenBook(request.app[DAEMON].settings.api_tokens)
+    book = TokenBook(request.app[keys.SETTINGS]().api_tokens)
     token = book.authenticate(request.headers.get("Authorization"))
     if token is None and is_public(request.match_info.handler):
         return await handler(request)
@@ -183,7 +179,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         )
     request[PRINCIPAL] = token
     if token.agent is not None:
-        request.app[DAEMON].presence.heard(token.agent)  # the agent is there (presence_watch.py)
+        request.app[keys.PRESENCE].heard(token.agent)  # the agent is there (presence_watch.py)
     return await handler(request)
 
 
@@ -194,15 +190,15 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     """Ready to take requests: Redis answers."""
-    daemon = request.app[DAEMON]
+    app = request.app
     try:
-        await asyncio.wait_for(daemon.redis.ping(), READY_TIMEOUT_S)
+        await asyncio.wait_for(app[keys.REDIS].ping(), READY_TIMEOUT_S)
     except (RedisError, OSError, TimeoutError) as exc:
-        daemon.metrics.redis_up.set(0)
+        app[keys.METRICS].redis_up.set(0)
         response = error_response(503, "redis_unavailable", f"Redis does not answer: {exc}")
         response.headers["Retry-After"] = RETRY_AFTER_S
         return response
-    daemon.metrics.redis_up.set(1)
+    app[keys.METRICS].redis_up.set(1)
     return web.json_response({"status": "ready"})
 
 
@@ -235,36 +231,49 @@ def _may_read_metrics(request: web.Request, token_sha256: str | None) -> None:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    daemon = request.app[DAEMON]
-    _may_read_metrics(request, daemon.settings.metrics.token_sha256)
+    app = request.app
+    _may_read_metrics(request, app[keys.SETTINGS]().metrics.token_sha256)
     with contextlib.suppress(TimeoutError):  # the memory gauges, fresh, if Redis answers soon
-        await asyncio.wait_for(daemon.check_memory(), READY_TIMEOUT_S)
-    body = daemon.metrics.render()
+        await asyncio.wait_for(app[keys.CHECK_MEMORY](), READY_TIMEOUT_S)
+    body = app[keys.METRICS].render()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 async def openapi_document(request: web.Request) -> web.Response:
     paths: dict[str, Any] = dict(api_outbox.OPENAPI_PATHS)
-    for channel in request.app[DAEMON].channels:
+    for channel in request.app[keys.CHANNELS]:
         describe = getattr(channel, "openapi_paths", None)
         paths |= describe() if describe else openapi.from_routes(channel.name, channel.routes())
+        if channel.name == "form":  # the status lookup is described with the form, as it was
+            paths |= status.OPENAPI_PATHS
     return web.json_response(openapi.document(paths))
 
 
-def create_app(daemon: Daemon) -> web.Application:
+def create_app(services: Services) -> web.Application:
+    """The daemon's HTTP application on `services`, each set under its key (router/api/keys.py),
+    with every channel's routes."""
     app = web.Application(
         middlewares=[json_errors, body_deadline, authenticate], client_max_size=1024 * 1024
     )
-    app[DAEMON] = daemon
+    app[keys.SETTINGS] = services.settings
+    app[keys.REDIS] = services.redis
+    app[keys.STORE] = services.store
+    app[keys.AGENTS] = services.agents
+    app[keys.FRONT] = services.front
+    app[keys.STANDING] = services.standing
+    app[keys.PRESENCE] = services.presence
+    app[keys.METRICS] = services.metrics
+    app[keys.CHECK_MEMORY] = services.check_memory
+    app[keys.LISTENERS] = services.listeners
+    app[keys.CHANNELS] = services.channels
+    app[keys.SITE_ORIGIN] = services.site_origin
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/v1/openapi.json", openapi_document)
     app.router.add_get("/v1/requests/{id}", get_request)
     app.router.add_get("/v1/requests/{id}/attachments/{ref}", get_attachment)
-    from frontdesk.channels.form import status_lookup  # here: channel modules import router.app
-
-    app.router.add_get("/v1/requests/{id}/status", status_lookup)  # any channel's receipt
+    app.router.add_get("/v1/requests/{id}/status", status.status_lookup)  # any channel's receipt
     app.router.add_post("/v1/requests/{id}/assign", api_agents.force_assign)
     app.router.add_post(
         "/v1/requests/{id}/{action:accept|reject|messages|complete|transfer|escalate}", work
@@ -276,7 +285,7 @@ def create_app(daemon: Daemon) -> web.Application:
     app.router.add_post("/v1/agents/{agent}/presence", api_agents.set_presence)
     app.router.add_put("/v1/agents/{agent}/{what:capacity|skills}", api_agents.set_profile)
     app.router.add_get("/v1/queues", api_agents.list_queues)
-    api_outbox.mount(app, daemon.outbox)
-    for channel in daemon.channels:
+    api_outbox.mount(app, services.outbox)
+    for channel in services.channels:
         app.router.add_routes(channel.routes())
     return app

@@ -17,12 +17,12 @@ from typing import Any
 from aiohttp import web
 
 from frontdesk.queues.outbox import DeadLetter
+from frontdesk.router.api.keys import OUTBOX
 from frontdesk.router.conf.yaml import parse_duration
 from frontdesk.router.http.auth import Scope, principal
 from frontdesk.router.http.openapi import Schema, json_content, operation
 from frontdesk.router.outbound.outbox import OutboxEngine
 
-OUTBOX: web.AppKey[OutboxEngine] = web.AppKey("outbox", OutboxEngine)
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from frontdesk.queues.blobs import is_reference
 from frontdesk.queues.store import RequestRecord
-from frontdesk.router.api.keys import DAEMON
+from frontdesk.router.api.keys import FRONT, STANDING, STORE
 from frontdesk.router.http.auth import Scope, principal
 from frontdesk.router.http.views import describe
 
@@ -18,14 +18,14 @@ _BINARY = "application/octet-stream"
 
 async def standing(request: web.Request, record: RequestRecord) -> dict[str, Any]:
     """Queue position and estimated wait of a waiting request."""
-    return await request.app[DAEMON].standing(record)
+    return await request.app[STANDING](record)
 
 
 async def _visible(request: web.Request) -> RequestRecord:
     """The request of the path, if the caller may see it (an agent: only one it holds)."""
     token = principal(request, Scope.AGENT, Scope.INTEGRATION, Scope.SUPERVISOR)
     request_id = request.match_info["id"]
-    record = await request.app[DAEMON].store.get(request_id)
+    record = await request.app[STORE].get(request_id)
     if record is None or (token.scope is Scope.AGENT and record.agent != token.agent):
         raise web.HTTPNotFound(text=f"no request {request_id!r}")
     return record
@@ -41,13 +41,13 @@ async def get_attachment(request: web.Request) -> web.Response:
     in the desk's own origin (customers choose its type and content)."""
     record = await _visible(request)
     ref = request.match_info["ref"]
-    daemon = request.app[DAEMON]
-    messages = await daemon.store.messages(record.request.id) if record.messages else []
+    app = request.app
+    messages = await app[STORE].messages(record.request.id) if record.messages else []
     listed = [*record.request.attachments, *(a for m in messages for a in m.attachments)]
     found = next((a for a in listed if a.ref == ref), None) if is_reference(ref) else None
     if found is None:
         raise web.HTTPNotFound(text=f"request {record.request.id} has no attachment {ref!r}")
-    content = await daemon.front.blobs.get(ref)
+    content = await app[FRONT].blobs.get(ref)
     if content is None:
         raise web.HTTPGone(text=f"attachment {found.filename!r} is no longer kept (retention)")
     name = quote(found.filename, safe="")

@@ -3,7 +3,7 @@ agent acting is the token's agent; a supervisor's or admin's token names it in t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
@@ -17,13 +17,10 @@ from frontdesk.queues.errors import (
 )
 from frontdesk.queues.request import Message
 from frontdesk.queues.store import RequestRecord
-from frontdesk.router.api.keys import DAEMON
+from frontdesk.router.api.keys import FRONT, SETTINGS, STORE
 from frontdesk.router.http.auth import ApiToken, Scope, principal
 from frontdesk.router.http.body import ApiError, invalid, json_body, number, text
 from frontdesk.router.http.views import attachment_view, describe
-
-if TYPE_CHECKING:
-    from frontdesk.router.daemon.daemon import Daemon
 
 MAX_WRAP_UP_S = 3600.0
 
@@ -50,20 +47,20 @@ def acting_agent(token: ApiToken, body: dict[str, Any]) -> str:
     return text(body, "agent", max_len=64)
 
 
-async def _record(daemon: Daemon, request_id: str) -> RequestRecord:
-    record = await daemon.store.get(request_id)
+async def _record(app: web.Application, request_id: str) -> RequestRecord:
+    record = await app[STORE].get(request_id)
     if record is None:
         raise ApiError(404, "not_found", f"no request {request_id!r}")
     return record
 
 
-async def full_request(daemon: Daemon, record: RequestRecord) -> dict[str, Any]:
+async def full_request(app: web.Application, record: RequestRecord) -> dict[str, Any]:
     """What an agent needs on accepting: the request, its thread, the customer, and the
     customer's other requests, open ones first."""
-    messages = await daemon.store.messages(record.request.id)
+    messages = await app[STORE].messages(record.request.id)
     customer_id = record.request.customer.id
-    customer = await daemon.front.customers.get(customer_id) if customer_id else None
-    history = await daemon.front.customers.requests(customer_id) if customer_id else []
+    customer = await app[FRONT].customers.get(customer_id) if customer_id else None
+    history = await app[FRONT].customers.requests(customer_id) if customer_id else []
     described = describe(record)
     return described | {
         "body": record.request.body,
@@ -94,17 +91,17 @@ async def work(request: web.Request) -> web.Response:
     token = principal(request, Scope.AGENT, Scope.SUPERVISOR)
     body = await json_body(request, FIELDS)
     result = await perform(
-        request.app[DAEMON], token, request.match_info["action"], request.match_info["id"], body
+        request.app, token, request.match_info["action"], request.match_info["id"], body
     )
     return web.json_response(result)
 
 
 async def perform(
-    daemon: Daemon, token: ApiToken, action: str, request_id: str, body: dict[str, Any]
+    app: web.Application, token: ApiToken, action: str, request_id: str, body: dict[str, Any]
 ) -> dict[str, Any]:
     """One action on a request for the acting agent (the REST API and the agent WebSocket)."""
-    record = await _record(daemon, request_id)
-    store = daemon.store
+    record = await _record(app, request_id)
+    store = app[STORE]
     agent = acting_agent(token, body)
     if action != "accept" and record.agent != agent and token.scope is Scope.AGENT:
         raise ApiError(403, "not_your_request", f"request {request_id} is not held by {agent}")
@@ -122,35 +119,35 @@ async def perform(
             wrap = number(body, "wrap_up_s", 0, MAX_WRAP_UP_S, 0)
             await store.complete(request_id, agent, text(body, "resolution", False, 200), wrap)
         elif action == "transfer":
-            await _transfer(daemon, record, body)
+            await _transfer(app, record, body)
         elif action == "escalate":
-            target = _next_tier(daemon, record)
+            target = _next_tier(app, record)
             await store.escalate(request_id, target, text(body, "note", required=False))
         else:
             raise ApiError(404, "not_found", f"no action {action!r}")
     except QueueError as exc:
         raise refusal(exc) from None
-    updated = await _record(daemon, request_id)
-    return await full_request(daemon, updated) if action == "accept" else describe(updated)
+    updated = await _record(app, request_id)
+    return await full_request(app, updated) if action == "accept" else describe(updated)
 
 
-def _next_tier(daemon: Daemon, record: RequestRecord) -> str:
-    queue = daemon.settings.queues.get(record.request.queue)
+def _next_tier(app: web.Application, record: RequestRecord) -> str:
+    queue = app[SETTINGS]().queues.get(record.request.queue)
     if queue is None or not queue.escalate_to:
         raise ApiError(409, "no_escalation", f"queue {record.request.queue!r} has no escalate_to")
     return queue.escalate_to
 
 
-async def _transfer(daemon: Daemon, record: RequestRecord, body: dict[str, Any]) -> None:
+async def _transfer(app: web.Application, record: RequestRecord, body: dict[str, Any]) -> None:
     """To another queue (`queue`), or to a named colleague (`to_agent`): the request goes back to
     its queue with its age kept, then straight to that agent, who must be available with room."""
     reason = text(body, "reason", required=False)
     if body.get("to_agent") is not None:
         colleague = text(body, "to_agent", max_len=64)
-        await daemon.store.transfer(record.request.id, record.request.queue, reason)
-        await daemon.store.assign(record.request.id, colleague, why={"transfer": reason})
+        await app[STORE].transfer(record.request.id, record.request.queue, reason)
+        await app[STORE].assign(record.request.id, colleague, why={"transfer": reason})
         return
     queue = text(body, "queue", max_len=64)
-    if queue not in daemon.settings.queues:
+    if queue not in app[SETTINGS]().queues:
         raise invalid("queue", f"no queue {queue!r}")
-    await daemon.store.transfer(record.request.id, queue, reason)
+    await app[STORE].transfer(record.request.id, queue, reason)

@@ -9,8 +9,7 @@ import secrets
 
 from aiohttp import web
 
-from frontdesk.queues.wire import text
-from frontdesk.router.api.keys import DAEMON
+from frontdesk.router.api.keys import AGENTS, SETTINGS
 from frontdesk.router.http.auth import ApiToken, Scope, caller, digest, principal
 from frontdesk.router.http.body import ApiError
 
@@ -20,10 +19,8 @@ TICKET_TTL_S = 30
 async def issue(request: web.Request) -> web.Response:
     """POST /v1/agents/ws-ticket: a ticket for the caller's own agent socket."""
     token = agent_token(request)
-    daemon = request.app[DAEMON]
     ticket = "fdw_" + secrets.token_urlsafe(24)
-    key = daemon.store.keys.ws_ticket(digest(ticket))
-    await daemon.redis.set(key, token.name, ex=TICKET_TTL_S)
+    await request.app[AGENTS].keep_socket_ticket(digest(ticket), token.name, TICKET_TTL_S)
     return web.json_response(
         {"ticket": ticket, "expires_in_s": TICKET_TTL_S, "url": f"/v1/agents/ws?ticket={ticket}"}
     )
@@ -52,10 +49,8 @@ async def redeem(request: web.Request) -> ApiToken:
             401, "unauthorized", "give an agent token (Authorization: Bearer) or a ?ticket=",
             "Authorization",
         )  # fmt: skip
-    daemon = request.app[DAEMON]
-    found_name = await daemon.redis.getdel(daemon.store.keys.ws_ticket(digest(ticket)))
-    name = text(found_name) if found_name is not None else None
-    found = next((t for t in daemon.settings.api_tokens if t.name == name), None)
+    name = await request.app[AGENTS].redeem_socket_ticket(digest(ticket))
+    found = next((t for t in request.app[SETTINGS]().api_tokens if t.name == name), None)
     if found is None:  # unknown, used, expired, or its token was removed meanwhile
         raise ApiError(401, "unauthorized", "the ticket is not valid (used, or older than 30 s)",
                        "ticket")  # fmt: skip

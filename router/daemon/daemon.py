@@ -18,6 +18,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
 from frontdesk.channels.base import ChannelRuntime, RoutesOnly
+from frontdesk.channels.form_config import form_site_origin
 from frontdesk.channels.registry import MODULES
 from frontdesk.queues.agents import AgentStore
 from frontdesk.queues.customers import CustomerStore
@@ -27,6 +28,7 @@ from frontdesk.queues.keys import Keys
 from frontdesk.queues.liveness import Liveness
 from frontdesk.queues.store import QueueStore
 from frontdesk.router.api.app import create_app, runner_options
+from frontdesk.router.api.services import Services
 from frontdesk.router.conf.yaml import ConfigError
 from frontdesk.router.daemon import memory
 from frontdesk.router.daemon.config_diff import changed_keys, top_key
@@ -139,7 +141,7 @@ class Daemon:
         await self._sync_agents(s)
         await self._learn_recent_throughput()
         await self.check_memory(warn=True)
-        self._runner = web.AppRunner(create_app(self), **runner_options(s.http))
+        self._runner = web.AppRunner(create_app(self.api_services()), **runner_options(s.http))
         await self._runner.setup()
         site = web.TCPSite(self._runner, s.http.host, s.http.port)
         await listening(site.start, f"{s.http.host}:{s.http.port}", "http.host, http.port")
@@ -162,6 +164,24 @@ class Daemon:
             ),
         ]
         log.info("frontdesk listening on http://%s:%d (tenant %s)", host, port, s.tenant)
+
+    def api_services(self) -> Services:
+        """What the HTTP API is built on (started stores; the settings read as they are now)."""
+        return Services(
+            settings=lambda: self.settings,
+            redis=self.redis,
+            store=self.store,
+            agents=self.agents,
+            front=self.front,
+            standing=self.standing,
+            presence=self.presence,
+            outbox=self.outbox,
+            metrics=self.metrics,
+            check_memory=self.check_memory,
+            listeners=self.listeners,
+            channels=self.channels,
+            site_origin=lambda origin: form_site_origin(self.settings.channels, origin),
+        )
 
     def _client(self, url: str | None, connections: int) -> Redis:
         """A client whose pool waits for a free connection under load instead of refusing, and

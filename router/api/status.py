@@ -1,0 +1,133 @@
+"""The customer's own view of a request, for any channel's receipt (public, with the status token
+from the receipt or the link in a notice):
+
+    GET /v1/requests/{id}/status?token=...   state, queue position, estimated wait, the agent
+
+A browser gets the status page (router/api/status_page.py), an API client the JSON view. A wrong
+token is answered as if there were no such request. A form site's origin may read the answer
+(CORS), as the config has the sites now."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from frontdesk.queues.states import State
+from frontdesk.router.api import status_page
+from frontdesk.router.api.keys import AGENTS, FRONT, SITE_ORIGIN, STORE
+from frontdesk.router.api.requests import standing
+from frontdesk.router.http.auth import public
+from frontdesk.router.http.body import ApiError
+from frontdesk.router.http.openapi import json_content, operation
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+async def _status(request: web.Request) -> web.StreamResponse:
+    """The customer's view: state, queue position, estimated wait, and the agent's display
+    name once one works on it. A wrong token is answered as if there were no such request."""
+    request_id = request.match_info["id"]
+    token = request.query.get("token")
+    if not token:
+        raise ApiError(400, "missing", "token: is required", "token")
+    browser = status_page.wants_html(request)
+    unknown = ApiError(404, "not_found", "no such request, or the token does not match it")
+    app = request.app
+    known = _printable(request_id, 64) and _printable(token, 128)
+    if not (known and app[FRONT].check_status_token(request_id, token)):
+        if browser:
+            return status_page.not_found(status_page.language(request))
+        raise unknown
+    record = await app[STORE].get(request_id)
+    if record is None:
+        if browser:
+            return status_page.not_found(status_page.language(request))
+        raise unknown
+    agent = None
+    if record.agent and record.state in (State.ASSIGNED, State.COMPLETED):
+        profile = await app[AGENTS].get(record.agent)
+        agent = profile.name if profile is not None else None
+    where = await standing(request, record)
+    view = {
+        "id": record.request.id,
+        "state": record.state.value,
+        "position": where["position"],
+        "estimated_wait_s": where["estimated_wait_s"],
+        "agent": agent,
+    }
+    if browser:  # the link in a notice, opened in a browser
+        return status_page.page(view, status_page.language(request, record.request.language))
+    return web.json_response(view)
+
+
+def _cors(inner: Handler) -> Handler:
+    """Refusals as JSON, and CORS headers for the form sites' origins."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        try:
+            response = await inner(request)
+        except ApiError as refused:
+            response = _refusal(refused)
+        origin = request.headers.get("Origin")
+        if origin is not None and request.app[SITE_ORIGIN](origin):
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Expose-Headers"] = "Retry-After"
+            response.headers["Vary"] = "Origin"
+        return response
+
+    return handle
+
+
+def _refusal(exc: ApiError) -> web.Response:
+    """A refusal as the channels render theirs (`field` always present, null when none): the
+    same body the status lookup answered when the form channel served it. (With the one error
+    renderer of router/http/errors.py, this is `Refusal.response()`.)"""
+    error = {"code": exc.code, "message": exc.message, "field": exc.field}
+    return web.json_response({"error": error}, status=exc.status, headers=exc.headers)
+
+
+status_lookup = public(_cors(_status))
+"""`GET /v1/requests/{id}/status?token=...`, for any channel's request (public)."""
+
+
+def _printable(text: str, limit: int) -> bool:
+    return 0 < len(text) <= limit and all("\x21" <= c <= "\x7e" for c in text)
+
+
+# -- the API description --------------------------------------------------------------------------
+_TEXT: dict[str, Any] = {"type": "string"}
+_STATUS: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "state", "position", "estimated_wait_s", "agent"],
+    "properties": {
+        "id": _TEXT,
+        "state": {"enum": [s.value for s in State]},
+        "position": {"type": ["integer", "null"], "description": "1-based, while waiting"},
+        "estimated_wait_s": {"type": ["number", "null"]},
+        "agent": {"type": ["string", "null"], "description": "the agent's display name"},
+    },
+}
+
+
+def _get_status() -> dict[str, Any]:
+    op = operation(
+        "The customer's view of their request (with the status token from the receipt)",
+        "getRequestStatus",
+        json_content("Where the request stands", _STATUS)
+        | {
+            "content": {
+                **json_content("", _STATUS)["content"],
+                "text/html": {"schema": {"type": "string"}},
+            }
+        },
+        path_params=("id",),
+        errors=(400, 404),
+        secured=False,
+    )
+    op["parameters"].append({"name": "token", "in": "query", "required": True, "schema": _TEXT})
+    return op
+
+
+OPENAPI_PATHS: dict[str, Any] = {"/v1/requests/{id}/status": {"get": _get_status()}}
