@@ -12,11 +12,14 @@ from redis.asyncio import Redis
 
 from frontdesk.channels.base import ChannelRuntime
 from frontdesk.channels.form_config import form_site_origin
+from frontdesk.channels.registry import MODULES
 from frontdesk.queues.agents import AgentStore
 from frontdesk.queues.customers import CustomerStore
+from frontdesk.queues.events import Event
 from frontdesk.queues.store import QueueStore
 from frontdesk.router.api.app import create_app
 from frontdesk.router.api.services import Services
+from frontdesk.router.daemon.context import DaemonContext
 from frontdesk.router.daemon.metrics import Metrics
 from frontdesk.router.daemon.settings import Settings
 from frontdesk.router.intake.front import Front
@@ -34,11 +37,13 @@ async def services(
     *,
     front: Front | None = None,
     outbox: OutboxEngine | None = None,
-    channels: Sequence[ChannelRuntime] = (),
+    channels: Sequence[ChannelRuntime] | None = (),
     metrics: Metrics | None = None,
 ) -> Services:
     """The API's services on these stores, with `settings` (a callable: read per request, as
-    the daemon's after a reload). The settings' agents are not stored: a test upserts its own."""
+    the daemon's after a reload). The settings' agents are not stored: a test upserts its own.
+    `channels=None`: the configured channels, made as the daemon makes them (their HTTP routes
+    only: nothing is started)."""
     current = settings if callable(settings) else (lambda: settings)
     if front is None:
         front = Front(store, CustomerStore(store), current)
@@ -49,6 +54,12 @@ async def services(
         found = current().queues.get(queue)
         return found.routing.groups if found is not None else ()
 
+    standing = Standing(store, agents, Throughput(), groups)
+    listeners: set[Callable[[Event], None]] = set()
+    if channels is None:
+        context = DaemonContext(front, standing, lambda: current().agents, listeners)
+        channels = [MODULES[n].create(c, context) for n, c in current().channels.items()]
+
     async def check_memory() -> Any:
         return None
 
@@ -58,12 +69,12 @@ async def services(
         store=store,
         agents=agents,
         front=front,
-        standing=Standing(store, agents, Throughput(), groups),
+        standing=standing,
         presence=PresenceWatch(current, metrics.registry),
         outbox=outbox or OutboxEngine(redis, store.keys, [], DeliveryContext(store, agents)),
         metrics=metrics,
         check_memory=check_memory,
-        listeners=set(),
+        listeners=listeners,
         channels=channels,
         site_origin=lambda origin: form_site_origin(current().channels, origin),
     )

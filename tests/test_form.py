@@ -1,6 +1,7 @@
-"""The web form channel on a running daemon: POST /v1/requests (JSON and plain HTML forms, site
-keys and origins, bearer tokens, idempotency, every refusal naming its field, rate limits, Redis
-down) and the customer's status lookup. Real aiohttp client, real daemon, real Redis."""
+"""The web form channel on the API: POST /v1/requests (JSON and plain HTML forms, site keys and
+origins, bearer tokens, idempotency, every refusal naming its field, rate limits, Redis down) and
+the customer's status lookup. Real aiohttp client and real Redis; the app is `create_app` on the
+test Redis's stores (aiohttp_client), a running daemon only where Redis goes down."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import aiohttp
 import pytest
+from aiohttp.test_utils import TestClient
+from api_services import services as api_services
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +22,8 @@ from frontdesk.channels.fields import parse_size
 from frontdesk.channels.form import normalize_origin
 from frontdesk.queues.request import Channel
 from frontdesk.queues.states import State
+from frontdesk.router.api.app import create_app
+from frontdesk.router.api.services import Services
 from frontdesk.router.daemon.daemon import Daemon
 from frontdesk.router.daemon.redis_server import EmbeddedRedis
 from frontdesk.router.daemon.settings import parse_settings
@@ -84,11 +89,13 @@ def _settings(url: str):
 
 
 @pytest.fixture
-async def daemon(redis, redis_server) -> AsyncIterator[Daemon]:
-    d = Daemon(_settings(redis_server.url), "form.yaml")
-    await d.start()
-    yield d
-    await d.stop()
+async def services(redis, store, agents, redis_server) -> Services:
+    """The API with the form channel on the test Redis, its agents stored as the daemon stores
+    them (no daemon: no dispatcher)."""
+    settings = _settings(redis_server.url)
+    for agent in settings.agents:
+        await agents.upsert(agent)
+    return await api_services(settings, redis, store, agents, channels=None)
 
 
 @pytest.fixture
@@ -98,11 +105,11 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 class Client:
-    """Posts to one daemon; returns (status, JSON body or None, headers)."""
+    """Posts to one API (`base`: "" with aiohttp's test client); returns (status, JSON body or
+    None, headers)."""
 
-    def __init__(self, daemon: Daemon, http: aiohttp.ClientSession) -> None:
-        assert daemon.address is not None
-        self.base = f"http://127.0.0.1:{daemon.address[1]}"
+    def __init__(self, base: str, http: aiohttp.ClientSession | TestClient[Any, Any]) -> None:
+        self.base = base
         self.http = http
 
     async def call(
@@ -142,21 +149,21 @@ class Client:
 
 
 @pytest.fixture
-def client(daemon: Daemon, http: aiohttp.ClientSession) -> Client:
-    return Client(daemon, http)
+async def client(services: Services, aiohttp_client: Any) -> Client:
+    return Client("", await aiohttp_client(create_app(services)))
 
 
-async def _stored(daemon: Daemon) -> int:
-    return sum([await daemon.store.waiting_count(q) for q in ("general", "billing", "vip")])
+async def _stored(services: Services) -> int:
+    return sum([await services.store.waiting_count(q) for q in ("general", "billing", "vip")])
 
 
-async def test_a_json_post_is_stored_classified_and_idempotent(client, daemon) -> None:
+async def test_a_json_post_is_stored_classified_and_idempotent(client, services) -> None:
     status, body, headers = await client.post(GOOD, key="order-1001")
     assert status == 201, body
     assert set(body) == {"id", "status_token", "status_url"}
     assert body["status_url"] == f"/v1/requests/{body['id']}/status?token={body['status_token']}"
     assert headers["Access-Control-Allow-Origin"] == SHOP
-    record = await daemon.store.get(body["id"])
+    record = await services.store.get(body["id"])
     assert record is not None and record.state is State.WAITING
     r = record.request
     assert (r.channel, r.queue, r.category) == (Channel.FORM, "billing", "orders")
@@ -169,31 +176,31 @@ async def test_a_json_post_is_stored_classified_and_idempotent(client, daemon) -
 
     again_status, again, _ = await client.post(GOOD, key="order-1001")
     assert (again_status, again) == (200, body)
-    assert await _stored(daemon) == 1
+    assert await _stored(services) == 1
 
     changed = GOOD | {"body": "Something else entirely"}
     status, error, _ = await client.post(changed, key="order-1001")
     assert status == 409 and error["error"]["code"] == "conflict"
     assert error["error"]["field"] == "Idempotency-Key"
-    assert await _stored(daemon) == 1
+    assert await _stored(services) == 1
 
 
-async def test_without_a_rule_the_default_queue_and_the_sites_entry_point(client, daemon) -> None:
+async def test_without_a_rule_the_default_queue_and_the_sites_entry_point(client, services) -> None:
     minimal = {"email": "wang@example.com", "body": "How do I export my data?"}
     status, body, _ = await client.post(minimal, key="a")
     assert status == 201
-    record = await daemon.store.get(body["id"])
+    record = await services.store.get(body["id"])
     assert record is not None and record.request.queue == "general"
     assert record.request.customer.phone is None and record.request.category is None
     status, body, _ = await client.post(
         minimal, key="b", site=VIP, origin="https://vip.example.com:8443"
     )
     assert status == 201
-    vip = await daemon.store.get(body["id"])
+    vip = await services.store.get(body["id"])
     assert vip is not None and vip.request.queue == "vip" and vip.request.entry_point == "form:vip"
 
 
-async def test_a_plain_html_form_with_hidden_fields(client, daemon) -> None:
+async def test_a_plain_html_form_with_hidden_fields(client, services) -> None:
     fields = {
         "site": SITE,
         "idempotency_key": "html-1",
@@ -205,7 +212,7 @@ async def test_a_plain_html_form_with_hidden_fields(client, daemon) -> None:
     }
     status, body, _ = await client.post_form(fields)
     assert status == 201, body
-    record = await daemon.store.get(body["id"])
+    record = await services.store.get(body["id"])
     assert record is not None
     r = record.request
     assert (r.queue, r.customer.phone, r.customer.email) == ("billing", "+8613800138000", None)
@@ -260,7 +267,7 @@ BAD_FIELDS = [
 ]
 
 
-async def test_each_bad_field_is_refused_by_name(client, daemon) -> None:
+async def test_each_bad_field_is_refused_by_name(client, services) -> None:
     for change, field, code in BAD_FIELDS:
         body = {k: v for k, v in (GOOD | change).items() if v is not None}
         status, error, _ = await client.post(body)
@@ -268,7 +275,7 @@ async def test_each_bad_field_is_refused_by_name(client, daemon) -> None:
         assert (error["error"]["code"], error["error"]["field"]) == (code, field), change
         if code in ("invalid", "missing"):
             assert error["error"]["message"].startswith(f"{field}:"), error
-    assert await _stored(daemon) == 0
+    assert await _stored(services) == 0
 
 
 NOT_FORMS = [
@@ -285,16 +292,16 @@ NOT_FORMS = [
 ]
 
 
-async def test_bodies_that_are_not_a_form(client, daemon) -> None:
+async def test_bodies_that_are_not_a_form(client, services) -> None:
     for raw, content_type, status, field in NOT_FORMS:
         headers = {"Content-Type": content_type, "X-Frontdesk-Site": SITE, "Idempotency-Key": "k"}
         got, error, _ = await client.call("POST", "/v1/requests", data=raw, headers=headers)
         assert got == status, (raw[:20], error)
         assert error["error"]["field"] == field, (raw[:20], error)
-    assert await _stored(daemon) == 0
+    assert await _stored(services) == 0
 
 
-async def test_the_idempotency_key_is_required_and_bounded(client, daemon) -> None:
+async def test_the_idempotency_key_is_required_and_bounded(client, services) -> None:
     status, error, _ = await client.post(GOOD, key=None)
     assert status == 400 and error["error"]["code"] == "missing"
     assert error["error"]["field"] == "Idempotency-Key"
@@ -304,10 +311,10 @@ async def test_the_idempotency_key_is_required_and_bounded(client, daemon) -> No
     form = {"site": SITE, "email": "a@example.com", "body": "hi"}
     status, error, _ = await client.post_form(form)
     assert status == 400 and error["error"]["field"] == "Idempotency-Key"
-    assert await _stored(daemon) == 0
+    assert await _stored(services) == 0
 
 
-async def test_site_keys_and_origins(client, daemon) -> None:
+async def test_site_keys_and_origins(client, services) -> None:
     status, error, _ = await client.post(GOOD, site=None)
     assert status == 401 and error["error"]["field"] == "X-Frontdesk-Site"
     status, error, _ = await client.post(GOOD, site="no-such-site-key")
@@ -319,7 +326,7 @@ async def test_site_keys_and_origins(client, daemon) -> None:
     assert status == 403, "the VIP site's origin does not go with the shop's key"
     status, error, _ = await client.post(GOOD, origin="null")
     assert status == 403
-    assert await _stored(daemon) == 0
+    assert await _stored(services) == 0
     status, _, _ = await client.post(GOOD, key="p1", origin="HTTPS://shop.example.com:443")
     assert status == 201
     status, _, _ = await client.post(GOOD, key="p2", origin=None)  # not from a browser
@@ -339,12 +346,12 @@ async def test_cors_preflight_for_the_sites_origins(client) -> None:
     assert "Access-Control-Allow-Origin" not in headers
 
 
-async def test_other_systems_post_with_a_bearer_token(client, daemon) -> None:
+async def test_other_systems_post_with_a_bearer_token(client, services) -> None:
     status, body, _ = await client.post(
         GOOD, key="same", site=None, origin=None, token=TOKENS["hd"]
     )
     assert status == 201, body
-    record = await daemon.store.get(body["id"])
+    record = await services.store.get(body["id"])
     assert record is not None and record.request.entry_point == "api:hd"
     # the same key from a site is another sender's key: a different request
     status, other, _ = await client.post(GOOD | {"email": "x@example.com"}, key="same")
@@ -355,10 +362,10 @@ async def test_other_systems_post_with_a_bearer_token(client, daemon) -> None:
     assert status == 403 and error["error"]["field"] == "Authorization"
     status, error, _ = await client.post(GOOD, key="s4", token="fdt_not-a-token")
     assert status == 401 and error["error"]["field"] == "Authorization"
-    assert await _stored(daemon) == 3
+    assert await _stored(services) == 3
 
 
-async def test_the_customer_looks_their_request_up_with_its_token(client, daemon) -> None:
+async def test_the_customer_looks_their_request_up_with_its_token(client, services) -> None:
     ids, tokens = [], []
     for n in range(2):
         status, body, _ = await client.post(
@@ -388,7 +395,7 @@ async def test_the_customer_looks_their_request_up_with_its_token(client, daemon
     status, error, _ = await client.call("GET", f"/v1/requests/{ids[1]}/status")
     assert status == 400 and error["error"]["field"] == "token"
 
-    await daemon.store.assign(ids[0], "ann", force=True)  # ann is offline: no dispatcher race
+    await services.store.assign(ids[0], "ann", force=True)  # ann is offline: no dispatcher race
     status, seen, _ = await client.call("GET", f"/v1/requests/{ids[0]}/status?token={tokens[0]}")
     assert status == 200 and seen["state"] == "assigned" and seen["agent"] == "Ann Lee"
     assert seen["position"] is None
@@ -397,7 +404,7 @@ async def test_the_customer_looks_their_request_up_with_its_token(client, daemon
 
 
 async def test_a_browser_following_the_link_gets_a_page_in_the_customers_language(
-    client, daemon
+    client, services
 ) -> None:
     browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
     ids, tokens = [], []
@@ -426,8 +433,8 @@ async def test_a_browser_following_the_link_gets_a_page_in_the_customers_languag
     status, text, _ = await page(1, **{"Accept-Language": "zh-TW,zh;q=0.9"})
     assert "您是第 2 位" in text  # the browser's language
 
-    await daemon.store.assign(ids[0], "ann", force=True)
-    await daemon.store.complete(ids[0], "ann")
+    await services.store.assign(ids[0], "ann", force=True)
+    await services.store.complete(ids[0], "ann")
     status, text, _ = await page(0)
     assert "您的请求已处理完毕。" in text and "refresh" not in text  # closed: no more refreshing
     async with client.http.get(
@@ -438,13 +445,13 @@ async def test_a_browser_following_the_link_gets_a_page_in_the_customers_languag
     assert status == 200 and seen["position"] == 1  # an API client still gets JSON
 
 
-async def test_a_sender_over_the_limit_gets_429_and_nothing_is_stored(client, daemon) -> None:
+async def test_a_sender_over_the_limit_gets_429_and_nothing_is_stored(client, services) -> None:
     for n in range(3):
         assert (await client.post(GOOD, key=f"r{n}"))[0] in (200, 201)
     status, error, headers = await client.post(GOOD, key="r-over")
     assert status == 429 and error["error"]["code"] == "rate_limited"
     assert int(headers["Retry-After"]) >= 1
-    assert await _stored(daemon) == 3
+    assert await _stored(services) == 3
 
 
 async def test_redis_down_is_503_with_retry_after(tmp_path: Path, http) -> None:
@@ -453,7 +460,8 @@ async def test_redis_down_is_503_with_retry_after(tmp_path: Path, http) -> None:
     daemon = Daemon(_settings(server.url), "form.yaml")
     await daemon.start()
     try:
-        client = Client(daemon, http)
+        assert daemon.address is not None
+        client = Client(f"http://127.0.0.1:{daemon.address[1]}", http)
         status, body, _ = await client.post(GOOD, key="before")
         assert status == 201
         server.stop()
