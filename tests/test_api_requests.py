@@ -1,4 +1,5 @@
-"""GET /v1/requests/{id} on a running daemon: scoped tokens, position, wait, explanation."""
+"""GET /v1/requests/{id}: scoped tokens (on the API alone), and on a running daemon, whose
+dispatcher makes the offers, position, wait and explanation."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from api_services import api_app
 
 from frontdesk.queues.request import Channel, Request, SkillRequirement
 from frontdesk.router.daemon.daemon import Daemon
@@ -61,17 +63,26 @@ async def _until(predicate, timeout_s: float = 10.0) -> None:
     raise AssertionError("condition not reached")
 
 
-async def test_tokens_are_required_and_scoped(daemon: Daemon) -> None:
-    rid = (await daemon.store.enqueue(Request("", Channel.CHAT, "chat", subject="发票"))).id
-    assert (await _get(daemon, f"/v1/requests/{rid}", None))[0] == 401
-    status, body = await _get(daemon, f"/v1/requests/{rid}", "fdt_wrong")
+async def test_tokens_are_required_and_scoped(redis, store, agents, aiohttp_client) -> None:
+    """On create_app(services) alone: no routing is needed to look a request up."""
+    settings = parse_settings(CONFIG.replace("{url}", "redis://unused"), "api.yaml")
+    http = await aiohttp_client(await api_app(settings, redis, store, agents))
+
+    async def get(path: str, token: str | None) -> tuple[int, dict]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with http.get(path, headers=headers) as response:
+            return response.status, await response.json()
+
+    rid = (await store.enqueue(Request("", Channel.CHAT, "chat", subject="发票"))).id
+    assert (await get(f"/v1/requests/{rid}", None))[0] == 401
+    status, body = await get(f"/v1/requests/{rid}", "fdt_wrong")
     assert status == 401 and body["error"]["code"] == "unauthorized"
     for name in ("sup", "hd"):
-        status, body = await _get(daemon, f"/v1/requests/{rid}", TOKENS[name])
+        status, body = await get(f"/v1/requests/{rid}", TOKENS[name])
         assert status == 200 and body["id"] == rid and body["subject"] == "发票"
-    status, body = await _get(daemon, f"/v1/requests/{rid}", TOKENS["ann"])
+    status, body = await get(f"/v1/requests/{rid}", TOKENS["ann"])
     assert status == 404 and body["error"]["code"] == "not_found"  # not ann's request
-    status, body = await _get(daemon, "/v1/requests/FD-999999", TOKENS["sup"])
+    status, body = await get("/v1/requests/FD-999999", TOKENS["sup"])
     assert status == 404 and "FD-999999" in body["error"]["message"]
 
 
