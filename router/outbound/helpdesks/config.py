@@ -1,5 +1,6 @@
 """`helpdesks:` in the config: a list of connectors, each with the common keys and its kind's
-own (router/helpdesk_<kind>.py), every problem reported with its YAML path and line."""
+own (parsed by the kind's module, helpdesks/<kind>.py), every problem reported with its YAML path
+and line; and `create_sink`, the connector for one parsed entry."""
 
 from __future__ import annotations
 
@@ -10,7 +11,12 @@ from urllib.parse import urlsplit
 
 from frontdesk.queues.request import Priority
 from frontdesk.router.conf.yaml import Checker, Path, render
-from frontdesk.router.outbound.helpdesks.base import ENDINGS, KINDS, HelpdeskSettings, kind
+from frontdesk.router.outbound.helpdesks import chatwoot, zammad, zendesk
+from frontdesk.router.outbound.helpdesks.base import ENDINGS, HelpdeskSettings, Kind
+from frontdesk.router.outbound.sinks import Sink
+
+# each kind's module: its options' own type is checked there, where its parser and connector meet
+KINDS: dict[str, Kind[Any]] = {k.name: k for k in (zammad.KIND, chatwoot.KIND, zendesk.KIND)}
 
 UNMAPPED = ("dead_letter", "skip")
 _NAME = r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}"
@@ -21,15 +27,20 @@ _COMMON = (
 _MAX_TIMEOUT_S = 300.0
 
 
+def create_sink(settings: HelpdeskSettings[Any]) -> Sink:
+    """The connector for one `helpdesks:` entry."""
+    return KINDS[settings.kind].sink(settings)
+
+
 def parse_helpdesks(
     check: Checker,
     raw: object,
     path: Path = ("helpdesks",),
     agent_ids: Collection[str] | None = None,
-) -> tuple[HelpdeskSettings, ...]:
+) -> tuple[HelpdeskSettings[Any], ...]:
     """`helpdesks:`, a list of connectors; every problem goes to `check` with its path.
     With `agent_ids`, the keys of each `agents` map must be among them."""
-    out: list[HelpdeskSettings] = []
+    out: list[HelpdeskSettings[Any]] = []
     seen: dict[str, int] = {}
     for i, body in enumerate(check.sequence(path, raw)):
         where: Path = (*path, i)
@@ -37,8 +48,8 @@ def parse_helpdesks(
             check.mapping(where, body)
             continue
         before = len(check.problems)
-        kind_name = check.choice((*where, "kind"), body.get("kind"), KINDS)
-        spec = kind(kind_name) if kind_name else None
+        kind_name = check.choice((*where, "kind"), body.get("kind"), tuple(KINDS))
+        spec = KINDS[kind_name] if kind_name else None
         h = check.mapping(where, body, (*_COMMON, *spec.options) if spec else None)
         name = check.string((*where, "name"), h.get("name"), _NAME)
         if name in seen:
@@ -60,7 +71,7 @@ def parse_helpdesks(
             (*where, "unmapped_agent"), h.get("unmapped_agent", "dead_letter"), UNMAPPED
         )
         priorities = states = None
-        options: object = None
+        options: Any = None
         if spec is not None:
             priorities = _choices(
                 check, (*where, "priorities"), h.get("priorities"), [p.value for p in Priority],
@@ -74,7 +85,7 @@ def parse_helpdesks(
         if len(check.problems) > before:
             continue
         assert name and kind_name and url and token and timeout and unmapped
-        assert priorities is not None and states is not None
+        assert priorities is not None and states is not None and options is not None
         out.append(
             HelpdeskSettings(
                 name=name,
