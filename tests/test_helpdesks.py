@@ -21,12 +21,11 @@ from frontdesk.router.conf.yaml import Checker, ConfigError, load_yaml, render
 from frontdesk.router.outbound.helpdesks.base import (
     HelpdeskSettings,
     HelpdeskSink,
-    error_text,
-    retry_after_s,
     ticket_body,
     ticket_tags,
 )
 from frontdesk.router.outbound.helpdesks.config import create_sink, parse_helpdesks
+from frontdesk.router.outbound.remote import error_text, retry_after_s
 from frontdesk.router.outbound.sinks import DeliveryContext, RetryLater, Undeliverable
 from frontdesk.skills import Agent, Presence
 

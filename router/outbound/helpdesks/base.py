@@ -27,8 +27,6 @@ import json
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 import aiohttp
@@ -38,6 +36,7 @@ from frontdesk.queues.events import Event, EventType
 from frontdesk.queues.request import Request
 from frontdesk.queues.tickets import TicketMap
 from frontdesk.router.conf.yaml import Checker, Path
+from frontdesk.router.outbound.remote import error_text, retry_after_s
 from frontdesk.router.outbound.sinks import DeliveryContext, RetryLater, Undeliverable
 
 ENDINGS = {EventType.COMPLETED: "completed", EventType.ABANDONED: "abandoned"}
@@ -300,43 +299,6 @@ class HelpdeskClient:
                     200,
                 ) from None
         return value
-
-
-def retry_after_s(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header (delay-seconds or an HTTP date)."""
-    if not value or not value.strip():
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def error_text(raw: bytes) -> str:
-    """A short, readable version of a helpdesk's error body (JSON or text)."""
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        return raw.decode(errors="replace").strip()[:300] or "(no body)"
-    if isinstance(body, dict):
-        parts = [
-            str(body[k])
-            for k in ("error_human", "error", "description", "message", "errors")
-            if body.get(k)
-        ]
-        if body.get("details"):
-            parts.append(json.dumps(body["details"], ensure_ascii=False))
-        if parts:
-            return "; ".join(dict.fromkeys(parts))[:300]
-    return json.dumps(body, ensure_ascii=False)[:300]
 
 
 # -- what a ticket says ----------------------------------------------------------------------------

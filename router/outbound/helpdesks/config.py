@@ -5,14 +5,13 @@ and line; and `create_sink`, the connector for one parsed entry."""
 from __future__ import annotations
 
 from collections.abc import Collection
-from pathlib import Path as FilePath
 from typing import Any, cast
-from urllib.parse import urlsplit
 
 from frontdesk.queues.request import Priority
 from frontdesk.router.conf.yaml import Checker, Path, render
 from frontdesk.router.outbound.helpdesks import chatwoot, zammad, zendesk
 from frontdesk.router.outbound.helpdesks.base import ENDINGS, HelpdeskSettings, Kind
+from frontdesk.router.outbound.remote import base_url, secret_file
 from frontdesk.router.outbound.sinks import Sink
 
 # each kind's module: its options' own type is checked there, where its parser and connector meet
@@ -56,7 +55,7 @@ def parse_helpdesks(
             check.error((*where, "name"), f"{name!r} is already {render((*path, seen[name]))}")
         elif name:
             seen[name] = i
-        url = _url(check, (*where, "url"), h.get("url"))
+        url = base_url(check, (*where, "url"), h.get("url"))
         token = _token(check, where, h)
         agents = _agents(check, (*where, "agents"), h.get("agents"), agent_ids)
         timeout = check.duration((*where, "timeout"), h.get("timeout", "10s"))
@@ -104,20 +103,6 @@ def parse_helpdesks(
     return tuple(out)
 
 
-def _url(check: Checker, path: Path, value: object) -> str | None:
-    url = check.string(path, value)
-    if url is None:
-        return None
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        check.error(path, f"must be an http:// or https:// address, got {url!r}")
-        return None
-    if parts.query or parts.fragment:
-        check.error(path, "must not carry a query or a fragment")
-        return None
-    return url.strip().rstrip("/")
-
-
 def _token(check: Checker, where: Path, h: dict[str, Any]) -> str | None:
     """`token`, or `token_file` (read once, relative to the config file, surrounding blanks
     dropped); exactly one of them."""
@@ -126,22 +111,7 @@ def _token(check: Checker, where: Path, h: dict[str, Any]) -> str | None:
         return None
     if "token" in h:
         return check.string((*where, "token"), h["token"])
-    path = (*where, "token_file")
-    name = check.string(path, h["token_file"])
-    if name is None:
-        return None
-    file = FilePath(name).expanduser()
-    if not file.is_absolute():
-        file = FilePath(check.lines.source).parent / file
-    try:
-        token = file.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        check.error(path, f"cannot read {str(file)!r}: {exc.strerror}")
-        return None
-    if not token:
-        check.error(path, f"{str(file)!r} is empty")
-        return None
-    return token
+    return secret_file(check, (*where, "token_file"), h["token_file"])
 
 
 def _agents(
