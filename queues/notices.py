@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
 from .keys import Keys
+from .store import QueueStore
 from .wire import text
 
 _PENDING = "pending:"
@@ -48,6 +49,12 @@ class NoticeLog:
         self.redis = redis
         self.keys = keys
         self.sent_ttl_s = sent_ttl_s
+
+    @classmethod
+    def of(cls, store: QueueStore) -> NoticeLog:
+        """The notices of the store's tenant, each sent mark kept as long as the store keeps
+        idempotency records."""
+        return cls(store.redis, store.keys, store.settings.idempotency_ttl_s)
 
     async def claim(self, request_id: str, event_id: str, hold_s: float) -> Claim:
         """Claim the notice of an event for `hold_s` seconds (the longest a send may take)."""

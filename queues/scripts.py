@@ -1,8 +1,11 @@
 """The Lua scripts of ``queues/lua``: read once, includes resolved, registered with redis-py.
 
-Each file is named ``<verb>-<number of keys>.lua`` (``-n`` for a script that takes any number,
-each key listed in its opening comment); calling a script with another number of keys is a
-programming error caught here rather than a wrong key touched in Redis.
+Each file is named ``<verb>-<number of keys>.lua``: calling a script with another number of keys
+is a programming error caught here rather than a wrong key touched in Redis. ``-n`` stands for a
+variable number of keys (a fixed few, then one per address, agent, claim or limit), each listed
+in the script's opening comment; it says nothing about writing: of the seven, only agents_live
+only reads (its opening comment says so), the others write like any script
+(tests/test_queue_ops_scripts.py holds every file to its name).
 """
 
 from __future__ import annotations

@@ -113,6 +113,11 @@ class QueueStore:
         self._next_id = self._id_end = 0
         self._id_lock = asyncio.Lock()
 
+    @property
+    def tenant(self) -> str:
+        """The tenant whose requests these are."""
+        return self.keys.tenant
+
     # -- intake ----------------------------------------------------------------------------------
     async def new_request_id(self) -> str:
         """FD-<n>: numbers are taken from Redis in blocks, so most ids cost no round trip.

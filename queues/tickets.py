@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
 
 from .keys import Keys
+from .store import QueueStore
 from .wire import text
 
 DEFAULT_TTL_S = 400 * 86400
@@ -41,6 +42,15 @@ class TicketMap:
         self.keys = keys
         self.sink = sink
         self.ttl_s = ttl_s
+
+    @classmethod
+    def of(cls, store: QueueStore, sink: str) -> TicketMap:
+        """The map of connector `sink` in the store's Redis, for the store's tenant."""
+        return cls(store.redis, store.keys, sink)
+
+    @property
+    def tenant(self) -> str:
+        return self.keys.tenant
 
     async def get(self, request_id: str) -> TicketEntry:
         raw = await self.redis.hgetall(self.keys.helpdesk_ticket(self.sink, request_id))

@@ -9,9 +9,11 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from queue_ops_helpers import Events
 from redis.asyncio import Redis
 
 from frontdesk.queues.agents import AgentStore
+from frontdesk.queues.events import EventLog
 from frontdesk.queues.keys import Keys
 from frontdesk.queues.store import QueueStore, StoreSettings
 from frontdesk.router.daemon.redis_server import EmbeddedRedis
@@ -76,6 +78,14 @@ def store(redis: Redis, keys: Keys) -> QueueStore:
 @pytest.fixture
 def agents(redis: Redis, keys: Keys) -> AgentStore:
     return AgentStore(redis, keys)
+
+
+@pytest.fixture
+async def events(redis: Redis, keys: Keys) -> Events:
+    """The events appended from now on (tests/queue_ops_helpers.py)."""
+    tracker = Events(EventLog(redis, keys))
+    await tracker.new()
+    return tracker
 
 
 @pytest.fixture

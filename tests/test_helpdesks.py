@@ -21,13 +21,11 @@ from frontdesk.router.conf.yaml import Checker, ConfigError, load_yaml, render
 from frontdesk.router.outbound.helpdesks.base import (
     HelpdeskSettings,
     HelpdeskSink,
-    create_sink,
-    error_text,
-    retry_after_s,
     ticket_body,
     ticket_tags,
 )
-from frontdesk.router.outbound.helpdesks.config import parse_helpdesks
+from frontdesk.router.outbound.helpdesks.config import create_sink, parse_helpdesks
+from frontdesk.router.outbound.remote import error_text, retry_after_s
 from frontdesk.router.outbound.sinks import DeliveryContext, RetryLater, Undeliverable
 from frontdesk.skills import Agent, Presence
 
@@ -397,8 +395,8 @@ async def test_zendesk_answers_a_repeated_create_with_the_first_ticket(
     request = (await store.get(rid)).request
     tickets = TicketMap(redis, keys, "zendesk")
 
-    first = await desk.sink.create_ticket(request, tickets)
-    second = await desk.sink.create_ticket(request, tickets)
+    first = await desk.sink.helpdesk.create_ticket(request, tickets)
+    second = await desk.sink.helpdesk.create_ticket(request, tickets)
 
     zd = desk.standin
     assert isinstance(zd, ZendeskStandIn)
@@ -816,9 +814,9 @@ helpdesks:
     assert zammad.states == {} and zammad.unmapped_agent == "dead_letter"
     assert cw.priorities == {"high": "urgent", "medium": "medium", "low": "low"}
     assert cw.states == {"completed": "resolved", "abandoned": "resolved"}
-    assert (cw.options.account_id, cw.options.inbox_id) == (1, 4)  # type: ignore[attr-defined]
+    assert (cw.options.account_id, cw.options.inbox_id) == (1, 4)
     assert zd.priorities == {"high": "high", "medium": "normal", "low": "low"}
-    assert zd.options.email == "bot@acme.com"  # type: ignore[attr-defined]
+    assert zd.options.email == "bot@acme.com"
     assert (zd.unmapped_agent, zd.tags) == ("skip", ("desk-a",))
     assert "zdt" not in repr(zd)
 

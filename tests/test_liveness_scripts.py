@@ -5,7 +5,7 @@ one event; every refusal appends none and changes nothing; load always equals th
 from __future__ import annotations
 
 import pytest
-from test_queue_ops import Events, add_agent, enqueue, load, redis_ms
+from queue_ops_helpers import Events, add_agent, enqueue, load, redis_ms
 
 from frontdesk.queues.errors import ErrorCode
 from frontdesk.queues.events import EventLog, EventType

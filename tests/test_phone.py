@@ -21,14 +21,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from frontdesk.channels.callback import callback_fields, parse_window
 from frontdesk.channels.fields import PhoneNumberError, normalize_e164
-from frontdesk.channels.phone import (
-    PhoneSettings,
-    callback_fields,
-    parse_window,
-    signature,
-    signed_headers,
-)
+from frontdesk.channels.phone import PhoneSettings, signature, signed_headers
 from frontdesk.queues.request import CALLBACK, FROM, UNTIL, Channel, Customer, Request
 from frontdesk.router.conf.hours import WorkingHours
 from frontdesk.router.daemon.daemon import Daemon

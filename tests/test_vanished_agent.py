@@ -259,7 +259,7 @@ async def test_an_agent_never_heard_is_left_as_the_config_set_it(redis, redis_se
 async def test_two_sweepers_racing_on_one_vanished_agent_make_one_change_each(
     redis, redis_server, keys, store, agents
 ) -> None:
-    from test_queue_ops import add_agent, enqueue
+    from queue_ops_helpers import add_agent, enqueue
 
     await add_agent(agents, "ann", capacity={"chat": 3})
     offered = await enqueue(store, queue="chat")

@@ -40,7 +40,7 @@ from frontdesk.router.daemon.redis_retry import NO_MAINT_NOTIFICATIONS, SafeRetr
 from frontdesk.router.daemon.redis_server import EmbeddedRedis, RedisServerError
 from frontdesk.router.daemon.settings import Settings, load_settings
 from frontdesk.router.intake.front import Front
-from frontdesk.router.outbound.helpdesks.base import create_sink
+from frontdesk.router.outbound.helpdesks.config import create_sink
 from frontdesk.router.outbound.notices.sink import notice_target
 from frontdesk.router.outbound.outbox import EngineOptions, OutboxEngine, Target
 from frontdesk.router.outbound.sinks import DeliveryContext

@@ -100,7 +100,7 @@ class Settings:
     api_tokens: tuple[ApiToken, ...] = ()
     limits: Limits = Limits()
     channels: dict[str, Any] = field(default_factory=dict)  # name -> the channel's own settings
-    helpdesks: tuple[HelpdeskSettings, ...] = ()
+    helpdesks: tuple[HelpdeskSettings[Any], ...] = ()
     notices: NoticeSettings | None = None
     webhooks: tuple[WebhookEndpoint, ...] = ()  # events.webhooks
     metrics: MetricsSettings = field(default_factory=MetricsSettings)

@@ -11,7 +11,10 @@ a later attempt that finds the marker without a ticket id (the earlier create ti
 daemon died in between) asks the helpdesk for the ticket before creating one, where the helpdesk
 can be asked (`find_ticket`).
 
-HTTP failures map the same way for every helpdesk (`HelpdeskSink.call`): timeouts, refused
+What a connector provides is the `Helpdesk` protocol (zammad.py, zendesk.py, chatwoot.py each
+implement it, with options of their own type); `HelpdeskSink` is the one Sink over any of them.
+
+HTTP failures map the same way for every helpdesk (`HelpdeskClient.call`): timeouts, refused
 connections, 408, 409, 423, 425, 429 and 5xx raise `RetryLater` (with the far end's Retry-After,
 in seconds or as a date); redirects and every other 4xx raise `Undeliverable` with the helpdesk's
 own error text.
@@ -20,14 +23,11 @@ own error text.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar, cast
+from typing import Any, Generic, Protocol, TypeVar
 
 import aiohttp
 from redis.exceptions import LockError
@@ -36,33 +36,65 @@ from frontdesk.queues.events import Event, EventType
 from frontdesk.queues.request import Request
 from frontdesk.queues.tickets import TicketMap
 from frontdesk.router.conf.yaml import Checker, Path
-from frontdesk.router.outbound.sinks import DeliveryContext, RetryLater, Sink, Undeliverable
+from frontdesk.router.outbound.remote import error_text, retry_after_s
+from frontdesk.router.outbound.sinks import DeliveryContext, RetryLater, Undeliverable
 
-KINDS = ("zammad", "chatwoot", "zendesk")
 ENDINGS = {EventType.COMPLETED: "completed", EventType.ABANDONED: "abandoned"}
 ASSIGNING = (EventType.ASSIGNED, EventType.ACCEPTED)
 _RETRY_STATUSES = {408, 409, 423, 425, 429}
 
+OptionsT = TypeVar("OptionsT")  # a connector's own options (ZammadOptions, ChatwootOptions, ...)
+
 
 @dataclass(frozen=True, slots=True)
-class HelpdeskSettings:
-    """One entry of `helpdesks:`."""
+class HelpdeskSettings(Generic[OptionsT]):
+    """One entry of `helpdesks:`: the keys every kind has, and the kind's own `options`."""
 
     name: str
     kind: str
     url: str  # scheme and host (and a path prefix), without a trailing slash
     token: str = field(repr=False)
+    options: OptionsT
     agents: dict[str, int] = field(default_factory=dict)  # frontdesk agent id -> helpdesk user
     timeout_s: float = 10.0
     states: dict[str, str] = field(default_factory=dict)  # completed / abandoned -> state
     priorities: dict[str, str] = field(default_factory=dict)  # high / medium / low -> priority
     tags: tuple[str, ...] = ()
     unmapped_agent: str = "dead_letter"  # or "skip"
-    options: object = None  # the kind's own settings (ZammadOptions, ChatwootOptions, ...)
+
+
+class Helpdesk(Protocol):
+    """What a connector provides: the calls one helpdesk takes to create, find, follow up,
+    assign and close a ticket. `HelpdeskSink` does the rest (the mapping, the lock, the events)."""
+
+    @property
+    def steps(self) -> tuple[str, ...]:
+        """Follow-ups after the create, each applied once (in this order)."""
+        ...
+
+    async def create_ticket(self, request: Request, tickets: TicketMap) -> str:
+        """Create the request's ticket; returns the helpdesk's id for it."""
+        ...
+
+    async def find_ticket(self, request: Request, tickets: TicketMap) -> str | None:
+        """The ticket an earlier create of unknown outcome made, if the helpdesk can tell."""
+        ...
+
+    async def follow_up(self, step: str, request: Request, ticket: str, tickets: TicketMap) -> None:
+        """Apply one of `steps` to a just-created ticket."""
+        ...
+
+    async def set_assignee(self, ticket: str, user: int) -> None: ...
+
+    async def set_state(self, ticket: str, state: str) -> None: ...
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
-class Kind:
+class Kind(Generic[OptionsT]):
     """What a helpdesk module tells the config parser and `create_sink`."""
 
     name: str
@@ -70,19 +102,12 @@ class Kind:
     priorities: dict[str, str]  # frontdesk priority -> the helpdesk's, by default
     priority_choices: tuple[str, ...] | None  # None: names each installation defines
     state_choices: tuple[str, ...] | None
-    parse_options: Callable[[Checker, Path, dict[str, Any]], object | None]
-    sink: Callable[[HelpdeskSettings], HelpdeskSink]
+    parse_options: Callable[[Checker, Path, dict[str, Any]], OptionsT | None]
+    connector: Callable[[HelpdeskSettings[OptionsT]], Helpdesk]
 
-
-def kind(name: str) -> Kind:
-    """The helpdesk module for `name`, imported when first used."""
-    module = importlib.import_module(f"frontdesk.router.outbound.helpdesks.{name}")
-    return cast(Kind, module.KIND)
-
-
-def create_sink(settings: HelpdeskSettings) -> Sink:
-    """The connector for one `helpdesks:` entry."""
-    return kind(settings.kind).sink(settings)
+    def sink(self, settings: HelpdeskSettings[OptionsT]) -> HelpdeskSink:
+        """The Sink for one `helpdesks:` entry of this kind."""
+        return HelpdeskSink(settings, self.connector(settings))
 
 
 class Refused(Undeliverable):
@@ -93,20 +118,17 @@ class Refused(Undeliverable):
         self.status = status
 
 
-# -- the connector base --------------------------------------------------------------------------
+# -- the sink ------------------------------------------------------------------------------------
 
 
 class HelpdeskSink:
-    """A Sink for one helpdesk; subclasses say how to create, find, assign and close."""
+    """A Sink for one helpdesk: keeps one ticket per request in step through its connector."""
 
-    steps: ClassVar[tuple[str, ...]] = ()  # follow-ups after the create, each applied once
-
-    def __init__(self, settings: HelpdeskSettings) -> None:
+    def __init__(self, settings: HelpdeskSettings[Any], helpdesk: Helpdesk) -> None:
         self.settings = settings
         self.name = settings.name
-        self._http: aiohttp.ClientSession | None = None
+        self.helpdesk = helpdesk
 
-    # -- Sink --------------------------------------------------------------------------------
     def wants(self, event: Event) -> bool:
         if event.type is EventType.ENQUEUED or event.type in ASSIGNING:
             return True
@@ -130,46 +152,22 @@ class HelpdeskSink:
         record = await context.store.get(event.request)
         if record is None:
             raise Undeliverable(f"{self.name}: request {event.request} is no longer in frontdesk")
-        tickets = TicketMap(context.store.redis, context.store.keys, self.name)
+        tickets = TicketMap.of(context.store, self.name)
         ticket = await self.ensure_ticket(record.request, tickets)
         if user is not None:
-            await self.set_assignee(ticket, user)
+            await self.helpdesk.set_assignee(ticket, user)
         elif event.type in ENDINGS:
-            await self.set_state(ticket, self.settings.states[ENDINGS[event.type]])
+            await self.helpdesk.set_state(ticket, self.settings.states[ENDINGS[event.type]])
 
     async def aclose(self) -> None:
         """Close the HTTP client (the daemon calls this when it stops the sink)."""
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
+        await self.helpdesk.aclose()
 
-    # -- what each helpdesk implements ---------------------------------------------------------
-    def auth_headers(self) -> dict[str, str]:
-        raise NotImplementedError
-
-    async def create_ticket(self, request: Request, tickets: TicketMap) -> str:
-        """Create the request's ticket; returns the helpdesk's id for it."""
-        raise NotImplementedError
-
-    async def find_ticket(self, request: Request, tickets: TicketMap) -> str | None:
-        """The ticket an earlier create of unknown outcome made, if the helpdesk can tell."""
-        return None
-
-    async def follow_up(self, step: str, request: Request, ticket: str, tickets: TicketMap) -> None:
-        """Apply one of `steps` to a just-created ticket."""
-        raise NotImplementedError
-
-    async def set_assignee(self, ticket: str, user: int) -> None:
-        raise NotImplementedError
-
-    async def set_state(self, ticket: str, state: str) -> None:
-        raise NotImplementedError
-
-    # -- shared --------------------------------------------------------------------------------
     async def ensure_ticket(self, request: Request, tickets: TicketMap) -> str:
         """The request's ticket id, creating the ticket (and its follow-ups) once."""
+        steps = self.helpdesk.steps
         entry = await tickets.get(request.id)
-        if entry.ticket is not None and entry.done.issuperset(self.steps):
+        if entry.ticket is not None and entry.done.issuperset(steps):
             return entry.ticket
         lock = tickets.lock(request.id, self.settings.timeout_s * 8 + 5)
         if not await lock.acquire(blocking=False):
@@ -180,21 +178,39 @@ class HelpdeskSink:
             entry = await tickets.get(request.id)
             ticket = entry.ticket
             if ticket is None and entry.attempted:
-                ticket = await self.find_ticket(request, tickets)
+                ticket = await self.helpdesk.find_ticket(request, tickets)
                 if ticket is not None:
                     await tickets.save(request.id, ticket)
             if ticket is None:
                 await tickets.mark_attempt(request.id)
-                ticket = await self.create_ticket(request, tickets)
+                ticket = await self.helpdesk.create_ticket(request, tickets)
                 await tickets.save(request.id, ticket)
-            for step in self.steps:
+            for step in steps:
                 if step not in entry.done:
-                    await self.follow_up(step, request, ticket, tickets)
+                    await self.helpdesk.follow_up(step, request, ticket, tickets)
                     await tickets.mark_done(request.id, step)
             return ticket
         finally:
             with contextlib.suppress(LockError):
                 await lock.release()
+
+
+# -- the HTTP client every connector calls its helpdesk with ---------------------------------------
+
+
+class HelpdeskClient:
+    """HTTP calls to one helpdesk, with the one mapping of failures every connector shares."""
+
+    def __init__(self, settings: HelpdeskSettings[Any], auth: Mapping[str, str]) -> None:
+        self.settings = settings
+        self.name = settings.name
+        self.auth = dict(auth)  # the headers that authenticate every call
+        self._http: aiohttp.ClientSession | None = None
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
 
     def _session(self) -> aiohttp.ClientSession:
         if self._http is None or self._http.closed:
@@ -216,7 +232,7 @@ class HelpdeskSink:
         """One HTTP call to the helpdesk: its JSON answer (None when empty), or RetryLater /
         Undeliverable (Refused) by the one mapping every connector shares."""
         what = f"{method} {path}"
-        sent = {"Accept": "application/json", **self.auth_headers(), **(headers or {})}
+        sent = {"Accept": "application/json", **self.auth, **(headers or {})}
         try:
             async with self._session().request(
                 method,
@@ -283,43 +299,6 @@ class HelpdeskSink:
                     200,
                 ) from None
         return value
-
-
-def retry_after_s(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header (delay-seconds or an HTTP date)."""
-    if not value or not value.strip():
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def error_text(raw: bytes) -> str:
-    """A short, readable version of a helpdesk's error body (JSON or text)."""
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        return raw.decode(errors="replace").strip()[:300] or "(no body)"
-    if isinstance(body, dict):
-        parts = [
-            str(body[k])
-            for k in ("error_human", "error", "description", "message", "errors")
-            if body.get(k)
-        ]
-        if body.get("details"):
-            parts.append(json.dumps(body["details"], ensure_ascii=False))
-        if parts:
-            return "; ".join(dict.fromkeys(parts))[:300]
-    return json.dumps(body, ensure_ascii=False)[:300]
 
 
 # -- what a ticket says ----------------------------------------------------------------------------

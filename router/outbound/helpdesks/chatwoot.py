@@ -27,8 +27,8 @@ from frontdesk.queues.request import Request
 from frontdesk.queues.tickets import TicketMap
 from frontdesk.router.conf.yaml import Checker, Path
 from frontdesk.router.outbound.helpdesks.base import (
+    HelpdeskClient,
     HelpdeskSettings,
-    HelpdeskSink,
     Kind,
     Refused,
     customer_name,
@@ -76,19 +76,17 @@ def _same_customer(contact: dict[str, Any], request: Request) -> bool:
     return bool(contact.get("identifier") == identifier(request))
 
 
-class ChatwootSink(HelpdeskSink):
-    """Conversations in Chatwoot."""
+class Chatwoot:
+    """Conversations in Chatwoot (a `Helpdesk`)."""
 
-    steps = ("message", "priority", "labels")
+    steps: tuple[str, ...] = ("message", "priority", "labels")
 
-    def __init__(self, settings: HelpdeskSettings) -> None:
-        super().__init__(settings)
-        assert isinstance(settings.options, ChatwootOptions)
+    def __init__(self, settings: HelpdeskSettings[ChatwootOptions]) -> None:
+        self.settings = settings
+        self.name = settings.name
         self.options = settings.options
         self.base = f"/api/v1/accounts/{self.options.account_id}"
-
-    def auth_headers(self) -> dict[str, str]:
-        return {"api_access_token": self.settings.token}
+        self.http = HelpdeskClient(settings, {"api_access_token": settings.token})
 
     # -- contacts ------------------------------------------------------------------------------
     async def contact(
@@ -111,8 +109,8 @@ class ChatwootSink(HelpdeskSink):
         return contact
 
     async def _search(self, request: Request, term: str) -> dict[str, Any] | None:
-        reply = await self.call("GET", f"{self.base}/contacts/search", params={"q": term})
-        for item in self.answer(reply, "payload", what="GET contacts/search") or []:
+        reply = await self.http.call("GET", f"{self.base}/contacts/search", params={"q": term})
+        for item in self.http.answer(reply, "payload", what="GET contacts/search") or []:
             if _same_customer(item, request):
                 return item  # type: ignore[no-any-return]
         return None
@@ -123,8 +121,8 @@ class ChatwootSink(HelpdeskSink):
             if (link.get("inbox") or {}).get("id") == inbox and link.get("source_id"):
                 return Contact(int(found["id"]), str(link["source_id"]))
         path = f"{self.base}/contacts/{found['id']}/contact_inboxes"
-        reply = await self.call("POST", path, body={"inbox_id": inbox})
-        return Contact(int(found["id"]), str(self.answer(reply, "source_id", what=path)))
+        reply = await self.http.call("POST", path, body={"inbox_id": inbox})
+        return Contact(int(found["id"]), str(self.http.answer(reply, "source_id", what=path)))
 
     async def _create_contact(self, request: Request) -> Contact:
         c = request.customer
@@ -138,9 +136,11 @@ class ChatwootSink(HelpdeskSink):
         if c.phone:
             body["phone_number"] = c.phone
         path = f"{self.base}/contacts"
-        reply = await self.call("POST", path, body=body)
-        contact_id = self.answer(reply, "payload", "contact", "id", what=f"POST {path}")
-        source = self.answer(reply, "payload", "contact_inbox", "source_id", what=f"POST {path}")
+        reply = await self.http.call("POST", path, body=body)
+        contact_id = self.http.answer(reply, "payload", "contact", "id", what=f"POST {path}")
+        source = self.http.answer(
+            reply, "payload", "contact_inbox", "source_id", what=f"POST {path}"
+        )
         return Contact(int(contact_id), str(source))
 
     # -- the conversation ----------------------------------------------------------------------
@@ -160,14 +160,14 @@ class ChatwootSink(HelpdeskSink):
                 },
             }
             try:
-                reply = await self.call("POST", f"{self.base}/conversations", body=body)
+                reply = await self.http.call("POST", f"{self.base}/conversations", body=body)
             except Refused as refused:
                 if refused.status != 404:
                     raise
                 # the remembered contact is gone from Chatwoot: look it up again, once
                 await tickets.forget_contact(customer_key(request)[0])
                 continue
-            return str(self.answer(reply, "id", what="POST conversations"))
+            return str(self.http.answer(reply, "id", what="POST conversations"))
         raise Undeliverable(f"{self.name}: Chatwoot keeps answering 404 for the contact")
 
     async def find_ticket(self, request: Request, tickets: TicketMap) -> str | None:
@@ -175,8 +175,8 @@ class ChatwootSink(HelpdeskSink):
         if contact is None:
             return None
         path = f"{self.base}/contacts/{contact.id}/conversations"
-        reply = await self.call("GET", path)
-        for conversation in self.answer(reply, "payload", what=f"GET {path}") or []:
+        reply = await self.http.call("GET", path)
+        for conversation in self.http.answer(reply, "payload", what=f"GET {path}") or []:
             extra = conversation.get("additional_attributes") or {}
             if extra.get("frontdesk_request") == request.id:
                 return str(conversation["id"])
@@ -188,17 +188,17 @@ class ChatwootSink(HelpdeskSink):
             subject, text = request.subject.strip(), ticket_body(request)
             content = f"{subject}\n\n{text}" if subject and subject != text else text
             body = {"content": content, "message_type": "incoming", "private": False}
-            await self.call("POST", f"{path}/messages", body=body)
+            await self.http.call("POST", f"{path}/messages", body=body)
         elif step == "priority":
             priority = self.settings.priorities[request.priority.value]
-            await self.call("POST", f"{path}/toggle_priority", body={"priority": priority})
+            await self.http.call("POST", f"{path}/toggle_priority", body={"priority": priority})
         elif step == "labels":
             labels = ticket_tags(request, self.settings.tags)
-            await self.call("POST", f"{path}/labels", body={"labels": labels})
+            await self.http.call("POST", f"{path}/labels", body={"labels": labels})
 
     async def set_assignee(self, ticket: str, user: int) -> None:
         path = f"{self.base}/conversations/{ticket}/assignments"
-        reply = await self.call("POST", path, body={"assignee_id": user})
+        reply = await self.http.call("POST", path, body={"assignee_id": user})
         if reply is None:
             raise Undeliverable(
                 f"{self.name}: Chatwoot account {self.options.account_id} has no agent with id "
@@ -207,7 +207,10 @@ class ChatwootSink(HelpdeskSink):
 
     async def set_state(self, ticket: str, state: str) -> None:
         path = f"{self.base}/conversations/{ticket}/toggle_status"
-        await self.call("POST", path, body={"status": state})
+        await self.http.call("POST", path, body={"status": state})
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
 
 
 def _options(check: Checker, where: Path, h: dict[str, Any]) -> ChatwootOptions | None:
@@ -216,12 +219,12 @@ def _options(check: Checker, where: Path, h: dict[str, Any]) -> ChatwootOptions 
     return ChatwootOptions(account, inbox) if account and inbox else None
 
 
-KIND = Kind(
+KIND: Kind[ChatwootOptions] = Kind(
     name="chatwoot",
     options=("account_id", "inbox_id"),
     priorities={"high": "high", "medium": "medium", "low": "low"},
     priority_choices=("urgent", "high", "medium", "low"),
     state_choices=("open", "resolved", "pending", "snoozed"),
     parse_options=_options,
-    sink=ChatwootSink,
+    connector=Chatwoot,
 )

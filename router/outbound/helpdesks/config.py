@@ -1,16 +1,21 @@
 """`helpdesks:` in the config: a list of connectors, each with the common keys and its kind's
-own (router/helpdesk_<kind>.py), every problem reported with its YAML path and line."""
+own (parsed by the kind's module, helpdesks/<kind>.py), every problem reported with its YAML path
+and line; and `create_sink`, the connector for one parsed entry."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from pathlib import Path as FilePath
 from typing import Any, cast
-from urllib.parse import urlsplit
 
 from frontdesk.queues.request import Priority
 from frontdesk.router.conf.yaml import Checker, Path, render
-from frontdesk.router.outbound.helpdesks.base import ENDINGS, KINDS, HelpdeskSettings, kind
+from frontdesk.router.outbound.helpdesks import chatwoot, zammad, zendesk
+from frontdesk.router.outbound.helpdesks.base import ENDINGS, HelpdeskSettings, Kind
+from frontdesk.router.outbound.remote import base_url, secret_file
+from frontdesk.router.outbound.sinks import Sink
+
+# each kind's module: its options' own type is checked there, where its parser and connector meet
+KINDS: dict[str, Kind[Any]] = {k.name: k for k in (zammad.KIND, chatwoot.KIND, zendesk.KIND)}
 
 UNMAPPED = ("dead_letter", "skip")
 _NAME = r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}"
@@ -21,15 +26,20 @@ _COMMON = (
 _MAX_TIMEOUT_S = 300.0
 
 
+def create_sink(settings: HelpdeskSettings[Any]) -> Sink:
+    """The connector for one `helpdesks:` entry."""
+    return KINDS[settings.kind].sink(settings)
+
+
 def parse_helpdesks(
     check: Checker,
     raw: object,
     path: Path = ("helpdesks",),
     agent_ids: Collection[str] | None = None,
-) -> tuple[HelpdeskSettings, ...]:
+) -> tuple[HelpdeskSettings[Any], ...]:
     """`helpdesks:`, a list of connectors; every problem goes to `check` with its path.
     With `agent_ids`, the keys of each `agents` map must be among them."""
-    out: list[HelpdeskSettings] = []
+    out: list[HelpdeskSettings[Any]] = []
     seen: dict[str, int] = {}
     for i, body in enumerate(check.sequence(path, raw)):
         where: Path = (*path, i)
@@ -37,15 +47,15 @@ def parse_helpdesks(
             check.mapping(where, body)
             continue
         before = len(check.problems)
-        kind_name = check.choice((*where, "kind"), body.get("kind"), KINDS)
-        spec = kind(kind_name) if kind_name else None
+        kind_name = check.choice((*where, "kind"), body.get("kind"), tuple(KINDS))
+        spec = KINDS[kind_name] if kind_name else None
         h = check.mapping(where, body, (*_COMMON, *spec.options) if spec else None)
         name = check.string((*where, "name"), h.get("name"), _NAME)
         if name in seen:
             check.error((*where, "name"), f"{name!r} is already {render((*path, seen[name]))}")
         elif name:
             seen[name] = i
-        url = _url(check, (*where, "url"), h.get("url"))
+        url = base_url(check, (*where, "url"), h.get("url"))
         token = _token(check, where, h)
         agents = _agents(check, (*where, "agents"), h.get("agents"), agent_ids)
         timeout = check.duration((*where, "timeout"), h.get("timeout", "10s"))
@@ -60,7 +70,7 @@ def parse_helpdesks(
             (*where, "unmapped_agent"), h.get("unmapped_agent", "dead_letter"), UNMAPPED
         )
         priorities = states = None
-        options: object = None
+        options: Any = None
         if spec is not None:
             priorities = _choices(
                 check, (*where, "priorities"), h.get("priorities"), [p.value for p in Priority],
@@ -74,7 +84,7 @@ def parse_helpdesks(
         if len(check.problems) > before:
             continue
         assert name and kind_name and url and token and timeout and unmapped
-        assert priorities is not None and states is not None
+        assert priorities is not None and states is not None and options is not None
         out.append(
             HelpdeskSettings(
                 name=name,
@@ -93,20 +103,6 @@ def parse_helpdesks(
     return tuple(out)
 
 
-def _url(check: Checker, path: Path, value: object) -> str | None:
-    url = check.string(path, value)
-    if url is None:
-        return None
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        check.error(path, f"must be an http:// or https:// address, got {url!r}")
-        return None
-    if parts.query or parts.fragment:
-        check.error(path, "must not carry a query or a fragment")
-        return None
-    return url.strip().rstrip("/")
-
-
 def _token(check: Checker, where: Path, h: dict[str, Any]) -> str | None:
     """`token`, or `token_file` (read once, relative to the config file, surrounding blanks
     dropped); exactly one of them."""
@@ -115,22 +111,7 @@ def _token(check: Checker, where: Path, h: dict[str, Any]) -> str | None:
         return None
     if "token" in h:
         return check.string((*where, "token"), h["token"])
-    path = (*where, "token_file")
-    name = check.string(path, h["token_file"])
-    if name is None:
-        return None
-    file = FilePath(name).expanduser()
-    if not file.is_absolute():
-        file = FilePath(check.lines.source).parent / file
-    try:
-        token = file.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        check.error(path, f"cannot read {str(file)!r}: {exc.strerror}")
-        return None
-    if not token:
-        check.error(path, f"{str(file)!r} is empty")
-        return None
-    return token
+    return secret_file(check, (*where, "token_file"), h["token_file"])
 
 
 def _agents(

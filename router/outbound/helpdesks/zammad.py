@@ -21,8 +21,8 @@ from frontdesk.queues.request import Channel, Request
 from frontdesk.queues.tickets import TicketMap
 from frontdesk.router.conf.yaml import Checker, Path
 from frontdesk.router.outbound.helpdesks.base import (
+    HelpdeskClient,
     HelpdeskSettings,
-    HelpdeskSink,
     Kind,
     customer_name,
     ticket_body,
@@ -42,16 +42,15 @@ def request_tag(request: Request) -> str:
     return f"frontdesk-{request.id.lower()}"
 
 
-class ZammadSink(HelpdeskSink):
-    """Tickets in Zammad."""
+class Zammad:
+    """Tickets in Zammad (a `Helpdesk`)."""
 
-    def __init__(self, settings: HelpdeskSettings) -> None:
-        super().__init__(settings)
-        assert isinstance(settings.options, ZammadOptions)
+    steps: tuple[str, ...] = ()
+
+    def __init__(self, settings: HelpdeskSettings[ZammadOptions]) -> None:
+        self.settings = settings
         self.options = settings.options
-
-    def auth_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Token token={self.settings.token}"}
+        self.http = HelpdeskClient(settings, {"Authorization": f"Token token={settings.token}"})
 
     def payload(self, request: Request) -> dict[str, Any]:
         """The documented create body for `request`."""
@@ -84,20 +83,26 @@ class ZammadSink(HelpdeskSink):
         return body
 
     async def create_ticket(self, request: Request, tickets: TicketMap) -> str:
-        reply = await self.call("POST", "/api/v1/tickets", body=self.payload(request))
-        return str(self.answer(reply, "id", what="POST /api/v1/tickets"))
+        reply = await self.http.call("POST", "/api/v1/tickets", body=self.payload(request))
+        return str(self.http.answer(reply, "id", what="POST /api/v1/tickets"))
 
     async def find_ticket(self, request: Request, tickets: TicketMap) -> str | None:
         query = {"query": f'tags:"{request_tag(request)}"', "limit": "5"}
-        reply = await self.call("GET", "/api/v1/tickets/search", params=query)
+        reply = await self.http.call("GET", "/api/v1/tickets/search", params=query)
         found = reply.get("tickets") if isinstance(reply, dict) else None
         return str(min(found)) if found else None
 
+    async def follow_up(self, step: str, request: Request, ticket: str, tickets: TicketMap) -> None:
+        pass  # no steps
+
     async def set_assignee(self, ticket: str, user: int) -> None:
-        await self.call("PUT", f"/api/v1/tickets/{ticket}", body={"owner_id": user})
+        await self.http.call("PUT", f"/api/v1/tickets/{ticket}", body={"owner_id": user})
 
     async def set_state(self, ticket: str, state: str) -> None:
-        await self.call("PUT", f"/api/v1/tickets/{ticket}", body={"state": state})
+        await self.http.call("PUT", f"/api/v1/tickets/{ticket}", body={"state": state})
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
 
 
 def _options(check: Checker, where: Path, h: dict[str, Any]) -> ZammadOptions | None:
@@ -105,12 +110,12 @@ def _options(check: Checker, where: Path, h: dict[str, Any]) -> ZammadOptions | 
     return ZammadOptions(group) if group else None
 
 
-KIND = Kind(
+KIND: Kind[ZammadOptions] = Kind(
     name="zammad",
     options=("group",),
     priorities={"high": "3 high", "medium": "2 normal", "low": "1 low"},
     priority_choices=None,  # each Zammad names its own priorities and states
     state_choices=None,
     parse_options=_options,
-    sink=ZammadSink,
+    connector=Zammad,
 )

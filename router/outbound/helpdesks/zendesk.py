@@ -23,8 +23,8 @@ from frontdesk.queues.request import Request
 from frontdesk.queues.tickets import TicketMap
 from frontdesk.router.conf.yaml import Checker, Path
 from frontdesk.router.outbound.helpdesks.base import (
+    HelpdeskClient,
     HelpdeskSettings,
-    HelpdeskSink,
     Kind,
     customer_name,
     ticket_body,
@@ -42,19 +42,15 @@ class ZendeskOptions:
     ticket_type: str | None = None
 
 
-class ZendeskSink(HelpdeskSink):
-    """Tickets in Zendesk Support."""
+class Zendesk:
+    """Tickets in Zendesk Support (a `Helpdesk`)."""
 
-    def __init__(self, settings: HelpdeskSettings) -> None:
-        super().__init__(settings)
-        assert isinstance(settings.options, ZendeskOptions)
+    steps: tuple[str, ...] = ()
+
+    def __init__(self, settings: HelpdeskSettings[ZendeskOptions]) -> None:
+        self.settings = settings
         self.options = settings.options
-
-    def auth_headers(self) -> dict[str, str]:
-        if self.options.email is None:
-            return {"Authorization": f"Bearer {self.settings.token}"}
-        pair = f"{self.options.email}/token:{self.settings.token}".encode()
-        return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+        self.http = HelpdeskClient(settings, auth_headers(settings))
 
     def payload(self, request: Request) -> dict[str, Any]:
         """The documented create body for `request`."""
@@ -77,28 +73,44 @@ class ZendeskSink(HelpdeskSink):
         return {"ticket": ticket}
 
     async def create_ticket(self, request: Request, tickets: TicketMap) -> str:
-        key = f"frontdesk-{tickets.keys.tenant}-{request.id}"
-        reply = await self.call(
+        key = f"frontdesk-{tickets.tenant}-{request.id}"
+        reply = await self.http.call(
             "POST",
             "/api/v2/tickets.json",
             body=self.payload(request),
             headers={"Idempotency-Key": key},
         )
-        return str(self.answer(reply, "ticket", "id", what="POST /api/v2/tickets.json"))
+        return str(self.http.answer(reply, "ticket", "id", what="POST /api/v2/tickets.json"))
 
     async def find_ticket(self, request: Request, tickets: TicketMap) -> str | None:
         params = {"external_id": request.id}
-        reply = await self.call("GET", "/api/v2/tickets.json", params=params)
-        found = self.answer(reply, "tickets", what="GET /api/v2/tickets.json") or []
+        reply = await self.http.call("GET", "/api/v2/tickets.json", params=params)
+        found = self.http.answer(reply, "tickets", what="GET /api/v2/tickets.json") or []
         ids = [t["id"] for t in found if isinstance(t, dict) and "id" in t]
         return str(min(ids)) if ids else None
 
+    async def follow_up(self, step: str, request: Request, ticket: str, tickets: TicketMap) -> None:
+        pass  # no steps
+
     async def set_assignee(self, ticket: str, user: int) -> None:
         body = {"ticket": {"assignee_id": user}}
-        await self.call("PUT", f"/api/v2/tickets/{ticket}.json", body=body)
+        await self.http.call("PUT", f"/api/v2/tickets/{ticket}.json", body=body)
 
     async def set_state(self, ticket: str, state: str) -> None:
-        await self.call("PUT", f"/api/v2/tickets/{ticket}.json", body={"ticket": {"status": state}})
+        await self.http.call(
+            "PUT", f"/api/v2/tickets/{ticket}.json", body={"ticket": {"status": state}}
+        )
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+
+def auth_headers(settings: HelpdeskSettings[ZendeskOptions]) -> dict[str, str]:
+    """With an email, an API token (Basic); without, an OAuth access token (Bearer)."""
+    if settings.options.email is None:
+        return {"Authorization": f"Bearer {settings.token}"}
+    pair = f"{settings.options.email}/token:{settings.token}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
 
 
 def _options(check: Checker, where: Path, h: dict[str, Any]) -> ZendeskOptions | None:
@@ -113,12 +125,12 @@ def _options(check: Checker, where: Path, h: dict[str, Any]) -> ZendeskOptions |
     return ZendeskOptions(email, group, kind) if len(check.problems) == before else None
 
 
-KIND = Kind(
+KIND: Kind[ZendeskOptions] = Kind(
     name="zendesk",
     options=("email", "group_id", "ticket_type"),
     priorities={"high": "high", "medium": "normal", "low": "low"},
     priority_choices=("urgent", "high", "normal", "low"),
     state_choices=("new", "open", "pending", "hold", "solved", "closed"),
     parse_options=_options,
-    sink=ZendeskSink,
+    connector=Zendesk,
 )

@@ -8,7 +8,6 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from email.utils import parseaddr
-from pathlib import Path as FilePath
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,6 +35,7 @@ from frontdesk.router.outbound.notices.templates import (
     parse_templates,
     placeholders,
 )
+from frontdesk.router.outbound.remote import base_url, secret_file
 
 CHANNELS = ("email", "chat", "social")  # phone and form customers get no automatic message
 PLATFORMS = ("whatsapp", "telegram", "wechat", "messenger")
@@ -151,17 +151,7 @@ def _status_url(
                 "public address customers reach this daemon at, e.g. https://desk.example.com",
             )
         return None
-    url = check.string(where, value)
-    if url is None:
-        return None
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        check.error(where, f"must be an http:// or https:// address, got {url!r}")
-        return None
-    if parts.query or parts.fragment:
-        check.error(where, "must not carry a query or a fragment")
-        return None
-    return url.strip().rstrip("/")
+    return base_url(check, where, value)
 
 
 def _uses_status(templates: Templates, events: set[str]) -> bool:
@@ -267,22 +257,7 @@ def _secret(
             check.error((*path, key), "must be a non-empty string (quote one made of digits)")
             return None
         return inline.strip()
-    where = (*path, f"{key}_file")
-    name = check.string(where, file)
-    if name is None:
-        return None
-    target = FilePath(name).expanduser()
-    if not target.is_absolute():
-        target = FilePath(check.lines.source).parent / target
-    try:
-        value = target.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeError) as exc:
-        check.error(where, f"cannot read {str(target)!r}: {getattr(exc, 'strerror', None) or exc}")
-        return None
-    if not value:
-        check.error(where, f"{str(target)!r} is empty")
-        return None
-    return value
+    return secret_file(check, (*path, f"{key}_file"), file)
 
 
 # -- platforms ------------------------------------------------------------------------------------

@@ -125,9 +125,7 @@ class NoticeSink:
         )
         values = await self.values(s, language, kind, event, record, context)
         rendered = s.templates.render(language, kind, values)
-        notices = NoticeLog(
-            context.store.redis, context.store.keys, context.store.settings.idempotency_ttl_s
-        )
+        notices = NoticeLog.of(context.store)
         claim = await notices.claim(request.id, event.id, send_budget_s(s))
         if claim.state is ClaimState.SENT:
             return
@@ -284,8 +282,7 @@ class NoticeSink:
         to, _ = notice_mail.recipient(request, s.mail)
         if to is None:
             return False
-        keys = context.store.keys
-        ours = notice_mail.message_id(keys.tenant, request.id, event.id, s.mail.domain)
+        ours = notice_mail.message_id(context.store.tenant, request.id, event.id, s.mail.domain)
         message = notice_mail.build(rendered, request, s.mail, to, ours)
         # a reply to the notice leads back to the request, even when it carries neither the
         # customer's first Message-ID nor the [#FD-n] token

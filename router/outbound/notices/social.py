@@ -32,7 +32,7 @@ from typing import Any, ClassVar, Protocol
 import aiohttp
 
 from frontdesk.queues.request import Request
-from frontdesk.router.outbound.helpdesks.base import error_text, retry_after_s
+from frontdesk.router.outbound.remote import error_text, retry_after_s
 from frontdesk.router.outbound.sinks import DeliveryError, RetryLater, Undeliverable
 
 GRAPH_API = "https://graph.facebook.com"
