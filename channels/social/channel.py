@@ -26,7 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
-from frontdesk.channels.base import ChannelContext, Inbound, Receipt
+from frontdesk.channels.base import ChannelContext, Inbound, Receipt, RoutesOnly
 from frontdesk.channels.social import generic as webhook_generic
 from frontdesk.channels.social import meta, telegram, wechat
 from frontdesk.channels.social.config import (
@@ -99,20 +99,11 @@ def _sender(inbound: Inbound) -> str | None:
     return next((f"{kind}:{handle}" for kind, handle in sorted(handles.items())), None)
 
 
-class SocialChannel:
-    """The webhook routes of the configured platforms."""
+class SocialChannel(RoutesOnly[SocialSettings]):
+    """The webhook routes of the configured platforms (their handlers take the settings they
+    were made with: a changed config waits for a restart)."""
 
     name = "social"
-
-    def __init__(self, settings: SocialSettings, context: ChannelContext) -> None:
-        self.settings = settings
-        self.context = context
-
-    async def start(self) -> None:
-        """Nothing to start: the routes are served by the daemon's HTTP listener."""
-
-    async def stop(self) -> None:
-        """Nothing to stop."""
 
     def routes(self) -> list[web.RouteDef]:
         s = self.settings
