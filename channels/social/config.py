@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path as FilePath
 from typing import Any
 
+from frontdesk.channels.fields import parse_size
 from frontdesk.channels.social import telegram, wechat
 from frontdesk.router.conf.yaml import Checker, Path
 
@@ -25,8 +26,6 @@ MIN_BODY, MAX_BODY = 1024, 64 * 1024 * 1024
 DEFAULT_TOLERANCE_S = 300.0
 MAX_TOLERANCE_S = 86400.0
 MIN_GENERIC_SECRET = 16
-_SIZE = re.compile(r"^\s*(\d+)\s*(B|KB|KIB|MB|MIB)?\s*$", re.IGNORECASE)
-_UNIT = {None: 1, "B": 1, "KB": 1024, "KIB": 1024, "MB": 1024**2, "MIB": 1024**2}
 
 
 # -- settings --------------------------------------------------------------------------------
@@ -222,12 +221,9 @@ def _tolerance(check: Checker, path: Path, value: object) -> float | None:
 
 
 def _size(check: Checker, path: Path, value: object) -> int | None:
-    """Bytes in `65536`, `512KB`, `1MB` (KB and MB are 1024 and 1024²)."""
-    size = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        size = value
-    elif isinstance(value, str) and (m := _SIZE.match(value)):
-        size = int(m[1]) * _UNIT[m[2].upper() if m[2] else None]
+    """Bytes in `65536`, `512KB`, `1MB` (KB and MB are 1024 and 1024², read as every HTTP
+    channel reads a size); a negative number is out of range rather than not a size."""
+    size = value if isinstance(value, int) and not isinstance(value, bool) else parse_size(value)
     if size is None:
         check.error(path, f"must be a size such as 512KB or 1MB, got {value!r}")
         return None
