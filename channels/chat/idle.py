@@ -3,7 +3,7 @@ from its customer (a message, or a socket open) for `channels.chat.idle_timeout`
 
 Each daemon counts the sockets it holds and when it last heard each customer; every sweep
 (a quarter of the idle time) it tells Redis which conversations it heard from and asks which of
-those gone quiet here have been heard by no daemon either (queues/lua/chat_idle-1.lua). So a
+those gone quiet here have been heard by no daemon either (queues/conversations.py). So a
 customer who reconnects to another daemon behind the load balancer keeps the conversation.
 """
 
@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 
+from frontdesk.queues.conversations import HeardConversations
 from frontdesk.queues.errors import QueueError
 from frontdesk.queues.store import QueueStore
-from frontdesk.queues.wire import texts
 
 log = logging.getLogger("frontdesk.chat")
 FORGET_AFTER = 10  # idle times: a conversation heard elsewhere for this long is that daemon's
@@ -38,6 +38,7 @@ class IdleConversations:
 
     def __init__(self, store: QueueStore, idle_s: float) -> None:
         self.store = store
+        self.shared = HeardConversations(store.redis, store.keys, store.scripts)
         self.idle_s = idle_s
         self._heard: dict[str, _Heard] = {}
         self._last_sweep = 0.0
@@ -70,11 +71,7 @@ class IdleConversations:
         ]
         if not heard and not quiet:
             return []
-        idle_ms = int(self.idle_s * 1000)
-        keys = [self.store.keys.chat_heard]
-        idle = set(
-            texts(await self.store.scripts.chat_idle(keys, [idle_ms, len(heard), *heard, *quiet]))
-        )
+        idle = await self.shared.sweep(int(self.idle_s * 1000), heard, quiet)
         abandoned: list[str] = []
         for conversation in quiet:
             found = self._heard[conversation]
@@ -89,5 +86,5 @@ class IdleConversations:
             except QueueError:
                 pass  # closed already
             del self._heard[conversation]
-            await self.store.redis.zrem(self.store.keys.chat_heard, conversation)
+            await self.shared.forget(conversation)
         return abandoned

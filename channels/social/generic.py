@@ -21,8 +21,9 @@ import re
 from typing import Any, NoReturn
 
 from frontdesk.channels.base import Inbound
+from frontdesk.channels.social.inbound import social_inbound
 from frontdesk.queues.errors import DecodeError
-from frontdesk.queues.request import Channel, Customer, Request, Scalar
+from frontdesk.queues.request import Customer, Scalar
 from frontdesk.router.http.body import not_text
 
 SIGNATURE_HEADER = "X-Frontdesk-Signature"
@@ -179,12 +180,10 @@ def parse(raw: bytes, name: str, received_at: float = 0.0) -> list[Inbound]:
         phone=phone,
         handles={name: handle},
     )
-    ref = f"{name}:{thread}"
-    request = Request(
-        id="",
-        channel=Channel.SOCIAL,
-        queue="",
-        external_id=f"{name}:{message_id}",
+    inbound = social_inbound(
+        name,
+        message_id,
+        thread,
         entry_point=f"generic:{name}",
         customer=customer,
         subject=subject,
@@ -193,7 +192,7 @@ def parse(raw: bytes, name: str, received_at: float = 0.0) -> list[Inbound]:
         received_at=received_at,
         attributes=_attributes(f, body.get("attributes")),
     )
-    return [Inbound(request=request, thread_refs=(ref,), thread_keys=(ref,))]
+    return [inbound]
 
 
 def _attributes(f: Fields, value: object) -> dict[str, Scalar]:

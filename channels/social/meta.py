@@ -19,7 +19,8 @@ from typing import Any
 
 from frontdesk.channels.base import Inbound
 from frontdesk.channels.social.generic import Fields, decode_json
-from frontdesk.queues.request import Attachment, Channel, Customer, Request
+from frontdesk.channels.social.inbound import joined, social_inbound, string
+from frontdesk.queues.request import Attachment, Customer
 
 OBJECTS = {"whatsapp": "whatsapp_business_account", "messenger": "page", "instagram": "instagram"}
 SIGNATURE_HEADER = "X-Hub-Signature-256"
@@ -153,8 +154,16 @@ def _whatsapp_message(
         phone=f"+{wa_id}" if _WA_NUMBER.fullmatch(wa_id) else None,
         handles={"whatsapp": wa_id},
     )
-    return _inbound("whatsapp", message_id, wa_id, entry_point, customer, body, attachments,
-                    received_at)  # fmt: skip
+    return social_inbound(
+        "whatsapp",
+        message_id,
+        wa_id,
+        entry_point=entry_point,
+        customer=customer,
+        body=body,
+        attachments=attachments,
+        received_at=received_at,
+    )
 
 
 def _whatsapp_body(
@@ -168,34 +177,34 @@ def _whatsapp_body(
             f.fail(f"{at}.text.body", "must be a string")
         return text.strip() or "[message]", ()
     if kind in _MEDIA:
-        caption = _string(part.get("caption"))
-        media_id = _string(part.get("id"))
+        caption = string(part.get("caption"))
+        media_id = string(part.get("id"))
         attachment = Attachment(
-            filename=_string(part.get("filename"))[:255] or kind,
-            content_type=_string(part.get("mime_type"))[:127] or OCTET,
+            filename=string(part.get("filename"))[:255] or kind,
+            content_type=string(part.get("mime_type"))[:127] or OCTET,
             size=0,
             ref=f"whatsapp:media:{media_id[:128]}" if media_id else None,
         )
-        return _joined(f"[{kind}]", caption), (attachment,)
+        return joined(f"[{kind}]", caption), (attachment,)
     if kind == "location":
-        place = " ".join(_string(part.get(k)) for k in ("name", "address")).strip()
+        place = " ".join(string(part.get(k)) for k in ("name", "address")).strip()
         lat, lon = part.get("latitude"), part.get("longitude")
         numbers = all(isinstance(n, int | float) and not isinstance(n, bool) for n in (lat, lon))
-        return _joined("[location]", place, f"({lat}, {lon})" if numbers else ""), ()
+        return joined("[location]", place, f"({lat}, {lon})" if numbers else ""), ()
     if kind == "contacts":
         cards = content if isinstance(content, list) else []
-        shared = [_string(c.get("name", {}).get("formatted_name")) for c in cards
+        shared = [string(c.get("name", {}).get("formatted_name")) for c in cards
                   if isinstance(c, dict) and isinstance(c.get("name"), dict)]  # fmt: skip
-        return _joined("[contacts]", ", ".join(s for s in shared if s)), ()
+        return joined("[contacts]", ", ".join(s for s in shared if s)), ()
     if kind == "interactive":
         for reply in ("button_reply", "list_reply"):
             chosen = part.get(reply)
             if isinstance(chosen, dict):
-                return _joined(_string(chosen.get("title")) or "[choice]",
-                               _string(chosen.get("description"))), ()  # fmt: skip
+                return joined(string(chosen.get("title")) or "[choice]",
+                              string(chosen.get("description"))), ()  # fmt: skip
         return "[interactive reply]", ()
     if kind == "button":
-        return _string(part.get("text")) or "[button]", ()
+        return string(part.get("text")) or "[button]", ()
     if kind in ("unsupported", "unknown"):
         return "[unsupported message]", ()
     return f"[{kind[:32]}]", ()
@@ -225,8 +234,18 @@ def _messaging_entry(
         label = str(account)[:64] if isinstance(account, str | int) else "unknown"
         body, attachments = _messaging_body(f, message, f"{at}.message")
         customer = Customer(handles={platform: user})
-        out.append(_inbound(platform, mid, user, f"{prefix}:{label}", customer, body,
-                            attachments, received_at))  # fmt: skip
+        out.append(
+            social_inbound(
+                platform,
+                mid,
+                user,
+                entry_point=f"{prefix}:{label}",
+                customer=customer,
+                body=body,
+                attachments=attachments,
+                received_at=received_at,
+            )
+        )
     return out
 
 
@@ -239,11 +258,11 @@ def _messaging_body(
     parts, attachments = [], []
     for i, item in enumerate(f.items(message.get("attachments"), f"{at}.attachments", False)):
         attachment = f.mapping(item, f"{at}.attachments[{i}]")
-        kind = _string(attachment.get("type"))[:32] or "attachment"
+        kind = string(attachment.get("type"))[:32] or "attachment"
         payload = attachment.get("payload")
-        url = _string(payload.get("url")) if isinstance(payload, dict) else ""
-        title = _string(attachment.get("title"))
-        parts.append(_joined(f"[{kind}]", title))
+        url = string(payload.get("url")) if isinstance(payload, dict) else ""
+        title = string(attachment.get("title"))
+        parts.append(joined(f"[{kind}]", title))
         attachments.append(
             Attachment(
                 filename=title[:255] or kind,
@@ -254,40 +273,5 @@ def _messaging_body(
         )
     if f.flag(message.get("is_unsupported")):
         parts.append("[unsupported message]")
-    body = _joined(text or "", *parts)
+    body = joined(text or "", *parts)
     return body or "[message]", tuple(attachments)
-
-
-# -- shared ----------------------------------------------------------------------------------
-def _inbound(
-    platform: str,
-    message_id: str,
-    user: str,
-    entry_point: str,
-    customer: Customer,
-    body: str,
-    attachments: tuple[Attachment, ...],
-    received_at: float,
-) -> Inbound:
-    ref = f"{platform}:{user}"
-    request = Request(
-        id="",
-        channel=Channel.SOCIAL,
-        queue="",
-        external_id=f"{platform}:{message_id}",
-        entry_point=entry_point,
-        customer=customer,
-        body=body,
-        attachments=attachments,
-        received_at=received_at,
-    )
-    return Inbound(request=request, thread_refs=(ref,), thread_keys=(ref,))
-
-
-def _string(value: object) -> str:
-    """A string field of a decorative part (a caption, a title), or "" when it is not one."""
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _joined(*parts: str) -> str:
-    return " ".join(p for p in parts if p)

@@ -12,7 +12,8 @@ from typing import Any
 
 from frontdesk.channels.base import Inbound
 from frontdesk.channels.social.generic import Fields, decode_json, language
-from frontdesk.queues.request import Attachment, Channel, Customer, Request
+from frontdesk.channels.social.inbound import joined, social_inbound, string
+from frontdesk.queues.request import Attachment, Customer
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 SECRET_PATTERN = r"[A-Za-z0-9_-]{1,256}"  # what setWebhook accepts as secret_token
@@ -57,12 +58,10 @@ def parse(raw: bytes, bot: str, received_at: float = 0.0) -> list[Inbound]:
     if not body:
         return []  # a service message: someone joined, a title changed, a message was pinned
     customer = Customer(name=_name(person, chat), handles={"telegram": str(user)})
-    ref = f"telegram:{chat_id}"
-    request = Request(
-        id="",
-        channel=Channel.SOCIAL,
-        queue="",
-        external_id=f"telegram:{chat_id}:{message_id}",
+    inbound = social_inbound(
+        "telegram",
+        f"{chat_id}:{message_id}",
+        str(chat_id),
         entry_point=f"telegram:{bot}",
         customer=customer,
         body=body,
@@ -70,7 +69,7 @@ def parse(raw: bytes, bot: str, received_at: float = 0.0) -> list[Inbound]:
         attachments=attachments,
         received_at=received_at,
     )
-    return [Inbound(request=request, thread_refs=(ref,), thread_keys=(ref,))]
+    return [inbound]
 
 
 def _body(f: Fields, message: dict[str, Any]) -> tuple[str, tuple[Attachment, ...]]:
@@ -81,32 +80,32 @@ def _body(f: Fields, message: dict[str, Any]) -> tuple[str, tuple[Attachment, ..
         if not isinstance(text, str):
             f.fail("message.text", "must be a string")
         return text.strip() or "[message]", ()
-    caption = _string(message.get("caption"))
+    caption = string(message.get("caption"))
     photo = message.get("photo")
     if isinstance(photo, list) and photo:
         largest = photo[-1] if isinstance(photo[-1], dict) else {}
-        return _joined("[photo]", caption), (_attachment(largest, "photo", "image/jpeg"),)
+        return joined("[photo]", caption), (_attachment(largest, "photo", "image/jpeg"),)
     for kind, content_type in _FILES.items():
         file = message.get(kind)
         if isinstance(file, dict):
-            return _joined(f"[{kind}]", caption), (_attachment(file, kind, content_type),)
+            return joined(f"[{kind}]", caption), (_attachment(file, kind, content_type),)
     if isinstance(contact := message.get("contact"), dict):
-        who = " ".join(_string(contact.get(k)) for k in ("first_name", "last_name", "phone_number"))
-        return _joined("[contact]", who.strip()), ()
+        who = " ".join(string(contact.get(k)) for k in ("first_name", "last_name", "phone_number"))
+        return joined("[contact]", who.strip()), ()
     if isinstance(sticker := message.get("sticker"), dict):
-        return _joined("[sticker]", _string(sticker.get("emoji"))), ()
+        return joined("[sticker]", string(sticker.get("emoji"))), ()
     for kind in _OTHER_CONTENT:
         if message.get(kind) is not None:
-            return _joined(f"[{kind}]", caption), ()
+            return joined(f"[{kind}]", caption), ()
     return "", ()
 
 
 def _attachment(file: dict[str, Any], kind: str, content_type: str) -> Attachment:
     size = file.get("file_size")
-    file_id = _string(file.get("file_id"))
+    file_id = string(file.get("file_id"))
     return Attachment(
-        filename=_string(file.get("file_name"))[:255] or kind,
-        content_type=_string(file.get("mime_type"))[:127] or content_type,
+        filename=string(file.get("file_name"))[:255] or kind,
+        content_type=string(file.get("mime_type"))[:127] or content_type,
         size=size if isinstance(size, int) and not isinstance(size, bool) and 0 <= size < 2**53
         else 0,
         ref=f"telegram:file:{file_id[:256]}" if file_id else None,
@@ -115,13 +114,5 @@ def _attachment(file: dict[str, Any], kind: str, content_type: str) -> Attachmen
 
 def _name(person: dict[str, Any], chat: dict[str, Any]) -> str | None:
     source = person or chat
-    name = " ".join(_string(source.get(k)) for k in ("first_name", "last_name")).strip()
-    return (name or _string(source.get("username")))[:200] or None
-
-
-def _string(value: object) -> str:
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _joined(*parts: str) -> str:
-    return " ".join(p for p in parts if p)
+    name = " ".join(string(source.get(k)) for k in ("first_name", "last_name")).strip()
+    return (name or string(source.get("username")))[:200] or None

@@ -20,8 +20,9 @@ import hmac
 from xml.parsers import expat
 
 from frontdesk.channels.base import Inbound
+from frontdesk.channels.social.inbound import joined, social_inbound
 from frontdesk.queues.errors import DecodeError
-from frontdesk.queues.request import Attachment, Channel, Customer, Request
+from frontdesk.queues.request import Attachment, Customer
 
 TOKEN_PATTERN = r"[A-Za-z0-9]{3,32}"  # what the Official Accounts Platform accepts as Token
 MAX_ELEMENTS = 256
@@ -127,19 +128,17 @@ def parse(raw: bytes, app_id: str | None = None, received_at: float = 0.0) -> li
     msg_id = fields.get("MsgId", "")
     if msg_id and not (msg_id.isascii() and msg_id.isdigit() and len(msg_id) <= 24):
         raise fail("MsgId", "must be a whole number")
-    ref = f"wechat:{openid}"
-    request = Request(
-        id="",
-        channel=Channel.SOCIAL,
-        queue="",
-        external_id=f"wechat:{msg_id}" if msg_id else f"wechat:{openid}:{created}",
+    inbound = social_inbound(
+        "wechat",
+        msg_id or f"{openid}:{created}",
+        openid,
         entry_point=f"wechat:{app_id or fields['ToUserName'][:64]}",
         customer=Customer(handles={"wechat": openid}),
         body=body,
         attachments=attachments,
         received_at=received_at,
     )
-    return [Inbound(request=request, thread_refs=(ref,), thread_keys=(ref,))]
+    return [inbound]
 
 
 def _body(fields: dict[str, str], kind: str) -> tuple[str, tuple[Attachment, ...]] | None:
@@ -149,18 +148,14 @@ def _body(fields: dict[str, str], kind: str) -> tuple[str, tuple[Attachment, ...
     if kind in _MEDIA:
         media = fields.get("MediaId", "")[:256]
         attachment = Attachment(kind, _MEDIA[kind], 0, f"wechat:media:{media}" if media else None)
-        return _joined(f"[{kind}]", fields.get("Recognition", "")), (attachment,)
+        return joined(f"[{kind}]", fields.get("Recognition", "")), (attachment,)
     if kind == "location":
         where = f"({fields.get('Location_X', '')}, {fields.get('Location_Y', '')})"
-        return _joined("[location]", fields.get("Label", ""), where), ()
+        return joined("[location]", fields.get("Label", ""), where), ()
     if kind in ("link", "file"):
-        return _joined(f"[{kind}]", fields.get("Title", ""), fields.get("Url", "")), ()
+        return joined(f"[{kind}]", fields.get("Title", ""), fields.get("Url", "")), ()
     if kind == "event":
         if fields.get("Event", "").upper() == "CLICK":  # a menu item such as "contact support"
-            return _joined("[menu]", fields.get("EventKey", "")), ()
+            return joined("[menu]", fields.get("EventKey", "")), ()
         return None  # subscribe, unsubscribe, scan, location report, view: not requests
     return f"[{kind[:32]}]", ()
-
-
-def _joined(*parts: str) -> str:
-    return " ".join(p for p in parts if p)
