@@ -20,7 +20,13 @@ from frontdesk.router.daemon.redis_config import (
     parse_redis,
 )
 from frontdesk.router.http.auth import ApiToken, Scope
-from frontdesk.router.intake.config import parse_customer_lists, parse_rules
+from frontdesk.router.intake.config import (
+    Limit,
+    Limits,
+    parse_customer_lists,
+    parse_limits,
+    parse_rules,
+)
 from frontdesk.router.intake.rules import CustomerLists, Rule
 from frontdesk.router.outbound.helpdesks.base import HelpdeskSettings
 from frontdesk.router.outbound.helpdesks.config import parse_helpdesks
@@ -66,23 +72,6 @@ class QueueSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class Limit:
-    """At most `count` hits per `per_s` seconds."""
-
-    count: int
-    per_s: float
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Intake rate limits: per sender (an address, a phone number, a chat id) and per source
-    (a client IP address)."""
-
-    per_sender: Limit = Limit(30, 600)
-    per_source: Limit = Limit(300, 60)
-
-
-@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the daemon reads from its config file."""
 
@@ -98,7 +87,7 @@ class Settings:
     rules: tuple[Rule, ...] = ()
     customers: CustomerLists = field(default_factory=CustomerLists)
     api_tokens: tuple[ApiToken, ...] = ()
-    limits: Limits = Limits()
+    limits: Limits = field(default_factory=Limits)
     channels: dict[str, Any] = field(default_factory=dict)  # name -> the channel's own settings
     helpdesks: tuple[HelpdeskSettings, ...] = ()
     notices: NoticeSettings | None = None
@@ -167,7 +156,7 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
     )
     customers = parse_customer_lists(check, d.get("customers"))
     tokens = _tokens(check, d.get("api"), agent_ids)
-    limits = _limits(check, d.get("limits"))
+    limits = parse_limits(check, d.get("limits"))
     channels = _channels(check, d.get("channels"), queue_names)
     helpdesks = parse_helpdesks(check, d.get("helpdesks"), agent_ids=agent_ids)
     notices = parse_notices(check, d.get("notices"))
@@ -368,8 +357,8 @@ def _agents(check: Checker, value: object, skills: dict[str, str]) -> tuple[Agen
 
 
 __all__ = [
-    "ConfigError", "MetricsSettings", "QueueSettings", "RedisSettings", "Settings",
-    "load_settings", "parse_settings",
+    "ConfigError", "Limit", "Limits", "MetricsSettings", "QueueSettings", "RedisSettings",
+    "Settings", "load_settings", "parse_settings",
 ]  # fmt: skip
 
 
@@ -391,19 +380,6 @@ def _tokens(check: Checker, value: object, agent_ids: set[str]) -> tuple[ApiToke
         if name and scope and digest:
             tokens.append(ApiToken(name, Scope(scope), digest, agent))
     return tuple(tokens)
-
-
-def _limits(check: Checker, value: object) -> Limits:
-    raw = check.mapping(("limits",), value, ["per_sender", "per_source"])
-    out = {}
-    for name in raw:
-        path = ("limits", name)
-        body = check.mapping(path, raw[name], ["count", "per"])
-        count = check.integer((*path, "count"), body.get("count"), 1)
-        per = check.duration((*path, "per"), body.get("per"))
-        if count is not None and per is not None:
-            out[name] = Limit(count, per)
-    return Limits(**out)
 
 
 def _channels(check: Checker, value: object, queues: set[str]) -> dict[str, Any]:
