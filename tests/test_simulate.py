@@ -24,8 +24,8 @@ from frontdesk.queues.request import Channel, Request, SkillRequirement
 from frontdesk.queues.states import State
 from frontdesk.queues.store import RequestRecord
 from frontdesk.router.conf.yaml import ConfigError
-from frontdesk.router.daemon.settings import QueueSettings, Settings, parse_settings
-from frontdesk.router.routing.config import RelaxStep, Routing
+from frontdesk.router.daemon.settings import Settings, parse_settings
+from frontdesk.router.routing.config import QueueSettings, RelaxStep, Routing
 from frontdesk.router.routing.matcher import eligibility
 from frontdesk.router.routing.window import Waiting, build
 from frontdesk.router.sim import erlang

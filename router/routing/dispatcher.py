@@ -24,8 +24,8 @@ from frontdesk.queues.errors import QueueError
 from frontdesk.queues.events import Event, EventType
 from frontdesk.queues.states import State
 from frontdesk.queues.store import HandOver, QueueStore, RequestRecord
-from frontdesk.router.daemon.settings import QueueSettings, Settings
 from frontdesk.router.routing.callbacks import eligible_since, hold_until
+from frontdesk.router.routing.config import QueueSettings, RoutingSettings
 from frontdesk.router.routing.eta import Throughput
 from frontdesk.router.routing.matcher import match
 from frontdesk.router.routing.window import Waiting, build
@@ -58,7 +58,7 @@ class Dispatcher:
     """Matches waiting requests to available agents, round after round."""
 
     def __init__(
-        self, store: QueueStore, agents: AgentStore, settings: Callable[[], Settings]
+        self, store: QueueStore, agents: AgentStore, settings: Callable[[], RoutingSettings]
     ) -> None:
         self.store = store
         self.agents = agents

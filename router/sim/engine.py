@@ -42,10 +42,10 @@ from frontdesk.queues.errors import FrontdeskError
 from frontdesk.queues.request import Request
 from frontdesk.queues.states import State
 from frontdesk.queues.store import RequestRecord
-from frontdesk.router.daemon.settings import QueueSettings, Settings
+from frontdesk.router.daemon.settings import Settings
 from frontdesk.router.intake.rules import TimeIs, classify
 from frontdesk.router.routing.callbacks import eligible_since, hold_until, is_callback
-from frontdesk.router.routing.config import RelaxStep, Routing
+from frontdesk.router.routing.config import QueueSettings, RelaxStep, Routing
 from frontdesk.router.routing.window import CHANNEL_INDEX, CHANNELS
 from frontdesk.router.sim.model import Arrivals, Replayed, Staff, Workload, staff_from_config
 from frontdesk.skills import TIERS, Agent
