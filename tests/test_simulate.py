@@ -484,6 +484,45 @@ def test_overflow_moves_a_request_when_it_falls_due() -> None:
     assert result.report()["overall"]["overflowed"] == len(engine.jobs)
 
 
+HELD_AHEAD = """\
+tenant: sim
+skills: [support]
+default_queue: calls
+queues:
+  calls: {mode: assign, window: 2}
+rules:
+  - name: support
+    then: {skills: {support: 1}}
+"""
+# callbacks wanted from a day after the run's start (2026-01-05 09:00 UTC): held all run long
+HELD_LOAD = """
+seed: 5
+duration: 2h
+arrivals:
+  - name: later
+    channel: phone
+    rate: 4/h
+    request: {body: call me tomorrow, attributes: {callback: true, callback_from: 1767690000}}
+    handle: {fixed: 1s}
+  - {name: now, channel: phone, rate: 6/h, request: {body: hello}, handle: {fixed: 1s}}
+agents:
+  - {id: ann, skills: {support: 1}, capacity: {phone: 1}}
+"""
+
+
+def test_held_callbacks_do_not_take_the_windows_places() -> None:
+    # The window holds two; once two held callbacks wait at the head, the requests behind them
+    # are still read (as the dispatcher reads past them) and answered at once.
+    engine, result = run(settings(HELD_AHEAD), workload(HELD_LOAD))
+    later = [j for j in engine.jobs if j.kind.source == "later"]
+    now = [j for j in engine.jobs if j.kind.source == "now"]
+    assert len(later) <= 10 and all(j.answered < 0 for j in later)  # held, within ten windows
+    behind = [j for j in now if j.t > later[1].t]
+    assert behind, "the seed gives requests behind two held callbacks"
+    assert all(0 <= j.answered - j.t <= 1000 for j in now)
+    assert result.report()["overall"]["unanswered"] == len(later)
+
+
 OFFERS = """\
 tenant: sim
 skills: [support]

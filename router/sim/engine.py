@@ -44,8 +44,9 @@ from frontdesk.queues.states import State
 from frontdesk.queues.store import RequestRecord
 from frontdesk.router.daemon.settings import Settings
 from frontdesk.router.intake.rules import TimeIs, classify
-from frontdesk.router.routing.callbacks import eligible_since, hold_until, is_callback
+from frontdesk.router.routing.callbacks import is_callback
 from frontdesk.router.routing.config import QueueSettings, RelaxStep, Routing
+from frontdesk.router.routing.head import HeadScan, Seen
 from frontdesk.router.routing.window import CHANNEL_INDEX, CHANNELS
 from frontdesk.router.sim.model import Arrivals, Replayed, Staff, Workload, staff_from_config
 from frontdesk.skills import TIERS, Agent
@@ -509,36 +510,28 @@ class Engine:
                 return
 
     def _scan(self, q: QueueState, now: int) -> tuple[list[Job], bool]:
-        """The queue's head as the dispatcher sees it: overflowing requests moved on, callbacks
-        outside their window or the working hours held back; the next timer set."""
-        routing, jobs, moved = q.routing, [], False
-        change: float | None = None
-        for job in list(islice(q.waiting(), routing.window)):
-            job.wait_from = job.t
-            if job.kind.callback:
-                clock = self.clock(now)
-                held = hold_until(job.kind.request, clock, self.hours)
-                if held is not None:
-                    ahead = (held - clock).total_seconds()
-                    change = ahead if change is None else min(change, ahead)
-                    continue
-                since = eligible_since(job.kind.request, clock, self.hours)
-                if since is not None and since > self.workload.start:
-                    since_ms = round((since - self.workload.start).total_seconds() * 1000)
-                    job.wait_from = max(job.t, since_ms)
-            wait_s = (now - job.wait_from) / 1000
-            target = routing.overflow_target(wait_s)
-            if target is not None:
-                self._transfer(job, q, self.queue_index[target])
-                moved = True
-                continue
-            ahead_s = routing.next_change_s(wait_s)
-            if ahead_s is not None:
-                change = ahead_s if change is None else min(change, ahead_s)
-            jobs.append(job)
-        if change is not None:
+        """The queue's head as the dispatcher sees it, by the same head scan
+        (router/routing/head.py): overflowing requests moved on, callbacks outside their window
+        or the working hours held back and read past; the next timer set."""
+        scan: HeadScan[Job] = HeadScan(q.routing, self.clock(now), now, self.hours)
+        # one lazy pass: a page starting after what was read, less what moved out, is where
+        # the dispatcher's next page starts too
+        ahead, moved = q.waiting(), False
+        while (page := scan.next_page()) is not None:
+            seen = [Seen(job, job.kind.request, job.t) for job in islice(ahead, page.size)]
+            moves = scan.read(seen)
+            for move in moves:
+                move.item.wait_from = move.wait_from_ms  # its age goes with it
+                self._transfer(move.item, q, self.queue_index[move.target])
+            scan.moved([True] * len(moves))
+            moved |= bool(moves)
+        head = scan.head()
+        for kept in head.waiting:
+            kept.item.wait_from = kept.wait_from_ms
+        if head.changes:
+            change = min(head.changes)
             self.timer(now + max(1, math.ceil(change * 1000 - 1e-6)))
-        return jobs, moved
+        return [kept.item for kept in head.waiting], moved
 
     def _transfer(self, job: Job, source: QueueState, target: QueueState) -> None:
         source.live -= 1
