@@ -31,10 +31,11 @@ from frontdesk.router.routing.window import Waiting, build
 from frontdesk.router.sim import erlang
 from frontdesk.router.sim.cli import main
 from frontdesk.router.sim.engine import Engine
-from frontdesk.router.sim.model import Workload, draw, parse_workload
+from frontdesk.router.sim.model import Workload, draw
 from frontdesk.router.sim.policies import POLICIES, make
 from frontdesk.router.sim.result import Result
 from frontdesk.router.sim.state import DONE, QueueState, SimulationError, eligible
+from frontdesk.router.sim.workload import parse_workload
 from frontdesk.skills import Agent
 
 SEED = 20261124

@@ -21,10 +21,11 @@ from frontdesk.router.cli.main import config_option
 from frontdesk.router.conf.yaml import ConfigError, parse_duration
 from frontdesk.router.daemon.settings import Settings, load_settings
 from frontdesk.router.sim.engine import Engine
-from frontdesk.router.sim.model import Arrivals, Workload, draw, load_workload
+from frontdesk.router.sim.model import Arrivals, Workload, draw
 from frontdesk.router.sim.policies import POLICIES, make
 from frontdesk.router.sim.result import Result
 from frontdesk.router.sim.state import SimulationError
+from frontdesk.router.sim.workload import load_workload
 
 EXIT_CONFIG = 2
 EXIT_RUNTIME = 1
