@@ -8,15 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from frontdesk.queues.request import Channel, Priority, SkillRequirement
-from frontdesk.router.conf.yaml import (
-    ConfigError,
-    Problem,
-)
-from frontdesk.router.sim.model import (
-    CHANNELS,
-    Replayed,
-    ReplayLog,
-)
+from frontdesk.router.conf.yaml import ConfigError, Problem
+from frontdesk.router.sim.model import CHANNELS, Replayed, ReplayLog
 from frontdesk.skills import MAX_LEVEL, MIN_LEVEL, TIERS
 
 
