@@ -36,14 +36,9 @@ from frontdesk.queues.request import Channel, Customer, Priority, Request, Skill
 from frontdesk.queues.store import QueueStore
 from frontdesk.router.bench.agents import HandleTime
 from frontdesk.router.bench.cli import run, start_and_run
-from frontdesk.router.bench.load import (
-    DaemonProcess,
-    Plan,
-    generate_config,
-    parse_mix,
-    started_target,
-)
+from frontdesk.router.bench.load import Plan, parse_mix
 from frontdesk.router.bench.report import Progress, machine, percentiles
+from frontdesk.router.bench.target import DaemonProcess, generate_config, started_target
 from frontdesk.router.daemon.redis_server import EmbeddedRedis
 
 MIX = "form=3,webhook=3,smtp=2,chat=2"

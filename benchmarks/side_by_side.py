@@ -45,8 +45,9 @@ from frontdesk.queues.request import Channel, Customer, Priority, Request
 from frontdesk.queues.store import QueueStore
 from frontdesk.router.bench.agents import HandleTime
 from frontdesk.router.bench.cli import start_and_run
-from frontdesk.router.bench.load import ORIGIN, Plan, Target, drive
+from frontdesk.router.bench.load import Plan, drive
 from frontdesk.router.bench.report import Progress, machine
+from frontdesk.router.bench.target import ORIGIN, Target
 from frontdesk.router.daemon.redis_server import EmbeddedRedis
 from frontdesk.skills import Agent, Presence
 

@@ -24,8 +24,9 @@ from frontdesk.router.daemon.settings import load_settings, parse_settings
 from frontdesk.router.sim import erlang
 from frontdesk.router.sim.cli import side_by_side
 from frontdesk.router.sim.engine import Engine
-from frontdesk.router.sim.model import draw, load_workload, parse_workload
+from frontdesk.router.sim.model import draw
 from frontdesk.router.sim.policies import POLICIES, make
+from frontdesk.router.sim.workload import load_workload, parse_workload
 
 ROOT = Path(__file__).resolve().parent.parent
 ERLANG_CASES = [(10, 12), (4, 5), (2, 3), (20, 23)]

@@ -12,14 +12,9 @@ from daemon_proc import DaemonProcess
 
 from frontdesk.router.bench import cli as bench
 from frontdesk.router.bench.agents import HandleTime
-from frontdesk.router.bench.load import (
-    Plan,
-    generate_config,
-    parse_mix,
-    read_tokens,
-    target_from_config,
-)
+from frontdesk.router.bench.load import Plan, parse_mix
 from frontdesk.router.bench.report import Progress, table
+from frontdesk.router.bench.target import generate_config, read_tokens, target_from_config
 
 PER_CHANNEL = 24
 

@@ -4,6 +4,7 @@ that expire or are rejected, and the explanation it leaves."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
 
@@ -14,7 +15,9 @@ from frontdesk.queues.request import Channel, Priority, Request, SkillRequiremen
 from frontdesk.queues.states import State
 from frontdesk.queues.store import QueueStore
 from frontdesk.router.daemon.settings import Settings, parse_settings
+from frontdesk.router.routing.config import RelaxStep, Routing
 from frontdesk.router.routing.dispatcher import Dispatcher
+from frontdesk.router.routing.head import HeadScan, Page, Seen
 from frontdesk.skills import Agent, Presence
 
 BASE = """\
@@ -289,3 +292,27 @@ async def test_a_callback_waits_for_its_window(store, agents, dispatcher) -> Non
     await store.reject(due, "ann")
     next_in = await dispatcher.round()
     assert next_in is not None and 3000 < next_in <= 3600  # wakes when the window opens
+
+
+def test_the_head_scan_keeps_in_place_what_could_not_be_moved() -> None:
+    # Pure: a window of two, everything overflows at once, a held callback first; the request
+    # whose transfer failed (taken meanwhile) stays in its place, and the next page starts
+    # after what was read less what moved out.
+    routing = Routing(window=2, relax=(RelaxStep(0.0, overflow_to="chat"),))
+    now = datetime(2026, 11, 24, 12, tzinfo=UTC)
+    now_ms = int(now.timestamp() * 1000)
+    later = {"callback": True, "callback_from": now.timestamp() + 3600}
+    held = Request("held", Channel.PHONE, queue="q", attributes=later)
+    a, b, c = (Request(n, Channel.PHONE, queue="q") for n in "abc")
+    scan: HeadScan[str] = HeadScan(routing, now, now_ms, None)
+    assert scan.next_page() == Page(0, 2)
+    moves = scan.read([Seen("held", held, now_ms), Seen("a", a, now_ms - 5000)])
+    assert [(m.item, m.target, m.wait_s) for m in moves] == [("a", "chat", 5.0)]
+    scan.moved([True])
+    assert scan.next_page() == Page(1, 2)  # "a" left: the second page starts at "b"
+    moves = scan.read([Seen("b", b, now_ms), Seen("c", c, now_ms)])
+    scan.moved([False, True])
+    assert scan.next_page() is None  # nothing held on that page: the head is known
+    head = scan.head()
+    assert [k.item for k in head.waiting] == ["b"]
+    assert head.changes == [3600.0]

@@ -16,7 +16,7 @@ from frontdesk.queues.events import EventType
 from frontdesk.queues.request import Channel, Priority, Request, SkillRequirement
 from frontdesk.queues.store import QueueStore
 from frontdesk.router.cli import events as events_export
-from frontdesk.router.sim.model import read_event_log
+from frontdesk.router.sim.replay import read_event_log
 from frontdesk.skills import Agent, Presence
 
 

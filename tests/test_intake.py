@@ -10,7 +10,7 @@ import pytest
 from frontdesk.queues.request import Channel, Customer, Priority, Request
 from frontdesk.queues.states import State
 from frontdesk.router.daemon.settings import Settings, load_settings
-from frontdesk.router.intake.intake import intake
+from frontdesk.router.intake.front import intake
 from frontdesk.router.routing.dispatcher import Dispatcher
 
 NOON = datetime(2026, 11, 24, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai, a Tuesday

@@ -24,22 +24,18 @@ from frontdesk.queues.request import Channel, Request, SkillRequirement
 from frontdesk.queues.states import State
 from frontdesk.queues.store import RequestRecord
 from frontdesk.router.conf.yaml import ConfigError
-from frontdesk.router.daemon.settings import QueueSettings, Settings, parse_settings
-from frontdesk.router.routing.config import RelaxStep, Routing
+from frontdesk.router.daemon.settings import Settings, parse_settings
+from frontdesk.router.routing.config import QueueSettings, RelaxStep, Routing
 from frontdesk.router.routing.matcher import eligibility
 from frontdesk.router.routing.window import Waiting, build
 from frontdesk.router.sim import erlang
 from frontdesk.router.sim.cli import main
-from frontdesk.router.sim.engine import (
-    DONE,
-    Engine,
-    QueueState,
-    Result,
-    SimulationError,
-    eligible,
-)
-from frontdesk.router.sim.model import Workload, draw, parse_workload
+from frontdesk.router.sim.engine import Engine
+from frontdesk.router.sim.model import Workload, draw
 from frontdesk.router.sim.policies import POLICIES, make
+from frontdesk.router.sim.result import Result
+from frontdesk.router.sim.state import DONE, QueueState, SimulationError, eligible
+from frontdesk.router.sim.workload import parse_workload
 from frontdesk.skills import Agent
 
 SEED = 20261124
@@ -482,6 +478,45 @@ def test_overflow_moves_a_request_when_it_falls_due() -> None:
     assert engine.jobs and all(j.overflows == 1 for j in engine.jobs)
     assert all(j.answered - j.t == 45_000 for j in engine.jobs)
     assert result.report()["overall"]["overflowed"] == len(engine.jobs)
+
+
+HELD_AHEAD = """\
+tenant: sim
+skills: [support]
+default_queue: calls
+queues:
+  calls: {mode: assign, window: 2}
+rules:
+  - name: support
+    then: {skills: {support: 1}}
+"""
+# callbacks wanted from a day after the run's start (2026-01-05 09:00 UTC): held all run long
+HELD_LOAD = """
+seed: 5
+duration: 2h
+arrivals:
+  - name: later
+    channel: phone
+    rate: 4/h
+    request: {body: call me tomorrow, attributes: {callback: true, callback_from: 1767690000}}
+    handle: {fixed: 1s}
+  - {name: now, channel: phone, rate: 6/h, request: {body: hello}, handle: {fixed: 1s}}
+agents:
+  - {id: ann, skills: {support: 1}, capacity: {phone: 1}}
+"""
+
+
+def test_held_callbacks_do_not_take_the_windows_places() -> None:
+    # The window holds two; once two held callbacks wait at the head, the requests behind them
+    # are still read (as the dispatcher reads past them) and answered at once.
+    engine, result = run(settings(HELD_AHEAD), workload(HELD_LOAD))
+    later = [j for j in engine.jobs if j.kind.source == "later"]
+    now = [j for j in engine.jobs if j.kind.source == "now"]
+    assert len(later) <= 10 and all(j.answered < 0 for j in later)  # held, within ten windows
+    behind = [j for j in now if j.t > later[1].t]
+    assert behind, "the seed gives requests behind two held callbacks"
+    assert all(0 <= j.answered - j.t <= 1000 for j in now)
+    assert result.report()["overall"]["unanswered"] == len(later)
 
 
 OFFERS = """\

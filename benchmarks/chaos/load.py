@@ -22,16 +22,9 @@ import aiohttp
 from frontdesk.channels.phone import signed_headers
 from frontdesk.channels.social.generic import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from frontdesk.channels.social.telegram import SECRET_HEADER as TELEGRAM_SECRET
-from frontdesk.router.bench.load import (
-    ORIGIN,
-    Drivers,
-    LoadError,
-    Target,
-    _http_error,
-    _text,
-    interleave,
-)
+from frontdesk.router.bench.load import Drivers, LoadError, _http_error, _text, interleave
 from frontdesk.router.bench.load import send_mail as bench_send_mail
+from frontdesk.router.bench.target import ORIGIN, Target
 
 CHANNELS = ("form", "webhook", "smtp", "chat", "phone", "telegram")
 MIX = dict.fromkeys(CHANNELS, 1.0)

@@ -20,7 +20,7 @@ import aiohttp
 import yaml
 from redis.asyncio import Redis
 
-from frontdesk.router.bench.load import ORIGIN, DaemonProcess, Target, generate_config
+from frontdesk.router.bench.target import ORIGIN, DaemonProcess, Target, generate_config
 from frontdesk.router.daemon.redis_server import EmbeddedRedis
 
 READY_TIMEOUT_S = 60.0

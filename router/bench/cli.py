@@ -27,18 +27,7 @@ from typing import Any
 
 from frontdesk.queues.keys import Keys
 from frontdesk.router.bench.agents import AgentPool, HandleTime
-from frontdesk.router.bench.load import (
-    CHANNELS,
-    DaemonProcess,
-    Plan,
-    Target,
-    drive,
-    generate_config,
-    parse_mix,
-    read_tokens,
-    started_target,
-    target_from_config,
-)
+from frontdesk.router.bench.load import Plan, drive, parse_mix
 from frontdesk.router.bench.report import (
     Progress,
     Sample,
@@ -49,6 +38,15 @@ from frontdesk.router.bench.report import (
     summarize,
     table,
     timings,
+)
+from frontdesk.router.bench.target import (
+    CHANNELS,
+    DaemonProcess,
+    Target,
+    generate_config,
+    read_tokens,
+    started_target,
+    target_from_config,
 )
 from frontdesk.router.conf.yaml import parse_duration
 from frontdesk.router.daemon.redis_connect import from_url

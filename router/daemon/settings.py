@@ -20,27 +20,30 @@ from frontdesk.router.daemon.redis_config import (
     parse_redis,
 )
 from frontdesk.router.http.auth import ApiToken, Scope
-from frontdesk.router.intake.config import parse_customer_lists, parse_rules
+from frontdesk.router.intake.config import (
+    Limit,
+    Limits,
+    parse_customer_lists,
+    parse_limits,
+    parse_rules,
+)
 from frontdesk.router.intake.rules import CustomerLists, Rule
 from frontdesk.router.outbound.helpdesks.base import HelpdeskSettings
 from frontdesk.router.outbound.helpdesks.config import parse_helpdesks
 from frontdesk.router.outbound.notices.config import NoticeSettings, parse_notices
 from frontdesk.router.outbound.webhooks import WebhookEndpoint, parse_webhooks
-from frontdesk.router.routing.config import ROUTING_KEYS, Routing, parse_routing
-from frontdesk.router.routing.presence_config import ORPHANED_KEYS, parse_orphaned, parse_presence
+from frontdesk.router.routing.config import QueueSettings, parse_queues
+from frontdesk.router.routing.presence_config import parse_presence
 from frontdesk.skills import MAX_LEVEL, MIN_LEVEL, TIERS, Agent, Presence
 
 DEFAULTS_PATH = shipped("defaults.yaml")
 CHANNELS = [c.value for c in Channel]
-QUEUE_MODES = ["offer", "assign"]
 
 _TOP = [
     *("tenant", "redis", "http", "retention", "events", "offers"),
     *("queue_defaults", "default_queue", "skills", "queues", "agents", "customers", "rules"),
     *("api", "limits", "channels", "helpdesks", "notices", "metrics", "presence"),
 ]
-_QUEUE = ["tier", "mode", "offer_timeout", "escalate_to", "description", *ROUTING_KEYS]
-_QUEUE += ORPHANED_KEYS
 _AGENT = ["id", "name", "tier", "groups", "skills", "capacity", "presence"]
 
 
@@ -50,36 +53,6 @@ class HttpSettings:
     port: int
     body_timeout_s: float = 30.0  # a request's whole body must arrive within this, else 408
     idle_timeout_s: float = 75.0  # a connection without a complete request for this is closed
-
-
-@dataclass(frozen=True, slots=True)
-class QueueSettings:
-    name: str
-    tier: int
-    mode: str
-    offer_timeout_s: float
-    escalate_to: str | None = None
-    description: str = ""
-    routing: Routing = field(default_factory=Routing)
-    orphaned_after_s: float = 0.0  # assigned work of an agent gone this long is let go (0: never)
-    orphaned: str = "requeue"  # requeue (back to waiting) or flag (to supervisors)
-
-
-@dataclass(frozen=True, slots=True)
-class Limit:
-    """At most `count` hits per `per_s` seconds."""
-
-    count: int
-    per_s: float
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Intake rate limits: per sender (an address, a phone number, a chat id) and per source
-    (a client IP address)."""
-
-    per_sender: Limit = Limit(30, 600)
-    per_source: Limit = Limit(300, 60)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +71,7 @@ class Settings:
     rules: tuple[Rule, ...] = ()
     customers: CustomerLists = field(default_factory=CustomerLists)
     api_tokens: tuple[ApiToken, ...] = ()
-    limits: Limits = Limits()
+    limits: Limits = field(default_factory=Limits)
     channels: dict[str, Any] = field(default_factory=dict)  # name -> the channel's own settings
     helpdesks: tuple[HelpdeskSettings[Any], ...] = ()
     notices: NoticeSettings | None = None
@@ -150,7 +123,7 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
     body_timeout, idle_timeout = (_http_timeout(check, k, http.get(k)) for k in _HTTP_TIMEOUTS)
     store = _store(check, d)
     skills = _skills(check, d.get("skills"))
-    queues = _queues(check, d)
+    queues = parse_queues(check, d)
     default_queue = check.string(("default_queue",), d.get("default_queue"))
     defined = d.get("queues")
     if default_queue and default_queue not in (defined if isinstance(defined, dict) else {}):
@@ -167,7 +140,7 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
     )
     customers = parse_customer_lists(check, d.get("customers"))
     tokens = _tokens(check, d.get("api"), agent_ids)
-    limits = _limits(check, d.get("limits"))
+    limits = parse_limits(check, d.get("limits"))
     channels = _channels(check, d.get("channels"), queue_names)
     helpdesks = parse_helpdesks(check, d.get("helpdesks"), agent_ids=agent_ids)
     notices = parse_notices(check, d.get("notices"))
@@ -254,73 +227,6 @@ def _skills(check: Checker, value: object) -> dict[str, str]:
     return out
 
 
-def _queues(check: Checker, d: dict[str, Any]) -> dict[str, QueueSettings]:
-    defaults = check.mapping(("queue_defaults",), d.get("queue_defaults"), _QUEUE)
-    raw = check.mapping(("queues",), d.get("queues"))
-    if not raw:
-        check.error(("queues",), "define at least one queue")
-    out: dict[str, QueueSettings] = {}
-    for name, body in raw.items():
-        path: tuple[str, ...] = ("queues", name)
-        if check.string(path, name, NAME) is None:
-            continue
-        q = merge(defaults, check.mapping(path, body, _QUEUE))
-        tier = check.integer((*path, "tier"), q.get("tier"), min(TIERS), max(TIERS))
-        mode = check.choice((*path, "mode"), q.get("mode"), QUEUE_MODES)
-        timeout = check.duration((*path, "offer_timeout"), q.get("offer_timeout"))
-        description = q.get("description") or ""
-        escalate_to = q.get("escalate_to")
-        if escalate_to is not None:
-            check.string((*path, "escalate_to"), escalate_to)
-        routing = parse_routing(check, path, q)
-        orphaned = parse_orphaned(check, path, q)
-        if tier is not None and mode is not None and timeout is not None and routing and orphaned:
-            out[name] = QueueSettings(
-                name, tier, mode, timeout, escalate_to, str(description), routing, *orphaned
-            )
-    for q in out.values():
-        for i, step in enumerate(q.routing.relax):
-            where = ("queues", q.name, "relax", i, "overflow_to")
-            if step.overflow_to and step.overflow_to not in raw:
-                check.error(where, f"names no queue defined under queues: {step.overflow_to!r}")
-            elif step.overflow_to == q.name:
-                check.error(where, "a queue cannot overflow into itself")
-    _overflow_cycles(check, out)
-    for name, body in raw.items():
-        target_name = body.get("escalate_to") if isinstance(body, dict) else None
-        path = ("queues", name, "escalate_to")
-        if isinstance(target_name, str) and target_name not in raw:
-            check.error(path, f"names no queue defined under queues: {target_name!r}")
-        source, target = out.get(name), out.get(str(target_name))
-        if source and target and target.tier <= source.tier:
-            check.error(
-                path,
-                f"escalates to {target.name!r} of tier {target.tier}; "
-                f"it must be a higher tier than {source.tier}",
-            )
-    return out
-
-
-def _overflow_cycles(check: Checker, queues: dict[str, QueueSettings]) -> None:
-    """Overflow keeps a request's age, so a cycle of overflows would move it round forever."""
-    edges = {
-        q.name: [(i, s.overflow_to) for i, s in enumerate(q.routing.relax) if s.overflow_to]
-        for q in queues.values()
-    }
-    for start, targets in edges.items():
-        for i, first in targets:
-            seen, todo = {start}, [first]
-            while todo:
-                name = todo.pop()
-                if name == start:
-                    where = ("queues", start, "relax", i, "overflow_to")
-                    check.error(where, f"overflow from {start!r} comes back to it")
-                    break
-                if name not in seen:
-                    seen.add(name)
-                    todo.extend(t for _, t in edges.get(name, []))
-
-
 def _agents(check: Checker, value: object, skills: dict[str, str]) -> tuple[Agent, ...]:
     agents: list[Agent] = []
     seen: dict[str, int] = {}
@@ -368,8 +274,8 @@ def _agents(check: Checker, value: object, skills: dict[str, str]) -> tuple[Agen
 
 
 __all__ = [
-    "ConfigError", "MetricsSettings", "QueueSettings", "RedisSettings", "Settings",
-    "load_settings", "parse_settings",
+    "ConfigError", "Limit", "Limits", "MetricsSettings", "QueueSettings", "RedisSettings",
+    "Settings", "load_settings", "parse_settings",
 ]  # fmt: skip
 
 
@@ -391,19 +297,6 @@ def _tokens(check: Checker, value: object, agent_ids: set[str]) -> tuple[ApiToke
         if name and scope and digest:
             tokens.append(ApiToken(name, Scope(scope), digest, agent))
     return tuple(tokens)
-
-
-def _limits(check: Checker, value: object) -> Limits:
-    raw = check.mapping(("limits",), value, ["per_sender", "per_source"])
-    out = {}
-    for name in raw:
-        path = ("limits", name)
-        body = check.mapping(path, raw[name], ["count", "per"])
-        count = check.integer((*path, "count"), body.get("count"), 1)
-        per = check.duration((*path, "per"), body.get("per"))
-        if count is not None and per is not None:
-            out[name] = Limit(count, per)
-    return Limits(**out)
 
 
 def _channels(check: Checker, value: object, queues: set[str]) -> dict[str, Any]:

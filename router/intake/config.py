@@ -1,4 +1,5 @@
-"""The `rules:` and `customers:` sections of the config, checked with their YAML paths and lines.
+"""What intake reads from the config: the `rules:`, `customers:` and `limits:` sections, checked
+with their YAML paths and lines, and `IntakeSettings`, the attributes the front door reads.
 
     rules = parse_rules(check, data.get("rules"), queues=..., skills=..., agents=...)
     lists = parse_customer_lists(check, data.get("customers"))
@@ -11,8 +12,9 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from frontdesk.queues.request import Channel, Priority, SkillRequirement
 from frontdesk.router.conf.hours import parse_days, parse_windows, parse_zone
@@ -38,6 +40,40 @@ from frontdesk.router.intake.rules import (
 from frontdesk.skills import MAX_LEVEL, MIN_LEVEL, TIERS
 
 RULE_KEYS = ("name", "when", "then")
+LIMIT_KEYS = ["per_sender", "per_source"]
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """At most `count` hits per `per_s` seconds."""
+
+    count: int
+    per_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Intake rate limits: per sender (an address, a phone number, a chat id) and per source
+    (a client IP address)."""
+
+    per_sender: Limit = Limit(30, 600)
+    per_source: Limit = Limit(300, 60)
+
+
+class IntakeSettings(Protocol):
+    """What the front door reads of the daemon's settings (the daemon's `Settings` has them);
+    read through a callable on every message, so that a reload applies at once."""
+
+    @property
+    def default_queue(self) -> str: ...
+    @property
+    def rules(self) -> Sequence[Rule]: ...
+    @property
+    def customers(self) -> CustomerLists: ...
+    @property
+    def limits(self) -> Limits: ...
+
+
 CONDITION_KEYS = (
     *("channel", "entry_point", "keywords", "keywords_in", "regex"),
     *("customer", "time", "attribute"),
@@ -295,4 +331,21 @@ def _skills(
     return tuple(out.values())
 
 
-__all__ = ["ACTION_KEYS", "CONDITION_KEYS", "RULE_KEYS", "parse_customer_lists", "parse_rules"]
+def parse_limits(check: Checker, value: object) -> Limits:
+    """`limits.per_sender` and `limits.per_source`: `{count, per}` each."""
+    raw = check.mapping(("limits",), value, LIMIT_KEYS)
+    out = {}
+    for name in raw:
+        path = ("limits", name)
+        body = check.mapping(path, raw[name], ["count", "per"])
+        count = check.integer((*path, "count"), body.get("count"), 1)
+        per = check.duration((*path, "per"), body.get("per"))
+        if count is not None and per is not None:
+            out[name] = Limit(count, per)
+    return Limits(**out)
+
+
+__all__ = [
+    "ACTION_KEYS", "CONDITION_KEYS", "LIMIT_KEYS", "RULE_KEYS", "IntakeSettings", "Limit", "Limits",
+    "parse_customer_lists", "parse_limits", "parse_rules",
+]  # fmt: skip

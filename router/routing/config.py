@@ -1,19 +1,27 @@
-"""A queue's routing settings: assignment mode, window, agent groups, score weights, and the
-time-based relaxation steps (lower skills, drop optional skills, widen groups and tiers,
-overflow into another queue)."""
+"""A queue's settings (`queues:` and `queue_defaults:`) and its routing: assignment mode, window,
+agent groups, score weights, and the time-based relaxation steps (lower skills, drop optional
+skills, widen groups and tiers, overflow into another queue); `RoutingSettings`, what the
+dispatcher reads of the daemon's settings."""
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Any, Literal, Protocol, cast
 
-from frontdesk.router.conf.yaml import Checker, Path
+from frontdesk.router.conf.hours import WorkingHours
+from frontdesk.router.conf.yaml import NAME, Checker, Path, merge
 from frontdesk.router.routing.matcher import Weights
+from frontdesk.router.routing.presence_config import ORPHANED_KEYS, parse_orphaned
+from frontdesk.skills import TIERS
 
 ASSIGNMENT = ["greedy", "batch"]
 ROUTING_KEYS = ["assignment", "window", "groups", "weights", "preferred_agent_for", "relax"]
 _STEP = ["after", "lower_skills", "drop_optional", "widen_groups", "widen_tiers", "overflow_to"]
+QUEUE_MODES = ["offer", "assign"]
+QUEUE_KEYS = ["tier", "mode", "offer_timeout", "escalate_to", "description", *ROUTING_KEYS]
+QUEUE_KEYS += ORPHANED_KEYS
 _WEIGHTS = ["skill", "load", "idle", "wait", "priority", "preferred", "wait_scale", "idle_scale"]
 
 
@@ -69,6 +77,97 @@ class Routing:
     def overflow_target(self, wait_s: float) -> str | None:
         targets = [s.overflow_to for s in self.steps_at(wait_s) if s.overflow_to]
         return targets[-1] if targets else None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSettings:
+    name: str
+    tier: int
+    mode: str
+    offer_timeout_s: float
+    escalate_to: str | None = None
+    description: str = ""
+    routing: Routing = field(default_factory=Routing)
+    orphaned_after_s: float = 0.0  # assigned work of an agent gone this long is let go (0: never)
+    orphaned: str = "requeue"  # requeue (back to waiting) or flag (to supervisors)
+
+
+class RoutingSettings(Protocol):
+    """What the dispatcher reads of the daemon's settings (the daemon's `Settings` has them); read
+    through a callable every round, so that a reload applies at once."""
+
+    @property
+    def queues(self) -> Mapping[str, QueueSettings]: ...
+    @property
+    def callback_hours(self) -> WorkingHours | None: ...
+
+
+def parse_queues(check: Checker, d: dict[str, Any]) -> dict[str, QueueSettings]:
+    """`queues`, each merged over `queue_defaults`; overflow and escalation targets checked."""
+    defaults = check.mapping(("queue_defaults",), d.get("queue_defaults"), QUEUE_KEYS)
+    raw = check.mapping(("queues",), d.get("queues"))
+    if not raw:
+        check.error(("queues",), "define at least one queue")
+    out: dict[str, QueueSettings] = {}
+    for name, body in raw.items():
+        path: tuple[str, ...] = ("queues", name)
+        if check.string(path, name, NAME) is None:
+            continue
+        q = merge(defaults, check.mapping(path, body, QUEUE_KEYS))
+        tier = check.integer((*path, "tier"), q.get("tier"), min(TIERS), max(TIERS))
+        mode = check.choice((*path, "mode"), q.get("mode"), QUEUE_MODES)
+        timeout = check.duration((*path, "offer_timeout"), q.get("offer_timeout"))
+        description = q.get("description") or ""
+        escalate_to = q.get("escalate_to")
+        if escalate_to is not None:
+            check.string((*path, "escalate_to"), escalate_to)
+        routing = parse_routing(check, path, q)
+        orphaned = parse_orphaned(check, path, q)
+        if tier is not None and mode is not None and timeout is not None and routing and orphaned:
+            out[name] = QueueSettings(
+                name, tier, mode, timeout, escalate_to, str(description), routing, *orphaned
+            )
+    for q in out.values():
+        for i, step in enumerate(q.routing.relax):
+            where = ("queues", q.name, "relax", i, "overflow_to")
+            if step.overflow_to and step.overflow_to not in raw:
+                check.error(where, f"names no queue defined under queues: {step.overflow_to!r}")
+            elif step.overflow_to == q.name:
+                check.error(where, "a queue cannot overflow into itself")
+    _overflow_cycles(check, out)
+    for name, body in raw.items():
+        target_name = body.get("escalate_to") if isinstance(body, dict) else None
+        path = ("queues", name, "escalate_to")
+        if isinstance(target_name, str) and target_name not in raw:
+            check.error(path, f"names no queue defined under queues: {target_name!r}")
+        source, target = out.get(name), out.get(str(target_name))
+        if source and target and target.tier <= source.tier:
+            check.error(
+                path,
+                f"escalates to {target.name!r} of tier {target.tier}; "
+                f"it must be a higher tier than {source.tier}",
+            )
+    return out
+
+
+def _overflow_cycles(check: Checker, queues: dict[str, QueueSettings]) -> None:
+    """Overflow keeps a request's age, so a cycle of overflows would move it round forever."""
+    edges = {
+        q.name: [(i, s.overflow_to) for i, s in enumerate(q.routing.relax) if s.overflow_to]
+        for q in queues.values()
+    }
+    for start, targets in edges.items():
+        for i, first in targets:
+            seen, todo = {start}, [first]
+            while todo:
+                name = todo.pop()
+                if name == start:
+                    where = ("queues", start, "relax", i, "overflow_to")
+                    check.error(where, f"overflow from {start!r} comes back to it")
+                    break
+                if name not in seen:
+                    seen.add(name)
+                    todo.extend(t for _, t in edges.get(name, []))
 
 
 def parse_routing(check: Checker, path: Path, q: dict[str, Any]) -> Routing | None:

@@ -24,9 +24,9 @@ from frontdesk.queues.errors import QueueError
 from frontdesk.queues.events import Event, EventType
 from frontdesk.queues.states import State
 from frontdesk.queues.store import HandOver, QueueStore, RequestRecord
-from frontdesk.router.daemon.settings import QueueSettings, Settings
-from frontdesk.router.routing.callbacks import eligible_since, hold_until
+from frontdesk.router.routing.config import QueueSettings, RoutingSettings
 from frontdesk.router.routing.eta import Throughput
+from frontdesk.router.routing.head import HeadScan, Seen
 from frontdesk.router.routing.matcher import match
 from frontdesk.router.routing.window import Waiting, build
 from frontdesk.skills import Agent, Presence
@@ -50,7 +50,6 @@ WAKE_ON = frozenset(
 )
 MAX_SLEEP_S = 1.0  # a safety net only: rounds are driven by events and timers
 MIN_SLEEP_S = 0.005
-HELD_PAGES = 10  # windows of a queue's head read past held callbacks, at most, per round
 PROFILES_MAX_AGE_MS = 30_000  # agent profiles are also read again on agent events
 
 
@@ -58,7 +57,7 @@ class Dispatcher:
     """Matches waiting requests to available agents, round after round."""
 
     def __init__(
-        self, store: QueueStore, agents: AgentStore, settings: Callable[[], Settings]
+        self, store: QueueStore, agents: AgentStore, settings: Callable[[], RoutingSettings]
     ) -> None:
         self.store = store
         self.agents = agents
@@ -115,46 +114,27 @@ class Dispatcher:
         self, queue: QueueSettings, now_ms: int
     ) -> tuple[list[Waiting], list[float]]:
         """The queue's head as the matcher will see it: up to `window` requests that may be
-        routed now. Overflowing requests are moved on, and phone callbacks outside their window
-        or the working hours are held back (their wait counts from when they became eligible);
-        held ones do not take the window's places: the head is read a window at a time past
-        them, up to HELD_PAGES windows."""
-        size = queue.routing.window
-        hours = self.settings().callback_hours
+        routed now, by the head scan (router/routing/head.py, the simulator's too): overflowing
+        requests are moved on, phone callbacks outside their window or the working hours held
+        back (their wait counts from when they became eligible), and read past, a window at a
+        time, up to HELD_PAGES windows."""
         now = datetime.fromtimestamp(now_ms / 1000, UTC)
-        waiting: list[Waiting] = []
-        changes: list[float] = []
-        start = 0
-        for _ in range(HELD_PAGES):
-            ids = await self.store.peek(queue.name, size, start=start)
-            if not ids:
-                break
+        scan: HeadScan[tuple[RequestRecord, frozenset[str]]]
+        scan = HeadScan(queue.routing, now, now_ms, self.settings().callback_hours)
+        while (page := scan.next_page()) is not None:
+            ids = await self.store.peek(queue.name, page.size, start=page.start)
             records = await self.store.get_many(ids)
             excluded = await self.store.excluded_many(ids)
-            held = moved = 0
-            for record, exc in zip(records, excluded, strict=True):
-                if record is None or record.state is not State.WAITING:
-                    continue
-                until = hold_until(record.request, now, hours)
-                if until is not None:
-                    changes.append((until - now).total_seconds())
-                    held += 1
-                    continue
-                since = eligible_since(record.request, now, hours)
-                since_ms = int(since.timestamp() * 1000) if since is not None else 0
-                wait_s = max(0.0, (now_ms - max(record.enqueued_ms, since_ms)) / 1000)
-                target = queue.routing.overflow_target(wait_s)
-                if target and await self._overflow(record, target, wait_s):
-                    moved += 1  # left the queue: the next page starts that much earlier
-                    continue
-                change = queue.routing.next_change_s(wait_s)
-                if change is not None:
-                    changes.append(change)
-                waiting.append(Waiting(record, frozenset(exc), wait_s))
-            if not held or len(ids) < size or len(waiting) >= size:
-                break
-            start += len(ids) - moved
-        return waiting[:size], changes
+            seen = [
+                Seen((record, frozenset(exc)), record.request, record.enqueued_ms)
+                for record, exc in zip(records, excluded, strict=True)
+                if record is not None and record.state is State.WAITING
+            ]
+            moves = scan.read(seen, len(ids))
+            scan.moved([await self._overflow(m.item[0], m.target, m.wait_s) for m in moves])
+        head = scan.head()
+        waiting = [Waiting(k.item[0], k.item[1], k.wait_s) for k in head.waiting]
+        return waiting, head.changes
 
     async def _overflow(self, record: RequestRecord, target: str, wait_s: float) -> bool:
         try:

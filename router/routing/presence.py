@@ -21,16 +21,14 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry
 from prometheus_client import Counter as PromCounter
 
 from frontdesk.queues.liveness import Liveness, Orphan
-
-if TYPE_CHECKING:
-    from frontdesk.router.daemon.settings import Settings
+from frontdesk.router.routing.config import QueueSettings
 
 log = logging.getLogger("frontdesk.presence")
 
@@ -42,10 +40,22 @@ PRUNE_EVERY_MS = 60_000  # the supervisors' list of flagged work is tidied this 
 CANDIDATES = 1000  # gone agents looked at per tick, at most
 
 
+class PresenceSettings(Protocol):
+    """What the sweeper reads of the daemon's settings (the daemon's `Settings` has them), through
+    a callable on every tick, so that a reload applies at once."""
+
+    @property
+    def presence_grace_s(self) -> float: ...
+    @property
+    def queues(self) -> Mapping[str, QueueSettings]: ...
+
+
 class PresenceWatch:
     """One daemon's part: heartbeat of its sockets and API callers, and the sweeper."""
 
-    def __init__(self, settings: Callable[[], Settings], registry: CollectorRegistry) -> None:
+    def __init__(
+        self, settings: Callable[[], PresenceSettings], registry: CollectorRegistry
+    ) -> None:
         self.settings = settings
         self.liveness: Liveness | None = None  # set when the task starts
         self._sockets: Counter[str] = Counter()  # agent -> open sockets on this daemon

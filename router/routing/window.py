@@ -10,8 +10,7 @@ import numpy as np
 
 from frontdesk.queues.request import Channel
 from frontdesk.queues.store import RequestRecord
-from frontdesk.router.daemon.settings import QueueSettings
-from frontdesk.router.routing.config import RelaxStep
+from frontdesk.router.routing.config import QueueSettings, RelaxStep
 from frontdesk.router.routing.matcher import Pool, Window
 from frontdesk.skills import TIERS, Agent
 

@@ -5,7 +5,7 @@
     frontdesk simulate --config A.yaml --what-if B.yaml --workload W.yaml
 
 Every policy (or both configs of a what-if) sees the same arrivals, handle times and patience
-(`sim_model.draw`); the figures come from `sim_engine.Result`.
+(`model.draw`); the figures come from `result.Result`.
 """
 
 from __future__ import annotations
@@ -20,9 +20,12 @@ from typing import Any
 from frontdesk.router.cli.main import config_option
 from frontdesk.router.conf.yaml import ConfigError, parse_duration
 from frontdesk.router.daemon.settings import Settings, load_settings
-from frontdesk.router.sim.engine import Engine, Result, SimulationError
-from frontdesk.router.sim.model import Arrivals, Workload, draw, load_workload
+from frontdesk.router.sim.engine import Engine
+from frontdesk.router.sim.model import Arrivals, Workload, draw
 from frontdesk.router.sim.policies import POLICIES, make
+from frontdesk.router.sim.result import Result
+from frontdesk.router.sim.state import SimulationError
+from frontdesk.router.sim.workload import load_workload
 
 EXIT_CONFIG = 2
 EXIT_RUNTIME = 1

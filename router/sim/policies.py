@@ -22,7 +22,8 @@ from typing import Literal
 
 from frontdesk.router.routing.matcher import match
 from frontdesk.router.routing.window import Waiting, build
-from frontdesk.router.sim.engine import Engine, Job, QueueState, SimAgent
+from frontdesk.router.sim.engine import Engine
+from frontdesk.router.sim.state import Job, QueueState, SimAgent
 
 Mode = Literal["greedy", "batch"]
 _NO_ONE: frozenset[str] = frozenset()

@@ -22,7 +22,7 @@ from frontdesk.channels.phone import SIGNATURE_HEADER as PHONE_SIGNATURE
 from frontdesk.channels.phone import signature as phone_signature
 from frontdesk.channels.social.generic import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from frontdesk.channels.social.telegram import SECRET_HEADER as TELEGRAM_SECRET
-from frontdesk.router.bench.load import ORIGIN
+from frontdesk.router.bench.target import ORIGIN
 
 from .. import fuzzcases as fc
 from ..report import Row
