@@ -369,6 +369,7 @@ async def test_api_lists_and_replays_dead_letters_for_supervisors(
     assert (await call("GET", "/dead?sink=retired"))[1] == {"dead": [], "total": 0}
     assert (await call("GET", "/dead?sink=nope"))[0] == 404
     assert (await call("GET", "/dead?limit=0"))[0] == 400
+    assert (await call("GET", "/dead?limit=%C2%B2"))[0] == 400  # "²" is a digit to str.isdigit
     status, body = await call("POST", f"/dead/{letter['id']}/replay?sink=retired")
     assert status == 409 and body["error"]["code"] == "conflict"
     assert (await call("POST", "/dead/1-0/replay"))[0] == 404

@@ -38,7 +38,7 @@ CHUNK = 1_000
 
 def parse_time(value: str) -> int:
     """Milliseconds since the epoch from ISO 8601 (no zone: UTC) or a number of milliseconds."""
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return int(value)
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))

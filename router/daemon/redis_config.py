@@ -141,7 +141,7 @@ def _nodes(check: Checker, path: tuple[str, ...], value: object) -> tuple[Node, 
     nodes = []
     for i, item in enumerate(raw):
         host, _, port = str(item).rpartition(":") if isinstance(item, str) else ("", "", "")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        if not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
             check.error((*path, "nodes", i), f'must be "host:port", got {item!r}')
             continue
         nodes.append((host.strip("[]"), int(port)))

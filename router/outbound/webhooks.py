@@ -105,7 +105,7 @@ def verify_signature(
     """True when `header` (X-Frontdesk-Signature) signs `body` with `secret` at `timestamp`
     (X-Frontdesk-Timestamp), and that timestamp is within `tolerance_s` of now (a replayed old
     delivery is refused). Compared in constant time. For receivers."""
-    if not timestamp or not header or not timestamp.isdigit():
+    if not timestamp or not header or not (timestamp.isascii() and timestamp.isdigit()):
         return False
     current = time.time() if now is None else now
     if abs(current - int(timestamp)) > tolerance_s:
@@ -127,7 +127,7 @@ def _field(name: str, value: str) -> Any:
             return json.loads(value)
         except ValueError:
             return value
-    if name in _INT_FIELDS and value.lstrip("-").isdigit():
+    if name in _INT_FIELDS and value.isascii() and value.lstrip("-").isdigit():
         return int(value)
     return value
 
@@ -195,7 +195,7 @@ def retry_after_s(value: str | None, now: float) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
