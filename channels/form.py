@@ -39,8 +39,6 @@ from frontdesk.channels.base import ChannelContext, Inbound, RoutesOnly
 from frontdesk.channels.fields import (
     FORM,
     JSON,
-    Handler,
-    Refusal,
     attributes_field,
     check_country,
     check_size,
@@ -53,7 +51,6 @@ from frontdesk.channels.fields import (
     phone_field,
     read_body,
     refuse_unknown,
-    retry_after,
     text_field,
 )
 from frontdesk.queues.request import Channel, Customer, Request, Scalar
@@ -63,6 +60,7 @@ from frontdesk.router.api.keys import DAEMON
 from frontdesk.router.api.requests import standing  # moves with the status lookup
 from frontdesk.router.conf.yaml import Checker, Path
 from frontdesk.router.http.auth import Scope, caller, public
+from frontdesk.router.http.errors import Handler, Refusal, retry_after
 from frontdesk.router.http.openapi import ERROR, json_content, operation
 from frontdesk.router.http.views import status_path
 

@@ -55,7 +55,6 @@ from aiohttp import web
 
 from frontdesk.channels.base import ChannelContext, Inbound, RoutesOnly
 from frontdesk.channels.fields import (
-    Refusal,
     attributes_field,
     check_country,
     check_size,
@@ -67,8 +66,6 @@ from frontdesk.channels.fields import (
     phone_field,
     read_body,
     refuse_unknown,
-    refusing,
-    retry_after,
     text_field,
 )
 from frontdesk.channels.social.generic import TIMESTAMP_HEADER, fresh, sign
@@ -77,6 +74,7 @@ from frontdesk.queues.states import OPEN_STATES
 from frontdesk.router.conf.hours import DAY_S, WorkingHours, parse_working_hours, utc, window
 from frontdesk.router.conf.yaml import Checker, Path
 from frontdesk.router.http.auth import Scope, principal, public
+from frontdesk.router.http.errors import Refusal, refusing, retry_after
 from frontdesk.router.http.openapi import json_content, operation
 from frontdesk.router.http.views import describe, status_path
 

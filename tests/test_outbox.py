@@ -34,7 +34,7 @@ from frontdesk.queues.outbox import Admission, Outbox, group_name
 from frontdesk.queues.request import Channel, Message, Request
 from frontdesk.queues.store import QueueStore
 from frontdesk.router.api import outbox as api_outbox
-from frontdesk.router.api.app import authenticate, json_errors
+from frontdesk.router.api.app import authenticate
 from frontdesk.router.api.keys import DAEMON
 from frontdesk.router.cli import outbox as outbox_cli
 from frontdesk.router.daemon.daemon import Daemon
@@ -42,6 +42,7 @@ from frontdesk.router.daemon.metrics import Metrics
 from frontdesk.router.daemon.redis_server import EmbeddedRedis
 from frontdesk.router.daemon.settings import parse_settings
 from frontdesk.router.http.auth import digest, new_token
+from frontdesk.router.http.errors import json_errors
 from frontdesk.router.outbound.outbox import EngineOptions, Policy, backoff_s, lane_of
 
 

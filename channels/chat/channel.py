@@ -57,8 +57,8 @@ from frontdesk.queues.errors import QueueError
 from frontdesk.queues.events import Event, EventType
 from frontdesk.queues.request import Channel, Customer, Message, Request
 from frontdesk.queues.states import TERMINAL_STATES, State
-from frontdesk.router.api.app import error_response
 from frontdesk.router.http.auth import public
+from frontdesk.router.http.errors import error_response
 
 log = logging.getLogger("frontdesk.chat")
 

@@ -32,10 +32,10 @@ from frontdesk.channels.base import ChannelContext, Inbound, Receipt
 from frontdesk.channels.social import generic as webhook_generic
 from frontdesk.channels.social import meta, telegram, wechat
 from frontdesk.queues.errors import DecodeError, RequestNotFound, WrongState
-from frontdesk.router.api.app import error_response
 from frontdesk.router.conf.yaml import Checker, Path
 from frontdesk.router.http import openapi
 from frontdesk.router.http.auth import public
+from frontdesk.router.http.errors import error_response
 
 log = logging.getLogger("frontdesk.social")
 

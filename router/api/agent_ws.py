@@ -28,7 +28,8 @@ from frontdesk.router.api.keys import DAEMON
 from frontdesk.router.api.work import FIELDS, perform
 from frontdesk.router.api.ws_tickets import agent_token, redeem
 from frontdesk.router.http.auth import PRINCIPAL, ApiToken, public
-from frontdesk.router.http.body import ApiError, choice, text
+from frontdesk.router.http.body import choice, text
+from frontdesk.router.http.errors import ApiError
 from frontdesk.router.http.views import describe
 from frontdesk.skills import Presence
 

@@ -19,7 +19,8 @@ from frontdesk.queues.request import Message
 from frontdesk.queues.store import RequestRecord
 from frontdesk.router.api.keys import DAEMON
 from frontdesk.router.http.auth import ApiToken, Scope, principal
-from frontdesk.router.http.body import ApiError, invalid, json_body, number, text
+from frontdesk.router.http.body import json_body, number, text
+from frontdesk.router.http.errors import ApiError, invalid
 from frontdesk.router.http.views import attachment_view, describe
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from aiohttp import web
 from frontdesk.queues.wire import text
 from frontdesk.router.api.keys import DAEMON
 from frontdesk.router.http.auth import ApiToken, Scope, caller, digest, principal
-from frontdesk.router.http.body import ApiError
+from frontdesk.router.http.errors import ApiError
 
 TICKET_TTL_S = 30
 
