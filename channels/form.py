@@ -60,7 +60,7 @@ from frontdesk.router.api.keys import DAEMON
 from frontdesk.router.api.requests import standing  # moves with the status lookup
 from frontdesk.router.conf.yaml import Checker, Path
 from frontdesk.router.http.auth import Scope, caller, public
-from frontdesk.router.http.errors import Handler, Refusal, retry_after
+from frontdesk.router.http.errors import Handler, Refusal, allow_origin, retry_after
 from frontdesk.router.http.openapi import ERROR, json_content, operation
 from frontdesk.router.http.views import status_path
 
@@ -407,20 +407,15 @@ def _configured(request: web.Request) -> FormSettings | None:
 
 
 def _public(inner: Handler, settings: Callable[[web.Request], FormSettings | None]) -> Handler:
-    """A public route: refusals as JSON, CORS headers for the sites' origins."""
+    """A public route whose answers (refusals too, rendered by json_errors) the sites' origins
+    may read: CORS headers for them."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        try:
-            response = await inner(request)
-        except Refusal as refusal:
-            response = refusal.response()
         origin = request.headers.get("Origin")
         known = settings(request)
         if origin is not None and known is not None and known.knows_origin(origin):
-            response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Access-Control-Expose-Headers"] = "Retry-After"
-            response.headers["Vary"] = "Origin"
-        return response
+            allow_origin(request, origin)
+        return await inner(request)
 
     return public(handle)
 

@@ -58,7 +58,7 @@ from frontdesk.queues.events import Event, EventType
 from frontdesk.queues.request import Channel, Customer, Message, Request
 from frontdesk.queues.states import TERMINAL_STATES, State
 from frontdesk.router.http.auth import public
-from frontdesk.router.http.errors import error_response
+from frontdesk.router.http.errors import STORAGE_RETRY_S, allow_origin
 
 log = logging.getLogger("frontdesk.chat")
 
@@ -68,7 +68,6 @@ STATIC = Path(__file__).resolve().parent / "static"
 HEARTBEAT_S = 30.0  # WebSocket pings; a peer that stops answering is dropped
 REFRESH_S = 5.0  # the wait estimate is recomputed at least this often while waiting
 COALESCE_S = 0.25  # a burst of other requests' events costs one recomputation
-RETRY_AFTER_S = 5
 STOP_TIMEOUT_S = 5.0
 _AGENT_EVENTS = frozenset({EventType.PRESENCE, EventType.AGENT_CREATED, EventType.AGENT_UPDATED})
 _SHOWN_AUTHORS = (
@@ -134,24 +133,8 @@ def _message_view(seq: int, message: Message, conversation: str) -> dict[str, An
     return out
 
 
-def _refusal(exc: ChatError) -> web.Response:
-    extra: dict[str, Any] = {"field": exc.field}
-    if exc.id is not None:
-        extra["id"] = exc.id
-    response = error_response(exc.status, exc.code, exc.message, **extra)
-    if exc.retry_after_s is not None:
-        response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
-    return response
-
-
 def _internal() -> ChatError:
     return ChatError("internal", "internal error; it has been logged")
-
-
-def _unavailable() -> ChatError:
-    return ChatError(
-        "unavailable", "storage is unavailable, try again later", retry_after_s=RETRY_AFTER_S
-    )
 
 
 class ChatChannel:
@@ -323,14 +306,11 @@ class ChatChannel:
 
     # -- the WebSocket ----------------------------------------------------------------------------
     async def _websocket(self, request: web.Request) -> web.StreamResponse:
-        try:
-            site = self._site(request)
-        except ChatError as exc:
-            return _refusal(exc)
+        site = self._site(request)
         ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=self.settings.socket_limit)
         if not ws.can_prepare(request).ok:
             message = "this endpoint speaks WebSocket; without one use /v1/chat/conversations"
-            return _refusal(ChatError("websocket_required", message))
+            raise ChatError("websocket_required", message)
         if self._unsubscribe is None:  # the daemon's one reader of the event stream tells us too
             self._unsubscribe = self.context.subscribe(self.notify)
         await ws.prepare(request)
@@ -446,11 +426,11 @@ class ChatChannel:
                 if not failing:
                     if not isinstance(exc, RedisError):
                         log.exception("chat: updating a conversation failed")
-                    error = _unavailable() if isinstance(exc, RedisError) else _internal()
+                    error = ChatError.unavailable() if isinstance(exc, RedisError) else _internal()
                     await session.send(error.frame())
                 failing = True
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(watch.wake.wait(), RETRY_AFTER_S)
+                    await asyncio.wait_for(watch.wake.wait(), STORAGE_RETRY_S)
                 continue
             if watch.closed:
                 await session.ws.close(code=WSCloseCode.OK, message=b"conversation closed")
@@ -472,23 +452,13 @@ class ChatChannel:
         self, method: Callable[[web.Request, Site], Awaitable[web.Response]], origin: bool = False
     ) -> Handler:
         """A public REST handler: site key and Origin checked (`origin`: an Origin is required
-        when the site lists origins), CORS headers, JSON refusals."""
+        when the site lists origins); json_errors adds the CORS headers and renders refusals."""
 
         async def handler(request: web.Request) -> web.StreamResponse:
-            cors: dict[str, str] = {}
-            try:
-                site = self._site(request, origin)
-                if sent := request.headers.get("Origin"):
-                    cors = {"Access-Control-Allow-Origin": sent, "Vary": "Origin",
-                            "Access-Control-Expose-Headers": "Retry-After"}  # fmt: skip
-                response = await method(request, site)
-            except ChatError as exc:
-                response = _refusal(exc)
-            except RedisError:
-                log.warning("Redis unavailable while serving %s %s", request.method, request.path)
-                response = _refusal(_unavailable())
-            response.headers.update(cors)
-            return response
+            site = self._site(request, origin)
+            if sent := request.headers.get("Origin"):
+                allow_origin(request, sent)
+            return await method(request, site)
 
         return public(handler)
 
@@ -581,7 +551,7 @@ class _Session:
         except ChatError as exc:
             await self.send(exc.frame())
         except RedisError:
-            await self.send(_unavailable().frame())
+            await self.send(ChatError.unavailable().frame())
         except Exception:
             log.exception("chat: frame failed")
             await self.send(_internal().frame())

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from frontdesk.queues.errors import FrontdeskError
+from frontdesk.router.http.errors import STORAGE_RETRY_S, Refusal, Unavailable, retry_after
 
 NAME_CHARS = 100
 TOPIC_CHARS = 200
@@ -51,8 +51,10 @@ STATUS = {
 """Every error code, with the HTTP status the REST fallback answers it with."""
 
 
-class ChatError(FrontdeskError):
-    """A refusal the customer's client sees: a code, a message, the field to blame."""
+class ChatError(Refusal):
+    """A refusal the customer's client sees: a code (its HTTP status from STATUS), a message,
+    the field to blame; on the WebSocket an error frame, on the REST fallback a JSON error
+    (rendered by json_errors, Retry-After from `retry_after_s`, the client's message `id`)."""
 
     def __init__(
         self,
@@ -63,16 +65,18 @@ class ChatError(FrontdeskError):
         retry_after_s: float | None = None,
         id: str | None = None,  # the client's message id, when the frame named one
     ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
+        wait = {"Retry-After": retry_after(retry_after_s)} if retry_after_s is not None else None
+        super().__init__(STATUS[code], code, message, field, wait)
         self.retry_after_s = retry_after_s
         self.id = id
 
-    @property
-    def status(self) -> int:
-        return STATUS[self.code]
+    @classmethod
+    def unavailable(cls) -> ChatError:
+        """Redis does not answer (Unavailable): try again in STORAGE_RETRY_S."""
+        return cls("unavailable", Unavailable.text, retry_after_s=STORAGE_RETRY_S)
+
+    def extra(self) -> dict[str, Any]:
+        return super().extra() | ({"id": self.id} if self.id is not None else {})
 
     def frame(self) -> dict[str, Any]:
         """The error frame sent on the WebSocket."""

@@ -35,6 +35,7 @@ import aiohttp
 import yaml
 
 from frontdesk.channels.social.generic import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from frontdesk.queues.errors import FrontdeskError
 from frontdesk.router.bench.report import Outcome, Progress
 from frontdesk.router.daemon.settings import load_settings
 from frontdesk.router.http.auth import digest, new_token
@@ -56,8 +57,9 @@ _TEXTS = [
 ]
 
 
-class LoadError(Exception):
-    """A request the target did not acknowledge; the message is the kind of error reported."""
+class LoadError(FrontdeskError):
+    """A request the target did not acknowledge (the bench's own record of a refusal it saw, not
+    one frontdesk answers with); the message is the kind of error reported."""
 
 
 def check_loopback(host: str) -> str:

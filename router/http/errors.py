@@ -1,7 +1,15 @@
-"""The errors an HTTP client sees: the one JSON error shape, the refusals handlers raise, and the
-middleware that renders every error a handler lets through as that shape (never a traceback).
+"""The errors an HTTP client sees: the one JSON error shape, the refusals handlers raise (leaves
+of frontdesk's one error tree, each carrying its HTTP status), what Redis being down means to a
+client (HTTP 503 with Retry-After, SMTP 451), and the middleware that renders every error a
+handler lets through as that shape, never a traceback, with the CORS headers a channel allowed.
 
     {"error": {"code": "invalid", "message": "presence: must be one of ...", "field": "presence"}}
+
+    FrontdeskError (queues/errors.py)
+    └── ApiError          status, code, message, field (left out when none), headers
+        ├── Unavailable   Redis does not answer: 503 + Retry-After; SMTP 451 (smtp_reply)
+        └── Refusal       a channel's refusal: names its field always (null when none)
+            └── ChatError the web chat's (channels/chat/protocol.py), also an error frame
 """
 
 from __future__ import annotations
@@ -10,17 +18,22 @@ import functools
 import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from redis.exceptions import RedisError
 
-from frontdesk.queues.errors import EncodeError, StaleRead
+from frontdesk.queues.errors import EncodeError, FrontdeskError, StaleRead
 
 log = logging.getLogger("frontdesk.http")
 
-RETRY_AFTER_S = "5"
+STORAGE_RETRY_S = 5  # what a client is told to wait while Redis does not answer
+RETRY_AFTER_S = str(STORAGE_RETRY_S)
+# What Redis not answering raises where no client's own socket is in play (a mail session, an
+# agent socket's reads): redis-py's errors, or the OSError of its connection.
+REDIS_DOWN: tuple[type[Exception], ...] = (RedisError, OSError)
+CORS_ORIGIN = web.RequestKey("cors_origin", str)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -30,7 +43,7 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> web.Re
     return web.json_response({"error": {"code": code, "message": message, **extra}}, status=status)
 
 
-class ApiError(Exception):
+class ApiError(FrontdeskError):
     """A refusal the client sees as {"error": {"code", "message", "field"}} with `status`."""
 
     def __init__(
@@ -44,23 +57,42 @@ class ApiError(Exception):
         self.field = field
         self.headers = dict(headers or {})
 
+    def extra(self) -> dict[str, Any]:
+        """What the error object holds besides code and message: the field, when one is named."""
+        return {"field": self.field} if self.field else {}
+
+    def response(self) -> web.Response:
+        """The JSON error response, with this refusal's headers (Retry-After, WWW-Authenticate)."""
+        response = error_response(self.status, self.code, self.message, **self.extra())
+        response.headers.update(self.headers)
+        return response
+
 
 def invalid(field: str, message: str) -> ApiError:
     return ApiError(400, "invalid", f"{field}: {message}", field)
 
 
-class Refusal(ApiError):
-    """An HTTP request a channel refuses: status, stable code, message, and the field at fault
-    (the API's own refusal, which a channel's handler can also render itself)."""
+class Unavailable(ApiError):
+    """Redis does not answer: try again after Retry-After (HTTP 503), or later (SMTP 451)."""
 
-    def response(self) -> web.Response:
-        response = error_response(self.status, self.code, self.message, field=self.field)
-        response.headers.update(self.headers)
-        return response
+    smtp_reply: ClassVar[str] = "451 4.3.0 Storage unavailable; try again later"
+    text: ClassVar[str] = "storage is unavailable, try again later"
+
+    def __init__(self) -> None:
+        super().__init__(503, "unavailable", self.text, headers={"Retry-After": RETRY_AFTER_S})
+
+
+class Refusal(ApiError):
+    """An HTTP request a channel refuses: status, stable code, message, and the field at fault,
+    named even when there is none (`"field": null`)."""
+
+    def extra(self) -> dict[str, Any]:
+        return {"field": self.field}
 
 
 def refusing(handler: Handler) -> Handler:
-    """Turn a Refusal raised by `handler` into its JSON error response."""
+    """Turn a Refusal raised by `handler` into its JSON error response (as json_errors does;
+    for a handler served without it)."""
 
     @functools.wraps(handler)
     async def wrapped(request: web.Request) -> web.StreamResponse:
@@ -75,6 +107,12 @@ def refusing(handler: Handler) -> Handler:
 def retry_after(seconds: float) -> str:
     """A Retry-After value: whole seconds, at least 1."""
     return str(max(1, math.ceil(seconds)))
+
+
+def allow_origin(request: web.Request, origin: str) -> None:
+    """Let the page at `origin` read the answer to `request`, an error too: json_errors adds the
+    CORS headers (Allow-Origin, Expose-Headers: Retry-After, Vary: Origin) to its response."""
+    request[CORS_ORIGIN] = origin
 
 
 class BodyTimeout(TimeoutError):
@@ -104,7 +142,18 @@ def short(exc: BaseException) -> str:
 @web.middleware
 async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every error a client sees is JSON with a stable code; never a traceback. A client that
-    went away or stalled its body is one INFO line."""
+    went away or stalled its body is one INFO line. A response to a request a channel let an
+    origin read (allow_origin) carries the CORS headers, whether it is an error or not."""
+    response = await _rendered(request, handler)
+    origin = request.get(CORS_ORIGIN)
+    if origin is not None and not response.prepared:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Expose-Headers"] = "Retry-After"
+        response.headers["Vary"] = "Origin"
+    return response
+
+
+async def _rendered(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except BodyTimeout as exc:
@@ -126,10 +175,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
                 response.headers[header] = exc.headers[header]
         return response
     except ApiError as exc:
-        extra = {"field": exc.field} if exc.field else {}
-        response = error_response(exc.status, exc.code, exc.message, **extra)
-        response.headers.update(exc.headers)
-        return response
+        return exc.response()
     except StaleRead as exc:  # a state change that kept losing its race: the client may retry
         log.info("%s %s: 503, contended (%s)", request.method, request.path, exc)
         response = error_response(503, "contended", "busy with the same request, try again")
@@ -137,9 +183,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return response
     except RedisError:
         log.warning("Redis unavailable while serving %s %s", request.method, request.path)
-        response = error_response(503, "unavailable", "storage is unavailable, try again later")
-        response.headers["Retry-After"] = RETRY_AFTER_S
-        return response
+        return Unavailable().response()
     except Exception as exc:
         if client_fault(exc) and _gone(request):  # nobody is left to answer
             log.info("%s %s from %s: the client went away (%s)", request.method, request.path,
