@@ -9,22 +9,19 @@ date beyond the list of country calling codes."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
-import math
 import re
 import unicodedata
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, NoReturn
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 
 from frontdesk.queues.request import Scalar
-from frontdesk.router.api.app import error_response
 from frontdesk.router.conf.yaml import Checker, Path
-from frontdesk.router.http.body import ApiError
+from frontdesk.router.http.errors import Refusal
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
@@ -42,40 +39,9 @@ _SIZE = re.compile(r"^\s*(\d+)\s*(b|kb|kib|mb|mib)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {None: 1, "b": 1, "kb": 1024, "kib": 1024, "mb": 1024**2, "mib": 1024**2}
 
 
-class Refusal(ApiError):
-    """An HTTP request a channel refuses: status, stable code, message, and the field at fault
-    (the API's own refusal, which a channel's handler can also render itself)."""
-
-    def response(self) -> web.Response:
-        response = error_response(self.status, self.code, self.message, field=self.field)
-        response.headers.update(self.headers)
-        return response
-
-
 def invalid(field: str, message: str) -> NoReturn:
     """Refuse the request: 400, naming `field` and what is wrong with it."""
     raise Refusal(400, "invalid", f"{field}: {message}", field)
-
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def refusing(handler: Handler) -> Handler:
-    """Turn a Refusal raised by `handler` into its JSON error response."""
-
-    @functools.wraps(handler)
-    async def wrapped(request: web.Request) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except Refusal as refusal:
-            return refusal.response()
-
-    return wrapped
-
-
-def retry_after(seconds: float) -> str:
-    """A Retry-After value: whole seconds, at least 1."""
-    return str(max(1, math.ceil(seconds)))
 
 
 def digest(text: str) -> str:

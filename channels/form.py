@@ -40,8 +40,6 @@ from frontdesk.channels.base import ChannelContext, Inbound, RoutesOnly
 from frontdesk.channels.fields import (
     FORM,
     JSON,
-    Handler,
-    Refusal,
     attributes_field,
     email_address,
     form_attributes,
@@ -52,13 +50,13 @@ from frontdesk.channels.fields import (
     phone_field,
     read_body,
     refuse_unknown,
-    retry_after,
     text_field,
 )
 from frontdesk.channels.form_config import FormSettings, Site, normalize_origin
 from frontdesk.channels.form_config import parse_config as parse_config
 from frontdesk.queues.request import Channel, Customer, Request, Scalar
 from frontdesk.router.http.auth import Scope, caller, public
+from frontdesk.router.http.errors import Handler, Refusal, allow_origin, retry_after
 from frontdesk.router.http.openapi import ERROR, json_content, operation
 from frontdesk.router.http.views import status_path
 
@@ -260,20 +258,15 @@ class FormChannel(RoutesOnly[FormSettings]):
 
 
 def _public(inner: Handler, settings: Callable[[web.Request], FormSettings | None]) -> Handler:
-    """A public route: refusals as JSON, CORS headers for the sites' origins."""
+    """A public route whose answers (refusals too, rendered by json_errors) the sites' origins
+    may read: CORS headers for them."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        try:
-            response = await inner(request)
-        except Refusal as refusal:
-            response = refusal.response()
         origin = request.headers.get("Origin")
         known = settings(request)
         if origin is not None and known is not None and known.knows_origin(origin):
-            response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Access-Control-Expose-Headers"] = "Retry-After"
-            response.headers["Vary"] = "Origin"
-        return response
+            allow_origin(request, origin)
+        return await inner(request)
 
     return public(handle)
 

@@ -55,7 +55,6 @@ from aiohttp import web
 from frontdesk.channels.base import ChannelContext, Inbound, RoutesOnly
 from frontdesk.channels.callback import LIMITS, callback_fields, form_window
 from frontdesk.channels.fields import (
-    Refusal,
     check_country,
     check_size,
     invalid,
@@ -63,14 +62,13 @@ from frontdesk.channels.fields import (
     parse_body,
     phone_field,
     read_body,
-    refusing,
-    retry_after,
 )
 from frontdesk.channels.social.generic import TIMESTAMP_HEADER, fresh, sign
 from frontdesk.queues.states import OPEN_STATES
 from frontdesk.router.conf.hours import WorkingHours, parse_working_hours
 from frontdesk.router.conf.yaml import Checker, Path
 from frontdesk.router.http.auth import Scope, principal, public
+from frontdesk.router.http.errors import Refusal, refusing, retry_after
 from frontdesk.router.http.openapi import json_content, operation
 from frontdesk.router.http.views import describe, status_path
 

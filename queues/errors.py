@@ -1,4 +1,6 @@
-"""One error tree for frontdesk: a root, family bases, leaves that carry data."""
+"""One error tree for frontdesk: a root, family bases, leaves that carry data. The refusals an
+HTTP client sees (ApiError and its leaves, each with its status) grow from the same root in
+router/http/errors.py."""
 
 from __future__ import annotations
 

@@ -132,7 +132,7 @@ async def test_a_state_change_that_keeps_losing_its_race_is_a_temporary_refusal(
     from aiohttp import web
 
     from frontdesk.queues.errors import ErrorCode, StaleRead
-    from frontdesk.router.api.app import json_errors
+    from frontdesk.router.http.errors import json_errors
 
     async def contended(request: web.Request) -> web.Response:
         raise StaleRead(ErrorCode.STALE, None, "conversation of customer C-1")

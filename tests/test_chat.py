@@ -567,7 +567,9 @@ async def test_redis_down_is_503_with_retry_after(tmp_path: Path) -> None:
             async with http.post(rest, json={"text": "hi"}, headers={"Origin": ORIGIN}) as r:
                 body = await r.json()
                 assert r.status == 503 and body["error"]["code"] == "unavailable"
+                assert body["error"]["field"] is None  # as every chat refusal: the field named
                 assert int(r.headers["Retry-After"]) > 0
+                assert r.headers["Access-Control-Allow-Origin"] == ORIGIN
             async with socket(http, d) as ws:
                 await ws.send_json({"type": "start", "text": "hi"})
                 refused = await frame(ws)

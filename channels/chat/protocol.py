@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from frontdesk.queues.errors import FrontdeskError
+from frontdesk.router.http.errors import STORAGE_RETRY_S, Refusal, Unavailable, retry_after
 
 NAME_CHARS = 100
 TOPIC_CHARS = 200
@@ -51,8 +51,10 @@ STATUS = {
 """Every error code, with the HTTP status the REST fallback answers it with."""
 
 
-class ChatError(FrontdeskError):
-    """A refusal the customer's client sees: a code, a message, the field to blame."""
+class ChatError(Refusal):
+    """A refusal the customer's client sees: a code (its HTTP status from STATUS), a message,
+    the field to blame; on the WebSocket an error frame, on the REST fallback a JSON error
+    (rendered by json_errors, Retry-After from `retry_after_s`, the client's message `id`)."""
 
     def __init__(
         self,
@@ -63,16 +65,18 @@ class ChatError(FrontdeskError):
         retry_after_s: float | None = None,
         id: str | None = None,  # the client's message id, when the frame named one
     ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
+        wait = {"Retry-After": retry_after(retry_after_s)} if retry_after_s is not None else None
+        super().__init__(STATUS[code], code, message, field, wait)
         self.retry_after_s = retry_after_s
         self.id = id
 
-    @property
-    def status(self) -> int:
-        return STATUS[self.code]
+    @classmethod
+    def unavailable(cls) -> ChatError:
+        """Redis does not answer (Unavailable): try again in STORAGE_RETRY_S."""
+        return cls("unavailable", Unavailable.text, retry_after_s=STORAGE_RETRY_S)
+
+    def extra(self) -> dict[str, Any]:
+        return super().extra() | ({"id": self.id} if self.id is not None else {})
 
     def frame(self) -> dict[str, Any]:
         """The error frame sent on the WebSocket."""
@@ -299,179 +303,3 @@ def decode_send(raw: bytes, max_text_bytes: int) -> Send:
     if body.setdefault("type", "message") != "message":
         raise ChatError("invalid", "type must be message here (or left out)", "type")
     return _send(body, max_text_bytes)
-
-
-# -- the REST fallback in the OpenAPI document --------------------------------------------------
-_ERROR_REF = {"$ref": "#/components/schemas/Error"}
-_MESSAGE: dict[str, Any] = {
-    "type": "object",
-    "required": ["seq", "from", "text", "at"],
-    "properties": {
-        "seq": {"type": "integer", "minimum": 1, "description": "1-based, in the request"},
-        "from": {"enum": ["customer", "agent", "system"]},
-        "text": {"type": "string"},
-        "at": {"type": "number", "description": "when it was received, Unix seconds"},
-        "id": {"type": "string", "description": "the client's id of a customer's message"},
-        "agent": {"type": ["string", "null"]},
-    },
-}
-_VIEW: dict[str, Any] = {
-    "type": "object",
-    "required": [
-        "conversation",
-        "request",
-        "state",
-        "position",
-        "estimated_wait_s",
-        "agent",
-        "messages",
-        "next",
-    ],
-    "properties": {
-        "conversation": {"type": "string"},
-        "request": {"type": "string", "description": "the request id, FD-<n>"},
-        "state": {"enum": ["waiting", "assigned", "completed", "abandoned"]},
-        "topic": {"type": "string", "description": "the opening topic (with after=0 only)"},
-        "text": {"type": "string", "description": "the opening message (with after=0 only)"},
-        "position": {"type": ["integer", "null"], "description": "1-based, while waiting"},
-        "estimated_wait_s": {"type": ["number", "null"]},
-        "agent": {"type": ["string", "null"], "description": "the agent's name, once assigned"},
-        "messages": {"type": "array", "items": _MESSAGE, "description": "after `after`"},
-        "next": {"type": "integer", "description": "pass as `after` on the next poll"},
-    },
-}
-_STARTED = {**_VIEW, "required": [*_VIEW["required"], "token"],
-            "properties": {**_VIEW["properties"], "token": {"type": "string"}}}  # fmt: skip
-_CONTACT = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {"email": {"type": "string"}, "phone": {"type": "string"}},
-}
-_START = {
-    "type": "object",
-    "required": ["text"],
-    "additionalProperties": False,
-    "properties": {
-        "type": {"const": "start"},
-        "text": {"type": "string", "description": "the first message"},
-        "name": {"type": "string", "maxLength": NAME_CHARS},
-        "contact": _CONTACT,
-        "topic": {"type": "string", "maxLength": TOPIC_CHARS},
-        "language": {"type": "string", "description": "e.g. en, zh-CN"},
-        "id": {
-            "type": "string",
-            "pattern": START_ID.pattern,
-            "description": "the client's id: the same start sent again answers the same",
-        },
-    },
-}
-_SEND = {
-    "type": "object",
-    "required": ["id", "text"],
-    "additionalProperties": False,
-    "properties": {
-        "type": {"const": "message"},
-        "id": {"type": "string", "pattern": MESSAGE_ID.pattern},
-        "text": {"type": "string"},
-    },
-}
-
-
-def _answer(description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _param(name: str, where: str, description: str, schema: dict[str, Any] | None = None,
-           required: bool = True) -> dict[str, Any]:  # fmt: skip
-    return {"name": name, "in": where, "required": required, "description": description,
-            "schema": schema or {"type": "string"}}  # fmt: skip
-
-
-_SITE = _param("site", "query", "the site's public key (channels.chat.sites[].key)")
-_TOKEN_PARAM = _param("token", "query", "the conversation's token, from the start")
-_ID = _param("id", "path", "the conversation id, from the start")
-_ERRORS = {
-    "400": "Bad input; `field` names it",
-    "403": "Unknown site, an Origin the site does not list, or a wrong token",
-    "404": "The conversation is gone",
-    "409": "The conversation has ended",
-    "413": "Too large",
-    "429": "Rate limited; see Retry-After",
-    "503": "Storage unavailable; see Retry-After",
-}
-
-
-def _op(summary: str, name: str, ok: dict[str, Any], errors: str, **more: Any) -> dict[str, Any]:
-    responses = dict(ok)
-    for status in errors.split():
-        responses[status] = _answer(_ERRORS[status], _ERROR_REF)
-    return {"summary": summary, "operationId": name, "security": [], "responses": responses,
-            "tags": ["chat"], **more}  # fmt: skip
-
-
-def openapi_paths() -> dict[str, Any]:
-    """The REST fallback for the API document. The WebSocket, GET /v1/chat/ws?site=KEY, speaks
-    the same frames (see the README)."""
-    one = [_ID, _SITE, _TOKEN_PARAM]
-    return {
-        "/v1/chat/conversations": {
-            "post": _op(
-                "Start a web chat conversation (customer-facing; the site key admits it)",
-                "chatStart",
-                {
-                    "201": _answer("Started", _STARTED),
-                    "200": _answer("The same start again", _STARTED),
-                },
-                "400 403 413 429 503",
-                parameters=[_SITE],
-                requestBody={"required": True, "content": {"application/json": {"schema": _START}}},
-            )
-        },
-        "/v1/chat/conversations/{id}": {
-            "get": _op(
-                "Poll a conversation: its state, queue position, wait, and new messages",
-                "chatPoll",
-                {"200": _answer("Where the conversation stands", _VIEW)},
-                "400 403 404 503",
-                parameters=[
-                    *one,
-                    _param(
-                        "after",
-                        "query",
-                        "messages after this seq",
-                        {"type": "integer", "minimum": 0},
-                        required=False,
-                    ),
-                ],
-            )
-        },
-        "/v1/chat/conversations/{id}/messages": {
-            "post": _op(
-                "Send the customer's message (idempotent by its id)",
-                "chatSend",
-                {
-                    "201": _answer("Appended", _SENT),
-                    "200": _answer("Sent before: not appended again", _SENT),
-                },
-                "400 403 404 409 413 429 503",
-                parameters=one,
-                requestBody={"required": True, "content": {"application/json": {"schema": _SEND}}},
-            )
-        },
-        "/v1/chat/conversations/{id}/end": {
-            "post": _op(
-                "The customer ends the conversation",
-                "chatEnd",
-                {"200": _answer("Where the conversation stands now", _VIEW)},
-                "400 403 404 503",
-                parameters=one,
-            )
-        },
-    }
-
-
-_SENT = {
-    "type": "object",
-    "required": ["id", "duplicate"],
-    "properties": {"id": {"type": "string"}, "duplicate": {"type": "boolean"}},
-}

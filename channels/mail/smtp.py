@@ -22,13 +22,13 @@ from typing import Any
 
 from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from redis.exceptions import RedisError
 
 from frontdesk.channels.base import ChannelContext, Inbound, Receipt
 from frontdesk.channels.mail.parse import parse_email
 from frontdesk.queues.errors import EncodeError, StaleRead
 from frontdesk.queues.request import is_text
 from frontdesk.router.conf.yaml import Checker, Path
+from frontdesk.router.http.errors import REDIS_DOWN, Unavailable
 
 log = logging.getLogger("frontdesk.smtp")
 
@@ -39,7 +39,7 @@ QUEUED = "250 2.0.0 OK: queued as {ids}"
 NO_SUCH_MAILBOX = "550 5.1.1 <{address}>: no such mailbox here"
 RELAY_DENIED = "550 5.7.1 <{address}>: relaying denied, no such mailbox here"
 RATE_LIMITED = "450 4.7.1 Too many messages; try again in {seconds} seconds"
-STORAGE_DOWN = "451 4.3.0 Storage unavailable; try again later"
+STORAGE_DOWN = Unavailable.smtp_reply  # Redis down: the one mapping (router/http/errors.py)
 TEMPORARY_FAILURE = "451 4.3.0 Temporary failure; try again later"
 BAD_SYNTAX = "501 5.5.4 Syntax error in parameters"
 BAD_SENDER = "553 5.1.7 The sender address is not valid UTF-8"
@@ -223,7 +223,7 @@ class MailHandler:
         peer = _peer_ip(session)
         try:
             ids = await self._deliver(envelope)
-        except (RedisError, OSError) as exc:
+        except REDIS_DOWN as exc:
             log.warning("mail from %s (%s): 451, storage down: %r", envelope.mail_from, peer, exc)
             return STORAGE_DOWN
         except StaleRead as exc:  # a conversation that kept losing its race: the sender retries
@@ -243,7 +243,7 @@ class MailHandler:
     async def handle_exception(self, error: Exception) -> str:
         """Anything a hook raised (Redis down while counting a rate limit, a bug): a temporary
         refusal with a generic reason, never the exception, and a log line."""
-        if isinstance(error, RedisError | OSError):
+        if isinstance(error, REDIS_DOWN):
             log.warning("SMTP command refused with 451, storage down: %r", error)
             return STORAGE_DOWN
         if _in_argument_parsing(error):  # aiosmtpd's parser trips on some broken addresses

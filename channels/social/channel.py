@@ -38,9 +38,9 @@ from frontdesk.channels.social.config import (
     parse_config,
 )
 from frontdesk.queues.errors import DecodeError, RequestNotFound, WrongState
-from frontdesk.router.api.app import error_response
 from frontdesk.router.http import openapi
 from frontdesk.router.http.auth import public
+from frontdesk.router.http.errors import Refusal
 
 log = logging.getLogger("frontdesk.social")
 
@@ -58,7 +58,7 @@ def create(settings: SocialSettings, context: ChannelContext) -> SocialChannel:
 
 def refusal(status: int, code: str, message: str, field: str | None = None) -> web.Response:
     """The JSON refusal every webhook answers with: {"error": {"code", "message", "field"}}."""
-    return error_response(status, code, message, field=field)
+    return Refusal(status, code, message, field).response()
 
 
 def _invalid(exc: DecodeError) -> web.Response:

@@ -37,10 +37,6 @@ _MEDIA = {
 }
 
 
-class _Refused(Exception):
-    """The XML declares what we do not read, or is too large a tree."""
-
-
 def signature(token: str, timestamp: str, nonce: str) -> str:
     """WeChat's signature of a callback: sha1 of the three values sorted and joined."""
     return hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode()).hexdigest()
@@ -65,20 +61,23 @@ def read_xml(raw: bytes) -> dict[str, str]:
     text: list[str] = []
     state = {"depth": 0, "count": 0}
 
+    def refused(why: object) -> DecodeError:  # raised in expat's callbacks, out of Parse
+        return DecodeError("(body)", raw, ValueError(f"not a WeChat XML message: {why}"))
+
     def start(name: str, attrs: object) -> None:
         state["depth"] += 1
         state["count"] += 1
         if state["count"] > MAX_ELEMENTS or state["depth"] > MAX_DEPTH:
-            raise _Refused(f"more than {MAX_ELEMENTS} elements or {MAX_DEPTH} levels")
+            raise refused(f"more than {MAX_ELEMENTS} elements or {MAX_DEPTH} levels")
         if state["depth"] == 1 and name != "xml":
-            raise _Refused(f"the root element must be <xml>, got <{name[:40]}>")
+            raise refused(f"the root element must be <xml>, got <{name[:40]}>")
         if state["depth"] == 2:
             text.clear()
 
     def end(name: str) -> None:
         if state["depth"] == 2:
             if name in fields:
-                raise _Refused(f"<{name[:40]}> appears twice")
+                raise refused(f"<{name[:40]}> appears twice")
             fields[name] = "".join(text).strip()
         state["depth"] -= 1
 
@@ -87,7 +86,7 @@ def read_xml(raw: bytes) -> dict[str, str]:
             text.append(data)
 
     def declared(*args: object) -> None:
-        raise _Refused("DOCTYPE and ENTITY declarations are refused")
+        raise refused("DOCTYPE and ENTITY declarations are refused")
 
     parser.StartElementHandler = start
     parser.EndElementHandler = end
@@ -98,8 +97,8 @@ def read_xml(raw: bytes) -> dict[str, str]:
     parser.ExternalEntityRefHandler = declared  # type: ignore[assignment]
     try:
         parser.Parse(raw, True)
-    except (expat.ExpatError, _Refused, ValueError, LookupError) as exc:
-        raise DecodeError("(body)", raw, ValueError(f"not a WeChat XML message: {exc}")) from None
+    except (expat.ExpatError, ValueError, LookupError) as exc:
+        raise refused(exc) from None
     return fields
 
 

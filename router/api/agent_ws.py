@@ -28,7 +28,8 @@ from frontdesk.router.api.keys import AGENTS, LISTENERS, PRESENCE, STORE
 from frontdesk.router.api.work import FIELDS, perform
 from frontdesk.router.api.ws_tickets import agent_token, redeem
 from frontdesk.router.http.auth import PRINCIPAL, ApiToken, public
-from frontdesk.router.http.body import ApiError, choice, text
+from frontdesk.router.http.body import choice, text
+from frontdesk.router.http.errors import REDIS_DOWN, ApiError, Unavailable
 from frontdesk.router.http.views import describe
 from frontdesk.skills import Presence
 
@@ -39,7 +40,6 @@ BACKLOG = 1000  # events queued for one socket before it is closed as too slow
 PUSH_RETRY_S = 15.0  # an event's request unreadable this long: the socket is closed (1013)
 RETRY_FIRST_S = 0.05
 RETRY_MAX_S = 1.0
-RETRY_AFTER_S = 5  # the upgrade refused while Redis is down: the client's next try
 UNAVAILABLE = b"storage unavailable, try again later"
 GONE = {
     EventType.EXPIRED: "expired",
@@ -78,10 +78,9 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
         try:
             holds = await app[AGENTS].holds(token.agent)
             work = [r for r in await app[STORE].get_many(sorted(holds)) if r is not None]
-        except (RedisError, OSError) as exc:
+        except REDIS_DOWN as exc:
             log.warning("agent socket of %s refused, Redis unavailable: %s", token.agent, exc)
-            raise ApiError(503, "unavailable", "storage is unavailable, try again later",
-                           headers={"Retry-After": str(RETRY_AFTER_S)}) from None  # fmt: skip
+            raise Unavailable() from None
         await ws.prepare(request)
         await ws.send_json({"type": "hello", "agent": token.agent,
                             "work": [describe(r) for r in work]})  # fmt: skip

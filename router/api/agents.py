@@ -13,7 +13,8 @@ from frontdesk.queues.request import Channel
 from frontdesk.router.api.keys import AGENTS, PRESENCE, SETTINGS, STORE
 from frontdesk.router.api.work import refusal
 from frontdesk.router.http.auth import Scope, principal
-from frontdesk.router.http.body import ApiError, choice, int_map, json_body, text
+from frontdesk.router.http.body import choice, int_map, json_body, text
+from frontdesk.router.http.errors import ApiError
 from frontdesk.router.http.views import describe
 from frontdesk.skills import MAX_LEVEL, MIN_LEVEL, Agent, Presence
 

@@ -8,15 +8,13 @@ import hmac
 import ipaddress
 import logging
 import sys
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import MutableMapping
 from typing import Any
 
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
 from prometheus_client import CONTENT_TYPE_LATEST
 from redis.exceptions import RedisError
 
-from frontdesk.queues.errors import EncodeError, StaleRead
 from frontdesk.router.api import agents as api_agents
 from frontdesk.router.api import keys, status, ws_tickets
 from frontdesk.router.api import outbox as api_outbox
@@ -26,43 +24,21 @@ from frontdesk.router.api.services import HttpTimeouts, Services
 from frontdesk.router.api.work import work
 from frontdesk.router.http import openapi
 from frontdesk.router.http.auth import PRINCIPAL, TokenBook, digest, is_public
-from frontdesk.router.http.body import ApiError
+from frontdesk.router.http.errors import (
+    RETRY_AFTER_S,
+    ApiError,
+    BodyTimeout,
+    Handler,
+    client_fault,
+    error_response,
+    json_errors,
+    short,
+)
 
 log = logging.getLogger("frontdesk.http")
 
 PUBLIC = frozenset({"/healthz", "/readyz", "/metrics", "/v1/openapi.json"})
 READY_TIMEOUT_S = 1.0
-RETRY_AFTER_S = "5"
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def error_response(status: int, code: str, message: str, **extra: Any) -> web.Response:
-    """The one JSON error shape: {"error": {"code": ..., "message": ..., ...}}."""
-    return web.json_response({"error": {"code": code, "message": message, **extra}}, status=status)
-
-
-class BodyTimeout(TimeoutError):
-    """The client did not send its whole body within `http.body_timeout` (a TimeoutError, so
-    that aiohttp's lingering read after the 408 gives up on it at once)."""
-
-
-def client_fault(exc: BaseException | None) -> bool:
-    """A connection the client broke (closed, reset) or bytes that are not HTTP: the client's
-    doing, worth one INFO line, never an ERROR with a traceback."""
-    if isinstance(exc, HttpProcessingError):
-        return 400 <= (exc.code or 400) < 500
-    return isinstance(exc, ConnectionError)
-
-
-def _gone(request: web.Request) -> bool:
-    transport = request.transport
-    return transport is None or transport.is_closing()
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).replace("\n", " ")
-    return type(exc).__name__ + (f": {text[:200]}" if text else "")
 
 
 class ClientFaultLog(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -74,7 +50,7 @@ class ClientFaultLog(logging.LoggerAdapter):  # type: ignore[type-arg]
         exc = exc_info if isinstance(exc_info, BaseException) else sys.exc_info()[1]
         if client_fault(exc):
             assert exc is not None  # client_fault(None) is False
-            self.logger.info("%s: %s", str(msg) % args if args else msg, _short(exc))
+            self.logger.info("%s: %s", str(msg) % args if args else msg, short(exc))
         else:
             self.logger.error(msg, *args, exc_info=exc_info, **kwargs)
 
@@ -111,54 +87,6 @@ async def body_deadline(request: web.Request, handler: Handler) -> web.StreamRes
         return await handler(request)
     finally:
         timer.cancel()
-
-
-@web.middleware
-async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every error a client sees is JSON with a stable code; never a traceback. A client that
-    went away or stalled its body is one INFO line."""
-    try:
-        return await handler(request)
-    except BodyTimeout as exc:
-        log.info("%s %s from %s: 408, %s", request.method, request.path, request.remote, exc)
-        response = error_response(408, "body_timeout", f"the body did not arrive: {exc}",
-                                  field="body")  # fmt: skip
-        response.force_close()
-        return response
-    except EncodeError as exc:  # a Request or Message built from text that is not text
-        message = f"{exc.what}: is not valid Unicode text (a lone surrogate)"
-        return error_response(400, "invalid", message, field=exc.what)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        code = exc.reason.lower().replace(" ", "_")
-        response = error_response(exc.status, code, exc.text or exc.reason)
-        for header in ("Allow", "Retry-After", "WWW-Authenticate"):
-            if header in exc.headers:
-                response.headers[header] = exc.headers[header]
-        return response
-    except ApiError as exc:
-        extra = {"field": exc.field} if exc.field else {}
-        response = error_response(exc.status, exc.code, exc.message, **extra)
-        response.headers.update(exc.headers)
-        return response
-    except StaleRead as exc:  # a state change that kept losing its race: the client may retry
-        log.info("%s %s: 503, contended (%s)", request.method, request.path, exc)
-        response = error_response(503, "contended", "busy with the same request, try again")
-        response.headers["Retry-After"] = "1"
-        return response
-    except RedisError:
-        log.warning("Redis unavailable while serving %s %s", request.method, request.path)
-        response = error_response(503, "unavailable", "storage is unavailable, try again later")
-        response.headers["Retry-After"] = RETRY_AFTER_S
-        return response
-    except Exception as exc:
-        if client_fault(exc) and _gone(request):  # nobody is left to answer
-            log.info("%s %s from %s: the client went away (%s)", request.method, request.path,
-                     request.remote, _short(exc))  # fmt: skip
-            return error_response(400, "client_closed", "the client closed the connection")
-        log.exception("unhandled error serving %s %s", request.method, request.path)
-        return error_response(500, "internal", "internal error; it has been logged")
 
 
 @web.middleware

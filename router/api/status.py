@@ -9,7 +9,6 @@ token is answered as if there were no such request. A form site's origin may rea
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -19,10 +18,8 @@ from frontdesk.router.api import status_page
 from frontdesk.router.api.keys import AGENTS, FRONT, SITE_ORIGIN, STORE
 from frontdesk.router.api.requests import standing
 from frontdesk.router.http.auth import public
-from frontdesk.router.http.body import ApiError
+from frontdesk.router.http.errors import Handler, Refusal, allow_origin
 from frontdesk.router.http.openapi import json_content, operation
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 async def _status(request: web.Request) -> web.StreamResponse:
@@ -31,9 +28,9 @@ async def _status(request: web.Request) -> web.StreamResponse:
     request_id = request.match_info["id"]
     token = request.query.get("token")
     if not token:
-        raise ApiError(400, "missing", "token: is required", "token")
+        raise Refusal(400, "missing", "token: is required", "token")
     browser = status_page.wants_html(request)
-    unknown = ApiError(404, "not_found", "no such request, or the token does not match it")
+    unknown = Refusal(404, "not_found", "no such request, or the token does not match it")
     app = request.app
     known = _printable(request_id, 64) and _printable(token, 128)
     if not (known and app[FRONT].check_status_token(request_id, token)):
@@ -63,29 +60,16 @@ async def _status(request: web.Request) -> web.StreamResponse:
 
 
 def _cors(inner: Handler) -> Handler:
-    """Refusals as JSON, and CORS headers for the form sites' origins."""
+    """CORS for the form sites' origins (as the config has the sites now), refusals included:
+    the one error renderer adds the headers (router/http/errors.py)."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        try:
-            response = await inner(request)
-        except ApiError as refused:
-            response = _refusal(refused)
         origin = request.headers.get("Origin")
         if origin is not None and request.app[SITE_ORIGIN](origin):
-            response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Access-Control-Expose-Headers"] = "Retry-After"
-            response.headers["Vary"] = "Origin"
-        return response
+            allow_origin(request, origin)
+        return await inner(request)
 
     return handle
-
-
-def _refusal(exc: ApiError) -> web.Response:
-    """A refusal as the channels render theirs (`field` always present, null when none): the
-    same body the status lookup answered when the form channel served it. (With the one error
-    renderer of router/http/errors.py, this is `Refusal.response()`.)"""
-    error = {"code": exc.code, "message": exc.message, "field": exc.field}
-    return web.json_response({"error": error}, status=exc.status, headers=exc.headers)
 
 
 status_lookup = public(_cors(_status))

@@ -19,7 +19,8 @@ from frontdesk.queues.request import Message
 from frontdesk.queues.store import RequestRecord
 from frontdesk.router.api.keys import FRONT, SETTINGS, STORE
 from frontdesk.router.http.auth import ApiToken, Scope, principal
-from frontdesk.router.http.body import ApiError, invalid, json_body, number, text
+from frontdesk.router.http.body import json_body, number, text
+from frontdesk.router.http.errors import ApiError, invalid
 from frontdesk.router.http.views import attachment_view, describe
 
 MAX_WRAP_UP_S = 3600.0

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from frontdesk.router.api.keys import AGENTS, SETTINGS
 from frontdesk.router.http.auth import ApiToken, Scope, caller, digest, principal
-from frontdesk.router.http.body import ApiError
+from frontdesk.router.http.errors import ApiError
 
 TICKET_TTL_S = 30
 

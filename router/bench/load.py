@@ -28,6 +28,7 @@ from email.policy import SMTP
 import aiohttp
 
 from frontdesk.channels.social.generic import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from frontdesk.queues.errors import FrontdeskError
 from frontdesk.router.bench.report import Outcome, Progress
 from frontdesk.router.bench.target import CHANNELS, ORIGIN, Target
 
@@ -43,8 +44,9 @@ _TEXTS = [
 ]
 
 
-class LoadError(Exception):
-    """A request the target did not acknowledge; the message is the kind of error reported."""
+class LoadError(FrontdeskError):
+    """A request the target did not acknowledge (the bench's own record of a refusal it saw, not
+    one frontdesk answers with); the message is the kind of error reported."""
 
 
 # -- the drivers ----------------------------------------------------------------------------------

@@ -7,33 +7,15 @@ presence = choice(body, "presence", [p.value for p in Presence])
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from aiohttp import web
 
 from frontdesk.queues.request import is_text
+from frontdesk.router.http.errors import ApiError, invalid
 
 MAX_BODY = 64 * 1024
-
-
-class ApiError(Exception):
-    """A refusal the client sees as {"error": {"code", "message", "field"}} with `status`."""
-
-    def __init__(
-        self, status: int, code: str, message: str, field: str | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:  # fmt: skip
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.field = field
-        self.headers = dict(headers or {})
-
-
-def invalid(field: str, message: str) -> ApiError:
-    return ApiError(400, "invalid", f"{field}: {message}", field)
 
 
 async def json_body(request: web.Request, allowed: Iterable[str]) -> dict[str, Any]:
