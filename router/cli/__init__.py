@@ -1,2 +1,2 @@
-"""frontdesk.router.cli: The command line: `frontdesk serve | check | simulate | bench | events |
-outbox`, and the options every command shares."""
+"""frontdesk.router.cli: the command line: `frontdesk serve | check-config | token | simulate |
+bench | events | outbox`, and the options every command shares."""
