@@ -68,7 +68,7 @@ from frontdesk.queues.states import OPEN_STATES
 from frontdesk.router.conf.hours import WorkingHours, parse_working_hours
 from frontdesk.router.conf.yaml import Checker, Path
 from frontdesk.router.http.auth import Scope, principal, public
-from frontdesk.router.http.errors import Refusal, refusing, retry_after
+from frontdesk.router.http.errors import Refusal, retry_after
 from frontdesk.router.http.openapi import json_content, operation
 from frontdesk.router.http.views import describe, status_path
 
@@ -169,8 +169,8 @@ class PhoneChannel(RoutesOnly[PhoneSettings]):
 
     def routes(self) -> list[web.RouteDef]:
         return [
-            web.post("/v1/callbacks", public(refusing(self.callback))),
-            web.get("/v1/customers/by-phone/{number}", refusing(self.by_phone)),
+            web.post("/v1/callbacks", public(self.callback)),
+            web.get("/v1/customers/by-phone/{number}", self.by_phone),
         ]
 
     def _authentic(self, request: web.Request, raw: bytes) -> str | None:

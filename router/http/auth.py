@@ -7,8 +7,10 @@ and compared with every configured digest in constant time."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+import inspect
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -73,7 +75,15 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def public(handler: Handler) -> Handler:
     """Mark a customer-facing handler that authenticates by its own means (a platform's
-    signature, a site key); a bearer token, when given, is still checked and made available."""
+    signature, a site key); a bearer token, when given, is still checked and made available.
+    A bound method is marked through a wrapper of its own (a method takes no attributes)."""
+    if inspect.ismethod(handler):
+        method: Handler = handler
+
+        @functools.wraps(method)
+        async def handler(request: web.Request) -> web.StreamResponse:
+            return await method(request)
+
     setattr(handler, _PUBLIC, True)
     return handler
 

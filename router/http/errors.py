@@ -14,7 +14,6 @@ handler lets through as that shape, never a traceback, with the CORS headers a c
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping
@@ -88,20 +87,6 @@ class Refusal(ApiError):
 
     def extra(self) -> dict[str, Any]:
         return {"field": self.field}
-
-
-def refusing(handler: Handler) -> Handler:
-    """Turn a Refusal raised by `handler` into its JSON error response (as json_errors does;
-    for a handler served without it)."""
-
-    @functools.wraps(handler)
-    async def wrapped(request: web.Request) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except Refusal as refusal:
-            return refusal.response()
-
-    return wrapped
 
 
 def retry_after(seconds: float) -> str:
