@@ -370,6 +370,7 @@ async def test_api_lists_and_replays_dead_letters_for_supervisors(
     assert (await call("GET", "/dead?sink=nope"))[0] == 404
     assert (await call("GET", "/dead?limit=0"))[0] == 400
     assert (await call("GET", "/dead?limit=%C2%B2"))[0] == 400  # "²" is a digit to str.isdigit
+    assert (await call("GET", "/dead?limit=" + "9" * 5000))[0] == 400  # too long for int()
     status, body = await call("POST", f"/dead/{letter['id']}/replay?sink=retired")
     assert status == 409 and body["error"]["code"] == "conflict"
     assert (await call("POST", "/dead/1-0/replay"))[0] == 404

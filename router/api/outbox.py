@@ -83,7 +83,8 @@ def _replayable_sinks(request: web.Request) -> list[str]:
 async def list_dead(request: web.Request) -> web.Response:
     principal(request, Scope.SUPERVISOR)
     raw_limit = request.query.get("limit", str(DEFAULT_LIMIT))
-    if not (raw_limit.isascii() and raw_limit.isdigit()) or not 1 <= int(raw_limit) <= MAX_LIMIT:
+    digits = raw_limit.isascii() and raw_limit.isdigit() and len(raw_limit) <= 9  # int() of 5,000
+    if not digits or not 1 <= int(raw_limit) <= MAX_LIMIT:  # digits raises: bounded first
         raise web.HTTPBadRequest(text=f"limit must be a whole number from 1 to {MAX_LIMIT}")
     outbox = request.app[OUTBOX].outbox
     letters = [d for sink in await _listed_sinks(request) for d in await outbox.dead_letters(sink)]

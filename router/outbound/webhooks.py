@@ -105,7 +105,12 @@ def verify_signature(
     """True when `header` (X-Frontdesk-Signature) signs `body` with `secret` at `timestamp`
     (X-Frontdesk-Timestamp), and that timestamp is within `tolerance_s` of now (a replayed old
     delivery is refused). Compared in constant time. For receivers."""
-    if not timestamp or not header or not (timestamp.isascii() and timestamp.isdigit()):
+    if (
+        not timestamp
+        or not header
+        or not (timestamp.isascii() and timestamp.isdigit())
+        or len(timestamp) > 12
+    ):
         return False
     current = time.time() if now is None else now
     if abs(current - int(timestamp)) > tolerance_s:
