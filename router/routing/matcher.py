@@ -56,7 +56,8 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from frontdesk.router.routing.matcher_batch import batch, greedy
+from frontdesk.router.routing import matcher_greedy
+from frontdesk.router.routing.matcher_batch import batch
 from frontdesk.skills import MAX_LEVEL
 
 TERMS = ("skill", "load", "idle", "wait", "priority", "preferred")
@@ -220,14 +221,19 @@ def _skills(window: Window, pool: Pool) -> Floats:
     meeting each (skill, minimum) is worth, or a penalty larger than any numerator for a
     shortfall. Every value is a whole number, so the product is exact in float64.
     """
+    return _fit_numerators(window.required, pool.proficiency)
+
+
+def _fit_numerators(required: Ints, proficiency: Ints) -> Floats:
+    """`_skills` for rows of minimum levels `required` (n, S) and `proficiency` (A, S)."""
     levels = np.arange(1, MAX_LEVEL + 1)
-    skills = window.required.shape[1]
-    need = window.required[:, :, None] == levels
-    need = need.reshape(len(window.priority), skills * MAX_LEVEL)  # (R, S * 5)
-    have = pool.proficiency[:, :, None]  # (A, S, 1)
+    skills = required.shape[1]
+    need = required[:, :, None] == levels
+    need = need.reshape(len(required), skills * MAX_LEVEL)  # (n, S * 5)
+    have = proficiency[:, :, None]  # (A, S, 1)
     shortfall = -(_FIT_UNIT * skills + 1)
     worth = np.where(have >= levels, _FIT_STEP[levels] * (have - levels), shortfall)
-    worth = worth.reshape(len(pool.tier), skills * MAX_LEVEL)  # (A, S * 5)
+    worth = worth.reshape(len(proficiency), skills * MAX_LEVEL)  # (A, S * 5)
     numer: Floats = need.astype(np.float64) @ worth.T.astype(np.float64)
     return numer
 
@@ -331,15 +337,69 @@ def scores(window: Window, pool: Pool, weights: Weights) -> tuple[Floats, dict[s
     return total, {t: np.broadcast_to(v, total.shape) for t, v in terms.items()}
 
 
+def _masks(groups: Bools) -> list[int]:
+    """Each row of a (n, G) bool matrix as a bit mask (bit g set: group g)."""
+    if groups.shape[1] <= 62:
+        return (
+            groups.astype(np.int64) @ (1 << np.arange(groups.shape[1], dtype=np.int64))
+        ).tolist()
+    packed = np.packbits(groups, axis=1, bitorder="little")
+    return [int.from_bytes(row.tobytes(), "little") for row in packed]
+
+
+def _skill_classes(required: Ints) -> tuple[Ints, Index]:
+    """The distinct rows of `required` and, per request, which one it is."""
+    if required.shape[1] <= 24:  # levels 0..5 in base 6 fit an int64
+        code = required @ (6 ** np.arange(required.shape[1], dtype=np.int64))
+        _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
+        return required[first], inverse.reshape(-1)
+    rows, inverse = np.unique(required, axis=0, return_inverse=True)
+    return rows.reshape(-1, required.shape[1]), inverse.reshape(-1)
+
+
+def _greedy(window: Window, pool: Pool, weights: Weights) -> tuple[Index, Index]:
+    """`matcher_batch.greedy` on `_score_matrix`, decision for decision, by classes."""
+    rows, skill_class = _skill_classes(window.required)
+    numer = _fit_numerators(rows, pool.proficiency)
+    count = (rows > 0).sum(axis=1)
+    fit = numer / (_FIT_UNIT * np.maximum(count, 1))[:, None]  # as `_score_matrix` computes it
+    fit[count == 0] = NO_SKILL_FIT
+    fit *= weights.skill
+    side = _side_terms(window, pool, weights)
+    classes = matcher_greedy.Classes(
+        skill_class=skill_class,
+        fit=fit,
+        fits=numer >= 0,
+        load=side["load"],
+        idle=side["idle"],
+        wait=side["wait"],
+        priority=side["priority"],
+        preferred_weight=weights.preferred,
+    )
+    return matcher_greedy.greedy(
+        classes,
+        urgency_order(window),
+        window.channel,
+        pool.spare,
+        (window.min_tier, window.max_tier, pool.tier),
+        (_masks(window.groups), _masks(pool.groups)),
+        window.preferred,
+        window.only_preferred,
+        window.excluded,
+    )
+
+
 def match(
     window: Window, pool: Pool, weights: Weights, mode: Literal["greedy", "batch"]
 ) -> Decision:
     """Who gets what now: (request, agent) pairs in urgency order, with their score breakdown."""
-    assign = {"greedy": greedy, "batch": batch}.get(mode)
-    if assign is None:
+    if mode not in ("greedy", "batch"):
         raise ValueError(f"mode must be 'greedy' or 'batch', got {mode!r}")
     _check(window, pool)
-    total = _score_matrix(window, pool, weights)
-    r, a = assign(total, urgency_order(window), window.channel, pool.spare)
+    if mode == "greedy":
+        r, a = _greedy(window, pool, weights)
+    else:
+        total = _score_matrix(window, pool, weights)
+        r, a = batch(total, urgency_order(window), window.channel, pool.spare)
     terms = _terms(window, pool, weights, r, a)
     return Decision(requests=r, agents=a, score=_sum(terms), terms=terms)

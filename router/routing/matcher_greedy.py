@@ -1,0 +1,204 @@
+"""Greedy by classes: the same decisions as greedy over the dense score matrix, without the matrix.
+
+A request's score against an agent is ``((s + wait) + priority) + preferred`` where
+``s = (skill + load) + idle`` depends on the request only through its skill class (its row of
+minimum levels) and its channel: its *score class*. So s is computed once per score class and
+agent, and each score class keeps its eligible agents sorted by (s descending, index ascending),
+loaded lazily in chunks (the top few first: most classes never look further). Requests that also
+share tier bounds and allowed groups form an *eligibility class*, which walks its score class's
+list from a pointer that only moves past agents it can never take again (out of capacity on the
+channel, or outside its tiers or groups): capacity only ever goes down within a round.
+
+Bit-identical to the dense greedy (`matcher_batch.greedy` on `matcher._score_matrix`): adding a
+request's wait and priority terms is monotone but may round two nearly equal s values to the
+same total, so after the best s the walk also looks at the next entries while their total still
+equals the best one and keeps the lower agent index, as the dense argmax does. The preferred
+agent (its bonus is added last) is compared on its own total; an excluded pair is skipped for
+that request alone; ``only_preferred`` looks at one agent. Pure: no I/O, inputs unchanged.
+
+Cost: one (skill classes x agents) fit matrix, then per score class one short numpy pass, and a
+few Python steps per request; a window whose requests are all distinct still works, each class
+then costing one pass over its eligible agents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+Floats = NDArray[np.float64]
+Ints = NDArray[np.int64]
+Bools = NDArray[np.bool_]
+Index = NDArray[np.intp]
+
+FIRST_CHUNK = 8  # agents loaded when a score class is first used (then doubling)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Classes:
+    """What greedy needs, precomputed by `matcher` from a window, a pool and weights."""
+
+    skill_class: Index  # (R,) row of `fit` for each request
+    fit: Floats  # (Q, A) weighted skill term per skill class and agent
+    fits: Bools  # (Q, A) the agent meets every minimum of the skill class
+    load: Floats  # (A, C) weighted load term
+    idle: Floats  # (A,) weighted idle term
+    wait: Floats  # (R,) weighted wait term
+    priority: Floats  # (R,) weighted priority term
+    preferred_weight: float
+
+
+@dataclass(slots=True)
+class _Sorted:
+    """One score class's eligible agents: loaded ones in order, the rest not yet sorted."""
+
+    agents: list[int]
+    values: list[float]
+    rest_agents: Index
+    rest_values: Floats
+    chunk: int = FIRST_CHUNK
+    pointers: dict[tuple[int, int, int], int] = field(default_factory=dict)
+
+    def extend(self) -> bool:
+        """Load the next chunk (every agent whose s ties the chunk's last one included)."""
+        rest = self.rest_values
+        if not rest.size:
+            return False
+        if rest.size <= self.chunk:
+            take = np.ones(rest.size, np.bool_)
+        else:
+            top = np.argpartition(-rest, self.chunk - 1)[: self.chunk]
+            take = rest >= rest[top].min()
+        chosen, values = self.rest_agents[take], rest[take]
+        order = np.argsort(-values, kind="stable")  # agents are ascending: ties by index
+        self.agents += chosen[order].tolist()
+        self.values += values[order].tolist()
+        self.rest_agents, self.rest_values = self.rest_agents[~take], rest[~take]
+        self.chunk *= 2
+        return True
+
+
+def greedy(
+    classes: Classes,
+    order: Index,
+    channel: Ints,
+    spare: Ints,
+    tiers: tuple[Ints, Ints, Ints],
+    groups: tuple[list[int], list[int]],
+    preferred: Ints,
+    only_preferred: Bools,
+    excluded: Ints,
+) -> tuple[Index, Index]:
+    """Each request in `order` takes its best eligible agent with spare left on its channel.
+
+    `tiers` is (min_tier per request, max_tier per request, tier per agent); `groups` the allowed
+    groups of each request and each agent's membership as bit masks (0: any group).
+    """
+    k = classes
+    agents = spare.shape[0]
+    left = spare.T.tolist()  # (C, A) capacity left, decremented as requests are served
+    fit, load, idle = k.fit, k.load, k.idle
+    low, high, tier = (t.tolist() for t in tiers)
+    allowed, member = groups
+    skill_class = k.skill_class.tolist()
+    channels, wait, priority = channel.tolist(), k.wait.tolist(), k.priority.tolist()
+    prefer, only = preferred.tolist(), only_preferred.tolist()
+    bonus = k.preferred_weight
+    barred: dict[int, set[int]] = {}
+    for r, a in excluded.tolist():
+        barred.setdefault(r, set()).add(a)
+    sorted_by: dict[tuple[int, int], _Sorted] = {}
+    open_on = [sum(1 for x in row if x > 0) for row in left]
+    chosen_r: list[int] = []
+    chosen_a: list[int] = []
+
+    def s_of(q: int, a: int, c: int) -> float:
+        return float(fit[q, a]) + float(load[a, c]) + float(idle[a])
+
+    for r in order.tolist():
+        c = channels[r]
+        if not open_on[c]:
+            continue
+        q, lo, hi, gm = skill_class[r], low[r], high[r], allowed[r]
+        live = left[c]
+        no = barred.get(r)
+        p = prefer[r]
+        w, pr = wait[r], priority[r]
+        best = -1
+        if only[r]:
+            if (
+                p >= 0
+                and live[p] > 0
+                and k.fits[q, p]
+                and lo <= tier[p] <= hi
+                and (not gm or member[p] & gm)
+                and not (no and p in no)
+            ):
+                best = p
+        else:
+            key = (q, c)
+            lst = sorted_by.get(key)
+            if lst is None:
+                ok = np.flatnonzero(k.fits[q] & (spare[:, c] > 0))
+                values = (fit[q, ok] + load[ok, c]) + idle[ok]
+                lst = sorted_by[key] = _Sorted([], [], ok, values)
+            ecl = (lo, hi, gm)
+            i = lst.pointers.get(ecl, 0)
+            found = -1
+            moving = True
+            while True:
+                if i == len(lst.agents) and not lst.extend():
+                    break
+                a = lst.agents[i]
+                if live[a] > 0 and lo <= tier[a] <= hi and (not gm or member[a] & gm):
+                    if not (no and a in no):
+                        found = i
+                        break
+                    moving = False
+                if moving:
+                    lst.pointers[ecl] = i + 1
+                i += 1
+            if found >= 0:
+                best = lst.agents[found]
+                top = (lst.values[found] + w) + pr
+                j = found + 1
+                while True:  # totals that round to the best one: the lower index wins
+                    if j == len(lst.agents) and not lst.extend():
+                        break
+                    if (lst.values[j] + w) + pr < top:
+                        break
+                    a = lst.agents[j]
+                    if (
+                        a < best
+                        and live[a] > 0
+                        and lo <= tier[a] <= hi
+                        and (not gm or member[a] & gm)
+                        and not (no and a in no)
+                    ):
+                        best = a
+                    j += 1
+            if (
+                0 <= p < agents
+                and live[p] > 0
+                and k.fits[q, p]
+                and lo <= tier[p] <= hi
+                and (not gm or member[p] & gm)
+                and not (no and p in no)
+            ):
+                mine = ((s_of(q, p, c) + w) + pr) + bonus
+                if best < 0 or best == p:
+                    best = p
+                else:
+                    other = (s_of(q, best, c) + w) + pr
+                    if mine > other or (mine == other and p < best):
+                        best = p
+        if best < 0:
+            continue
+        chosen_r.append(r)
+        chosen_a.append(best)
+        live[best] -= 1
+        if not live[best]:
+            open_on[c] -= 1
+    return np.array(chosen_r, np.intp), np.array(chosen_a, np.intp)
