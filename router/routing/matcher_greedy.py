@@ -58,11 +58,19 @@ class _Sorted:
     values: list[float]
     rest_agents: Index
     rest_values: Floats
+    alive: Bools  # (A,) the channel's agents with capacity left, shared by its classes
     chunk: int = FIRST_CHUNK
+    rest_max: float = float("inf")  # at least the largest value not loaded yet
     pointers: dict[tuple[int, int, int], int] = field(default_factory=dict)
+    after: list[int] = field(default_factory=list)  # after[i] > i: entries i.. known dead
 
     def extend(self) -> bool:
         """Load the next chunk (every agent whose s ties the chunk's last one included)."""
+        if not self.rest_agents.size:
+            return False
+        keep = self.alive[self.rest_agents]
+        if not keep.all():
+            self.rest_agents, self.rest_values = self.rest_agents[keep], self.rest_values[keep]
         rest = self.rest_values
         if not rest.size:
             return False
@@ -75,7 +83,9 @@ class _Sorted:
         order = np.argsort(-values, kind="stable")  # agents are ascending: ties by index
         self.agents += chosen[order].tolist()
         self.values += values[order].tolist()
+        self.after += range(len(self.after), len(self.agents))
         self.rest_agents, self.rest_values = self.rest_agents[~take], rest[~take]
+        self.rest_max = float(self.rest_values.max()) if self.rest_values.size else -np.inf
         self.chunk *= 2
         return True
 
@@ -111,6 +121,7 @@ def greedy(
         barred.setdefault(r, set()).add(a)
     sorted_by: dict[tuple[int, int], _Sorted] = {}
     open_on = [sum(1 for x in row if x > 0) for row in left]
+    alive = spare.T > 0  # (C, A), for `_Sorted.extend`
     chosen_r: list[int] = []
     chosen_a: list[int] = []
 
@@ -143,33 +154,44 @@ def greedy(
             if lst is None:
                 ok = np.flatnonzero(k.fits[q] & (spare[:, c] > 0))
                 values = (fit[q, ok] + load[ok, c]) + idle[ok]
-                lst = sorted_by[key] = _Sorted([], [], ok, values)
+                lst = sorted_by[key] = _Sorted([], [], ok, values, alive[c], FIRST_CHUNK)
             ecl = (lo, hi, gm)
-            i = lst.pointers.get(ecl, 0)
+            i = start = lst.pointers.get(ecl, 0)
             found = -1
             moving = True
+            after, listed = lst.after, lst.agents
             while True:
-                if i == len(lst.agents) and not lst.extend():
+                # Skip entries known dead, compressing the path as union-find does.
+                j = i
+                while j < len(after) and after[j] != j:
+                    j = after[j]
+                while i < j:
+                    after[i], i = j, after[i]
+                if i == len(listed) and not lst.extend():
                     break
-                a = lst.agents[i]
-                if live[a] > 0 and lo <= tier[a] <= hi and (not gm or member[a] & gm):
+                a = listed[i]
+                if live[a] <= 0:
+                    after[i] = i + 1
+                elif lo <= tier[a] <= hi and (not gm or member[a] & gm):
                     if not (no and a in no):
                         found = i
                         break
                     moving = False
                 if moving:
-                    lst.pointers[ecl] = i + 1
+                    start = i + 1
                 i += 1
+            lst.pointers[ecl] = start
             if found >= 0:
-                best = lst.agents[found]
-                top = (lst.values[found] + w) + pr
+                best = listed[found]
+                values = lst.values
+                top = (values[found] + w) + pr
                 j = found + 1
                 while True:  # totals that round to the best one: the lower index wins
-                    if j == len(lst.agents) and not lst.extend():
+                    if j == len(listed) and ((lst.rest_max + w) + pr < top or not lst.extend()):
                         break
-                    if (lst.values[j] + w) + pr < top:
+                    if (values[j] + w) + pr < top:
                         break
-                    a = lst.agents[j]
+                    a = listed[j]
                     if (
                         a < best
                         and live[a] > 0
@@ -201,4 +223,5 @@ def greedy(
         live[best] -= 1
         if not live[best]:
             open_on[c] -= 1
+            alive[c, best] = False
     return np.array(chosen_r, np.intp), np.array(chosen_a, np.intp)
