@@ -32,6 +32,7 @@ from frontdesk.router.routing.matcher import Pool, Weights, Window, _score_matri
 SIZES = [(100, 50), (1_000, 500), (10_000, 2_000)]
 QUICK_SIZES = [(100, 50), (1_000, 500)]
 SKILLS, CHANNELS, GROUPS = 10, 3, 4
+TEAMS, TOPICS = 40, 60  # the teams workload
 
 
 def machine() -> dict[str, Any]:
@@ -82,6 +83,30 @@ def case(rng: np.random.Generator, waiting: int, agents: int) -> tuple[Window, P
         groups=member,
     )
     return window, pool
+
+
+def team_case(rng: np.random.Generator, waiting: int, agents: int) -> tuple[Window, Pool]:
+    """`case`, but the way a desk is staffed and asked: agents in TEAMS teams that share skills,
+    levels, tier and groups, requests about TOPICS topics (a skill row each, a few common)."""
+    window, pool = case(rng, waiting, agents)
+    topics = np.zeros((TOPICS, SKILLS), np.int64)
+    for t in range(TOPICS):
+        picked = rng.choice(SKILLS, 1 + int(rng.random() < 0.3), replace=False)
+        topics[t, picked] = rng.choice([1, 2, 3], picked.size, p=[0.5, 0.35, 0.15])
+    popularity = 1.0 / np.arange(1, TOPICS + 1)
+    asked = rng.choice(TOPICS, waiting, p=popularity / popularity.sum())
+    skills = rng.choice([0, 2, 3, 4, 5], (TEAMS, SKILLS), p=[0.55, 0.1, 0.15, 0.1, 0.1])
+    groups = rng.random((TEAMS, GROUPS)) < 0.2
+    groups[np.arange(TEAMS), rng.integers(0, GROUPS, TEAMS)] = True
+    team = rng.integers(0, TEAMS, agents)
+    tier = rng.choice([1, 2, 3], TEAMS, p=[0.6, 0.3, 0.1])
+    fields = {f: getattr(window, f) for f in window.__dataclass_fields__}
+    staff = {f: getattr(pool, f) for f in pool.__dataclass_fields__}
+    staff |= {"proficiency": skills[team], "tier": tier[team], "groups": groups[team]}
+    return Window(**(fields | {"required": topics[asked]})), Pool(**staff)
+
+
+WORKLOADS = {"random": case, "teams": team_case}
 
 
 def run_mode(

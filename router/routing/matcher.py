@@ -56,7 +56,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from frontdesk.router.routing import matcher_greedy
+from frontdesk.router.routing import matcher_classes, matcher_greedy
 from frontdesk.router.routing.matcher_batch import batch
 from frontdesk.skills import MAX_LEVEL
 
@@ -357,16 +357,17 @@ def _skill_classes(required: Ints) -> tuple[Ints, Index]:
     return rows.reshape(-1, required.shape[1]), inverse.reshape(-1)
 
 
-def _greedy(window: Window, pool: Pool, weights: Weights) -> tuple[Index, Index]:
-    """`matcher_batch.greedy` on `_score_matrix`, decision for decision, by classes."""
+def _classes(window: Window, pool: Pool, weights: Weights) -> matcher_greedy.Classes:
+    """The skill term per (skill class, agent) and the one-sided terms, as `_score_matrix`
+    computes them, operation for operation."""
     rows, skill_class = _skill_classes(window.required)
     numer = _fit_numerators(rows, pool.proficiency)
     count = (rows > 0).sum(axis=1)
-    fit = numer / (_FIT_UNIT * np.maximum(count, 1))[:, None]  # as `_score_matrix` computes it
+    fit = numer / (_FIT_UNIT * np.maximum(count, 1))[:, None]
     fit[count == 0] = NO_SKILL_FIT
     fit *= weights.skill
     side = _side_terms(window, pool, weights)
-    classes = matcher_greedy.Classes(
+    return matcher_greedy.Classes(
         skill_class=skill_class,
         fit=fit,
         fits=numer >= 0,
@@ -376,17 +377,52 @@ def _greedy(window: Window, pool: Pool, weights: Weights) -> tuple[Index, Index]
         priority=side["priority"],
         preferred_weight=weights.preferred,
     )
+
+
+def _greedy(
+    window: Window, pool: Pool, classes: matcher_greedy.Classes, order: Index, spare: Ints
+) -> tuple[Index, Index]:
+    """`matcher_batch.greedy` on `_score_matrix`, decision for decision, by classes."""
     return matcher_greedy.greedy(
         classes,
-        urgency_order(window),
+        order,
         window.channel,
-        pool.spare,
+        spare,
         (window.min_tier, window.max_tier, pool.tier),
         (_masks(window.groups), _masks(pool.groups)),
         window.preferred,
         window.only_preferred,
         window.excluded,
     )
+
+
+def _batch(
+    window: Window, pool: Pool, weights: Weights, classes: matcher_greedy.Classes, order: Index
+) -> tuple[Index, Index]:
+    """An optimal matching by classes (`matcher_classes`), else by slots (`matcher_batch`);
+    then requests that an eligible agent with capacity left could still take (through pairs
+    worth exactly 0) served greedily, as `matcher_batch.batch` does."""
+    channels = matcher_classes.plan(classes, window, pool)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    pairs: list[tuple[int, int]] = []
+    for channel in channels or ():
+        found = matcher_classes.solve(channel, rank)
+        if found is None:
+            channels = None
+            break
+        pairs += found
+    if channels is None:
+        return batch(_score_matrix(window, pool, weights), order, window.channel, pool.spare)
+    left = pool.spare.copy()
+    served = np.zeros(len(order), np.bool_)
+    for r, a in pairs:
+        left[a, window.channel[r]] -= 1
+        served[r] = True
+    more_r, more_a = _greedy(window, pool, classes, order[~served[order]], left)
+    pairs += zip(more_r.tolist(), more_a.tolist(), strict=True)
+    chosen = np.array(sorted(pairs, key=lambda p: int(rank[p[0]])), np.intp).reshape(-1, 2)
+    return chosen[:, 0], chosen[:, 1]
 
 
 def match(
@@ -396,10 +432,10 @@ def match(
     if mode not in ("greedy", "batch"):
         raise ValueError(f"mode must be 'greedy' or 'batch', got {mode!r}")
     _check(window, pool)
+    classes, order = _classes(window, pool, weights), urgency_order(window)
     if mode == "greedy":
-        r, a = _greedy(window, pool, weights)
+        r, a = _greedy(window, pool, classes, order, pool.spare)
     else:
-        total = _score_matrix(window, pool, weights)
-        r, a = batch(total, urgency_order(window), window.channel, pool.spare)
+        r, a = _batch(window, pool, weights, classes, order)
     terms = _terms(window, pool, weights, r, a)
     return Decision(requests=r, agents=a, score=_sum(terms), terms=terms)
