@@ -50,6 +50,7 @@ ALLOWED: dict[str, set[str]] = {
 ONLY_IMPORTED_BY = {"channels.registry": "router.daemon"}  # only the daemon knows every channel
 PURE = ("router.routing.matcher", "router.routing.matcher_batch", "router.routing.window")
 PURE += ("router.routing.head",)
+PURE += ("router.routing.matcher_greedy", "router.routing.matcher_classes")
 IMPURE_LIBS = ("redis", "aiohttp", "asyncio", "socket", "aiosmtpd", "aioimaplib")
 
 

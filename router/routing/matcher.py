@@ -340,9 +340,9 @@ def scores(window: Window, pool: Pool, weights: Weights) -> tuple[Floats, dict[s
 def _masks(groups: Bools) -> list[int]:
     """Each row of a (n, G) bool matrix as a bit mask (bit g set: group g)."""
     if groups.shape[1] <= 62:
-        return (
-            groups.astype(np.int64) @ (1 << np.arange(groups.shape[1], dtype=np.int64))
-        ).tolist()
+        bits = 1 << np.arange(groups.shape[1], dtype=np.int64)
+        masks: list[int] = (groups.astype(np.int64) @ bits).tolist()
+        return masks
     packed = np.packbits(groups, axis=1, bitorder="little")
     return [int.from_bytes(row.tobytes(), "little") for row in packed]
 

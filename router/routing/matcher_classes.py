@@ -26,7 +26,7 @@ matching of `matcher_batch`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -35,13 +35,39 @@ from scipy.optimize import linprog
 
 from frontdesk.router.routing.matcher_greedy import Classes
 
-if TYPE_CHECKING:
-    from frontdesk.router.routing.matcher import Pool, Window
-
 Floats = NDArray[np.float64]
 Ints = NDArray[np.int64]
 Bools = NDArray[np.bool_]
 Index = NDArray[np.intp]
+
+
+class Window(Protocol):  # what is read here of `matcher.Window`
+    @property
+    def channel(self) -> Ints: ...
+    @property
+    def min_tier(self) -> Ints: ...
+    @property
+    def max_tier(self) -> Ints: ...
+    @property
+    def groups(self) -> Bools: ...
+    @property
+    def preferred(self) -> Ints: ...
+    @property
+    def only_preferred(self) -> Bools: ...
+    @property
+    def excluded(self) -> Ints: ...
+
+
+class Pool(Protocol):  # what is read here of `matcher.Pool`
+    @property
+    def proficiency(self) -> Ints: ...
+    @property
+    def spare(self) -> Ints: ...
+    @property
+    def tier(self) -> Ints: ...
+    @property
+    def groups(self) -> Bools: ...
+
 
 MAX_ARCS = 150_000  # class pairs over all channels beyond which the LP is too slow
 GAIN = 10  # the LP runs if (request, agent) pairs are this many times the class pairs ...
@@ -110,13 +136,14 @@ def _channel(
     )
     er, ga = requests[r_first], agents[g_first]  # each class's first member
     q = k.skill_class[er]
-    eligible = k.fits[q][:, ga]
+    eligible: Bools = k.fits[q][:, ga]
     eligible &= window.min_tier[er, None] <= pool.tier[None, ga]
     eligible &= pool.tier[None, ga] <= window.max_tier[er, None]
     allowed = window.groups[er]
     if allowed.shape[1]:
-        shared = allowed.astype(np.int64) @ pool.groups[ga].T.astype(np.int64) > 0
-        eligible &= shared | ~allowed.any(axis=1)[:, None]
+        shared: Bools = allowed.astype(np.int64) @ pool.groups[ga].T.astype(np.int64) > 0
+        anyone: Bools = np.logical_not(allowed.any(axis=1))
+        eligible &= shared | anyone[:, None]
     value = k.fit[q][:, ga]
     arcs = eligible.copy()
     arcs[window.only_preferred[er]] = False
