@@ -64,28 +64,35 @@ class _Sorted:
     pointers: dict[tuple[int, int, int], int] = field(default_factory=dict)
     after: list[int] = field(default_factory=list)  # after[i] > i: entries i.. known dead
 
-    def extend(self) -> bool:
-        """Load the next chunk (every agent whose s ties the chunk's last one included)."""
-        if not self.rest_agents.size:
+    def extend(self, filtered: bool = False) -> bool:
+        """Load the next chunk (every agent whose s ties the chunk's last one included);
+        `filtered`: the rest holds no agent out of capacity."""
+        agents, rest = self.rest_agents, self.rest_values
+        if not agents.size:
             return False
-        keep = self.alive[self.rest_agents]
-        if not keep.all():
-            self.rest_agents, self.rest_values = self.rest_agents[keep], self.rest_values[keep]
-        rest = self.rest_values
-        if not rest.size:
-            return False
+        if not filtered:
+            keep = self.alive[agents]
+            if not keep.all():
+                agents, rest = agents[keep], rest[keep]
+                if not agents.size:
+                    self.rest_agents, self.rest_values = agents, rest
+                    return False
         if rest.size <= self.chunk:
-            take = np.ones(rest.size, np.bool_)
+            chosen, values = agents, rest
+            agents, rest = agents[:0], rest[:0]
+            self.rest_max = -np.inf
         else:
-            top = np.argpartition(-rest, self.chunk - 1)[: self.chunk]
-            take = rest >= rest[top].min()
-        chosen, values = self.rest_agents[take], rest[take]
+            low = np.partition(rest, rest.size - self.chunk)[rest.size - self.chunk]
+            take = rest >= low
+            chosen, values = agents[take], rest[take]
+            np.logical_not(take, out=take)
+            agents, rest = agents[take], rest[take]
+            self.rest_max = float(low)  # every value left is below it
         order = np.argsort(-values, kind="stable")  # agents are ascending: ties by index
         self.agents += chosen[order].tolist()
         self.values += values[order].tolist()
         self.after += range(len(self.after), len(self.agents))
-        self.rest_agents, self.rest_values = self.rest_agents[~take], rest[~take]
-        self.rest_max = float(self.rest_values.max()) if self.rest_values.size else -np.inf
+        self.rest_agents, self.rest_values = agents, rest
         self.chunk *= 2
         return True
 
@@ -110,16 +117,15 @@ def greedy(
     agents = spare.shape[0]
     left = spare.T.tolist()  # (C, A) capacity left, decremented as requests are served
     fit, load, idle = k.fit, k.load, k.idle
-    low, high, tier = (t.tolist() for t in tiers)
+    low, high, tier = tiers[0][order].tolist(), tiers[1][order].tolist(), tiers[2].tolist()
     allowed, member = groups
-    skill_class = k.skill_class.tolist()
-    channels, wait, priority = channel.tolist(), k.wait.tolist(), k.priority.tolist()
-    prefer, only = preferred.tolist(), only_preferred.tolist()
     bonus = k.preferred_weight
     barred: dict[int, set[int]] = {}
     for r, a in excluded.tolist():
         barred.setdefault(r, set()).add(a)
-    sorted_by: dict[tuple[int, int], _Sorted] = {}
+    sorted_by: dict[int, _Sorted] = {}
+    n_channels = spare.shape[1]
+    load_by = np.ascontiguousarray(load.T)  # (C, A)
     open_on = [sum(1 for x in row if x > 0) for row in left]
     alive = spare.T > 0  # (C, A), for `_Sorted.extend`
     chosen_r: list[int] = []
@@ -128,17 +134,29 @@ def greedy(
     def s_of(q: int, a: int, c: int) -> float:
         return float(fit[q, a]) + float(load[a, c]) + float(idle[a])
 
-    for r in order.tolist():
-        c = channels[r]
+    taken = order.tolist()
+    keys = k.skill_class * n_channels + channel
+    asking = np.bincount(keys[order]).tolist() if order.size else []
+    rows = zip(
+        taken,
+        channel[order].tolist(),
+        keys[order].tolist(),
+        zip(low, high, [allowed[r] for r in taken], strict=True),
+        preferred[order].tolist(),
+        only_preferred[order].tolist(),
+        k.wait[order].tolist(),
+        k.priority[order].tolist(),
+        strict=True,
+    )
+    for r, c, key, ecl, p, alone, w, pr in rows:
         if not open_on[c]:
             continue
-        q, lo, hi, gm = skill_class[r], low[r], high[r], allowed[r]
+        q = key // n_channels
+        lo, hi, gm = ecl
         live = left[c]
-        no = barred.get(r)
-        p = prefer[r]
-        w, pr = wait[r], priority[r]
+        no = barred.get(r) if barred else None
         best = -1
-        if only[r]:
+        if alone:
             if (
                 p >= 0
                 and live[p] > 0
@@ -149,13 +167,13 @@ def greedy(
             ):
                 best = p
         else:
-            key = (q, c)
             lst = sorted_by.get(key)
             if lst is None:
-                ok = np.flatnonzero(k.fits[q] & (spare[:, c] > 0))
-                values = (fit[q, ok] + load[ok, c]) + idle[ok]
-                lst = sorted_by[key] = _Sorted([], [], ok, values, alive[c], FIRST_CHUNK)
-            ecl = (lo, hi, gm)
+                ok = np.flatnonzero(k.fits[q] & alive[c])
+                values = (fit[q][ok] + load_by[c][ok]) + idle[ok]
+                first = max(FIRST_CHUNK, 2 * asking[key])  # enough for its own requests
+                lst = sorted_by[key] = _Sorted([], [], ok, values, alive[c], first)
+                lst.extend(filtered=True)
             i = start = lst.pointers.get(ecl, 0)
             found = -1
             moving = True
