@@ -1,8 +1,14 @@
 """Matcher throughput: decision rounds per second for greedy and batch on random, realistic windows.
 
-Each round is one `match(window, pool, weights, mode)` call, score matrix included, on a window
-of W waiting requests and a pool of A available agents: 10 skills, 3 channels (chat, email,
-phone), 4 groups, 3 tiers, capacities 1-3 per channel with part of it in use. Rounds repeat
+Each round is one `match(window, pool, weights, mode)` call on a window of W waiting requests and
+a pool of A available agents: 10 skills, 3 channels (chat, email, phone), 4 groups, 3 tiers,
+capacities 1-3 per channel with part of it in use. Two workloads: *random* draws every agent's
+proficiency on its own (2,000 agents, 2,000 distinct skill rows) and gives about 1,000 skill
+rows x channel among 10,000 requests; *teams* staffs the desk in 40 teams sharing skills, tier
+and groups, and asks 60 topics. Greedy goes by score classes either way; batch solves between
+classes when they are few (teams) and falls back to the slot-expanded matching when every agent
+is a class of its own (random). *matrix* is the dense (R, A) score matrix alone, which neither
+mode builds any more (`scores` and the tests still do). Rounds repeat
 until `--rounds` rounds or `--budget` seconds per size and mode, whichever comes first (at least
 `--min-rounds`). Peak memory is what numpy allocates during one extra round (tracemalloc); the
 assignment solver's own buffers are not counted. The skill check is one BLAS matrix product: on
@@ -10,6 +16,7 @@ a machine busy with other work, OPENBLAS_NUM_THREADS=1 avoids threads waiting fo
 
     python benchmarks/matcher.py                       # 100x50, 1,000x500, 10,000x2,000
     python benchmarks/matcher.py --quick --json out.json
+    python benchmarks/matcher.py --size 10000x2000 --workload teams --modes greedy,batch
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ from frontdesk.router.routing.matcher import Pool, Weights, Window, _score_matri
 
 SIZES = [(100, 50), (1_000, 500), (10_000, 2_000)]
 QUICK_SIZES = [(100, 50), (1_000, 500)]
+QUICK_EXTRA = [(10_000, 2_000, "teams")]  # --quick: the target size too, on the teams workload
+MODES = ("matrix", "greedy", "batch")
 SKILLS, CHANNELS, GROUPS = 10, 3, 4
 TEAMS, TOPICS = 40, 60  # the teams workload
 
@@ -160,10 +169,22 @@ def main() -> None:
     parser.add_argument("--min-rounds", type=int, default=3)
     parser.add_argument("--budget", type=float, default=10.0, help="seconds per size and mode")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--size", action="append", help="WAITINGxAGENTS (repeat); default all")
+    parser.add_argument("--workload", action="append", choices=sorted(WORKLOADS))
+    parser.add_argument(
+        "--modes", default=",".join(MODES), help="comma-separated, of " + ",".join(MODES)
+    )
     args = parser.parse_args()
-    sizes = QUICK_SIZES if args.quick else SIZES
+    workloads = args.workload or sorted(WORKLOADS)
+    if args.size:
+        sizes = [tuple(int(n) for n in size.split("x")) for size in args.size]
+        runs = [(w, a, load) for w, a in sizes for load in workloads]
+    else:
+        sizes = QUICK_SIZES if args.quick else SIZES
+        runs = [(w, a, load) for w, a in sizes for load in workloads]
+        runs += [r for r in QUICK_EXTRA if r[2] in workloads] if args.quick else []
+    modes = [m for m in args.modes.split(",") if m]
     budget = min(args.budget, 2.0) if args.quick else args.budget
-    rng = np.random.default_rng(args.seed)
     info = machine()
     print(
         f"{info['cpus']} cores ({info['cpu']}), {info['memory_gib']} GiB, Python {info['python']},"
@@ -172,28 +193,33 @@ def main() -> None:
         f" OPENBLAS_NUM_THREADS={info['openblas_threads']}"
     )
     header = (
-        f"{'waiting x agents':>17} {'mode':>7} {'rounds':>6} {'rounds/s':>9} {'median ms':>10}"
-        f" {'p95 ms':>9} {'peak MiB':>9} {'pairs':>7} {'score':>9} {'high served':>11}"
+        f"{'waiting x agents':>17} {'workload':>8} {'mode':>7} {'rounds':>6} {'rounds/s':>9}"
+        f" {'median ms':>10} {'p95 ms':>9} {'peak MiB':>9} {'pairs':>7} {'score':>9}"
+        f" {'high served':>11}"
     )
     print(header)
     print("-" * len(header))
     results = []
-    for waiting, agents in sizes:
-        cases = [case(rng, waiting, agents) for _ in range(3)]
-        for mode in ("matrix", "greedy", "batch"):
+    for waiting, agents, workload in runs:
+        rng = np.random.default_rng([args.seed, waiting, agents])  # a size's cases, whatever runs
+        cases = [WORKLOADS[workload](rng, waiting, agents) for _ in range(3)]
+        for mode in modes:
             row = run_mode(cases, mode, args.rounds, args.min_rounds, budget)
-            row |= {"waiting": waiting, "agents": agents}
+            label = mode if workload == "random" else f"{mode} ({workload})"
+            row |= {"waiting": waiting, "agents": agents, "workload": workload, "mode": label}
             results.append(row)
-            label = "(score matrix alone)" if mode == "matrix" else ""
+            note = "(dense score matrix alone)" if mode == "matrix" else ""
             print(
-                f"{waiting:>8,} x {agents:>6,} {mode:>7} {row['rounds']:>6} "
+                f"{waiting:>8,} x {agents:>6,} {workload:>8} {mode:>7} {row['rounds']:>6} "
                 f"{row['rounds_per_s']:>9,.1f} {row['median_ms']:>10,.2f} {row['p95_ms']:>9,.2f}"
                 f" {row['peak_mib']:>9,.1f} {row.get('pairs', ''):>7} {row.get('score', ''):>9}"
-                f" {row.get('urgent_served', ''):>11} {label}"
+                f" {row.get('urgent_served', ''):>11} {note}",
+                flush=True,
             )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         config = {"skills": SKILLS, "channels": CHANNELS, "groups": GROUPS, "budget_s": budget}
+        config |= {"teams": TEAMS, "topics": TOPICS}
         body = {"machine": info, "config": config | {"seed": args.seed}, "results": results}
         args.json.write_text(json.dumps(body, indent=2) + "\n")
         print(f"wrote {args.json}")

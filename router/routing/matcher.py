@@ -32,18 +32,22 @@ finite and >= 0, so every eligible pair scores >= 0 and serving a request never 
 
 Modes. ``greedy`` takes requests in urgency order (`urgency_order`: band ascending, then longest
 wait, then index); each takes its best eligible agent that still has spare capacity on its channel
-(ties: the lower agent index). ``batch`` finds a matching of the whole window with the largest
-total score under capacity, exactly (`frontdesk.router.routing.matcher_batch` says how, and what it
-costs), then, should a request still have an eligible agent with capacity left (possible only
-through pairs that score exactly 0), serves it greedily. Batch may serve fewer urgent requests
-than greedy: it maximizes the sum, not urgency. Either way the decision lists its pairs in
-urgency order, and the same input gives the same decision.
+(ties: the lower agent index), by classes (`matcher_greedy`), with the decisions, bit for bit,
+of an argmax over the dense score matrix's rows. ``batch`` finds a matching of the whole window
+with the largest total score under capacity, exactly: as a transportation problem between
+request and agent classes (`matcher_classes`) when classes are few, else over agents' capacity
+slots (`matcher_batch`); then, should a request still have an eligible agent with capacity left
+(possible only through pairs that score exactly 0), serves it greedily. Two optimal matchings may
+differ in their pairs; their totals are equal. Batch may serve fewer urgent requests than
+greedy: it maximizes the sum, not urgency. Either way the decision lists its pairs in urgency
+order, and the same input gives the same decision.
 
 Numerics and size. Scores are float64. The skill numerators are whole numbers in twelfths (for a
 minimum m in 1..4, ``12 (p - m) / (5 - m)`` is whole), summed exactly by one matrix product, so
 equal fits compare equal. A decision's score is the sum of its terms in `TERMS` order and equals
-the score matrix entry bit for bit. A round holds one R x A float64 score matrix (8 bytes a
-pair; 160 MB at 10,000 x 2,000) and an R x A bool one, plus short-lived temporaries.
+the score matrix entry bit for bit. Greedy holds one (skill classes x agents) matrix, never an
+R x A one; `scores`, `eligibility` and batch's slot fallback build the dense (R, A) matrices
+(8 bytes a pair; 160 MB at 10,000 x 2,000).
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""The matcher's assignment step: from the (R, A) score matrix to (request, agent) pairs.
+"""The matcher's dense assignment step: from the (R, A) score matrix to (request, agent) pairs.
+
+`matcher.match` uses it for batch only when classes save little (`matcher_classes.plan`: every
+agent a class of its own, as in the benchmark's random workload); greedy goes by classes
+(`matcher_greedy`), and `greedy` here is the dense rule it reproduces.
 
 Both modes take the score matrix (-inf where ineligible, >= 0 elsewhere), the request indices
 in urgency order, each request's channel and each agent's spare capacity per channel, and return
