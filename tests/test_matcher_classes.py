@@ -27,6 +27,14 @@ bench = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(bench)  # the benchmark's own workloads, `bench.case`, `bench.team_case`
 
 
+@pytest.fixture(autouse=True, scope="module")
+def by_classes() -> Iterator[None]:
+    """Every window through the classes, however small (`match` takes the dense path below)."""
+    saved, matcher.DENSE_BELOW = matcher.DENSE_BELOW, -1
+    yield
+    matcher.DENSE_BELOW = saved
+
+
 @contextmanager
 def solver(kind: str) -> Iterator[None]:
     """Force batch through the classes' LP ("classes") or the slot-expanded matching ("slots")."""

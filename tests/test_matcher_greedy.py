@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from frontdesk.router.routing import matcher_greedy
+from frontdesk.router.routing import matcher, matcher_greedy
 from frontdesk.router.routing.matcher import (
     TERMS,
     Decision,
@@ -29,6 +30,14 @@ _SPEC = importlib.util.spec_from_file_location("benchmark_matcher", _BENCH)
 assert _SPEC is not None and _SPEC.loader is not None
 bench = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(bench)  # the benchmark's own workload generator, `bench.case`
+
+
+@pytest.fixture(autouse=True, scope="module")
+def by_classes() -> Iterator[None]:
+    """Every window through the classes, however small (`match` takes the dense path below)."""
+    saved, matcher.DENSE_BELOW = matcher.DENSE_BELOW, -1
+    yield
+    matcher.DENSE_BELOW = saved
 
 
 def dense_greedy(w: Window, p: Pool, weights: Weights) -> tuple[list[int], list[int]]:

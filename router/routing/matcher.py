@@ -61,12 +61,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from frontdesk.router.routing import matcher_classes, matcher_greedy
-from frontdesk.router.routing.matcher_batch import batch
+from frontdesk.router.routing.matcher_batch import batch, greedy
 from frontdesk.skills import MAX_LEVEL
 
 TERMS = ("skill", "load", "idle", "wait", "priority", "preferred")
 NO_SKILL_FIT = 0.5
 LOWEST_BAND = 2
+DENSE_BELOW = 40_000  # request x agent pairs up to which a round uses the dense score matrix
 
 Ints = NDArray[np.int64]
 Floats = NDArray[np.float64]
@@ -341,30 +342,10 @@ def scores(window: Window, pool: Pool, weights: Weights) -> tuple[Floats, dict[s
     return total, {t: np.broadcast_to(v, total.shape) for t, v in terms.items()}
 
 
-def _masks(groups: Bools) -> list[int]:
-    """Each row of a (n, G) bool matrix as a bit mask (bit g set: group g)."""
-    if groups.shape[1] <= 62:
-        bits = 1 << np.arange(groups.shape[1], dtype=np.int64)
-        masks: list[int] = (groups.astype(np.int64) @ bits).tolist()
-        return masks
-    packed = np.packbits(groups, axis=1, bitorder="little")
-    return [int.from_bytes(row.tobytes(), "little") for row in packed]
-
-
-def _skill_classes(required: Ints) -> tuple[Ints, Index]:
-    """The distinct rows of `required` and, per request, which one it is."""
-    if required.shape[1] <= 24:  # levels 0..5 in base 6 fit an int64
-        code = required @ (6 ** np.arange(required.shape[1], dtype=np.int64))
-        _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
-        return required[first], inverse.reshape(-1)
-    rows, inverse = np.unique(required, axis=0, return_inverse=True)
-    return rows.reshape(-1, required.shape[1]), inverse.reshape(-1)
-
-
 def _classes(window: Window, pool: Pool, weights: Weights) -> matcher_greedy.Classes:
     """The skill term per (skill class, agent) and the one-sided terms, as `_score_matrix`
     computes them, operation for operation."""
-    rows, skill_class = _skill_classes(window.required)
+    rows, skill_class = matcher_greedy.skill_classes(window.required)
     numer = _fit_numerators(rows, pool.proficiency)
     count = (rows > 0).sum(axis=1)
     fit = numer / (_FIT_UNIT * np.maximum(count, 1))[:, None]
@@ -393,7 +374,7 @@ def _greedy(
         window.channel,
         spare,
         (window.min_tier, window.max_tier, pool.tier),
-        (_masks(window.groups), _masks(pool.groups)),
+        (matcher_greedy.masks(window.groups), matcher_greedy.masks(pool.groups)),
         window.preferred,
         window.only_preferred,
         window.excluded,
@@ -436,7 +417,13 @@ def match(
     if mode not in ("greedy", "batch"):
         raise ValueError(f"mode must be 'greedy' or 'batch', got {mode!r}")
     _check(window, pool)
-    classes, order = _classes(window, pool, weights), urgency_order(window)
+    order = urgency_order(window)
+    if len(window.priority) * len(pool.tier) <= DENSE_BELOW:  # small: the matrix is quicker
+        total = _score_matrix(window, pool, weights)
+        r, a = (greedy if mode == "greedy" else batch)(total, order, window.channel, pool.spare)
+        terms = _terms(window, pool, weights, r, a)
+        return Decision(requests=r, agents=a, score=_sum(terms), terms=terms)
+    classes = _classes(window, pool, weights)
     if mode == "greedy":
         r, a = _greedy(window, pool, classes, order, pool.spare)
     else:

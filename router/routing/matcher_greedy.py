@@ -97,6 +97,26 @@ class _Sorted:
         return True
 
 
+def masks(groups: Bools) -> list[int]:
+    """Each row of a (n, G) bool matrix as a bit mask (bit g set: group g)."""
+    if groups.shape[1] <= 62:
+        bits = 1 << np.arange(groups.shape[1], dtype=np.int64)
+        masks: list[int] = (groups.astype(np.int64) @ bits).tolist()
+        return masks
+    packed = np.packbits(groups, axis=1, bitorder="little")
+    return [int.from_bytes(row.tobytes(), "little") for row in packed]
+
+
+def skill_classes(required: Ints) -> tuple[Ints, Index]:
+    """The distinct rows of `required` and, per request, which one it is."""
+    if required.shape[1] <= 24:  # levels 0..5 in base 6 fit an int64
+        code = required @ (6 ** np.arange(required.shape[1], dtype=np.int64))
+        _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
+        return required[first], inverse.reshape(-1)
+    rows, inverse = np.unique(required, axis=0, return_inverse=True)
+    return rows.reshape(-1, required.shape[1]), inverse.reshape(-1)
+
+
 def greedy(
     classes: Classes,
     order: Index,
