@@ -196,9 +196,9 @@ def greedy(
                 lst.extend(filtered=True)
             i = start = lst.pointers.get(ecl, 0)
             found = -1
-            moving = True
+            moving = i >= 0  # -1: nothing left for this class, for good
             after, listed = lst.after, lst.agents
-            while True:
+            while i >= 0:
                 # Skip entries known dead, compressing the path as union-find does.
                 j = i
                 while j < len(after) and after[j] != j:
@@ -206,6 +206,7 @@ def greedy(
                 while i < j:
                     after[i], i = j, after[i]
                 if i == len(listed) and not lst.extend():
+                    start = -1 if moving else start
                     break
                 a = listed[i]
                 if live[a] <= 0:
