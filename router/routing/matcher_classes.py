@@ -228,6 +228,8 @@ def solve(ch: _Channel, rank: Index) -> list[tuple[int, int]] | None:
     if found.status != 0:
         return None
     flow = np.rint(found.x).astype(np.int64)
+    if np.abs(flow - found.x).max() > 1e-6:  # not a vertex: leave it to the slots
+        return None
     z, x, d, y = (flow[start[i] : start[i + 1]] for i in range(4))
     hit = d > 0
     pairs = [
