@@ -198,16 +198,21 @@ def greedy(
             found = -1
             moving = i >= 0  # -1: nothing left for this class, for good
             after, listed = lst.after, lst.agents
+            n = len(listed)
             while i >= 0:
-                # Skip entries known dead, compressing the path as union-find does.
-                j = i
-                while j < len(after) and after[j] != j:
-                    j = after[j]
-                while i < j:
-                    after[i], i = j, after[i]
-                if i == len(listed) and not lst.extend():
-                    start = -1 if moving else start
-                    break
+                if i == n:
+                    if not lst.extend():
+                        start = -1 if moving else start
+                        break
+                    n = len(listed)
+                    continue
+                j = after[i]
+                if j != i:  # known dead from i on: jump, compressing the path (union-find)
+                    while j < n and after[j] != j:
+                        j = after[j]
+                    while i < j:
+                        after[i], i = j, after[i]
+                    continue
                 a = listed[i]
                 if live[a] <= 0:
                     after[i] = i + 1
