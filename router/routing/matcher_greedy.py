@@ -16,9 +16,12 @@ equals the best one and keeps the lower agent index, as the dense argmax does. T
 agent (its bonus is added last) is compared on its own total; an excluded pair is skipped for
 that request alone; ``only_preferred`` looks at one agent. Pure: no I/O, inputs unchanged.
 
-Cost: one (skill classes x agents) fit matrix, then per score class one short numpy pass, and a
-few Python steps per request; a window whose requests are all distinct still works, each class
-then costing one pass over its eligible agents.
+Entries whose agent ran out of capacity are skipped union-find style (`_Sorted.after`), and
+later chunks leave them out. Cost: one (skill classes x agents) fit matrix, then per score class
+one short numpy pass (~20 us), and a few Python steps per request: about 60 ms at 10,000 x 2,000
+on the benchmark's random workload (1,000 score classes), 35 ms on its teams workload, against
+~700 ms for the dense greedy (2-core machine, shared). A window whose requests are all distinct
+still works, each class then costing one pass over its eligible agents.
 """
 
 from __future__ import annotations
