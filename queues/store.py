@@ -111,7 +111,7 @@ class QueueStore:
         self.settings = settings or StoreSettings()
         self.scripts = Scripts(redis)
         self._next_id = self._id_end = 0
-        self._id_lock = asyncio.Lock()
+        self._refill: asyncio.Future[None] | None = None  # the block being taken, if any
 
     @property
     def tenant(self) -> str:
@@ -122,13 +122,21 @@ class QueueStore:
     async def new_request_id(self) -> str:
         """FD-<n>: numbers are taken from Redis in blocks, so most ids cost no round trip.
         Ids are unique across daemons; a stopped daemon leaves a gap, never a repeat."""
-        if self._next_id >= self._id_end:
-            async with self._id_lock:
-                if self._next_id >= self._id_end:
-                    end = int(await self.redis.incrby(self.keys.request_ids, ID_BLOCK))
-                    self._next_id, self._id_end = end - ID_BLOCK + 1, end + 1
+        while self._next_id >= self._id_end:
+            if self._refill is None:  # the first to find the block empty takes the next one
+                self._refill = asyncio.ensure_future(self._take_block())
+            # every waiter of this refill awaits the one future: they resume in one tick
+            await asyncio.shield(self._refill)
         n, self._next_id = self._next_id, self._next_id + 1
         return f"FD-{n}"
+
+    async def _take_block(self) -> None:
+        try:
+            end = int(await self.redis.incrby(self.keys.request_ids, ID_BLOCK))
+            if self._next_id >= self._id_end:  # else a block arrived meanwhile: keep using it
+                self._next_id, self._id_end = end - ID_BLOCK + 1, end + 1
+        finally:
+            self._refill = None
 
     async def enqueue(
         self, request: Request, claims: Mapping[str, str | None] | None = None

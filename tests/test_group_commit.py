@@ -5,6 +5,7 @@ every call run exactly once; a lost connection fails every call of the batch."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 from queue_ops_helpers import new_request
@@ -15,7 +16,7 @@ from redis.exceptions import ConnectionError, ResponseError
 
 from frontdesk.queues.batch import batcher
 from frontdesk.queues.events import EventType
-from frontdesk.queues.store import QueueStore, StoreSettings
+from frontdesk.queues.store import ID_BLOCK, QueueStore, StoreSettings
 from frontdesk.router.daemon.redis_retry import SafeRetry
 
 
@@ -133,3 +134,36 @@ async def test_an_explicit_pipeline_still_goes_its_own_way(store, redis, keys):
         assert await pipe.execute() == [0, 0]
     assert gc.flushes == flushes
     assert int(await redis.get(keys.rate("sender", "a"))) == 2
+
+
+async def test_waiters_of_one_id_refill_share_it_and_resume_in_one_tick(store, redis, keys):
+    """No id block yet: the 50 enqueues wait for one INCRBY together, then their scripts go in
+    one flush; 150 ids at once take two blocks, every id once."""
+    await store.enqueue(dataclasses.replace(new_request(queue="warm"), id="FD-warm"))  # loaded
+    gc = batcher(redis)
+    flushes = gc.flushes
+
+    results = await asyncio.gather(
+        *(store.enqueue(new_request(external_id=f"c{i}")) for i in range(50))
+    )
+
+    assert gc.flushes - flushes == 1
+    assert sorted(int(r.id.removeprefix("FD-")) for r in results) == list(range(1, 51))
+    assert int(await redis.get(keys.request_ids)) == ID_BLOCK
+    ids = await asyncio.gather(*(store.new_request_id() for _ in range(150)))
+    assert len(set(ids)) == 150 and int(await redis.get(keys.request_ids)) == 2 * ID_BLOCK
+
+
+async def test_a_failed_id_refill_fails_its_waiters_and_the_next_call_tries_again(
+    redis_server, keys
+):
+    client = Redis.from_url(redis_server.url, retry=Retry(NoBackoff(), 0))
+    store = QueueStore(client, keys, StoreSettings())
+    await client.set(keys.request_ids, "not a number")
+    results = await asyncio.gather(
+        *(store.new_request_id() for _ in range(3)), return_exceptions=True
+    )
+    assert all(isinstance(r, ResponseError) for r in results)
+    await client.delete(keys.request_ids)
+    assert await store.new_request_id() == "FD-1"
+    await client.aclose()
