@@ -12,7 +12,7 @@
   KEYS[3] the new request's hash (its id pre-allocated)     KEYS[4] its queue (sorted set)
   KEYS[5] seq counter (arrival order)                       KEYS[6] set of queue names
   KEYS[7] the customer's requests (sorted set)              KEYS[8] the customer's addresses (set)
-  then, in this order (counts in ARGV[16..21]):
+  KEYS[9..] then, in this order (counts in ARGV[16..21]):
     na address keys, one per address (ARGV)
     nc customer hashes: the merge chain, from the first customer found (by the given id, by
        the first address that has an owner, or the new customer) to the one it was merged into
@@ -32,8 +32,8 @@
   ARGV[14] the channel whose open request of the customer the message joins ('': none)
   ARGV[15] how many of the customer's requests are looked through (newest first)
   ARGV[16] na   ARGV[17] nc   ARGV[18] nr   ARGV[19] nq   ARGV[20] nl   ARGV[21] nx
-  then: na addresses (kind:value); nc customer ids; nr triples (the request the reference names
-  itself, '' for none; flags: 'l' looked up, 'k' leads to the request from now on, 'r' a
+  then: na addresses (kind:value); nc customer ids; nr triples (the reference, the request it
+  names itself or '', flags: 'l' looked up, 'k' leads to the request from now on, 'r' a
   reference the message made); nq request ids; nl pairs (window ms, most hits); nx ids of the
   customer's requests known closed.
 
@@ -106,7 +106,7 @@ for i = 1, nr do
   if string.find(flags, 'l', 1, true) then
     local now_at = redis.call('GET', KEYS[kr + i - 1])
     fact('ref', i, now_at)
-    local candidate = now_at or ARGV[ar + 3 * (i - 1)]
+    local candidate = now_at or ARGV[ar + 3 * (i - 1) + 1]
     if not target and not blocked and candidate ~= '' then
       local q = passed[candidate]
       if not q then
