@@ -29,6 +29,7 @@ from .wire import text
 
 CACHED = 20_000  # entries of each mapping kept (least recently used dropped first)
 CUSTOMER_BLOCK = 100
+READ_AFTER = 2  # attempts after which a merge the cache does not know is read, not assumed
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -155,7 +156,7 @@ class IntakeDesk:
         chain = [start]
         while len(chain) <= MAX_MERGES and mode != "new":
             into = self.merged.get(chain[-1])
-            if into is None and attempt > 0:  # told it moved once: read what is not known
+            if into is None and attempt >= READ_AFTER:  # a long chain: read what is not known
                 into = await self._read_merged(chain[-1])
             if not into:
                 break

@@ -1,0 +1,190 @@
+"""Intake in one round trip (queues/intake.py, lua/intake-n.lua), counted on the wire: a client
+whose connections count every write (`send_packed_command`: one per command or pipeline) shows
+what one message costs the Front; and the optimistic plan is refused and made again when a
+mapping moves under it (a merge of customers between the plan and the call)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from redis.asyncio import ConnectionPool, Redis, UnixDomainSocketConnection
+
+from frontdesk.channels.base import Inbound
+from frontdesk.queues.blobs import reference
+from frontdesk.queues.customers import CustomerStore
+from frontdesk.queues.keys import Keys
+from frontdesk.queues.request import Attachment, Channel, Customer, Request
+from frontdesk.queues.states import State
+from frontdesk.queues.store import QueueStore
+from frontdesk.router.intake.front import Front
+
+
+class Wire:
+    """The writes of every connection of one client."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+
+def _counting_client(url: str, wire: Wire) -> Redis:
+    class Counting(UnixDomainSocketConnection):
+        async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+            wire.sent += 1
+            await super().send_packed_command(command, check_health)
+
+    pool = ConnectionPool(connection_class=Counting, path=urlsplit(url).path)
+    return Redis.from_pool(pool)  # closed with the client
+
+
+@pytest.fixture
+async def doors(redis_server, redis, store, front_settings) -> AsyncIterator[Any]:
+    """Front doors (two daemons) on counting clients: `make()` -> (front, its wire)."""
+    made: list[Redis] = []
+
+    async def make() -> tuple[Front, Wire]:
+        wire = Wire()
+        client = _counting_client(redis_server.url, wire)
+        made.append(client)
+        own = QueueStore(client, Keys("test"), store.settings)
+        door = Front(own, CustomerStore(own), lambda: front_settings)
+        await door.start()
+        return door, wire
+
+    yield make
+    for client in made:
+        await client.aclose()
+
+
+def _form(key: str, email: str, **kw: Any) -> Inbound:
+    request = Request(
+        "", Channel.FORM, "", external_id=f"site:help:{key}", entry_point="web:help",
+        customer=Customer(name="Li Na", email=email), subject="Refund", body="Where is it?",
+        received_at=time.time(), **kw,
+    )  # fmt: skip
+    return Inbound(request)
+
+
+def _social(n: int, sender: str = "wa-1") -> Inbound:
+    request = Request(
+        "", Channel.SOCIAL, "", external_id=f"wamid-{sender}-{n}", body=f"message {n}",
+        customer=Customer(handles={"whatsapp": sender}), entry_point="whatsapp:desk",
+    )  # fmt: skip
+    ref = f"whatsapp:{sender}"
+    return Inbound(request, thread_refs=(ref,), thread_keys=(ref,))
+
+
+async def _counted(wire: Wire, door: Front, inbound: Inbound) -> tuple[Any, int]:
+    before = wire.sent
+    receipt = await door.receive(inbound)
+    return receipt, wire.sent - before
+
+
+async def test_a_new_web_form_request_is_one_round_trip(doors, store) -> None:
+    door, wire = await doors()
+    warm, _ = await _counted(wire, door, _form("k0", "first@example.com"))  # id blocks taken
+
+    new, trips = await _counted(wire, door, _form("k1", "li@example.com"))
+    assert (new.created, trips) == (True, 1)  # a customer never seen, and their request
+    again, trips = await _counted(wire, door, _form("k2", "li@example.com"))
+    assert (again.created, again.customer_id, trips) == (True, new.customer_id, 1)
+    record = await store.get(again.request_id)
+    assert record is not None and record.state is State.WAITING
+    assert record.request.customer.id == new.customer_id != warm.customer_id
+
+
+async def test_a_follow_up_and_a_duplicate_are_one_round_trip_each(doors, store) -> None:
+    door, wire = await doors()
+    first, _ = await _counted(wire, door, _social(0))
+
+    follow, trips = await _counted(wire, door, _social(1))
+    assert (follow.appended, follow.request_id, trips) == (True, first.request_id, 1)
+    again, trips = await _counted(wire, door, _social(1))
+    assert (again.duplicate, again.request_id, trips) == (True, first.request_id, 1)
+    assert len(await store.messages(first.request_id)) == 1
+
+
+async def test_a_callback_joining_the_open_request_is_one_round_trip(doors) -> None:
+    door, wire = await doors()
+
+    def call(n: int) -> Inbound:
+        request = Request("", Channel.PHONE, "", external_id=f"cb-{n}",
+                          customer=Customer(phone="+8613800138000"))  # fmt: skip
+        return Inbound(request, join_open=True)
+
+    first, _ = await _counted(wire, door, call(0))
+    joined, trips = await _counted(wire, door, call(1))
+    assert (joined.appended, joined.request_id, trips) == (True, first.request_id, 1)
+
+
+async def test_attachments_cost_one_round_trip_more(doors, store) -> None:
+    door, wire = await doors()
+    await _counted(wire, door, _form("k0", "first@example.com"))
+    data = b"%PDF-1.4 invoice"
+    ref = reference(data)
+    inbound = _form(
+        "k1", "li@example.com", attachments=(Attachment("a.pdf", "application/pdf", 16, ref),)
+    )
+    with_file = Inbound(inbound.request, contents={ref: data})
+
+    receipt, trips = await _counted(wire, door, with_file)
+    assert (receipt.created, trips) == (True, 2)  # the content first, then the request
+    assert await door.blobs.get(ref) == data
+
+
+async def test_a_cold_cache_costs_one_refused_call_more(doors) -> None:
+    """A second daemon knows nothing of what the first stored: its first follow-up of the
+    conversation is planned as a new customer's new request, refused with the facts, and made
+    again; the next one is one round trip."""
+    one, _ = await doors()
+    other, wire = await doors()
+    first = await one.receive(_social(0))
+    await _counted(wire, other, _form("k0", "other@example.com"))  # its own id blocks taken
+
+    follow, trips = await _counted(wire, other, _social(1))
+    assert (follow.appended, follow.request_id, follow.customer_id) == (
+        True, first.request_id, first.customer_id,
+    )  # fmt: skip
+    assert trips == 2
+    follow, trips = await _counted(wire, other, _social(2))
+    assert (follow.appended, trips) == (True, 1)
+
+
+async def test_a_merge_between_plan_and_call_is_planned_again_with_the_facts(doors) -> None:
+    """Both customers are in the cache, unmerged; another daemon links the second into the
+    first; a message from the second's address is refused (its address and its customer
+    moved), planned again from what the script saw, and lands with the first customer."""
+    door, wire = await doors()
+    other, _ = await doors()
+    li = await door.receive(_form("k1", "li@example.com"))
+    wang = await door.receive(_form("k2", "wang@example.com"))
+    assert li.customer_id != wang.customer_id
+    await other.customers.link(li.customer_id, wang.customer_id)
+    calls = door.intake.calls
+
+    later, trips = await _counted(wire, door, _form("k3", "wang@example.com"))
+
+    assert (later.created, later.customer_id) == (True, li.customer_id)
+    assert (door.intake.calls - calls, trips) == (2, 2)  # STALE, then the call that stored it
+    listed = [r.request.id for r in await door.customers.requests(li.customer_id)]
+    assert later.request_id in listed and wang.request_id in listed
+    record = await door.store.get(later.request_id)
+    assert record is not None and record.request.customer.id == li.customer_id
+    again, trips = await _counted(wire, door, _form("k4", "wang@example.com"))
+    assert (again.customer_id, trips) == (li.customer_id, 1)  # learnt
+
+
+async def test_a_chain_of_merges_unknown_to_the_cache_is_followed(doors) -> None:
+    door, _ = await doors()
+    other, _ = await doors()
+    ids = [(await other.receive(_form(f"k{i}", f"p{i}@example.com"))).customer_id for i in range(4)]
+    for into, merged in zip(ids[1:], ids[:-1], strict=True):  # p0 -> p1 -> p2 -> p3
+        await other.customers.link(into, merged)
+    assert await other.customers.resolve(ids[0]) == ids[3]
+
+    for i in range(4):
+        receipt = await door.receive(_form(f"m{i}", f"p{i}@example.com"))
+        assert (receipt.created, receipt.customer_id) == (True, ids[3])
