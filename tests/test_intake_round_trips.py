@@ -188,3 +188,50 @@ async def test_a_chain_of_merges_unknown_to_the_cache_is_followed(doors) -> None
     for i in range(4):
         receipt = await door.receive(_form(f"m{i}", f"p{i}@example.com"))
         assert (receipt.created, receipt.customer_id) == (True, ids[3])
+
+
+async def test_the_rate_limits_count_in_the_same_round_trip(doors, redis, keys) -> None:
+    door, wire = await doors()
+    await _counted(wire, door, _form("k0", "first@example.com"))
+    form = _form("k1", "li@example.com")
+
+    receipt, trips = await _counted(
+        wire, door, Inbound(form.request, admit=("li@example.com", "203.0.113.9"))
+    )
+    assert (receipt.created, receipt.retry_after, trips) == (True, None, 1)
+    assert int(await redis.get(keys.rate("sender", "li@example.com"))) == 1
+    assert int(await redis.get(keys.rate("source", "203.0.113.9"))) == 1
+
+
+async def test_over_a_limit_nothing_is_stored_and_it_cost_one_round_trip(
+    redis_server, redis, store, keys
+) -> None:
+    from conftest import FRONT_CONFIG
+
+    from frontdesk.router.daemon.settings import parse_settings
+
+    settings = parse_settings(
+        FRONT_CONFIG.replace("per_sender: {count: 1000", "per_sender: {count: 2"), "front.yaml"
+    )
+    wire = Wire()
+    client = _counting_client(redis_server.url, wire)
+    try:
+        own = QueueStore(client, keys, store.settings)
+        door = Front(own, CustomerStore(own), lambda: settings)
+        await door.start()
+        for n in range(2):
+            inbound = _form(f"k{n}", "li@example.com")
+            ok = await door.receive(Inbound(inbound.request, admit=("li@example.com", None)))
+            assert ok.created
+        over = _form("k-over", "li@example.com")
+        receipt, trips = await _counted(
+            wire, door, Inbound(over.request, admit=("li@example.com", None))
+        )
+        assert receipt.retry_after is not None and receipt.retry_after > 0
+        assert (receipt.created, receipt.appended, receipt.duplicate, trips) == (
+            False, False, False, 1,
+        )  # fmt: skip
+        assert await redis.zcard(keys.queue("general")) == 2
+        assert await redis.get(keys.idempotency(over.request.idempotency_key)) is None
+    finally:
+        await client.aclose()

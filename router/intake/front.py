@@ -80,9 +80,14 @@ class Front:
     async def _receive(self, inbound: Inbound, now: datetime | None = None) -> Receipt:
         request = inbound.request
         check_text(request)  # text that is not text: refused (EncodeError) before anything is kept
+        settings = self.settings()
+        limits = self._limits(*inbound.admit) if inbound.admit else []
+        if limits and inbound.contents:  # counted before the contents are stored, as ever
+            if (wait := await self.customers.hit(limits)) is not None:
+                return Receipt("", "", False, False, "", retry_after=wait)
+            limits = []
         # the attachments' contents first: a request never refers to content not stored
         await self.blobs.put_many(inbound.contents, self.store.settings.record_ttl_s)
-        settings = self.settings()
         when = now or datetime.now(UTC)
 
         def classified(found: Request) -> Request:  # its id and its customer's id are set
@@ -100,9 +105,12 @@ class Front:
             thread_refs=inbound.thread_refs,
             thread_keys=inbound.thread_keys,
             join_open=OPEN_REF if inbound.join_open else None,
+            limits=limits,
         )
-        # one script call: who, seen before, which conversation, the enqueue or the append
+        # one script call: limits, who, seen before, which conversation, the enqueue or append
         done = await self.intake.take(arrival, classified, MAX_RACES)
+        if done.kind == "limited":
+            return Receipt("", done.customer_id, False, False, "", retry_after=done.retry_after)
         return Receipt(
             done.request_id,
             done.customer_id,
@@ -114,17 +122,18 @@ class Front:
     async def admit(self, sender: str | None, source: str | None) -> float | None:
         """Count one message against the configured limits per sender (an address, a number, a
         chat id) and per source (a client IP); None when admitted, else seconds to retry after."""
+        return await self.customers.hit(self._limits(sender, source))
+
+    def _limits(self, sender: str | None, source: str | None) -> list[tuple[str, str, int, float]]:
         limits = self.settings().limits
-        return await self.customers.hit(
-            [
-                (scope, key, limit.count, limit.per_s)
-                for scope, key, limit in (
-                    ("sender", sender, limits.per_sender),
-                    ("source", source, limits.per_source),
-                )
-                if key
-            ]
-        )
+        return [
+            (scope, key, limit.count, limit.per_s)
+            for scope, key, limit in (
+                ("sender", sender, limits.per_sender),
+                ("source", source, limits.per_source),
+            )
+            if key
+        ]
 
     def status_token(self, request_id: str) -> str:
         assert self._secret is not None, "Front.start() reads the secret"
