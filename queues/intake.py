@@ -121,7 +121,8 @@ class IntakeDesk:
     ) -> Outcome:
         """Store `arrival`: `classify` turns the request (its id and its customer's id set)
         into the one to enqueue. Planned again on STALE, at most `attempts` times."""
-        rid = await self.store.new_request_id()
+        given = arrival.request.id  # a request whose id its caller chose keeps it
+        rid = given or await self.store.new_request_id()
         found: Outcome | None = None
         try:
             for attempt in range(attempts):
@@ -136,7 +137,7 @@ class IntakeDesk:
                 if found is not None:
                     return found
         finally:
-            if found is None or found.kind != "created":
+            if not given and (found is None or found.kind != "created"):
                 self.store.request_ids.give_back(rid)
         raise StaleRead(ErrorCode.STALE, None, "the customer or conversation of a message")
 

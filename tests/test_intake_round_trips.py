@@ -16,6 +16,7 @@ from redis.asyncio import ConnectionPool, Redis, UnixDomainSocketConnection
 from frontdesk.channels.base import Inbound
 from frontdesk.queues.blobs import reference
 from frontdesk.queues.customers import CustomerStore
+from frontdesk.queues.events import EventLog, EventType
 from frontdesk.queues.keys import Keys
 from frontdesk.queues.request import Attachment, Channel, Customer, Request
 from frontdesk.queues.states import State
@@ -164,10 +165,13 @@ async def test_a_merge_between_plan_and_call_is_planned_again_with_the_facts(doo
     assert li.customer_id != wang.customer_id
     await other.customers.link(li.customer_id, wang.customer_id)
     calls = door.intake.calls
+    log = EventLog(door.store.redis, door.store.keys)
+    before = len(await log.range())
 
     later, trips = await _counted(wire, door, _form("k3", "wang@example.com"))
 
     assert (later.created, later.customer_id) == (True, li.customer_id)
+    assert [e.type for e in (await log.range())[before:]] == [EventType.ENQUEUED]  # once
     assert (door.intake.calls - calls, trips) == (2, 2)  # STALE, then the call that stored it
     listed = [r.request.id for r in await door.customers.requests(li.customer_id)]
     assert later.request_id in listed and wang.request_id in listed
