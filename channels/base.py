@@ -39,6 +39,7 @@ class Inbound:
     # (sender, source) to count against the rate limits first, in the same call as the intake
     # (as `ChannelContext.admit` counts them); over a limit, nothing is stored: see the receipt
     admit: tuple[str | None, str | None] | None = None
+    admit_again: bool = True  # False: a message received before is not counted again (a retry)
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,6 +76,7 @@ class Arrival:
     thread_keys: tuple[str, ...] = ()  # references that lead back to its request from now on
     join_open: str | None = None  # the prefix of the open-request reference, when it joins one
     limits: Sequence[tuple[str, str, int, float]] = ()  # (scope, key, most hits, window s)
+    limit_duplicates: bool = True  # False: a message seen before is not counted again
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +241,7 @@ class IntakeDesk:
             arrival.request.channel.value if arrival.join_open is not None else "",
             REQUESTS_LISTED, len(plan.addresses), len(plan.chain), len(plan.refs),
             len(plan.candidates), len(arrival.limits), len(plan.closed),
+            "1" if arrival.limit_duplicates else "0",
             *plan.addresses, *plan.chain, *(x for triple in plan.refs for x in triple),
             *plan.candidates, *rate_args, *plan.closed,
         ]  # fmt: skip

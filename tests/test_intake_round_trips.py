@@ -239,3 +239,24 @@ async def test_over_a_limit_nothing_is_stored_and_it_cost_one_round_trip(
         assert await redis.get(keys.idempotency(over.request.idempotency_key)) is None
     finally:
         await client.aclose()
+
+
+async def test_a_platform_retry_is_not_counted_again_and_still_one_round_trip(
+    doors, redis, keys
+) -> None:
+    door, wire = await doors()
+    await _counted(wire, door, _social(0, "wa-9"))
+    message = _social(1)
+    limited = Inbound(
+        message.request,
+        thread_refs=message.thread_refs,
+        thread_keys=message.thread_keys,
+        admit=("whatsapp:wa-1", None),
+        admit_again=False,
+    )
+
+    first, trips = await _counted(wire, door, limited)
+    assert (first.created, trips) == (True, 1)
+    again, trips = await _counted(wire, door, limited)
+    assert (again.duplicate, again.request_id, trips) == (True, first.request_id, 1)
+    assert int(await redis.get(keys.rate("sender", "whatsapp:wa-1"))) == 1  # counted once

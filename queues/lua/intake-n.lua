@@ -32,7 +32,9 @@
   ARGV[14] the channel whose open request of the customer the message joins ('': none)
   ARGV[15] how many of the customer's requests are looked through (newest first)
   ARGV[16] na   ARGV[17] nc   ARGV[18] nr   ARGV[19] nq   ARGV[20] nl   ARGV[21] nx
-  then: na addresses (kind:value); nc customer ids; nr triples (the reference, the request it
+  ARGV[22] '1' when the limits count a duplicate too, '0' when a message seen before is not
+  counted again (a platform's retry)
+  ARGV[23..]: na addresses (kind:value); nc customer ids; nr triples (the reference, the request it
   names itself or '', flags: 'l' looked up, 'k' leads to the request from now on, 'r' a
   reference the message made); nq request ids; nl pairs (window ms, most hits); nx ids of the
   customer's requests known closed.
@@ -54,7 +56,7 @@ local ka, kc = 9, 9 + na
 local kr = kc + nc
 local kq = kr + nr
 local kl = kq + 2 * nq
-local aa, ac = 22, 22 + na
+local aa, ac = 23, 23 + na
 local ar = ac + nc
 local aq = ar + 3 * nr
 local al = aq + nq
@@ -139,7 +141,8 @@ if not target and not blocked and ARGV[14] ~= '' then
 end
 if stale or blocked then return {'stale', '', customer, 0, unpack(facts)} end
 
-for i = 1, nl do
+local again = ARGV[10] == '1' and ARGV[22] == '0' and redis.call('EXISTS', KEYS[1]) == 1
+for i = 1, again and 0 or nl do
   local key = KEYS[kl + i - 1]
   local hits = redis.call('INCR', key)
   if hits == 1 then redis.call('PEXPIRE', key, ARGV[al + 2 * (i - 1)]) end

@@ -83,7 +83,9 @@ class Front:
         settings = self.settings()
         limits = self._limits(*inbound.admit) if inbound.admit else []
         if limits and inbound.contents:  # counted before the contents are stored, as ever
-            if (wait := await self.customers.hit(limits)) is not None:
+            key = request.idempotency_key
+            again = not inbound.admit_again and key and await self.store.seen(key)
+            if not again and (wait := await self.customers.hit(limits)) is not None:
                 return Receipt("", "", False, False, "", retry_after=wait)
             limits = []
         # the attachments' contents first: a request never refers to content not stored
@@ -106,6 +108,7 @@ class Front:
             thread_keys=inbound.thread_keys,
             join_open=OPEN_REF if inbound.join_open else None,
             limits=limits,
+            limit_duplicates=inbound.admit_again,
         )
         # one script call: limits, who, seen before, which conversation, the enqueue or append
         done = await self.intake.take(arrival, classified, MAX_RACES)
