@@ -39,12 +39,15 @@ class Batcher:
     flushes: int = 0  # pipelines sent (a NOSCRIPT resend counts as one more)
     calls: int = 0  # script calls sent through them (a resent call counts once)
     _pending: list[_Call] = field(default_factory=list)
+    _loop: asyncio.AbstractEventLoop | None = None
     _sending: set[asyncio.Task[None]] = field(default_factory=set)
 
     def call(self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]) -> Any:
         """Queue one EVALSHA of `script` for this tick's pipeline; returns a future of its answer
         (a redis-py error, a script's own error reply included, is raised by awaiting it)."""
         loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # a client used in a new loop: what the old one left is dead
+            self._loop, self._pending = loop, []
         future: asyncio.Future[Any] = loop.create_future()
         self._pending.append(_Call(script, keys, args, future))
         if len(self._pending) == 1:
@@ -69,13 +72,15 @@ class Batcher:
                 resent = await self._pipeline(again, loads)
                 for i, answer in zip(missing, resent, strict=True):
                     answers[i] = answer
-        except BaseException as exc:  # the connection (or the task): no call may count as done
+        except Exception as exc:  # the connection: no call of the batch may count as done
             for c in batch:
                 if not c.future.done():
                     c.future.set_exception(exc)
-            if not isinstance(exc, Exception):
-                raise
             return
+        except BaseException:  # the flush itself was cancelled (the loop is closing)
+            for c in batch:
+                c.future.cancel()
+            raise
         for c, answer in zip(batch, answers, strict=True):
             if c.future.done():  # its caller was cancelled: the script ran (or failed) anyway
                 continue
