@@ -5,6 +5,7 @@ mapping moves under it (a merge of customers between the plan and the call)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -260,3 +261,19 @@ async def test_a_platform_retry_is_not_counted_again_and_still_one_round_trip(
     again, trips = await _counted(wire, door, limited)
     assert (again.duplicate, again.request_id, trips) == (True, first.request_id, 1)
     assert int(await redis.get(keys.rate("sender", "whatsapp:wa-1"))) == 1  # counted once
+
+
+async def test_a_new_customer_at_two_daemons_at_once_is_one_customer(doors, store) -> None:
+    """Both plan a new customer under their own pre-allocated id; the script of the first
+    makes it, the other's is refused (the address has an owner now) and lands with it."""
+    fronts = [(await doors())[0] for _ in range(2)]
+    log = EventLog(store.redis, store.keys)
+    receipts = await asyncio.gather(
+        *(fronts[n % 2].receive(_form(f"c{n}", "new@example.com")) for n in range(6))
+    )
+    assert len({r.customer_id for r in receipts}) == 1
+    assert all(r.created for r in receipts) and len({r.request_id for r in receipts}) == 6
+    made = [e for e in await log.range() if e.type is EventType.CUSTOMER_CREATED]
+    assert len(made) == 1
+    record = await CustomerStore(store).get(receipts[0].customer_id)
+    assert record is not None and record.addresses == {"email:new@example.com"}
