@@ -40,6 +40,7 @@ class Inbound:
     # (as `ChannelContext.admit` counts them); over a limit, nothing is stored: see the receipt
     admit: tuple[str | None, str | None] | None = None
     admit_again: bool = True  # False: a message received before is not counted again (a retry)
+    join_only: bool = False  # a follow-up only: no open request to join, nothing stored (closed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +53,12 @@ class Receipt:
     appended: bool  # it joined an open request as a follow-up
     status_token: str  # lets the customer look the request up
     retry_after: float | None = None  # over a rate limit of `Inbound.admit`: nothing was stored
+    closed: bool = False  # `Inbound.join_only` and no open request to join: nothing was stored
 
     @property
     def duplicate(self) -> bool:
         """The same external message was received before; nothing changed."""
-        return not (self.created or self.appended) and self.retry_after is None
+        return not (self.created or self.appended or self.closed) and self.retry_after is None
 
 
 class ChannelContext(Protocol):

@@ -77,11 +77,13 @@ class Arrival:
     join_open: str | None = None  # the prefix of the open-request reference, when it joins one
     limits: Sequence[tuple[str, str, int, float]] = ()  # (scope, key, most hits, window s)
     limit_duplicates: bool = True  # False: a message seen before is not counted again
+    join_only: bool = False  # only a follow-up: no open request to join, nothing is stored
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What one message became: 'created', 'appended', 'duplicate' or 'limited'."""
+    """What one message became: 'created', 'appended', 'duplicate', 'limited' (over a rate
+    limit) or 'closed' (only to join, and nothing open to join)."""
 
     kind: str
     request_id: str
@@ -241,7 +243,7 @@ class IntakeDesk:
             arrival.request.channel.value if arrival.join_open is not None else "",
             REQUESTS_LISTED, len(plan.addresses), len(plan.chain), len(plan.refs),
             len(plan.candidates), len(arrival.limits), len(plan.closed),
-            "1" if arrival.limit_duplicates else "0",
+            "1" if arrival.limit_duplicates else "0", "1" if arrival.join_only else "0",
             *plan.addresses, *plan.chain, *(x for triple in plan.refs for x in triple),
             *plan.candidates, *rate_args, *plan.closed,
         ]  # fmt: skip
@@ -258,6 +260,8 @@ class IntakeDesk:
             return None
         if kind == "limited":
             return Outcome(kind, "", customer, retry_after=int(first) / 1000)
+        if kind == "closed":
+            return Outcome(kind, "", customer)
         self._stored(plan, arrival, kind, first)
         return Outcome(
             kind, first, customer, int(count), request=request if kind == "created" else None

@@ -277,3 +277,37 @@ async def test_a_new_customer_at_two_daemons_at_once_is_one_customer(doors, stor
     assert len(made) == 1
     record = await CustomerStore(store).get(receipts[0].customer_id)
     assert record is not None and record.addresses == {"email:new@example.com"}
+
+
+async def test_a_chat_message_is_one_round_trip_and_an_ended_chat_opens_nothing(
+    doors, store, redis, keys
+) -> None:
+    """As channels/chat sends a message: only to join the conversation's request, counted
+    against the limits unless it is a resend, all in the one call."""
+    door, wire = await doors()
+    start = Request("", Channel.CHAT, "", external_id="conv1:start", body="hello",
+                    customer=Customer(email="chat@example.com"))  # fmt: skip
+    started = await door.receive(Inbound(start, thread_keys=("chat:conv1",)))
+
+    def message(n: int) -> Inbound:
+        request = Request("", Channel.CHAT, "", external_id=f"conv1:m{n}", body=f"m{n}",
+                          customer=Customer(id=started.customer_id))  # fmt: skip
+        return Inbound(request, thread_refs=("chat:conv1",), admit=("chat:conv1", None),
+                       admit_again=False, join_only=True)  # fmt: skip
+
+    await _counted(wire, door, message(0))  # the customer's id read once
+    sent, trips = await _counted(wire, door, message(1))
+    assert (sent.appended, sent.request_id, trips) == (True, started.request_id, 1)
+    resent, trips = await _counted(wire, door, message(1))
+    assert (resent.duplicate, trips) == (True, 1)
+    assert int(await redis.get(keys.rate("sender", "chat:conv1"))) == 2  # the resend: not counted
+
+    await store.abandon(started.request_id, "the customer ended the chat")
+    after, trips = await _counted(wire, door, message(2))
+    assert (after.closed, after.created, after.appended, after.duplicate, trips) == (
+        True, False, False, False, 1,
+    )  # fmt: skip
+    assert await redis.zcard(keys.customer_requests(started.customer_id)) == 1  # none opened
+    assert await redis.get(keys.idempotency("chat:conv1:m1")) is not None
+    assert await redis.get(keys.idempotency("chat:conv1:m2")) is None
+    assert len(await store.messages(started.request_id)) == 2

@@ -34,7 +34,8 @@
   ARGV[16] na   ARGV[17] nc   ARGV[18] nr   ARGV[19] nq   ARGV[20] nl   ARGV[21] nx
   ARGV[22] '1' when the limits count a duplicate too, '0' when a message seen before is not
   counted again (a platform's retry)
-  ARGV[23..]: na addresses (kind:value); nc customer ids; nr triples (the reference, the request it
+  ARGV[23] '1' when the message only joins: no open request to join, no new one ('closed')
+  ARGV[24..]: na addresses (kind:value); nc customer ids; nr triples (the reference, the request it
   names itself or '', flags: 'l' looked up, 'k' leads to the request from now on, 'r' a
   reference the message made); nq request ids; nl pairs (window ms, most hits); nx ids of the
   customer's requests known closed.
@@ -42,7 +43,8 @@
   Returns {outcome, request id, customer id, messages, facts...}, outcome one of
   'created', 'appended' (messages: the count after the append), 'duplicate' (the request the
   same message became or joined before), 'limited' (request id: the ms to wait; nothing else
-  counted or written), 'stale' (nothing written). Facts are triples (kind, index, value):
+  counted or written), 'closed' (ARGV[23]: nothing to join; nothing written), 'stale'
+  (nothing written). Facts are triples (kind, index, value):
   'address' i -> its owner ('' none); 'customer' i -> merged into ('' not, '!' no such
   customer); 'ref' i -> the request it leads to; 'member' 0 -> a request of the customer the
   caller did not pass; 'closed' 0 -> a passed request that is closed or gone.
@@ -56,7 +58,7 @@ local ka, kc = 9, 9 + na
 local kr = kc + nc
 local kq = kr + nr
 local kl = kq + 2 * nq
-local aa, ac = 23, 23 + na
+local aa, ac = 24, 24 + na
 local ar = ac + nc
 local aq = ar + 3 * nr
 local al = aq + nq
@@ -141,8 +143,11 @@ if not target and not blocked and ARGV[14] ~= '' then
 end
 if stale or blocked then return {'stale', '', customer, 0, unpack(facts)} end
 
-local again = ARGV[10] == '1' and ARGV[22] == '0' and redis.call('EXISTS', KEYS[1]) == 1
-for i = 1, again and 0 or nl do
+local seen = ARGV[10] == '1' and redis.call('GET', KEYS[1])
+if ARGV[23] == '1' and not target and not seen then
+  return {'closed', '', customer, 0, unpack(facts)}
+end
+for i = 1, (seen and ARGV[22] == '0') and 0 or nl do
   local key = KEYS[kl + i - 1]
   local hits = redis.call('INCR', key)
   if hits == 1 then redis.call('PEXPIRE', key, ARGV[al + 2 * (i - 1)]) end
@@ -189,12 +194,9 @@ local function remember(id, wanted)
   end
 end
 
-if ARGV[10] == '1' then
-  local seen = redis.call('GET', KEYS[1])
-  if seen then
-    remember(seen, {'k', 'r'})  -- finish what the first delivery may not have
-    return {'duplicate', seen, customer, 0, unpack(facts)}
-  end
+if seen then
+  remember(seen, {'k', 'r'})  -- finish what the first delivery may not have
+  return {'duplicate', seen, customer, 0, unpack(facts)}
 end
 
 if target then

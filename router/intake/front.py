@@ -109,11 +109,14 @@ class Front:
             join_open=OPEN_REF if inbound.join_open else None,
             limits=limits,
             limit_duplicates=inbound.admit_again,
+            join_only=inbound.join_only,
         )
         # one script call: limits, who, seen before, which conversation, the enqueue or append
         done = await self.intake.take(arrival, classified, MAX_RACES)
         if done.kind == "limited":
             return Receipt("", done.customer_id, False, False, "", retry_after=done.retry_after)
+        if done.kind == "closed":
+            return Receipt("", done.customer_id, False, False, "", closed=True)
         return Receipt(
             done.request_id,
             done.customer_id,
