@@ -1,7 +1,8 @@
 """Group commit: the script calls made in one event-loop tick go to Redis in one pipeline.
 
 Each call is still its own EVALSHA with its own answer (or its own error): the batch only shares
-the round trip. The first call of a tick schedules the flush (`loop.call_soon`), so every call
+the round trip. The first call of a tick schedules the flush (a task: its first step is called
+soon, `loop.call_soon`, one hop, as an awaited command's reply would be), so every call
 made before the loop next looks at its ready callbacks (the requests that arrived together, the
 `asyncio.gather` of a dispatcher's hand-overs) joins it. The flush sends one raw pipeline
 (`transaction=False`, no MULTI) of EVALSHAs, and so no `SCRIPT EXISTS` either: a NOSCRIPT answer
@@ -50,17 +51,16 @@ class Batcher:
             self._loop, self._pending = loop, []
         future: asyncio.Future[Any] = loop.create_future()
         self._pending.append(_Call(script, keys, args, future))
-        if len(self._pending) == 1:
-            loop.call_soon(self._flush)
+        if len(self._pending) == 1:  # the flush's first step runs once this tick is over
+            task = loop.create_task(self._flush())
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
         return future
 
-    def _flush(self) -> None:
+    async def _flush(self) -> None:
         batch, self._pending = self._pending, []
-        if not batch:
-            return
-        task = asyncio.get_running_loop().create_task(self._send(batch))
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
+        if batch:
+            await self._send(batch)
 
     async def _send(self, batch: list[_Call]) -> None:
         try:
