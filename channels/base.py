@@ -36,6 +36,11 @@ class Inbound:
     join_open: bool = False  # join the customer's open request on the same channel, if any
     auto_submitted: bool = False  # sent by a robot: never answered automatically
     contents: Mapping[str, bytes] = field(default_factory=dict)  # attachment ref -> its bytes
+    # (sender, source) to count against the rate limits first, in the same call as the intake
+    # (as `ChannelContext.admit` counts them); over a limit, nothing is stored: see the receipt
+    admit: tuple[str | None, str | None] | None = None
+    admit_again: bool = True  # False: a message received before is not counted again (a retry)
+    join_only: bool = False  # a follow-up only: no open request to join, nothing stored (closed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +52,13 @@ class Receipt:
     created: bool  # it opened a new request
     appended: bool  # it joined an open request as a follow-up
     status_token: str  # lets the customer look the request up
+    retry_after: float | None = None  # over a rate limit of `Inbound.admit`: nothing was stored
+    closed: bool = False  # `Inbound.join_only` and no open request to join: nothing was stored
 
     @property
     def duplicate(self) -> bool:
         """The same external message was received before; nothing changed."""
-        return not (self.created or self.appended)
+        return not (self.created or self.appended or self.closed) and self.retry_after is None
 
 
 class ChannelContext(Protocol):

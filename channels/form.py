@@ -194,12 +194,6 @@ class FormChannel(RoutesOnly[FormSettings]):
         key = _idempotency_key(request.headers.get(IDEMPOTENCY_HEADER) or hidden.get(
             "idempotency_key"))  # fmt: skip
         form = submitted(data, self.settings.default_country)
-        wait = await self.context.admit(form.email or form.phone, request.remote)
-        if wait is not None:
-            raise Refusal(
-                429, "rate_limited", "too many requests; try again later",
-                headers={"Retry-After": retry_after(wait)},
-            )  # fmt: skip
         receipt = await self.context.receive(
             Inbound(
                 Request(
@@ -215,9 +209,15 @@ class FormChannel(RoutesOnly[FormSettings]):
                     category=form.category,
                     received_at=time.time(),
                     attributes={**form.attributes, DIGEST_ATTRIBUTE: form.digest},
-                )
+                ),
+                admit=(form.email or form.phone, request.remote),  # in the same call
             )
         )
+        if receipt.retry_after is not None:
+            raise Refusal(
+                429, "rate_limited", "too many requests; try again later",
+                headers={"Retry-After": retry_after(receipt.retry_after)},
+            )  # fmt: skip
         if receipt.duplicate:
             record = await self.context.store.get(receipt.request_id)
             if record is None or record.request.attributes.get(DIGEST_ATTRIBUTE) != form.digest:

@@ -212,13 +212,14 @@ class PhoneChannel(RoutesOnly[PhoneSettings]):
         hours = self.settings.working_hours
         if found.window is not None and hours is not None and not hours.meets(*found.window, now):
             invalid("window", f"never meets the working hours ({hours.describe()})")
-        wait = await self.context.admit(found.number, None)
-        if wait is not None:
+        receipt = await self.context.receive(
+            Inbound(inbound, join_open=True, admit=(found.number, None))  # counted in the call
+        )
+        if receipt.retry_after is not None:
             raise Refusal(
                 429, "rate_limited", "too many callback requests from this number",
-                headers={"Retry-After": retry_after(wait)},
+                headers={"Retry-After": retry_after(receipt.retry_after)},
             )  # fmt: skip
-        receipt = await self.context.receive(Inbound(inbound, join_open=True))
         outcome = "created" if receipt.created else "joined" if receipt.appended else "duplicate"
         return web.json_response(
             {

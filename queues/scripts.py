@@ -21,6 +21,8 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import ClusterPipeline
 from redis.commands.core import AsyncScript
 
+from .batch import batcher
+
 LUA_DIR = Path(__file__).parent / "lua"
 ANY = -1  # the number of keys of a `-n` script
 _INCLUDE = re.compile(r'^--- @include "([a-z_]+)"$', re.MULTILINE)
@@ -45,6 +47,7 @@ class _Bound:
     verb: str
     nkeys: int
     script: AsyncScript
+    redis: Redis | Any  # the client registered on; a plain (non-cluster) one batches by tick
 
     async def __call__(
         self, keys: Sequence[str], args: Sequence[Any], client: Any | None = None
@@ -57,17 +60,21 @@ class _Bound:
             # routed by its keys like EVALSHA, to the one slot of the tenant. Not awaited: that
             # would initialize the cluster pipeline again, dropping what it had queued.
             return client.eval(self.script.script, len(keys), *keys, *args)  # type: ignore[arg-type]
+        if client is None and isinstance(self.redis, Redis):
+            # group commit: one pipeline for every script call of this tick (queues/batch.py)
+            return await batcher(self.redis).call(self.script, list(keys), list(args))
         return await self.script(keys=list(keys), args=list(args), client=client)
 
 
 class Scripts:
     """Every script, registered on one client (EVALSHA, with redis-py's NOSCRIPT fallback); the
     client may be a Redis Cluster client (every key of a call is on one slot), and in a cluster
-    pipeline a script goes as EVAL."""
+    pipeline a script goes as EVAL. On a plain client, the calls made in one event-loop tick go
+    in one pipeline (queues/batch.py), each with its own answer."""
 
     def __init__(self, redis: Redis) -> None:
         self._bound = {
-            verb: _Bound(verb, nkeys, redis.register_script(text))
+            verb: _Bound(verb, nkeys, redis.register_script(text), redis)
             for verb, (nkeys, text) in sources().items()
         }
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -12,6 +11,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from .errors import ErrorCode, QueueError, StaleRead, raise_for_code
+from .ids import IdBlock
 from .keys import Keys
 from .request import Message, Priority, Request, decode_message, decode_request, encode
 from .scripts import Scripts
@@ -110,8 +110,7 @@ class QueueStore:
         self.keys = keys
         self.settings = settings or StoreSettings()
         self.scripts = Scripts(redis)
-        self._next_id = self._id_end = 0
-        self._id_lock = asyncio.Lock()
+        self.request_ids = IdBlock(redis, keys.request_ids, "FD-", ID_BLOCK)
 
     @property
     def tenant(self) -> str:
@@ -122,13 +121,7 @@ class QueueStore:
     async def new_request_id(self) -> str:
         """FD-<n>: numbers are taken from Redis in blocks, so most ids cost no round trip.
         Ids are unique across daemons; a stopped daemon leaves a gap, never a repeat."""
-        if self._next_id >= self._id_end:
-            async with self._id_lock:
-                if self._next_id >= self._id_end:
-                    end = int(await self.redis.incrby(self.keys.request_ids, ID_BLOCK))
-                    self._next_id, self._id_end = end - ID_BLOCK + 1, end + 1
-        n, self._next_id = self._next_id, self._next_id + 1
-        return f"FD-{n}"
+        return await self.request_ids.take()
 
     async def enqueue(
         self, request: Request, claims: Mapping[str, str | None] | None = None

@@ -223,7 +223,10 @@ def test_backoff_doubles_with_jitter_up_to_the_cap() -> None:
 async def test_retry_after_is_honoured_and_backoff_is_scheduled_in_redis(
     redis: Redis, keys: Keys, store: QueueStore, engines: Engines, receiver: Receiver
 ) -> None:
+    named = asyncio.Event()  # a delivery may arrive before the requests' ids are known here
+
     async def plan(doc: dict[str, Any], attempt: int) -> web.Response | None:
+        await asyncio.wait_for(named.wait(), 10)
         if doc["subject"] == told:
             return answer(429, **{"Retry-After": "3600"})
         if doc["subject"] == failing:
@@ -234,6 +237,7 @@ async def test_retry_after_is_honoured_and_backoff_is_scheduled_in_redis(
     policy = Policy(backoff_base_s=100.0, backoff_cap_s=200.0, lease_s=30)
     engine, _ = await engines.start([endpoint(receiver.url)], policy=policy)
     told, failing, fine = await requests_with_messages(store, 3, 1)
+    named.set()
     expected = await lanes(redis, keys)
     await all_delivered(receiver, {fine: expected[fine]})
     await until(lambda: receiver.tries[expected[told][0]] == 1, "first try of `told`")

@@ -26,7 +26,7 @@ from frontdesk.channels.chat.idle import IdleConversations
 from frontdesk.channels.chat.protocol import ChatError, Send, Start
 from frontdesk.queues.errors import QueueError
 from frontdesk.queues.request import Channel, Customer, Message, Request
-from frontdesk.queues.states import TERMINAL_STATES, State
+from frontdesk.queues.states import State
 
 _CONVERSATION = re.compile(r"[0-9a-f]{24}")
 _TOKEN = re.compile(r"[0-9a-f]{32}")
@@ -106,7 +106,6 @@ class Conversations:
             conversation = self.context.status_token(f"chat-start:{site.key}:{frame.id}")[:24]
         else:
             conversation = secrets.token_hex(12)
-        await self._admit(frame.email or frame.phone, peer)
         request = Request(
             id="",
             channel=Channel.CHAT,
@@ -120,8 +119,13 @@ class Conversations:
             received_at=time.time(),
         )
         receipt = await self.context.receive(
-            Inbound(request, thread_keys=(f"chat:{conversation}",))
+            Inbound(
+                request,
+                thread_keys=(f"chat:{conversation}",),
+                admit=(frame.email or frame.phone, peer),  # counted in the same call
+            )
         )
+        self._refuse_if_limited(receipt.retry_after)
         found = Conversation(conversation, receipt.request_id, receipt.customer_id)
         self.touch(found)
         token = self.context.status_token(f"chat:{conversation}")
@@ -144,13 +148,9 @@ class Conversations:
         return found
 
     async def send_message(self, conv: Conversation, frame: Send, peer: str | None) -> bool:
-        """Append the customer's message to the conversation's request; True for a resend."""
-        if await self.store.seen(f"{Channel.CHAT.value}:{conv.id}:{frame.id}"):
-            return True  # a resend: not counted against the limits, never appended twice
-        record = await self.store.get(conv.request_id)
-        if record is None or record.state in TERMINAL_STATES:
-            raise ChatError("closed", "this conversation has ended", id=frame.id)
-        await self._admit(f"chat:{conv.id}", peer, frame.id)
+        """Append the customer's message to the conversation's request; True for a resend (not
+        counted against the limits, never appended twice). One call: the limits, the resend
+        check and the append (a message of an ended conversation opens nothing)."""
         request = Request(
             id="",
             channel=Channel.CHAT,
@@ -160,10 +160,20 @@ class Conversations:
             body=frame.text,
             received_at=time.time(),
         )
+        inbound = Inbound(
+            request,
+            thread_refs=(f"chat:{conv.id}",),
+            admit=(f"chat:{conv.id}", peer),
+            admit_again=False,
+            join_only=True,
+        )
         try:
-            receipt = await self.context.receive(Inbound(request, thread_refs=(f"chat:{conv.id}",)))
+            receipt = await self.context.receive(inbound)
         except QueueError:  # it closed between our look and the append
             raise ChatError("closed", "this conversation has ended", id=frame.id) from None
+        self._refuse_if_limited(receipt.retry_after, frame.id)
+        if receipt.closed:
+            raise ChatError("closed", "this conversation has ended", id=frame.id)
         self.touch(conv)
         return receipt.duplicate
 
@@ -195,8 +205,7 @@ class Conversations:
             "next": max(after, len(messages)),
         }
 
-    async def _admit(self, sender: str | None, peer: str | None, msg_id: str | None = None) -> None:
-        wait = await self.context.admit(sender, peer)
+    def _refuse_if_limited(self, wait: float | None, msg_id: str | None = None) -> None:
         if wait is not None:
             raise ChatError(
                 "rate_limited",

@@ -18,6 +18,7 @@ failure are recognized as duplicates then. A platform that is not configured ans
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -143,14 +144,16 @@ class SocialChannel(RoutesOnly[SocialSettings]):
         against its sender again."""
         receipts, retry_after = [], None
         for inbound in inbounds:
-            key = inbound.request.idempotency_key
-            if not (key and await self.context.store.seen(key)):
-                wait = await self.context.admit(_sender(inbound), None)
-                if wait is not None:
-                    log.info("rate limit: %s must wait %.0fs", _sender(inbound), wait)
-                    retry_after = max(wait, retry_after or 0.0)
-                    continue
-            receipts.append(await self._receive(inbound))
+            # counted in the intake call itself, unless it is a retry of a message stored before
+            limited = dataclasses.replace(
+                inbound, admit=(_sender(inbound), None), admit_again=False
+            )
+            receipt = await self._receive(limited)
+            if (wait := receipt.retry_after) is not None:
+                log.info("rate limit: %s must wait %.0fs", _sender(inbound), wait)
+                retry_after = max(wait, retry_after or 0.0)
+                continue
+            receipts.append(receipt)
         return receipts, retry_after
 
     async def _receive(self, inbound: Inbound) -> Receipt:

@@ -6,7 +6,6 @@ Redis is down it raises RedisError and the channel refuses temporarily (HTTP 503
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import hmac
 from collections.abc import Callable, Mapping
@@ -16,9 +15,8 @@ from datetime import UTC, datetime
 from frontdesk.channels.base import TOKEN_REF, Inbound, Receipt
 from frontdesk.queues.blobs import BlobStore
 from frontdesk.queues.customers import CustomerStore
-from frontdesk.queues.errors import ErrorCode, StaleRead, WrongState
+from frontdesk.queues.intake import Arrival, IntakeDesk, Lookup
 from frontdesk.queues.request import Message, Request, check_text
-from frontdesk.queues.states import OPEN_STATES
 from frontdesk.queues.store import QueueStore
 from frontdesk.router.intake.config import IntakeSettings
 from frontdesk.router.intake.rules import Classification, classify
@@ -55,14 +53,6 @@ async def intake(
     return Intake(enqueued.id, enqueued.created, found, enqueued.stale)
 
 
-@dataclass(frozen=True, slots=True)
-class _Lookup:
-    """The open request a message continues, or the references a new request would claim."""
-
-    target: str | None
-    claims: dict[str, str | None]
-
-
 class Front:
     """Intake for every channel of one daemon."""
 
@@ -73,6 +63,7 @@ class Front:
         self.customers = customers
         self.settings = settings
         self.blobs = BlobStore(store.redis, store.keys)
+        self.intake = IntakeDesk(store)
         self._secret: bytes | None = None
 
     async def start(self) -> None:
@@ -89,81 +80,66 @@ class Front:
     async def _receive(self, inbound: Inbound, now: datetime | None = None) -> Receipt:
         request = inbound.request
         check_text(request)  # text that is not text: refused (EncodeError) before anything is kept
+        settings = self.settings()
+        limits = self._limits(*inbound.admit) if inbound.admit else []
+        if limits and inbound.contents:  # counted before the contents are stored, as ever
+            key = request.idempotency_key
+            again = not inbound.admit_again and key and await self.store.seen(key)
+            if not again and (wait := await self.customers.hit(limits)) is not None:
+                return Receipt("", "", False, False, "", retry_after=wait)
+            limits = []
         # the attachments' contents first: a request never refers to content not stored
         await self.blobs.put_many(inbound.contents, self.store.settings.record_ttl_s)
-        customer_id = await self.customers.identify(request.customer)
-        request = dataclasses.replace(
-            request, customer=dataclasses.replace(request.customer, id=customer_id)
+        when = now or datetime.now(UTC)
+
+        def classified(found: Request) -> Request:  # its id and its customer's id are set
+            flags = settings.customers.lookup(found.customer)
+            rules = classify(found, settings.rules, flags, when, settings.default_queue)
+            return rules.apply(found)
+
+        arrival = Arrival(
+            request,
+            _message(request),
+            lookups=tuple(
+                Lookup(ref, ref.removeprefix(TOKEN_REF) if ref.startswith(TOKEN_REF) else None)
+                for ref in inbound.thread_refs
+            ),
+            thread_refs=inbound.thread_refs,
+            thread_keys=inbound.thread_keys,
+            join_open=OPEN_REF if inbound.join_open else None,
+            limits=limits,
+            limit_duplicates=inbound.admit_again,
+            join_only=inbound.join_only,
         )
-        key = request.idempotency_key
-        if key and (seen := await self.store.seen(key)):
-            # a retry: finish what the first delivery may not have (the thread references)
-            await self.customers.remember(inbound.thread_keys + inbound.thread_refs, seen)
-            return Receipt(seen, customer_id, False, False, self.status_token(seen))
-        for _ in range(MAX_RACES):
-            found = await self._open_request_for(inbound, customer_id)
-            if found.target is not None:
-                try:
-                    count = await self.store.append_message(
-                        found.target, _message(request), request.idempotency_key
-                    )
-                except WrongState:
-                    continue  # closed since we looked: look again
-                await self.customers.remember(inbound.thread_keys, found.target)
-                token = self.status_token(found.target)
-                return Receipt(found.target, customer_id, False, count > 0, token)
-            result = await intake(request, self.settings(), self.store, now, found.claims)
-            if result.stale:
-                continue  # a concurrent message of this conversation made its request first
-            if result.created:  # the claims lead to it already
-                refs = tuple(r for r in inbound.thread_keys if r not in found.claims)
-            else:  # the same message came before: finish what its first delivery may not have
-                refs = inbound.thread_keys + inbound.thread_refs
-            await self.customers.remember(refs, result.id)
-            return Receipt(
-                result.id, customer_id, result.created, False, self.status_token(result.id)
-            )
-        raise StaleRead(ErrorCode.STALE, None, f"conversation of customer {customer_id}")
-
-    async def _open_request_for(self, inbound: Inbound, customer_id: str) -> _Lookup:
-        """The open request this message continues, if any; else the conversation references a
-        new request claims, with what each led to (so that the enqueue can tell if a concurrent
-        message of the same conversation got there first)."""
-        refs = list(inbound.thread_refs)
-        if inbound.join_open:
-            refs.append(f"{OPEN_REF}{customer_id}:{inbound.request.channel.value}")
-        claims: dict[str, str | None] = {}
-        for ref in refs:
-            request_id = claims[ref] = await self.customers.thread(ref)
-            if request_id is None and ref.startswith(TOKEN_REF):
-                request_id = ref.removeprefix(TOKEN_REF)  # "[#FD-12]" in a mail's subject
-            if request_id and await self._is_open(request_id):
-                return _Lookup(request_id, {})
-        if inbound.join_open:  # a request opened before its conversation was claimed
-            channel = inbound.request.channel
-            for record in await self.customers.requests(customer_id):
-                if record.state in OPEN_STATES and record.request.channel is channel:
-                    return _Lookup(record.request.id, {})
-        return _Lookup(None, claims)
-
-    async def _is_open(self, request_id: str) -> bool:
-        record = await self.store.get(request_id)
-        return record is not None and record.state in OPEN_STATES
+        # one script call: limits, who, seen before, which conversation, the enqueue or append
+        done = await self.intake.take(arrival, classified, MAX_RACES)
+        if done.kind == "limited":
+            return Receipt("", done.customer_id, False, False, "", retry_after=done.retry_after)
+        if done.kind == "closed":
+            return Receipt("", done.customer_id, False, False, "", closed=True)
+        return Receipt(
+            done.request_id,
+            done.customer_id,
+            done.kind == "created",
+            done.kind == "appended",
+            self.status_token(done.request_id),
+        )
 
     async def admit(self, sender: str | None, source: str | None) -> float | None:
         """Count one message against the configured limits per sender (an address, a number, a
         chat id) and per source (a client IP); None when admitted, else seconds to retry after."""
+        return await self.customers.hit(self._limits(sender, source))
+
+    def _limits(self, sender: str | None, source: str | None) -> list[tuple[str, str, int, float]]:
         limits = self.settings().limits
-        return await self.customers.hit(
-            [
-                (scope, key, limit.count, limit.per_s)
-                for scope, key, limit in (
-                    ("sender", sender, limits.per_sender),
-                    ("source", source, limits.per_source),
-                )
-                if key
-            ]
-        )
+        return [
+            (scope, key, limit.count, limit.per_s)
+            for scope, key, limit in (
+                ("sender", sender, limits.per_sender),
+                ("source", source, limits.per_source),
+            )
+            if key
+        ]
 
     def status_token(self, request_id: str) -> str:
         assert self._secret is not None, "Front.start() reads the secret"

@@ -1,0 +1,227 @@
+--[[ intake: one message, atomically: rate limits, who sent it (addresses -> customer, following
+     merges; a new customer with the pre-allocated id when none is known; new addresses
+     attached), idempotency (seen before: the earlier request), threading (its conversation
+     references, or the sender's open request on the channel, lead to an open request: the
+     message is appended) and else the enqueue of the new, classified request, remembering the
+     conversation references. The caller resolved every key first (queues/intake.py, from its
+     cache or a read); when a mapping is not what the caller passed, nothing is written and the
+     answer is STALE with what the script saw, to plan again.
+
+  KEYS[1] idempotency key (channel:external id), or the placeholder when ARGV[10] is '0'
+  KEYS[2] events stream
+  KEYS[3] the new request's hash (its id pre-allocated)     KEYS[4] its queue (sorted set)
+  KEYS[5] seq counter (arrival order)                       KEYS[6] set of queue names
+  KEYS[7] the customer's requests (sorted set)              KEYS[8] the customer's addresses (set)
+  KEYS[9..] then, in this order (counts in ARGV[16..21]):
+    na address keys, one per address (ARGV)
+    nc customer hashes: the merge chain, from the first customer found (by the given id, by
+       the first address that has an owner, or the new customer) to the one it was merged into
+       last (the customer of KEYS[7] and KEYS[8])
+    nr thread keys: conversation references, those looked up first, in order
+    nq pairs (request hash, messages list): the requests a reference or the customer's list may
+       lead to
+    nl rate-limit window counters
+
+  ARGV[1] request id   ARGV[2] channel   ARGV[3] queue name   ARGV[4] priority band
+  ARGV[5] tier         ARGV[6] msgpack request
+  ARGV[7] msgpack message (the same message as a follow-up; '' when no request can be joined)
+  ARGV[8] idempotency and thread TTL in seconds                ARGV[9] stream max length
+  ARGV[10] '1' when KEYS[1] is a real idempotency key
+  ARGV[11] how the customer is found: 'new', 'address' or 'given' (the chain starts at an id)
+  ARGV[12] customer name ('' if unknown)   ARGV[13] author of the message ('customer')
+  ARGV[14] the channel whose open request of the customer the message joins ('': none)
+  ARGV[15] how many of the customer's requests are looked through (newest first)
+  ARGV[16] na   ARGV[17] nc   ARGV[18] nr   ARGV[19] nq   ARGV[20] nl   ARGV[21] nx
+  ARGV[22] '1' when the limits count a duplicate too, '0' when a message seen before is not
+  counted again (a platform's retry)
+  ARGV[23] '1' when the message only joins: no open request to join, no new one ('closed')
+  ARGV[24..]: na addresses (kind:value); nc customer ids; nr triples (the reference, the request it
+  names itself or '', flags: 'l' looked up, 'k' leads to the request from now on, 'r' a
+  reference the message made); nq request ids; nl pairs (window ms, most hits); nx ids of the
+  customer's requests known closed.
+
+  Returns {outcome, request id, customer id, messages, facts...}, outcome one of
+  'created', 'appended' (messages: the count after the append), 'duplicate' (the request the
+  same message became or joined before), 'limited' (request id: the ms to wait; nothing else
+  counted or written), 'closed' (ARGV[23]: nothing to join; nothing written), 'stale'
+  (nothing written). Facts are triples (kind, index, value):
+  'address' i -> its owner ('' none); 'customer' i -> merged into ('' not, '!' no such
+  customer); 'ref' i -> the request it leads to; 'member' 0 -> a request of the customer the
+  caller did not pass; 'closed' 0 -> a passed request that is closed or gone.
+  -13 when a request with this id exists already.
+]]
+--- @include "common"
+
+local na, nc, nr = tonumber(ARGV[16]), tonumber(ARGV[17]), tonumber(ARGV[18])
+local nq, nl, nx = tonumber(ARGV[19]), tonumber(ARGV[20]), tonumber(ARGV[21])
+local ka, kc = 9, 9 + na
+local kr = kc + nc
+local kq = kr + nr
+local kl = kq + 2 * nq
+local aa, ac = 24, 24 + na
+local ar = ac + nc
+local aq = ar + 3 * nr
+local al = aq + nq
+local ax = al + 2 * nl
+local ttl, maxlen, mode = ARGV[8], ARGV[9], ARGV[11]
+
+local facts, stale = {}, false
+local function fact(kind, i, value)
+  facts[#facts + 1] = kind
+  facts[#facts + 1] = i
+  facts[#facts + 1] = value or ''
+end
+local function open(state)
+  return state and state ~= 'completed' and state ~= 'abandoned'
+end
+
+-- who: the first address with an owner, else the given id, must start the chain the caller passed
+local first
+for i = 1, na do
+  local owner = redis.call('GET', KEYS[ka + i - 1])
+  fact('address', i, owner)
+  if owner and not first then first = owner end
+end
+if mode == 'new' then
+  if first then stale = true end
+elseif mode == 'address' then
+  if first ~= ARGV[ac] then stale = true end
+end
+for i = 1, nc do
+  local key = KEYS[kc + i - 1]
+  local merged = redis.call('HGET', key, 'merged_into')
+  if mode ~= 'new' and not merged and redis.call('EXISTS', key) == 0 then
+    fact('customer', i, '!')
+    stale = true
+  else
+    fact('customer', i, merged)
+    if (i < nc and merged ~= ARGV[ac + i]) or (i == nc and merged) then stale = true end
+  end
+end
+local customer = ARGV[ac + nc - 1]
+
+-- threading: the first reference that leads to an open request, else the customer's newest
+-- open request on the channel; a request the caller did not pass cannot be read: stale
+local passed = {}
+for i = 1, nq do passed[ARGV[aq + i - 1]] = i end
+local target, blocked
+for i = 1, nr do
+  local flags = ARGV[ar + 3 * (i - 1) + 2]
+  if string.find(flags, 'l', 1, true) then
+    local now_at = redis.call('GET', KEYS[kr + i - 1])
+    fact('ref', i, now_at)
+    local candidate = now_at or ARGV[ar + 3 * (i - 1) + 1]
+    if not target and not blocked and candidate ~= '' then
+      local q = passed[candidate]
+      if not q then
+        blocked = true
+      elseif open(redis.call('HGET', KEYS[kq + 2 * (q - 1)], 'state')) then
+        target = q
+      end
+    end
+  end
+end
+if not target and not blocked and ARGV[14] ~= '' then
+  local closed = {}
+  for i = 1, nx do closed[ARGV[ax + i - 1]] = true end
+  local newest = -1
+  for _, id in ipairs(redis.call('ZREVRANGE', KEYS[7], 0, tonumber(ARGV[15]) - 1)) do
+    local q = passed[id]
+    if q then
+      local r = redis.call('HMGET', KEYS[kq + 2 * (q - 1)], 'state', 'channel', 'enqueued_ms')
+      if not open(r[1]) then
+        fact('closed', 0, id)
+      elseif r[2] == ARGV[14] and tonumber(r[3]) > newest then
+        target, newest = q, tonumber(r[3])
+      end
+    elseif not closed[id] then
+      fact('member', 0, id)
+      blocked = true
+    end
+  end
+  if blocked then target = nil end
+end
+if stale or blocked then return {'stale', '', customer, 0, unpack(facts)} end
+
+local seen = ARGV[10] == '1' and redis.call('GET', KEYS[1])
+if ARGV[23] == '1' and not target and not seen then
+  return {'closed', '', customer, 0, unpack(facts)}
+end
+for i = 1, (seen and ARGV[22] == '0') and 0 or nl do
+  local key = KEYS[kl + i - 1]
+  local hits = redis.call('INCR', key)
+  if hits == 1 then redis.call('PEXPIRE', key, ARGV[al + 2 * (i - 1)]) end
+  if hits > tonumber(ARGV[al + 2 * i - 1]) then
+    return {'limited', tostring(math.max(redis.call('PTTL', key), 1)), customer, 0}
+  end
+end
+
+-- the customer: made, or given the addresses nobody has yet
+local name = ARGV[12]
+if mode == 'new' then
+  for i = 1, na do
+    redis.call('SET', KEYS[ka + i - 1], customer)
+    redis.call('SADD', KEYS[8], ARGV[aa + i - 1])
+  end
+  redis.call('HSET', KEYS[kc], 'name', name, 'created_ms', string.format('%.0f', now_ms()))
+  emit(KEYS[2], maxlen, 'customer_created', '', '', '', {'customer', customer})
+else
+  local attached = 0
+  for i = 1, na do
+    if redis.call('SET', KEYS[ka + i - 1], customer, 'NX') then
+      redis.call('SADD', KEYS[8], ARGV[aa + i - 1])
+      attached = attached + 1
+    end
+  end
+  local final = KEYS[kc + nc - 1]
+  if name ~= '' and (redis.call('HGET', final, 'name') or '') == '' then
+    redis.call('HSET', final, 'name', name)
+  end
+  if attached > 0 then
+    emit(KEYS[2], maxlen, 'customer_updated', '', '', '', {'customer', customer})
+  end
+end
+
+local function remember(id, wanted)
+  for i = 1, nr do
+    local flags = ARGV[ar + 3 * (i - 1) + 2]
+    for _, f in ipairs(wanted) do
+      if string.find(flags, f, 1, true) then
+        redis.call('SET', KEYS[kr + i - 1], id, 'EX', ttl)
+        break
+      end
+    end
+  end
+end
+
+if seen then
+  remember(seen, {'k', 'r'})  -- finish what the first delivery may not have
+  return {'duplicate', seen, customer, 0, unpack(facts)}
+end
+
+if target then
+  local id = ARGV[aq + target - 1]
+  local key = KEYS[kq + 2 * (target - 1)]
+  local r = redis.call('HMGET', key, 'queue', 'agent')
+  if ARGV[10] == '1' then redis.call('SET', KEYS[1], id, 'EX', ttl) end
+  redis.call('RPUSH', KEYS[kq + 2 * target - 1], ARGV[7])
+  local n = redis.call('HINCRBY', key, 'messages', 1)
+  emit(KEYS[2], maxlen, 'message', id, r[2], r[1], {'author', ARGV[13]})
+  remember(id, {'k'})
+  return {'appended', id, customer, n, unpack(facts)}
+end
+
+if redis.call('EXISTS', KEYS[3]) == 1 then return -13 end
+if ARGV[10] == '1' then redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl) end
+remember(ARGV[1], {'l', 'k', 'r'})
+local seq = redis.call('INCR', KEYS[5])
+local score = string.format('%.0f', tonumber(ARGV[4]) * 4294967296 + seq)
+local now = string.format('%.0f', now_ms())
+redis.call('HSET', KEYS[3], 'data', ARGV[6], 'state', 'waiting', 'queue', ARGV[3],
+  'channel', ARGV[2], 'band', ARGV[4], 'tier', ARGV[5], 'seq', seq, 'score', score,
+  'enqueued_ms', now, 'messages', 0)
+redis.call('ZADD', KEYS[4], score, ARGV[1])
+redis.call('SADD', KEYS[6], ARGV[3])
+redis.call('ZADD', KEYS[7], now, ARGV[1])
+emit(KEYS[2], maxlen, 'enqueued', ARGV[1], '', ARGV[3], {'channel', ARGV[2]})
+return {'created', ARGV[1], customer, 0, unpack(facts)}
