@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 from redis.exceptions import RedisError
@@ -53,6 +54,19 @@ MIN_SLEEP_S = 0.005
 PROFILES_MAX_AGE_MS = 30_000  # agent profiles are also read again on agent events
 
 
+@dataclass(slots=True)
+class Split:
+    """Where one round's time went, in milliseconds: reading Redis, building the matcher's
+    arrays, matching, handing over (the offer and assign scripts)."""
+
+    reads_ms: float = 0.0
+    build_ms: float = 0.0
+    match_ms: float = 0.0
+    hand_over_ms: float = 0.0
+    total_ms: float = 0.0
+    offers: int = 0
+
+
 class Dispatcher:
     """Matches waiting requests to available agents, round after round."""
 
@@ -67,6 +81,7 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._profiles: list[Agent] | None = None  # skills, groups, capacity: read again on change
         self._profiles_ms = 0
+        self.split = Split()  # the last round's
 
     def notify(self, event: Event) -> None:
         """Called for every event on the stream; wakes a round when the event can change one."""
@@ -91,6 +106,8 @@ class Dispatcher:
     async def round(self) -> float | None:
         """One decision round over every queue; returns seconds until a timer is next due."""
         self.rounds += 1
+        self.split = split = Split()
+        began = time.perf_counter()
         await self.store.expire_overdue()
         now_ms = await self.store.now_ms()
         settings = self.settings()
@@ -101,6 +118,7 @@ class Dispatcher:
         available = [a for a in present if a.wrap_until_ms <= now_ms]
         spare = {a.id: {ch: a.spare(ch) for ch in a.capacity} for a in available}
         due = [(a.wrap_until_ms - now_ms) / 1000 for a in present if a.wrap_until_ms > now_ms]
+        split.reads_ms += (time.perf_counter() - began) * 1000
         for queue in settings.queues.values():
             change = await self._queue_round(queue, available, spare, now_ms)
             if change is not None:
@@ -108,6 +126,7 @@ class Dispatcher:
         deadline = await self.store.next_deadline_ms()  # offers made in this round included
         if deadline is not None:
             due.append((deadline - now_ms) / 1000)
+        split.total_ms = (time.perf_counter() - began) * 1000
         return min(due) if due else None
 
     async def _waiting(
@@ -150,11 +169,18 @@ class Dispatcher:
         candidates = [a for a in available if any(spare[a.id].values())]
         if not candidates and not any(step.overflow_to for step in queue.routing.relax):
             return None  # nobody to offer to, nothing to move on: an agent's return wakes us
+        t0 = time.perf_counter()
         waiting, changes = await self._waiting(queue, now_ms)
+        t1 = time.perf_counter()
+        self.split.reads_ms += (t1 - t0) * 1000
         if waiting and candidates:
             built = build(queue, waiting, candidates, spare, now_ms)
             routing = queue.routing
+            t2 = time.perf_counter()
             decision = match(built.window, built.pool, routing.weights, routing.assignment)
+            t3 = time.perf_counter()
+            self.split.build_ms += (t2 - t1) * 1000
+            self.split.match_ms += (t3 - t2) * 1000
             moves: list[tuple[Waiting, Agent, HandOver]] = []
             for k in range(len(decision)):
                 w = waiting[int(decision.requests[k])]
@@ -175,6 +201,8 @@ class Dispatcher:
             # one round trip for the whole decision: under load every await waits its turn in
             # the event loop behind hundreds of sockets, so offers made one by one fall behind
             refused = await self.store.hand_over([m for _, _, m in moves])
+            self.split.hand_over_ms += (time.perf_counter() - t3) * 1000
+            self.split.offers += refused.count(None)
             for (w, agent, _), error in zip(moves, refused, strict=True):
                 if error is None:
                     spare[agent.id][w.record.request.channel.value] -= 1
