@@ -75,7 +75,10 @@ async def _reject(store: QueueStore, n: int | None) -> int:
     ids = [i.decode() for i in await store.redis.zrange(k.offers, 0, -1)]
     if n is not None:
         ids = ids[:n]
-    holders = await asyncio.gather(*(store.redis.hget(k.request(r), "agent") for r in ids))
+    async with store.redis.pipeline(transaction=False) as pipe:
+        for r in ids:
+            pipe.hget(k.request(r), "agent")
+        holders = await pipe.execute()
     await _gather([store.reject(r, a.decode()) for r, a in zip(ids, holders, strict=True)])
     return len(ids)
 
