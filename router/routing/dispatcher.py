@@ -25,10 +25,12 @@ from frontdesk.queues.errors import QueueError
 from frontdesk.queues.events import Event, EventType
 from frontdesk.queues.states import State
 from frontdesk.queues.store import HandOver, QueueStore, RequestRecord
+from frontdesk.router.routing.board import Board
 from frontdesk.router.routing.config import QueueSettings, RoutingSettings
 from frontdesk.router.routing.eta import Throughput
 from frontdesk.router.routing.head import HeadScan, Seen
 from frontdesk.router.routing.matcher import match
+from frontdesk.router.routing.rows import Rows, Tail
 from frontdesk.router.routing.window import Waiting, build
 from frontdesk.skills import Agent, Presence
 
@@ -51,7 +53,7 @@ WAKE_ON = frozenset(
 )
 MAX_SLEEP_S = 1.0  # a safety net only: rounds are driven by events and timers
 MIN_SLEEP_S = 0.005
-PROFILES_MAX_AGE_MS = 30_000  # agent profiles are also read again on agent events
+PROFILE_EVENTS = frozenset({EventType.AGENT_CREATED.value, EventType.AGENT_UPDATED.value})
 
 
 @dataclass(slots=True)
@@ -79,15 +81,15 @@ class Dispatcher:
         self.throughput = Throughput()
         self.rounds = 0
         self._wake = asyncio.Event()
-        self._profiles: list[Agent] | None = None  # skills, groups, capacity: read again on change
-        self._profiles_ms = 0
+        self.board = Board(agents)  # the agents' live state, kept from the stream
+        self.rows = Rows(store)  # the waiting requests' fields, kept from the stream
+        self.tail = Tail(store.redis, store.keys.events)
         self.split = Split()  # the last round's
 
     def notify(self, event: Event) -> None:
         """Called for every event on the stream; wakes a round when the event can change one."""
         self.throughput.observe(event)
-        if event.type in (EventType.AGENT_CREATED, EventType.AGENT_UPDATED):
-            self._profiles = None
+        self._changed(event.type.value, event.request, event.agent)
         if event.type in WAKE_ON:
             self._wake.set()
 
@@ -111,9 +113,8 @@ class Dispatcher:
         await self.store.expire_overdue()
         now_ms = await self.store.now_ms()
         settings = self.settings()
-        if self._profiles is None or now_ms - self._profiles_ms > PROFILES_MAX_AGE_MS:
-            self._profiles, self._profiles_ms = await self.agents.all(), now_ms
-        live = await self.agents.live(self._profiles)
+        await self._catch_up()
+        live = await self.board.refresh()
         present = [a for a in live if a.presence is Presence.AVAILABLE]
         available = [a for a in present if a.wrap_until_ms <= now_ms]
         spare = {a.id: {ch: a.spare(ch) for ch in a.capacity} for a in available}
@@ -129,6 +130,31 @@ class Dispatcher:
         split.total_ms = (time.perf_counter() - began) * 1000
         return min(due) if due else None
 
+    def _changed(self, etype: str, request_id: str, agent_id: str) -> None:
+        """An event: the request's row is read again when next seen, the agent's state too."""
+        if request_id:
+            self.rows.drop(request_id)
+        if agent_id:
+            if etype in PROFILE_EVENTS:
+                self.board.profile_changed(agent_id)
+            else:
+                self.board.touch(agent_id)
+
+    async def _catch_up(self) -> None:
+        """The events since the last round applied to the board and the rows (one read of the
+        stream's tail); on a gap in it, or when the rows' timer is due, everything is read
+        again."""
+        changes = await self.tail.read()
+        if changes is None:
+            await self.tail.start()  # before reading what it follows: nothing falls between
+            self.board.reset()
+            self.rows.reset()
+            return
+        if self.rows.due():
+            self.rows.reset()
+        for c in changes:
+            self._changed(c.type, c.request, c.agent)
+
     async def _waiting(
         self, queue: QueueSettings, now_ms: int
     ) -> tuple[list[Waiting], list[float]]:
@@ -141,13 +167,11 @@ class Dispatcher:
         scan: HeadScan[tuple[RequestRecord, frozenset[str]]]
         scan = HeadScan(queue.routing, now, now_ms, self.settings().callback_hours)
         while (page := scan.next_page()) is not None:
-            ids = await self.store.peek(queue.name, page.size, start=page.start)
-            records = await self.store.get_many(ids)
-            excluded = await self.store.excluded_many(ids)
+            ids = await self.store.peek_scored(queue.name, page.size, start=page.start)
             seen = [
-                Seen((record, frozenset(exc)), record.request, record.enqueued_ms)
-                for record, exc in zip(records, excluded, strict=True)
-                if record is not None and record.state is State.WAITING
+                Seen((row.record, row.excluded), row.record.request, row.record.enqueued_ms)
+                for row in await self.rows.read(queue.name, ids)
+                if row is not None and row.record.state is State.WAITING
             ]
             moves = scan.read(seen, len(ids))
             scan.moved([await self._overflow(m.item[0], m.target, m.wait_s) for m in moves])
@@ -206,6 +230,8 @@ class Dispatcher:
             for (w, agent, _), error in zip(moves, refused, strict=True):
                 if error is None:
                     spare[agent.id][w.record.request.channel.value] -= 1
-                else:
-                    log.debug("not handed over: %s", error)  # another daemon got there first
+                else:  # another daemon got there first, or what this one knew was stale
+                    log.debug("not handed over: %s", error)
+                    self.rows.drop(w.record.request.id)
+                    self.board.touch(agent.id)
         return min(changes) if changes else None
