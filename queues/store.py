@@ -299,11 +299,13 @@ class QueueStore:
         return texts(await self.redis.zrange(self.keys.queue(queue), start, start + n - 1))
 
     async def peek_scored(self, queue: str, n: int, start: int = 0) -> list[tuple[str, int]]:
-        """As peek, with each request's score (its band and its place in arrival order)."""
-        found = await self.redis.zrange(
-            self.keys.queue(queue), start, start + n - 1, withscores=True
-        )
-        return [(text(m), int(score)) for m, score in found]
+        """As peek, with each request's score (its band and its place in arrival order). The
+        reply is taken flat, without redis-py's pair-by-pair float parsing."""
+        key = self.keys.queue(queue)
+        found = await self.redis.execute_command("ZRANGE", key, start, start + n - 1, "WITHSCORES")
+        if found and isinstance(found[0], list):  # RESP3: [member, score] pairs
+            return [(text(m), int(float(score))) for m, score in found]
+        return [(text(found[i]), int(float(found[i + 1]))) for i in range(0, len(found), 2)]
 
     async def waiting_count(self, queue: str) -> int:
         return int(await self.redis.zcard(self.keys.queue(queue)))

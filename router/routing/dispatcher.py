@@ -28,7 +28,7 @@ from frontdesk.queues.store import HandOver, QueueStore, RequestRecord
 from frontdesk.router.routing.board import Board
 from frontdesk.router.routing.config import QueueSettings, RoutingSettings
 from frontdesk.router.routing.eta import Throughput
-from frontdesk.router.routing.head import HeadScan, Seen
+from frontdesk.router.routing.head import HeadScan
 from frontdesk.router.routing.matcher import match
 from frontdesk.router.routing.rows import Rows, Tail
 from frontdesk.router.routing.window import Waiting, build
@@ -168,11 +168,8 @@ class Dispatcher:
         scan = HeadScan(queue.routing, now, now_ms, self.settings().callback_hours)
         while (page := scan.next_page()) is not None:
             ids = await self.store.peek_scored(queue.name, page.size, start=page.start)
-            seen = [
-                Seen((row.record, row.excluded), row.record.request, row.record.enqueued_ms)
-                for row in await self.rows.read(queue.name, ids)
-                if row is not None and row.record.state is State.WAITING
-            ]
+            rows = await self.rows.read(queue.name, ids)
+            seen = [r.seen for r in rows if r is not None and r.record.state is State.WAITING]
             moves = scan.read(seen, len(ids))
             scan.moved([await self._overflow(m.item[0], m.target, m.wait_s) for m in moves])
         head = scan.head()

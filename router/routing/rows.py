@@ -27,6 +27,7 @@ from redis.asyncio import Redis
 
 from frontdesk.queues.store import QueueStore, RequestRecord
 from frontdesk.queues.wire import text
+from frontdesk.router.routing.head import Seen
 
 RESYNC_S = 30.0  # every row is read again at least this often
 TAIL_LIMIT = 20_000  # more events than this since the last round: read everything again
@@ -38,6 +39,11 @@ class Row:
 
     record: RequestRecord
     excluded: frozenset[str]
+    seen: Seen[tuple[RequestRecord, frozenset[str]]]  # as the head scan reads it, made once
+
+
+def _row(record: RequestRecord, excluded: frozenset[str]) -> Row:
+    return Row(record, excluded, Seen((record, excluded), record.request, record.enqueued_ms))
 
 
 class Rows:
@@ -76,7 +82,7 @@ class Rows:
                 if found is None:
                     rows.pop(request_id, None)
                 else:
-                    rows[request_id] = Row(*found)
+                    rows[request_id] = _row(*found)
         return [rows.get(request_id) for request_id, _ in head]
 
 
