@@ -298,14 +298,16 @@ class QueueStore:
         order: priority first, then age."""
         return texts(await self.redis.zrange(self.keys.queue(queue), start, start + n - 1))
 
-    async def peek_scored(self, queue: str, n: int, start: int = 0) -> list[tuple[str, int]]:
+    async def peek_scored(
+        self, queue: str, n: int, start: int = 0
+    ) -> tuple[list[str], list[float]]:
         """As peek, with each request's score (its band and its place in arrival order). The
-        reply is taken flat, without redis-py's pair-by-pair float parsing."""
+        reply is taken flat, without redis-py's pair-by-pair parsing."""
         key = self.keys.queue(queue)
         found = await self.redis.execute_command("ZRANGE", key, start, start + n - 1, "WITHSCORES")
         if found and isinstance(found[0], list):  # RESP3: [member, score] pairs
-            return [(text(m), int(float(score))) for m, score in found]
-        return [(text(found[i]), int(float(found[i + 1]))) for i in range(0, len(found), 2)]
+            return [text(m) for m, _ in found], [float(score) for _, score in found]
+        return [m.decode() for m in found[0::2]], list(map(float, found[1::2]))
 
     async def waiting_count(self, queue: str) -> int:
         return int(await self.redis.zcard(self.keys.queue(queue)))

@@ -113,16 +113,22 @@ async def test_a_request_transferred_by_another_daemon_is_matched_in_its_new_que
 
 async def test_a_missed_change_is_corrected_by_the_resync(redis, store, agents) -> None:
     d = Dispatcher(store, agents, _settings)
-    await _agent(agents, "ann", presence=Presence.AWAY)
-    rid = await _request(store)
+    d.board.resync_s = d.rows.resync_s = 2.0  # read again between 1 s and 2 s after
+    await agents.upsert(Agent("ann", "Ann", skills={"billing": 2}, capacity={"chat": 1},
+                              presence=Presence.AWAY))  # fmt: skip
+    await _agent(agents, "bob")  # available, but without the skill: the head is read
+    rid = await _request(store, skills=(SkillRequirement("billing", 1),))
     await d.round()
+    assert d.rows.reads == 1
     # a change no event tells of (an operator's HSET): the board keeps its hint...
     await redis.hset(store.keys.agent("ann"), "presence", "available")
     await d.round()
     assert (await store.get(rid)).state is State.WAITING
-    d.board.resync_s = 0  # ...until its timer reads every agent again
+    assert d.rows.reads == 1
+    await asyncio.sleep(2.05)  # ...until each agent and row is read again, within resync_s
     await d.round()
     assert (await store.get(rid)).agent == "ann"
+    assert d.rows.reads == 2
 
 
 async def test_a_gap_in_the_stream_reads_everything_again(redis, store, agents) -> None:

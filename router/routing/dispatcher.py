@@ -142,16 +142,13 @@ class Dispatcher:
 
     async def _catch_up(self) -> None:
         """The events since the last round applied to the board and the rows (one read of the
-        stream's tail); on a gap in it, or when the rows' timer is due, everything is read
-        again."""
+        stream's tail); on a gap in it everything is read again."""
         changes = await self.tail.read()
         if changes is None:
             await self.tail.start()  # before reading what it follows: nothing falls between
             self.board.reset()
             self.rows.reset()
             return
-        if self.rows.due():
-            self.rows.reset()
         for c in changes:
             self._changed(c.type, c.request, c.agent)
 
@@ -167,8 +164,8 @@ class Dispatcher:
         scan: HeadScan[tuple[RequestRecord, frozenset[str]]]
         scan = HeadScan(queue.routing, now, now_ms, self.settings().callback_hours)
         while (page := scan.next_page()) is not None:
-            ids = await self.store.peek_scored(queue.name, page.size, start=page.start)
-            rows = await self.rows.read(queue.name, ids)
+            ids, scores = await self.store.peek_scored(queue.name, page.size, start=page.start)
+            rows = await self.rows.read(queue.name, ids, scores)
             seen = [r.seen for r in rows if r is not None and r.record.state is State.WAITING]
             moves = scan.read(seen, len(ids))
             scan.moved([await self._overflow(m.item[0], m.target, m.wait_s) for m in moves])

@@ -18,6 +18,7 @@ agent excluded), and a refused move drops its row.
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from frontdesk.queues.store import QueueStore, RequestRecord
 from frontdesk.queues.wire import text
 from frontdesk.router.routing.head import Seen
 
-RESYNC_S = 30.0  # every row is read again at least this often
+RESYNC_S = 30.0  # every row is read again at least this often (spread: between half and all of it)
 TAIL_LIMIT = 20_000  # more events than this since the last round: read everything again
 
 
@@ -40,10 +41,7 @@ class Row:
     record: RequestRecord
     excluded: frozenset[str]
     seen: Seen[tuple[RequestRecord, frozenset[str]]]  # as the head scan reads it, made once
-
-
-def _row(record: RequestRecord, excluded: frozenset[str]) -> Row:
-    return Row(record, excluded, Seen((record, excluded), record.request, record.enqueued_ms))
+    until: float  # monotonic time after which it is read again, whatever the stream said
 
 
 class Rows:
@@ -53,7 +51,7 @@ class Rows:
         self.store = store
         self.resync_s = resync_s
         self.rows: dict[str, Row] = {}
-        self._read_at = time.monotonic()
+        self._random = random.Random()
         self.reads = 0  # requests read since created, for tests and benchmarks
 
     def drop(self, request_id: str) -> None:
@@ -61,20 +59,30 @@ class Rows:
         self.rows.pop(request_id, None)
 
     def reset(self) -> None:
+        """Read every row again when next seen (a gap in the stream)."""
         self.rows.clear()
-        self._read_at = time.monotonic()
 
-    def due(self) -> bool:
-        return time.monotonic() - self._read_at >= self.resync_s
+    def _row(self, record: RequestRecord, excluded: frozenset[str], now: float) -> Row:
+        seen = Seen((record, excluded), record.request, record.enqueued_ms)
+        # spread over time, so that rows read together are not all read again in one round
+        until = now + self.resync_s * self._random.uniform(0.5, 1.0)
+        return Row(record, excluded, seen, until)
 
-    async def read(self, queue: str, head: Sequence[tuple[str, int]]) -> list[Row | None]:
-        """The row of each (id, score) of `queue`'s head, reading those not known or not as
-        the sorted set says; None for one gone meanwhile."""
-        rows = self.rows
+    async def read(
+        self, queue: str, ids: Sequence[str], scores: Sequence[float]
+    ) -> list[Row | None]:
+        """The row of each of `ids` (with their `scores`) of `queue`'s head, reading those
+        not known, not as the sorted set says, or due again; None for one gone meanwhile."""
+        rows, now = self.rows, time.monotonic()
         need = []
-        for request_id, score in head:
+        for request_id, score in zip(ids, scores, strict=True):
             row = rows.get(request_id)
-            if row is None or row.record.score != score or row.record.request.queue != queue:
+            if (
+                row is None
+                or row.record.score != score
+                or row.until < now
+                or row.record.request.queue != queue
+            ):
                 need.append(request_id)
         if need:
             self.reads += len(need)
@@ -82,8 +90,8 @@ class Rows:
                 if found is None:
                     rows.pop(request_id, None)
                 else:
-                    rows[request_id] = _row(*found)
-        return [rows.get(request_id) for request_id, _ in head]
+                    rows[request_id] = self._row(*found, now)
+        return [rows.get(request_id) for request_id in ids]
 
 
 @dataclass(frozen=True, slots=True)
