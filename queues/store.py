@@ -304,7 +304,8 @@ class QueueStore:
         """As peek, with each request's score (its band and its place in arrival order). The
         reply is taken flat, without redis-py's pair-by-pair parsing."""
         key = self.keys.queue(queue)
-        found = await self.redis.execute_command("ZRANGE", key, start, start + n - 1, "WITHSCORES")
+        redis: Any = self.redis  # execute_command is untyped: the reply stays flat, unparsed
+        found = await redis.execute_command("ZRANGE", key, start, start + n - 1, "WITHSCORES")
         if found and isinstance(found[0], list):  # RESP3: [member, score] pairs
             return [text(m) for m, _ in found], [float(score) for _, score in found]
         return [m.decode() for m in found[0::2]], list(map(float, found[1::2]))
