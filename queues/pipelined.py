@@ -18,10 +18,13 @@ Call = tuple[str, list[str], list[Any]]  # a script's verb, its keys, its argume
 ROW_FIELDS = ("data", "queue", "band", "tier", "enqueued_ms", "state", "seq", "score", "messages")
 
 
-async def run_scripts(redis: Redis, scripts: Scripts, calls: Sequence[Call]) -> list[Any]:
+async def run_scripts(
+    redis: Redis, scripts: Scripts, calls: Sequence[Call], loaded: set[str]
+) -> list[Any]:
     """Several script calls in one pipeline, in order, each answer (or error) in its place:
     EVALSHA with no SCRIPT EXISTS before (redis-py's pipeline asks it for its scripts at every
-    execute); a script the server lacks (NOSCRIPT: restarted, flushed) is loaded and its calls
+    execute). A script not in `loaded` (the caller's, kept across calls) is loaded first, once;
+    one the server lacks all the same (NOSCRIPT: restarted, flushed) is loaded and its calls
     sent again, in order (a NOSCRIPT call did nothing)."""
     if not calls:
         return []
@@ -30,6 +33,9 @@ async def run_scripts(redis: Redis, scripts: Scripts, calls: Sequence[Call]) -> 
             for verb, keys, args in calls:
                 await getattr(scripts, verb)(keys, args, pipe)
             return list(await pipe.execute(raise_on_error=False))
+        for verb in sorted({verb for verb, _, _ in calls} - loaded):
+            await redis.script_load(getattr(scripts, verb).script.script)
+            loaded.add(verb)
         for verb, keys, args in calls:
             pipe.evalsha(getattr(scripts, verb).script.sha, len(keys), *keys, *args)
         results = list(await pipe.execute(raise_on_error=False))

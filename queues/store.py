@@ -137,6 +137,7 @@ class QueueStore:
         self.keys = keys
         self.settings = settings or StoreSettings()
         self.scripts = Scripts(redis)
+        self._loaded: set[str] = set()  # scripts loaded for run_scripts (queues/pipelined.py)
         self._next_id = self._id_end = 0
         self._id_lock = asyncio.Lock()
 
@@ -251,7 +252,7 @@ class QueueStore:
         return out
 
     async def _run_scripts(self, calls: Sequence[Call]) -> list[Any]:
-        return await run_scripts(self.redis, self.scripts, calls)
+        return await run_scripts(self.redis, self.scripts, calls, self._loaded)
 
     async def excluded_many(self, request_ids: list[str]) -> list[set[str]]:
         """The agents excluded from each of `request_ids`, in one round trip."""
