@@ -1,9 +1,12 @@
 """The dispatcher: runs decision rounds inside `frontdesk serve`.
 
-A round expires overdue offers, reads the available agents once, then for each queue reads its
-waiting head, applies the relaxation steps, moves requests that overflow, runs the matcher and
-offers (or assigns) each chosen pair through the Lua scripts, which refuse anything another
-daemon got to first. Rounds run when an event says something changed (a new request, an agent
+A round expires overdue offers, reads the events appended since the last round (one XRANGE) to
+bring its board of agents (board.py) and its rows of waiting requests (rows.py) up to date,
+reading again only the agents and requests those events name; then for each queue it reads its
+waiting head (the ids, one ZRANGE), applies the relaxation steps, moves requests that overflow,
+runs the matcher and offers (or assigns) each chosen pair through the Lua scripts, in one
+pipeline; the scripts refuse anything another daemon got to first or that the board had stale.
+`split` says where the last round's time went (benchmarks/dispatch_round.py prints it). Rounds run when an event says something changed (a new request, an agent
 freed or back, an offer rejected or expired) and when a timer is due (the next offer deadline,
 the next relaxation step); with nothing to do the dispatcher sleeps.
 """
