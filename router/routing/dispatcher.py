@@ -6,9 +6,10 @@ reading again only the agents and requests those events name; then for each queu
 waiting head (the ids, one ZRANGE), applies the relaxation steps, moves requests that overflow,
 runs the matcher and offers (or assigns) each chosen pair through the Lua scripts, in one
 pipeline; the scripts refuse anything another daemon got to first or that the board had stale.
-`split` says where the last round's time went (benchmarks/dispatch_round.py prints it). Rounds run when an event says something changed (a new request, an agent
-freed or back, an offer rejected or expired) and when a timer is due (the next offer deadline,
-the next relaxation step); with nothing to do the dispatcher sleeps.
+`split` says where the last round's time went (benchmarks/dispatch_round.py prints it).
+Rounds run when an event says something changed (a new request, an agent freed or back, an
+offer rejected or expired) and when a timer is due (the next offer deadline, the next
+relaxation step); with nothing to do the dispatcher sleeps.
 """
 
 from __future__ import annotations
