@@ -100,6 +100,18 @@ class AgentStore:
             raws = await pipe.execute()
         return [_agent(i, fields(raw)) for i, raw in zip(ids, raws, strict=True) if raw]
 
+    async def get_many(self, agent_ids: list[str]) -> list[Agent | None]:
+        """The agents of `agent_ids` in one round trip (None where one is gone)."""
+        if not agent_ids:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for agent_id in agent_ids:
+                pipe.hgetall(self.keys.agent(agent_id))
+            raws = await pipe.execute()
+        return [
+            _agent(i, fields(raw)) if raw else None for i, raw in zip(agent_ids, raws, strict=True)
+        ]
+
     async def recent(self, max_age_s: float = 0.5) -> list[Agent]:
         """Every agent as read at most `max_age_s` ago, one read shared by every caller that
         asks meanwhile: for estimates shown to many customers at once (queue position frames

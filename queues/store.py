@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from .errors import ErrorCode, QueueError, StaleRead, raise_for_code
 from .ids import IdBlock
 from .keys import Keys
+from .pipelined import ROW_FIELDS, Call, read_rows, run_scripts
 from .request import Message, Priority, Request, decode_message, decode_request, encode
 from .scripts import Scripts
 from .states import State
@@ -102,6 +103,32 @@ def _record(f: dict[str, bytes]) -> RequestRecord:
     )
 
 
+def _row(values: Sequence[bytes | None]) -> RequestRecord | None:
+    """A record from the ROW_FIELDS a decision round needs (no holder, deadline nor history:
+    a waiting request has none of them); None when the request is gone."""
+    if values[0] is None or values[5] is None:
+        return None
+    f = dict(zip(ROW_FIELDS, values, strict=True))
+    request = dataclasses.replace(
+        decode_request(as_bytes(f["data"])),
+        queue=text(f["queue"] or b""),
+        priority=_BY_BAND[int(f["band"] or 0)],
+        tier=int(f["tier"] or 1),
+        enqueued_at=int(f["enqueued_ms"] or 0) / 1000,
+    )
+    return RequestRecord(
+        request=request,
+        state=State(text(f["state"] or b"")),
+        agent=None,
+        deadline_ms=None,
+        enqueued_ms=int(f["enqueued_ms"] or 0),
+        seq=int(f["seq"] or 0),
+        score=int(f["score"] or 0),
+        messages=int(f["messages"] or 0),
+        resolution=None,
+    )
+
+
 class QueueStore:
     """Requests in Redis for one tenant."""
 
@@ -111,6 +138,7 @@ class QueueStore:
         self.settings = settings or StoreSettings()
         self.scripts = Scripts(redis)
         self.request_ids = IdBlock(redis, keys.request_ids, "FD-", ID_BLOCK)
+        self._loaded: set[str] = set()  # scripts loaded for run_scripts (queues/pipelined.py)
 
     @property
     def tenant(self) -> str:
@@ -205,6 +233,20 @@ class QueueStore:
             replies = await pipe.execute()
         return [_record(fields(raw)) if raw else None for raw in replies]
 
+    async def rows(
+        self, request_ids: Sequence[str]
+    ) -> list[tuple[RequestRecord, frozenset[str]] | None]:
+        """What a decision round needs of each of `request_ids` (the ROW_FIELDS of its record,
+        HMGET, and the agents excluded from it) in one round trip; None where it is gone."""
+        out: list[tuple[RequestRecord, frozenset[str]] | None] = []
+        for values, excluded in await read_rows(self.redis, self.keys, request_ids):
+            record = _row(values)
+            out.append(None if record is None else (record, excluded))
+        return out
+
+    async def _run_scripts(self, calls: Sequence[Call]) -> list[Any]:
+        return await run_scripts(self.redis, self.scripts, calls, self._loaded)
+
     async def excluded_many(self, request_ids: list[str]) -> list[set[str]]:
         """The agents excluded from each of `request_ids`, in one round trip."""
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -249,6 +291,18 @@ class QueueStore:
         """The ids of `n` waiting requests of `queue` from place `start` (0: the first), in
         order: priority first, then age."""
         return texts(await self.redis.zrange(self.keys.queue(queue), start, start + n - 1))
+
+    async def peek_scored(
+        self, queue: str, n: int, start: int = 0
+    ) -> tuple[list[str], list[float]]:
+        """As peek, with each request's score (its band and its place in arrival order). The
+        reply is taken flat, without redis-py's pair-by-pair parsing."""
+        key = self.keys.queue(queue)
+        redis: Any = self.redis  # execute_command is untyped: the reply stays flat, unparsed
+        found = await redis.execute_command("ZRANGE", key, start, start + n - 1, "WITHSCORES")
+        if found and isinstance(found[0], list):  # RESP3: [member, score] pairs
+            return [text(m) for m, _ in found], [float(score) for _, score in found]
+        return [m.decode() for m in found[0::2]], list(map(float, found[1::2]))
 
     async def waiting_count(self, queue: str) -> int:
         return int(await self.redis.zcard(self.keys.queue(queue)))
@@ -305,19 +359,10 @@ class QueueStore:
 
     async def _take_call(
         self, verb: str, request_id: str, agent_id: str, queue: str,
-        why: dict[str, Any] | None, *extra: int | str, client: Any | None = None,
+        why: dict[str, Any] | None, *extra: int | str,
     ) -> Any:  # fmt: skip
-        k = self.keys
-        offers = [k.offers] if verb == "offer" else []
-        timeout_ms = extra if verb == "offer" else ()
-        force = extra if verb == "assign" else ()
-        return await getattr(self.scripts, verb)(
-            [k.request(request_id), k.queue(queue), k.agent(agent_id), k.holds(agent_id),
-             *offers, k.excluded(request_id), k.events],
-            [request_id, agent_id, queue, *timeout_ms, self.settings.stream_maxlen,
-             json.dumps(why) if why else "", *force],
-            client,
-        )  # fmt: skip
+        keys, args = self._take_args(verb, request_id, agent_id, queue, why, *extra)
+        return await getattr(self.scripts, verb)(keys, args)
 
     async def hand_over(self, moves: Sequence[HandOver]) -> list[QueueError | None]:
         """Offer or assign several requests in one round trip: each checked by its own script
@@ -325,14 +370,14 @@ class QueueStore:
         else why not (taken by another daemon meanwhile, the agent gone away...)."""
         if not moves:
             return []
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for m in moves:
-                extra = ("0",) if m.offer_timeout_s is None else (int(m.offer_timeout_s * 1000),)
-                verb = "assign" if m.offer_timeout_s is None else "offer"
-                await self._take_call(
-                    verb, m.request_id, m.agent_id, m.queue, m.why, *extra, client=pipe
-                )
-            results = await pipe.execute(raise_on_error=False)
+        calls = []
+        for m in moves:
+            verb = "assign" if m.offer_timeout_s is None else "offer"
+            extra = ("0",) if m.offer_timeout_s is None else (int(m.offer_timeout_s * 1000),)
+            calls.append(
+                (verb, *self._take_args(verb, m.request_id, m.agent_id, m.queue, m.why, *extra))
+            )
+        results = await self._run_scripts(calls)
         out: list[QueueError | None] = []
         for m, result in zip(moves, results, strict=True):
             if isinstance(result, Exception):
@@ -344,6 +389,21 @@ class QueueStore:
                 continue
             out.append(None)
         return out
+
+    def _take_args(
+        self, verb: str, request_id: str, agent_id: str, queue: str,
+        why: dict[str, Any] | None, *extra: int | str,
+    ) -> tuple[list[str], list[Any]]:  # fmt: skip
+        k = self.keys
+        offers = [k.offers] if verb == "offer" else []
+        timeout_ms = extra if verb == "offer" else ()
+        force = extra if verb == "assign" else ()
+        return (
+            [k.request(request_id), k.queue(queue), k.agent(agent_id), k.holds(agent_id),
+             *offers, k.excluded(request_id), k.events],
+            [request_id, agent_id, queue, *timeout_ms, self.settings.stream_maxlen,
+             json.dumps(why) if why else "", *force],
+        )  # fmt: skip
 
     async def accept(self, request_id: str, agent_id: str) -> None:
         k = self.keys
@@ -378,27 +438,37 @@ class QueueStore:
         await self._retrying(attempt, request_id, f"agent {agent_id}")
 
     async def expire_overdue(self, limit: int = 100) -> list[tuple[str, str]]:
-        """Take back every offer past its deadline; returns (request, agent) pairs expired."""
+        """Take back every offer past its deadline; returns (request, agent) pairs expired.
+        Two round trips however many are due: their holders read in one pipeline, then one
+        expire script each, in one pipeline."""
         now_ms = await self.now_ms()
-        due = await self.redis.zrangebyscore(self.keys.offers, "-inf", now_ms, start=0, num=limit)
-        expired = []
-        for raw in due:
-            request_id = text(raw)
-            queue, agent = await self._where(request_id)
-            if not agent:
+        due = texts(
+            await self.redis.zrangebyscore(self.keys.offers, "-inf", now_ms, start=0, num=limit)
+        )
+        if not due:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for request_id in due:
+                pipe.hmget(self.keys.request(request_id), "queue", "agent")
+            where = await pipe.execute()
+        calls, pairs = [], []
+        for request_id, (queue, agent) in zip(due, where, strict=True):
+            if queue is None or not agent:
                 continue
-            result = await self.scripts.expire_offer(
-                self._give_back_keys(request_id, agent, queue),
-                [
-                    request_id,
-                    agent,
-                    queue,
-                    self.settings.max_missed_offers,
-                    self.settings.stream_maxlen,
-                ],
-            )
+            q, a = text(queue), text(agent)
+            s = self.settings
+            calls.append(
+                ("expire_offer", self._give_back_keys(request_id, a, q),
+                 [request_id, a, q, s.max_missed_offers, s.stream_maxlen])
+            )  # fmt: skip
+            pairs.append((request_id, a))
+        results = await self._run_scripts(calls)
+        expired = []
+        for pair, result in zip(pairs, results, strict=True):
+            if isinstance(result, Exception):
+                raise result
             if isinstance(result, int) and result > 0:
-                expired.append((request_id, agent))
+                expired.append(pair)
         return expired
 
     # -- endings and moves -----------------------------------------------------------------------

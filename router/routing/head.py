@@ -96,6 +96,9 @@ class HeadScan(Generic[T]):
         self._page: list[Kept[T] | Overflow[T] | None] = []  # None: held
         self._read = 0
         self._done = False
+        # what judge() and moved() ask of the routing for every request, worked out once
+        self._overflows = any(step.overflow_to for step in routing.relax)
+        self._times = [step.after_s for step in routing.relax] + [routing.preferred_agent_for_s]
 
     def _ms(self, when: datetime) -> int:
         """`when` on the caller's clock, in whole milliseconds (floored)."""
@@ -115,10 +118,16 @@ class HeadScan(Generic[T]):
             if since is not None:
                 wait_from = max(wait_from, self._ms(since))
         wait_s = max(0.0, (self.now_ms - wait_from) / 1000)
-        target = self.routing.overflow_target(wait_s)
-        if target:
-            return Overflow(seen.item, target, wait_s, wait_from)
+        if self._overflows:
+            target = self.routing.overflow_target(wait_s)
+            if target:
+                return Overflow(seen.item, target, wait_s, wait_from)
         return Kept(seen.item, wait_s, wait_from)
+
+    def _next_change_s(self, wait_s: float) -> float | None:
+        """Routing.next_change_s, on the times worked out once."""
+        later = [t - wait_s for t in self._times if t > wait_s]
+        return min(later) if later else None
 
     def next_page(self) -> Page | None:
         """The part of the head to read next, None when the scan is complete."""
@@ -151,7 +160,7 @@ class HeadScan(Generic[T]):
                     moved += 1  # left the queue: the next page starts that much earlier
                     continue
                 v = Kept(v.item, v.wait_s, v.wait_from_ms)
-            change = self.routing.next_change_s(v.wait_s)
+            change = self._next_change_s(v.wait_s)
             if change is not None:
                 self._changes.append(change)
             self._waiting.append(v)

@@ -80,35 +80,63 @@ def build(
     group_col = {g: i for i, g in enumerate(groups)}
     agent_row = {a.id: i for i, a in enumerate(agents)}
     r_n = len(waiting)
-    required = np.zeros((r_n, len(skills)), dtype=np.int64)
-    allowed = np.zeros((r_n, len(groups)), dtype=bool)
-    min_tier = np.zeros(r_n, dtype=np.int64)
-    max_tier = np.zeros(r_n, dtype=np.int64)
-    preferred = np.full(r_n, -1, dtype=np.int64)
-    only_preferred = np.zeros(r_n, dtype=bool)
+    # filled as Python lists, turned into arrays once: numpy's per-element access costs more
+    # than the work done per request here
+    need_at: list[int] = []
+    need_col: list[int] = []
+    need_level: list[int] = []
+    allowed_cols: dict[tuple[RelaxStep, ...], list[int]] = {}
+    allowed_at: list[int] = []
+    allowed_col: list[int] = []
+    min_tier: list[int] = []
+    max_tier: list[int] = []
+    preferred: list[int] = []
+    only_preferred: list[bool] = []
     excluded: list[tuple[int, int]] = []
     steps: list[tuple[RelaxStep, ...]] = []
+    top_tier = max(TIERS)
+    no_steps: tuple[RelaxStep, ...] = ()
+    relax, preferred_for = routing.relax, routing.preferred_agent_for_s
     for i, w in enumerate(waiting):
         request = w.record.request
-        in_force = routing.steps_at(w.wait_s)
+        in_force = routing.steps_at(w.wait_s) if relax else no_steps
         steps.append(in_force)
-        lower = sum(s.lower_skills for s in in_force)
-        drop_optional = any(s.drop_optional for s in in_force)
+        if in_force:
+            lower = sum(s.lower_skills for s in in_force)
+            drop_optional = any(s.drop_optional for s in in_force)
+        else:
+            lower, drop_optional = 0, False
         for need in request.skills:
             if not (need.optional and drop_optional):
-                level = max(1, need.min_level - lower)
-                col = skill_col[need.name]
-                required[i, col] = max(required[i, col], level)
+                need_at.append(i)
+                need_col.append(skill_col[need.name])
+                need_level.append(max(1, need.min_level - lower))
         if routing.groups:
-            widened = {g for s in in_force for g in s.widen_groups}
-            for g in set(routing.groups) | widened:
-                allowed[i, group_col[g]] = True
-        min_tier[i] = request.tier
-        max_tier[i] = max(TIERS) if any(s.widen_tiers for s in in_force) else request.tier
+            cols = allowed_cols.get(in_force)
+            if cols is None:
+                widened = {g for s in in_force for g in s.widen_groups}
+                cols = allowed_cols[in_force] = [
+                    group_col[g] for g in set(routing.groups) | widened
+                ]
+            allowed_at.extend([i] * len(cols))
+            allowed_col.extend(cols)
+        min_tier.append(request.tier)
+        widen = in_force and any(s.widen_tiers for s in in_force)
+        max_tier.append(top_tier if widen else request.tier)
         if request.preferred_agent:
-            preferred[i] = agent_row.get(request.preferred_agent, -1)
-            only_preferred[i] = w.wait_s < routing.preferred_agent_for_s
-        excluded.extend((i, agent_row[a]) for a in w.excluded if a in agent_row)
+            preferred.append(agent_row.get(request.preferred_agent, -1))
+            only_preferred.append(w.wait_s < preferred_for)
+        else:
+            preferred.append(-1)
+            only_preferred.append(False)
+        if w.excluded:
+            excluded.extend((i, agent_row[a]) for a in w.excluded if a in agent_row)
+    required = np.zeros((r_n, len(skills)), dtype=np.int64)
+    if need_at:
+        np.maximum.at(required, (np.array(need_at), np.array(need_col)), np.array(need_level))
+    allowed = np.zeros((r_n, len(groups)), dtype=bool)
+    if allowed_at:
+        allowed[np.array(allowed_at), np.array(allowed_col)] = True
     window = Window(
         priority=np.array([w.record.request.priority.band for w in waiting], dtype=np.int64),
         wait_s=np.array([w.wait_s for w in waiting], dtype=np.float64),
@@ -116,11 +144,11 @@ def build(
             [CHANNEL_INDEX[w.record.request.channel.value] for w in waiting], dtype=np.int64
         ),
         required=required,
-        min_tier=min_tier,
-        max_tier=max_tier,
+        min_tier=np.array(min_tier, dtype=np.int64),
+        max_tier=np.array(max_tier, dtype=np.int64),
         groups=allowed,
-        preferred=preferred,
-        only_preferred=only_preferred,
+        preferred=np.array(preferred, dtype=np.int64),
+        only_preferred=np.array(only_preferred, dtype=bool),
         excluded=np.array(excluded, dtype=np.int64).reshape(-1, 2),
     )
     return Built(window, pool_arrays(agents, spare, skills, groups, now_ms), steps)
