@@ -3,12 +3,11 @@ own atomic call and its own answer) and the few fields of many requests a decisi
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.asyncio.cluster import ClusterPipeline
-from redis.exceptions import NoScriptError
 
 from .keys import Keys
 from .scripts import Scripts
@@ -18,38 +17,25 @@ Call = tuple[str, list[str], list[Any]]  # a script's verb, its keys, its argume
 ROW_FIELDS = ("data", "queue", "band", "tier", "enqueued_ms", "state", "seq", "score", "messages")
 
 
-async def run_scripts(
-    redis: Redis, scripts: Scripts, calls: Sequence[Call], loaded: set[str]
-) -> list[Any]:
-    """Several script calls in one pipeline, in order, each answer (or error) in its place:
-    EVALSHA with no SCRIPT EXISTS before (redis-py's pipeline asks it for its scripts at every
-    execute). A script not in `loaded` (the caller's, kept across calls) is loaded first, once;
-    one the server lacks all the same (NOSCRIPT: restarted, flushed) is loaded and its calls
-    sent again, in order (a NOSCRIPT call did nothing)."""
+async def run_scripts(redis: Redis, scripts: Scripts, calls: Sequence[Call]) -> list[Any]:
+    """Several script calls in one round trip, each its own atomic call with its answer (or
+    error) in its place. On a plain client they are made in one tick, so the group commit of
+    queues/batch.py sends them as one pipeline of EVALSHAs (no SCRIPT EXISTS; NOSCRIPT loads
+    and sends again); in a Redis Cluster, one cluster pipeline of EVALs (queues/scripts.py
+    says why)."""
     if not calls:
         return []
+    if isinstance(redis, Redis):
+        return list(
+            await asyncio.gather(
+                *(getattr(scripts, verb)(keys, args) for verb, keys, args in calls),
+                return_exceptions=True,
+            )
+        )
     async with redis.pipeline(transaction=False) as pipe:
-        if isinstance(pipe, ClusterPipeline):  # EVAL there (queues/scripts.py says why)
-            for verb, keys, args in calls:
-                await getattr(scripts, verb)(keys, args, pipe)
-            return list(await pipe.execute(raise_on_error=False))
-        for verb in sorted({verb for verb, _, _ in calls} - loaded):
-            await redis.script_load(getattr(scripts, verb).script.script)
-            loaded.add(verb)
         for verb, keys, args in calls:
-            pipe.evalsha(getattr(scripts, verb).script.sha, len(keys), *keys, *args)
-        results = list(await pipe.execute(raise_on_error=False))
-    again = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
-    if again:
-        for verb in {calls[i][0] for i in again}:
-            await redis.script_load(getattr(scripts, verb).script.script)
-        async with redis.pipeline(transaction=False) as pipe:
-            for i in again:
-                verb, keys, args = calls[i]
-                pipe.evalsha(getattr(scripts, verb).script.sha, len(keys), *keys, *args)
-            for i, r in zip(again, await pipe.execute(raise_on_error=False), strict=True):
-                results[i] = r
-    return results
+            await getattr(scripts, verb)(keys, args, pipe)
+        return list(await pipe.execute(raise_on_error=False))
 
 
 async def read_rows(

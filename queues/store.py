@@ -138,7 +138,6 @@ class QueueStore:
         self.settings = settings or StoreSettings()
         self.scripts = Scripts(redis)
         self.request_ids = IdBlock(redis, keys.request_ids, "FD-", ID_BLOCK)
-        self._loaded: set[str] = set()  # scripts loaded for run_scripts (queues/pipelined.py)
 
     @property
     def tenant(self) -> str:
@@ -245,7 +244,7 @@ class QueueStore:
         return out
 
     async def _run_scripts(self, calls: Sequence[Call]) -> list[Any]:
-        return await run_scripts(self.redis, self.scripts, calls, self._loaded)
+        return await run_scripts(self.redis, self.scripts, calls)
 
     async def excluded_many(self, request_ids: list[str]) -> list[set[str]]:
         """The agents excluded from each of `request_ids`, in one round trip."""
