@@ -1,0 +1,66 @@
+"""A stored request as the store reads it back: the record (its request and where it is in its
+life), decoded from the request hash, whether the hash came from HGETALL or from a script's
+reply (the scripts of the agent's verbs answer with the record after their change)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .request import Priority, Request, decode_request
+from .states import State
+from .wire import as_bytes, text
+
+_BY_BAND = {p.band: p for p in Priority}
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """A stored request and where it is in its life."""
+
+    request: Request
+    state: State
+    agent: str | None
+    deadline_ms: int | None
+    enqueued_ms: int
+    seq: int
+    score: int
+    messages: int
+    resolution: str | None
+    why: dict[str, Any] | None = None  # the routing explanation of the last offer or assignment
+
+
+def _s(value: bytes | None) -> str | None:
+    return value.decode() if value is not None else None
+
+
+def decode_record(f: dict[str, bytes]) -> RequestRecord:
+    """The record of a request hash (text field names, raw values)."""
+    request = dataclasses.replace(
+        decode_request(f["data"]),
+        queue=f["queue"].decode(),
+        priority=_BY_BAND[int(f["band"])],
+        tier=int(f["tier"]),
+        enqueued_at=int(f["enqueued_ms"]) / 1000,
+    )
+    deadline = f.get("deadline")
+    return RequestRecord(
+        request=request,
+        state=State(f["state"].decode()),
+        agent=_s(f.get("agent")),
+        deadline_ms=int(deadline) if deadline is not None else None,
+        enqueued_ms=int(f["enqueued_ms"]),
+        seq=int(f["seq"]),
+        score=int(f["score"]),
+        messages=int(f["messages"]),
+        resolution=_s(f.get("resolution")),
+        why=json.loads(f["why"]) if f.get("why") else None,
+    )
+
+
+def decode_flat(flat: Sequence[Any]) -> RequestRecord:
+    """The record of a script's `HGETALL` reply: field, value, field, value..."""
+    return decode_record({text(k): as_bytes(v) for k, v in zip(flat[::2], flat[1::2], strict=True)})
