@@ -19,6 +19,7 @@ from redis.asyncio import Connection, ConnectionPool, Redis, UnixDomainSocketCon
 
 from frontdesk.queues.agents import AgentStore
 from frontdesk.queues.customers import CustomerStore
+from frontdesk.queues.events import EventLog
 from frontdesk.queues.keys import Keys
 from frontdesk.queues.request import Channel, Customer, Message, Request
 from frontdesk.queues.scripts import sources
@@ -247,3 +248,28 @@ async def _get(desk: Desk, rid: str) -> RequestRecord:
     record = await desk.store.get(rid)
     assert record is not None
     return record
+
+
+async def test_facts_followed_from_the_event_stream_spare_the_extra_call(
+    desk: Desk, counted: Redis
+) -> None:
+    """What another daemon did reaches this one's cache through the events (when the daemon
+    hands them to `facts.follow`): the verb then needs its one call only."""
+    elsewhere = QueueStore(counted, Keys("trips"))
+    log = EventLog(counted, Keys("trips"))
+    rid = (await elsewhere.enqueue(Request("", Channel.CHAT, "chat", body="x"))).id
+    await elsewhere.offer(rid, "ann", 30, "chat")
+    await elsewhere.reject(rid, "ann")
+    await elsewhere.transfer(rid, "billing")
+    await elsewhere.offer(rid, "bob", 30, "billing")
+    for event in await log.range():
+        desk.store.facts.follow(event)
+    facts = desk.store.facts.get(rid)
+    assert facts is not None and (facts.queue, facts.agent) == ("billing", "bob")
+    status, reply, trips = await desk.call("bob", rid, "reject")
+    assert status == 200 and len(trips) == 1, trips
+    assert reply["queue"] == "billing" and reply["state"] == "waiting"
+    await elsewhere.abandon(rid, "left")
+    for event in await log.range():
+        desk.store.facts.follow(event)
+    assert desk.store.facts.get(rid) is None  # closed: forgotten
