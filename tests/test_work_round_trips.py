@@ -273,3 +273,22 @@ async def test_facts_followed_from_the_event_stream_spare_the_extra_call(
     for event in await log.range():
         desk.store.facts.follow(event)
     assert desk.store.facts.get(rid) is None  # closed: forgotten
+
+
+async def test_accept_after_the_customer_was_merged_shows_the_merged_history(desk: Desk) -> None:
+    """The cache knew the customer unmerged; linked since into another (with its own request),
+    the accept follows the merge and shows what CustomerStore shows, in a few calls more."""
+    first = await desk.customers.identify(Customer(name="Zhao", email="zhao@example.com"))
+    other = await desk.customers.identify(Customer(name="Zhao", phone="+8613800138000"))
+    by_phone = await desk.request(other, "电话")
+    rid = await desk.offered("ann", first, "退款")
+    await desk.customers.link(other, first)
+    status, reply, trips = await desk.call("ann", rid, "accept")
+    assert status == 200 and len(trips) == 4, trips  # + the merge followed, the customer read
+    assert [r["id"] for r in reply["customer_requests"]] == [by_phone]
+    assert reply == await _old_accept_reply(desk, await _get(desk, rid))
+    later = await desk.offered("bob", first, "又来了")  # the merge is known now: two calls
+    status, reply, trips = await desk.call("bob", later, "accept")
+    assert status == 200 and len(trips) == 2, trips
+    assert reply == await _old_accept_reply(desk, await _get(desk, later))
+    assert {r["id"] for r in reply["customer_requests"]} == {by_phone, rid}
