@@ -61,6 +61,40 @@ def decode_record(f: dict[str, bytes]) -> RequestRecord:
     )
 
 
-def decode_flat(flat: Sequence[Any]) -> RequestRecord:
-    """The record of a script's `HGETALL` reply: field, value, field, value..."""
-    return decode_record({text(k): as_bytes(v) for k, v in zip(flat[::2], flat[1::2], strict=True)})
+class RecordReply:
+    """The request hash a script answered with after its change, decoded into the record only
+    when `record` is first asked for: a caller that only acts (the dispatcher, a benchmark)
+    pays for no decoding, the API's reply for one."""
+
+    __slots__ = ("_fields", "_record")
+
+    def __init__(self, flat: Sequence[Any]) -> None:
+        self._fields = {text(k): as_bytes(v) for k, v in zip(flat[::2], flat[1::2], strict=True)}
+        self._record: RequestRecord | None = None
+
+    def field(self, name: str) -> str | None:
+        """One field of the request hash as text (None when absent)."""
+        value = self._fields.get(name)
+        return value.decode() if value is not None else None
+
+    @property
+    def state(self) -> State:
+        return State(self._fields["state"].decode())
+
+    @property
+    def queue(self) -> str:
+        return self._fields["queue"].decode()
+
+    @property
+    def agent(self) -> str | None:
+        return self.field("agent")
+
+    @property
+    def tier(self) -> int:
+        return int(self._fields["tier"])
+
+    @property
+    def record(self) -> RequestRecord:
+        if self._record is None:
+            self._record = decode_record(self._fields)
+        return self._record

@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 from .errors import ErrorCode, NoNextTier, StaleRead, raise_for_code
 from .events import Event, EventType
 from .keys import Keys
-from .record import RequestRecord, decode_flat
+from .record import RecordReply, RequestRecord
 from .request import Message, decode_message, decode_request
 from .scripts import Scripts
 from .states import OPEN_STATES, State
@@ -154,10 +154,10 @@ class WorkOps:
     facts: FactsCache
 
     # -- accept ----------------------------------------------------------------------------------
-    async def accept(self, request_id: str, agent_id: str) -> RequestRecord:
+    async def accept(self, request_id: str, agent_id: str) -> RecordReply:
         """The agent takes the request offered to it; returns the record after (one call)."""
         flat, *_ = await self._accept(request_id, agent_id, None)
-        return self._noted(flat)
+        return self._noted(request_id, flat)
 
     async def accept_full(self, request_id: str, agent_id: str) -> Accepted:
         """accept, answering all the agent's screen shows: one script call, and one pipelined
@@ -166,7 +166,7 @@ class WorkOps:
         facts = self.facts.get(request_id)
         customer = facts.customer if facts is not None else None
         flat, thread, known, newest, merged = await self._accept(request_id, agent_id, customer)
-        record = self._noted(flat)
+        record = self._noted(request_id, flat).record
         messages = [decode_message(as_bytes(m)) for m in thread]
         true = record.request.customer.id or ""
         if not true:
@@ -250,7 +250,7 @@ class WorkOps:
     # -- reject, complete ------------------------------------------------------------------------
     async def reject(
         self, request_id: str, agent_id: str, reason: str = "", holder_only: bool = False
-    ) -> RequestRecord:
+    ) -> RecordReply:
         """The agent turns the offer down: the request waits again, with its age kept.
         `holder_only` (an agent's own token): refused unless the agent holds the request."""
         k = self.keys
@@ -263,7 +263,9 @@ class WorkOps:
                  "1" if holder_only else "0"],
             )  # fmt: skip
 
-        return self._noted(await self._with_facts(request_id, call, f"agent {agent_id}"))
+        return self._noted(
+            request_id, await self._with_facts(request_id, call, f"agent {agent_id}")
+        )
 
     async def complete(
         self,
@@ -272,7 +274,7 @@ class WorkOps:
         resolution: str = "",
         wrap_up_s: float = 0,
         holder_only: bool = False,
-    ) -> RequestRecord:
+    ) -> RecordReply:
         """The agent finished; with `wrap_up_s` it takes no new work for that long. Returns the
         closed record. `holder_only` as for reject."""
         k = self.keys
@@ -283,12 +285,12 @@ class WorkOps:
              self.settings.record_ttl_s * 1000, "1" if holder_only else "0"],
         )  # fmt: skip
         raise_for_code(result, request_id, f"agent {agent_id}")
-        return self._noted(result)
+        return self._noted(request_id, result)
 
     # -- moves -----------------------------------------------------------------------------------
     async def transfer(
         self, request_id: str, to_queue: str | None, reason: str = "", holder: str | None = None
-    ) -> RequestRecord:
+    ) -> RecordReply:
         """Move an open request to another queue (None: back to its own), keeping its age.
         `holder` (an agent's own token): refused unless that agent holds the request."""
         return await self._move(
@@ -297,8 +299,8 @@ class WorkOps:
 
     async def escalate(self, request_id: str, to_queue: str, note: str = "") -> int:
         """Raise an open request one tier, into that tier's queue; returns the new tier."""
-        record = await self.escalate_to(request_id, lambda _queue: to_queue, note)
-        return record.request.tier
+        reply = await self.escalate_to(request_id, lambda _queue: to_queue, note)
+        return reply.tier
 
     async def escalate_to(
         self,
@@ -306,7 +308,7 @@ class WorkOps:
         next_queue: Callable[[str], str | None],
         note: str = "",
         holder: str | None = None,
-    ) -> RequestRecord:
+    ) -> RecordReply:
         """Raise an open request one tier into `next_queue(its queue)`; raises NoNextTier when
         that is None. Returns the record after (its tier the new one)."""
         return await self._move(
@@ -321,7 +323,7 @@ class WorkOps:
         holder: str | None,
         text_arg: str,
         *more: Any,
-    ) -> RequestRecord:
+    ) -> RecordReply:
         k = self.keys
         script = getattr(self.scripts, verb)
 
@@ -339,7 +341,7 @@ class WorkOps:
                  holder or ""],
             )  # fmt: skip
 
-        return self._noted(await self._with_facts(request_id, call))
+        return self._noted(request_id, await self._with_facts(request_id, call))
 
     # -- the facts -------------------------------------------------------------------------------
     async def _with_facts(
@@ -360,7 +362,10 @@ class WorkOps:
             self.facts.put(request_id, queue, agent)
         raise StaleRead(ErrorCode.STALE, request_id, detail)
 
-    def _noted(self, flat: Sequence[Any]) -> RequestRecord:
-        record = decode_flat(flat)
-        self.facts.note(record)
-        return record
+    def _noted(self, request_id: str, flat: Sequence[Any]) -> RecordReply:
+        reply = RecordReply(flat)
+        if reply.state in OPEN_STATES:
+            self.facts.put(request_id, reply.queue, reply.agent or "")
+        else:
+            self.facts.drop(request_id)
+        return reply

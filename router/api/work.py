@@ -116,18 +116,20 @@ async def perform(
             return full_request(await store.accept_full(request_id, agent))
         if action == "reject":
             reason = text(body, "reason", required=False)
-            record = await store.reject(request_id, agent, reason, holder_only=own)
+            record = (await store.reject(request_id, agent, reason, holder_only=own)).record
         elif action == "complete":
             wrap = number(body, "wrap_up_s", 0, MAX_WRAP_UP_S, 0)
             resolution = text(body, "resolution", False, 200)
-            record = await store.complete(request_id, agent, resolution, wrap, holder_only=own)
+            done = await store.complete(request_id, agent, resolution, wrap, holder_only=own)
+            record = done.record
         elif action == "transfer":
             record = await _transfer(app, request_id, body, agent if own else None)
         else:
             note = text(body, "note", required=False)
-            record = await store.escalate_to(
+            raised = await store.escalate_to(
                 request_id, lambda queue: _next_tier(app, queue), note, agent if own else None
             )
+            record = raised.record
     except NoNextTier as exc:
         raise ApiError(409, "no_escalation", f"queue {exc.queue!r} has no escalate_to") from None
     except QueueError as exc:
@@ -172,9 +174,9 @@ async def _transfer(
     if body.get("to_agent") is not None:
         colleague = text(body, "to_agent", max_len=64)
         back = await store.transfer(request_id, None, reason, holder)
-        await store.assign(request_id, colleague, back.request.queue, {"transfer": reason})
+        await store.assign(request_id, colleague, back.queue, {"transfer": reason})
         return await _record(app, request_id)
     queue = text(body, "queue", max_len=64)
     if queue not in app[SETTINGS]().queues:
         raise invalid("queue", f"no queue {queue!r}")
-    return await store.transfer(request_id, queue, reason, holder)
+    return (await store.transfer(request_id, queue, reason, holder)).record
