@@ -61,6 +61,7 @@ class ErrorCode(IntEnum):
     CAPACITY_BELOW_LOAD = -12
     DUPLICATE_ID = -13
     AGENT_HEARD = -14  # the agent was heard (or given work) within the grace: not vanished
+    NOT_YOUR_REQUEST = -15  # an agent's own token acts only on the requests it holds
 
 
 class RequestNotFound(QueueError):
@@ -77,6 +78,18 @@ class AgentRefused(QueueError):
 
 class NotYourOffer(QueueError):
     """The agent does not hold this request."""
+
+
+class NotYourRequest(QueueError):
+    """An agent's own token acted on a request that agent does not hold."""
+
+
+class NoNextTier(FrontdeskError):
+    """The request's queue has no next tier to escalate into (`queue` names it)."""
+
+    def __init__(self, queue: str) -> None:
+        super().__init__(f"queue {queue!r} has no escalate_to")
+        self.queue = queue
 
 
 class TopTier(QueueError):
@@ -102,6 +115,7 @@ _LEAVES: dict[ErrorCode, type[QueueError]] = {
     ErrorCode.AGENT_EXCLUDED: AgentRefused,
     ErrorCode.CAPACITY_BELOW_LOAD: AgentRefused,
     ErrorCode.NOT_YOUR_OFFER: NotYourOffer,
+    ErrorCode.NOT_YOUR_REQUEST: NotYourRequest,
     ErrorCode.TOP_TIER: TopTier,
     ErrorCode.STALE: StaleRead,
     ErrorCode.DUPLICATE_ID: WrongState,

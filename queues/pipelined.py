@@ -10,11 +10,11 @@ from typing import Any
 from redis.asyncio import Redis
 
 from .keys import Keys
+from .record import ROW_FIELDS
 from .scripts import Scripts
 from .wire import texts
 
 Call = tuple[str, list[str], list[Any]]  # a script's verb, its keys, its arguments
-ROW_FIELDS = ("data", "queue", "band", "tier", "enqueued_ms", "state", "seq", "score", "messages")
 
 
 async def run_scripts(redis: Redis, scripts: Scripts, calls: Sequence[Call]) -> list[Any]:

@@ -13,14 +13,15 @@ from redis.asyncio import Redis
 from .errors import ErrorCode, QueueError, StaleRead, raise_for_code
 from .ids import IdBlock
 from .keys import Keys
-from .pipelined import ROW_FIELDS, Call, read_rows, run_scripts
-from .request import Message, Priority, Request, decode_message, decode_request, encode
+from .pipelined import Call, read_rows, run_scripts
+from .record import RequestRecord as RequestRecord  # where every caller imports it from
+from .record import decode_record, decode_row
+from .request import Message, Request, decode_message, encode
 from .scripts import Scripts
-from .states import State
 from .topology import server_time_ms, wait_for_replicas
 from .wire import as_bytes, fields, text, texts
+from .work import FactsCache, WorkOps
 
-_BY_BAND = {p.band: p for p in Priority}
 _STALE_RETRIES = 5
 ID_BLOCK = 100
 
@@ -60,77 +61,10 @@ class Enqueued:
     stale: bool = False  # a conversation claim changed since it was read: nothing was written
 
 
-@dataclass(frozen=True, slots=True)
-class RequestRecord:
-    """A stored request and where it is in its life."""
+class QueueStore(WorkOps):
+    """Requests in Redis for one tenant (the agent's verbs are WorkOps's, queues/work.py)."""
 
-    request: Request
-    state: State
-    agent: str | None
-    deadline_ms: int | None
-    enqueued_ms: int
-    seq: int
-    score: int
-    messages: int
-    resolution: str | None
-    why: dict[str, Any] | None = None  # the routing explanation of the last offer or assignment
-
-
-def _s(value: bytes | None) -> str | None:
-    return value.decode() if value is not None else None
-
-
-def _record(f: dict[str, bytes]) -> RequestRecord:
-    request = dataclasses.replace(
-        decode_request(f["data"]),
-        queue=f["queue"].decode(),
-        priority=_BY_BAND[int(f["band"])],
-        tier=int(f["tier"]),
-        enqueued_at=int(f["enqueued_ms"]) / 1000,
-    )
-    deadline = f.get("deadline")
-    return RequestRecord(
-        request=request,
-        state=State(f["state"].decode()),
-        agent=_s(f.get("agent")),
-        deadline_ms=int(deadline) if deadline is not None else None,
-        enqueued_ms=int(f["enqueued_ms"]),
-        seq=int(f["seq"]),
-        score=int(f["score"]),
-        messages=int(f["messages"]),
-        resolution=_s(f.get("resolution")),
-        why=json.loads(f["why"]) if f.get("why") else None,
-    )
-
-
-def _row(values: Sequence[bytes | None]) -> RequestRecord | None:
-    """A record from the ROW_FIELDS a decision round needs (no holder, deadline nor history:
-    a waiting request has none of them); None when the request is gone."""
-    if values[0] is None or values[5] is None:
-        return None
-    f = dict(zip(ROW_FIELDS, values, strict=True))
-    request = dataclasses.replace(
-        decode_request(as_bytes(f["data"])),
-        queue=text(f["queue"] or b""),
-        priority=_BY_BAND[int(f["band"] or 0)],
-        tier=int(f["tier"] or 1),
-        enqueued_at=int(f["enqueued_ms"] or 0) / 1000,
-    )
-    return RequestRecord(
-        request=request,
-        state=State(text(f["state"] or b"")),
-        agent=None,
-        deadline_ms=None,
-        enqueued_ms=int(f["enqueued_ms"] or 0),
-        seq=int(f["seq"] or 0),
-        score=int(f["score"] or 0),
-        messages=int(f["messages"] or 0),
-        resolution=None,
-    )
-
-
-class QueueStore:
-    """Requests in Redis for one tenant."""
+    settings: StoreSettings
 
     def __init__(self, redis: Redis, keys: Keys, settings: StoreSettings | None = None) -> None:
         self.redis = redis
@@ -138,6 +72,7 @@ class QueueStore:
         self.settings = settings or StoreSettings()
         self.scripts = Scripts(redis)
         self.request_ids = IdBlock(redis, keys.request_ids, "FD-", ID_BLOCK)
+        self.facts = FactsCache()  # where requests are, so that a verb needs no read first
 
     @property
     def tenant(self) -> str:
@@ -193,6 +128,8 @@ class QueueStore:
         )
         raise_for_code(result, request.id)
         rid, outcome = result
+        if int(outcome) == 1:
+            self.facts.put(request.id, request.queue, "", customer or "")
         return Enqueued(text(rid), int(outcome) == 1, stale=int(outcome) == 2)
 
     async def append_message(
@@ -222,7 +159,11 @@ class QueueStore:
     # -- reading ---------------------------------------------------------------------------------
     async def get(self, request_id: str) -> RequestRecord | None:
         raw = await self.redis.hgetall(self.keys.request(request_id))
-        return _record(fields(raw)) if raw else None
+        if not raw:
+            return None
+        record = decode_record(fields(raw))
+        self.facts.note(record)
+        return record
 
     async def get_many(self, request_ids: list[str]) -> list[RequestRecord | None]:
         """The records of `request_ids` in one round trip (None where a request is gone)."""
@@ -230,7 +171,11 @@ class QueueStore:
             for request_id in request_ids:
                 pipe.hgetall(self.keys.request(request_id))
             replies = await pipe.execute()
-        return [_record(fields(raw)) if raw else None for raw in replies]
+        records = [decode_record(fields(raw)) if raw else None for raw in replies]
+        for record in records:
+            if record is not None:
+                self.facts.note(record)
+        return records
 
     async def rows(
         self, request_ids: Sequence[str]
@@ -239,7 +184,7 @@ class QueueStore:
         HMGET, and the agents excluded from it) in one round trip; None where it is gone."""
         out: list[tuple[RequestRecord, frozenset[str]] | None] = []
         for values, excluded in await read_rows(self.redis, self.keys, request_ids):
-            record = _row(values)
+            record = decode_row(values)
             out.append(None if record is None else (record, excluded))
         return out
 
@@ -354,6 +299,7 @@ class QueueStore:
         queue = queue or (await self._where(request_id))[0]
         result = await self._take_call(verb, request_id, agent_id, queue, why, *extra)
         raise_for_code(result, request_id, f"agent {agent_id}")
+        self.facts.put(request_id, queue, agent_id)
         return result
 
     async def _take_call(
@@ -386,6 +332,7 @@ class QueueStore:
             except QueueError as exc:
                 out.append(exc)
                 continue
+            self.facts.put(m.request_id, m.queue, m.agent_id)
             out.append(None)
         return out
 
@@ -404,14 +351,6 @@ class QueueStore:
              json.dumps(why) if why else "", *force],
         )  # fmt: skip
 
-    async def accept(self, request_id: str, agent_id: str) -> None:
-        k = self.keys
-        result = await self.scripts.accept(
-            [k.request(request_id), k.offers, k.agent(agent_id), k.events],
-            [request_id, agent_id, self.settings.stream_maxlen],
-        )
-        raise_for_code(result, request_id, f"agent {agent_id}")
-
     def _give_back_keys(self, request_id: str, agent_id: str, queue: str) -> list[str]:
         k = self.keys
         return [
@@ -423,18 +362,6 @@ class QueueStore:
             k.excluded(request_id),
             k.events,
         ]
-
-    async def reject(self, request_id: str, agent_id: str, reason: str = "") -> None:
-        """The agent turns the offer down: the request waits again, with its age kept."""
-
-        async def attempt() -> Any:
-            queue, _ = await self._where(request_id)
-            return await self.scripts.reject(
-                self._give_back_keys(request_id, agent_id, queue),
-                [request_id, agent_id, queue, reason, self.settings.stream_maxlen],
-            )
-
-        await self._retrying(attempt, request_id, f"agent {agent_id}")
 
     async def expire_overdue(self, limit: int = 100) -> list[tuple[str, str]]:
         """Take back every offer past its deadline; returns (request, agent) pairs expired.
@@ -471,19 +398,6 @@ class QueueStore:
         return expired
 
     # -- endings and moves -----------------------------------------------------------------------
-    async def complete(
-        self, request_id: str, agent_id: str, resolution: str = "", wrap_up_s: float = 0
-    ) -> None:
-        """The agent finished; with `wrap_up_s` it takes no new work for that long."""
-        k = self.keys
-        result = await self.scripts.complete(
-            [k.request(request_id), k.agent(agent_id), k.holds(agent_id), k.events,
-             k.messages(request_id), k.excluded(request_id)],
-            [request_id, agent_id, resolution, self.settings.stream_maxlen, int(wrap_up_s * 1000),
-             self.settings.record_ttl_s * 1000],
-        )  # fmt: skip
-        raise_for_code(result, request_id, f"agent {agent_id}")
-
     async def abandon(self, request_id: str, reason: str = "") -> None:
         """End an open request unhandled (customer left, cancelled, timed out)."""
 
@@ -511,43 +425,7 @@ class QueueStore:
             )
 
         await self._retrying(attempt, request_id)
-
-    async def transfer(self, request_id: str, to_queue: str, reason: str = "") -> None:
-        """Move an open request to another queue, keeping its age."""
-        await self._move("transfer", request_id, to_queue, reason)
-
-    async def escalate(self, request_id: str, to_queue: str, note: str = "") -> int:
-        """Raise an open request one tier, into that tier's queue; returns the new tier."""
-        return await self._move("escalate", request_id, to_queue, note, self.settings.max_tier)
-
-    async def _move(self, verb: str, request_id: str, to_queue: str, *extra: Any) -> int:
-        k = self.keys
-        script = getattr(self.scripts, verb)
-
-        async def attempt() -> Any:
-            queue, agent = await self._where(request_id)
-            return await script(
-                [
-                    k.request(request_id),
-                    k.queue(queue),
-                    k.queue(to_queue),
-                    *self._holder_keys(agent),
-                    k.offers,
-                    k.events,
-                    k.queues,
-                ],
-                [
-                    request_id,
-                    agent,
-                    queue,
-                    to_queue,
-                    extra[0],
-                    self.settings.stream_maxlen,
-                    *extra[1:],
-                ],
-            )
-
-        return int(await self._retrying(attempt, request_id))
+        self.facts.drop(request_id)
 
     def _holder_keys(self, agent: str) -> tuple[str, str]:
         k = self.keys

@@ -6,13 +6,17 @@
 
   ARGV[1] request id   ARGV[2] agent id   ARGV[3] resolution code   ARGV[4] stream max length
   ARGV[5] wrap-up in ms (0: none)   ARGV[6] how long the closed request is kept, ms (0: always)
+  ARGV[7] '1' when only the request's holder may complete it (an agent's own token)
 
-  Returns 1, or -1 no such request, -2 not assigned, -6 assigned to someone else.
+  Returns the record after the change (HGETALL); or -1 no such request, -15 not held by the
+  agent (with ARGV[7]), -2 not assigned, -6 assigned to someone else.
 ]]
 --- @include "common"
+--- @include "facts"
 
+local held = check_required(KEYS[1], ARGV[2], ARGV[7] or '0')
+if type(held) == 'number' then return held end
 local r = redis.call('HMGET', KEYS[1], 'state', 'agent', 'queue', 'channel')
-if not r[1] then return -1 end
 if r[1] ~= 'assigned' then return -2 end
 if r[2] ~= ARGV[2] then return -6 end
 release(KEYS[2], KEYS[3], ARGV[1], r[4])
@@ -25,4 +29,4 @@ redis.call('HSET', KEYS[1], 'state', 'completed', 'resolution', ARGV[3],
 keep_for(ARGV[6], KEYS[1], KEYS[5], KEYS[6])
 emit(KEYS[4], ARGV[4], 'completed', ARGV[1], ARGV[2], r[3],
   {'resolution', ARGV[3], 'wrap_up_ms', ARGV[5] or '0'})
-return 1
+return redis.call('HGETALL', KEYS[1])

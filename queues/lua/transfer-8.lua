@@ -7,17 +7,22 @@
 
   ARGV[1] request id   ARGV[2] current holder ('' if none)   ARGV[3] current queue name
   ARGV[4] target queue name   ARGV[5] reason   ARGV[6] stream max length
+  ARGV[7] the holder required (an agent's own token; '' for any)
+  ARGV[2] and ARGV[3] are what the caller last saw (a cache; '' queue when it knows nothing).
 
-  Returns 1, or -1 no such request, -2 completed or abandoned, -9 queue or holder moved.
+  Returns the record after the change (HGETALL); or -1 no such request, -15 not held by the
+  required agent, -2 completed or abandoned, or {-9, queue, holder} when ARGV[2..3] are not
+  the request's: nothing changed, call again with those (and a target that follows from them).
 ]]
 --- @include "common"
 --- @include "holder"
 --- @include "move"
+--- @include "facts"
 
-local state, channel = check_holder(KEYS[1], ARGV[3], ARGV[2])
-if type(state) == 'number' then return state end
+local state, channel = check_move(KEYS[1], ARGV[3], ARGV[2], ARGV[7] or '')
+if type(state) ~= 'string' then return state end
 move(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[8], ARGV[1], state, channel,
   ARGV[4])
 emit(KEYS[7], ARGV[6], 'transferred', ARGV[1], ARGV[2], ARGV[4],
   {'from', ARGV[3], 'reason', ARGV[5]})
-return 1
+return redis.call('HGETALL', KEYS[1])

@@ -9,7 +9,9 @@ from aiohttp import web
 
 from frontdesk.queues.errors import (
     AgentRefused,
+    NoNextTier,
     NotYourOffer,
+    NotYourRequest,
     QueueError,
     RequestNotFound,
     TopTier,
@@ -17,7 +19,8 @@ from frontdesk.queues.errors import (
 )
 from frontdesk.queues.request import Message
 from frontdesk.queues.store import RequestRecord
-from frontdesk.router.api.keys import FRONT, SETTINGS, STORE
+from frontdesk.queues.work import Accepted
+from frontdesk.router.api.keys import SETTINGS, STORE
 from frontdesk.router.http.auth import ApiToken, Scope, principal
 from frontdesk.router.http.body import json_body, number, text
 from frontdesk.router.http.errors import ApiError, invalid
@@ -31,6 +34,7 @@ def refusal(exc: QueueError) -> ApiError:
     status = {
         RequestNotFound: 404,
         NotYourOffer: 403,
+        NotYourRequest: 403,
         WrongState: 409,
         AgentRefused: 409,
         TopTier: 409,
@@ -55,14 +59,12 @@ async def _record(app: web.Application, request_id: str) -> RequestRecord:
     return record
 
 
-async def full_request(app: web.Application, record: RequestRecord) -> dict[str, Any]:
+def full_request(accepted: Accepted) -> dict[str, Any]:
     """What an agent needs on accepting: the request, its thread, the customer, and the
-    customer's other requests, open ones first."""
-    messages = await app[STORE].messages(record.request.id)
-    customer_id = record.request.customer.id
-    customer = await app[FRONT].customers.get(customer_id) if customer_id else None
-    history = await app[FRONT].customers.requests(customer_id) if customer_id else []
+    customer's other requests, open ones first (all of it from the accept itself)."""
+    record = accepted.record
     described = describe(record)
+    addresses = accepted.addresses
     return described | {
         "body": record.request.body,
         "thread": [
@@ -72,14 +74,12 @@ async def full_request(app: web.Application, record: RequestRecord) -> dict[str,
                 "received_at": m.received_at,
                 "attachments": [attachment_view(record.request.id, a) for a in m.attachments],
             }
-            for m in messages
+            for m in accepted.thread
         ],
         "customer": described["customer"]
-        | ({"addresses": sorted(customer.addresses)} if customer else {}),
+        | ({"addresses": sorted(addresses)} if addresses is not None else {}),
         "customer_requests": [
-            {"id": r.request.id, "state": r.state.value, "subject": r.request.subject}
-            for r in history
-            if r.request.id != record.request.id
+            {"id": p.id, "state": p.state.value, "subject": p.subject} for p in accepted.history
         ],
     }
 
@@ -97,58 +97,86 @@ async def work(request: web.Request) -> web.Response:
     return web.json_response(result)
 
 
+VERBS = {"accept", "reject", "complete", "transfer", "escalate"}
+
+
 async def perform(
     app: web.Application, token: ApiToken, action: str, request_id: str, body: dict[str, Any]
 ) -> dict[str, Any]:
-    """One action on a request for the acting agent (the REST API and the agent WebSocket)."""
-    record = await _record(app, request_id)
+    """One action on a request for the acting agent (the REST API and the agent WebSocket).
+    The verbs read nothing first and nothing after: each script answers with the record (an
+    agent's own token asks it to refuse a request the agent does not hold)."""
+    if action not in VERBS:
+        return await _other(app, token, action, request_id, body)
     store = app[STORE]
     agent = acting_agent(token, body)
-    if action != "accept" and record.agent != agent and token.scope is Scope.AGENT:
-        raise ApiError(403, "not_your_request", f"request {request_id} is not held by {agent}")
+    own = token.scope is Scope.AGENT
     try:
         if action == "accept":
-            await store.accept(request_id, agent)
-        elif action == "reject":
-            await store.reject(request_id, agent, text(body, "reason", required=False))
-        elif action == "messages":
-            if record.agent != agent:
-                raise ApiError(403, "not_your_request", f"{agent} does not hold {request_id}")
-            reply = Message(text(body, "text", max_len=20000), "agent")
-            await store.append_message(request_id, reply)
+            return full_request(await store.accept_full(request_id, agent))
+        if action == "reject":
+            reason = text(body, "reason", required=False)
+            record = (await store.reject(request_id, agent, reason, holder_only=own)).record
         elif action == "complete":
             wrap = number(body, "wrap_up_s", 0, MAX_WRAP_UP_S, 0)
-            await store.complete(request_id, agent, text(body, "resolution", False, 200), wrap)
+            resolution = text(body, "resolution", False, 200)
+            done = await store.complete(request_id, agent, resolution, wrap, holder_only=own)
+            record = done.record
         elif action == "transfer":
-            await _transfer(app, record, body)
-        elif action == "escalate":
-            target = _next_tier(app, record)
-            await store.escalate(request_id, target, text(body, "note", required=False))
+            record = await _transfer(app, request_id, body, agent if own else None)
         else:
-            raise ApiError(404, "not_found", f"no action {action!r}")
+            note = text(body, "note", required=False)
+            raised = await store.escalate_to(
+                request_id, lambda queue: _next_tier(app, queue), note, agent if own else None
+            )
+            record = raised.record
+    except NoNextTier as exc:
+        raise ApiError(409, "no_escalation", f"queue {exc.queue!r} has no escalate_to") from None
     except QueueError as exc:
         raise refusal(exc) from None
-    updated = await _record(app, request_id)
-    return await full_request(app, updated) if action == "accept" else describe(updated)
+    return describe(record)
 
 
-def _next_tier(app: web.Application, record: RequestRecord) -> str:
-    queue = app[SETTINGS]().queues.get(record.request.queue)
-    if queue is None or not queue.escalate_to:
-        raise ApiError(409, "no_escalation", f"queue {record.request.queue!r} has no escalate_to")
-    return queue.escalate_to
+async def _other(
+    app: web.Application, token: ApiToken, action: str, request_id: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """The agent's reply (`messages`), or an action that does not exist."""
+    record = await _record(app, request_id)
+    agent = acting_agent(token, body)
+    if record.agent != agent and token.scope is Scope.AGENT:
+        raise ApiError(403, "not_your_request", f"request {request_id} is not held by {agent}")
+    if action != "messages":
+        raise ApiError(404, "not_found", f"no action {action!r}")
+    if record.agent != agent:
+        raise ApiError(403, "not_your_request", f"{agent} does not hold {request_id}")
+    reply = Message(text(body, "text", max_len=20000), "agent")
+    try:
+        await app[STORE].append_message(request_id, reply)
+    except QueueError as exc:
+        raise refusal(exc) from None
+    return describe(await _record(app, request_id))
 
 
-async def _transfer(app: web.Application, record: RequestRecord, body: dict[str, Any]) -> None:
+def _next_tier(app: web.Application, queue: str) -> str | None:
+    """The queue the next tier of `queue` waits in (None: it has none)."""
+    found = app[SETTINGS]().queues.get(queue)
+    return found.escalate_to if found is not None and found.escalate_to else None
+
+
+async def _transfer(
+    app: web.Application, request_id: str, body: dict[str, Any], holder: str | None
+) -> RequestRecord:
     """To another queue (`queue`), or to a named colleague (`to_agent`): the request goes back to
-    its queue with its age kept, then straight to that agent, who must be available with room."""
+    its queue with its age kept, then straight to that agent, who must be available with room.
+    `holder`: the agent that must hold it (an agent's own token)."""
     reason = text(body, "reason", required=False)
+    store = app[STORE]
     if body.get("to_agent") is not None:
         colleague = text(body, "to_agent", max_len=64)
-        await app[STORE].transfer(record.request.id, record.request.queue, reason)
-        await app[STORE].assign(record.request.id, colleague, why={"transfer": reason})
-        return
+        back = await store.transfer(request_id, None, reason, holder)
+        await store.assign(request_id, colleague, back.queue, {"transfer": reason})
+        return await _record(app, request_id)
     queue = text(body, "queue", max_len=64)
     if queue not in app[SETTINGS]().queues:
         raise invalid("queue", f"no queue {queue!r}")
-    await app[STORE].transfer(record.request.id, queue, reason)
+    return (await store.transfer(request_id, queue, reason, holder)).record
