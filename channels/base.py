@@ -86,9 +86,17 @@ class ChannelContext(Protocol):
         """The name the customer is shown for an agent (the id when the config has none)."""
         ...
 
-    def subscribe(self, listener: Callable[[Event], None]) -> Callable[[], None]:
-        """Hear every event as the daemon's one follower of the stream reads it; returns the
-        unsubscribe."""
+    def subscribe(
+        self,
+        listener: Callable[[Event], None],
+        *,
+        request: str | None = None,
+        agent: str | None = None,
+        queue: str | None = None,
+    ) -> Callable[[], None]:
+        """Hear the events of one request, one agent or one queue (every event when none is
+        named: for the few that need them all) as the daemon's one follower of the stream reads
+        them; returns the unsubscribe."""
         ...
 
 
