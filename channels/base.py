@@ -78,8 +78,10 @@ class ChannelContext(Protocol):
         """Constant-time check of a customer's token."""
         ...
 
-    async def standing(self, record: RequestRecord) -> dict[str, Any]:
-        """`position` and `estimated_wait_s` of a request (None when it is not waiting)."""
+    async def standing(self, record: RequestRecord, *, shared: bool = False) -> dict[str, Any]:
+        """`position` and `estimated_wait_s` of a request (None when it is not waiting), read
+        now; `shared`: from its queue's board, read once per change of the queue for every
+        socket that shows a position there (pushes driven by the event stream)."""
         ...
 
     def agent_name(self, agent_id: str) -> str:

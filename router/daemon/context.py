@@ -46,8 +46,8 @@ class DaemonContext:
     def check_status_token(self, subject: str, token: str) -> bool:
         return self.front.check_status_token(subject, token)
 
-    async def standing(self, record: RequestRecord) -> dict[str, Any]:
-        return await self._standing(record)
+    async def standing(self, record: RequestRecord, *, shared: bool = False) -> dict[str, Any]:
+        return await self._standing(record, shared=shared)
 
     def agent_name(self, agent_id: str) -> str:
         return next((a.name for a in self._agents() if a.id == agent_id), agent_id)

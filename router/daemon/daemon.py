@@ -136,6 +136,7 @@ class Daemon:
         )
         await self.outbox.prepare()  # before intake: from now on every event is kept for each sink
         self.standing = Standing(self.store, self.agents, self.dispatcher.throughput, self._groups)
+        self.fanout.subscribe(self.standing.heard)  # which queues' boards are out of date
         context = DaemonContext(
             self.front, self.standing, lambda: self.settings.agents, self.fanout
         )
