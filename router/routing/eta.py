@@ -127,13 +127,14 @@ class Standing:
         board = self.boards.get(queue)
         if board is None:
             board = self.boards[queue] = Board()
-        asked = board.asked[request_id] = time.monotonic()
+        board.asked[request_id] = time.monotonic()
         if request_id not in board.ranks or self._stale(queue, board):
-            for _ in range(3):  # joined a read already under way: the next one has it
+            needed = self._changes.get(queue, 0) + self._agent_changes
+            for _ in range(3):  # a read already under way may not have it: the next one has
                 if board.reading is None:
                     board.reading = asyncio.ensure_future(self._read(queue, board))
                 await asyncio.shield(board.reading)
-                if request_id in board.ranks and board.read_at >= asked:
+                if request_id in board.ranks and board.changes >= needed:
                     break
         position = board.ranks.get(request_id)
         if position is None:
