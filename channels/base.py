@@ -85,17 +85,27 @@ class ChannelContext(Protocol):
         """Constant-time check of a customer's token."""
         ...
 
-    async def standing(self, record: RequestRecord) -> dict[str, Any]:
-        """`position` and `estimated_wait_s` of a request (None when it is not waiting)."""
+    async def standing(self, record: RequestRecord, *, shared: bool = False) -> dict[str, Any]:
+        """`position` and `estimated_wait_s` of a request (None when it is not waiting), read
+        now; `shared`: from its queue's board, read once per change of the queue for every
+        socket that shows a position there (pushes driven by the event stream)."""
         ...
 
     def agent_name(self, agent_id: str) -> str:
         """The name the customer is shown for an agent (the id when the config has none)."""
         ...
 
-    def subscribe(self, listener: Callable[[Event], None]) -> Callable[[], None]:
-        """Hear every event as the daemon's one follower of the stream reads it; returns the
-        unsubscribe."""
+    def subscribe(
+        self,
+        listener: Callable[[Event], None],
+        *,
+        request: str | None = None,
+        agent: str | None = None,
+        queue: str | None = None,
+    ) -> Callable[[], None]:
+        """Hear the events of one request, one agent or one queue (every event when none is
+        named: for the few that need them all) as the daemon's one follower of the stream reads
+        them; returns the unsubscribe."""
         ...
 
 

@@ -222,6 +222,17 @@ class QueueStore(WorkOps):
         rank = await self.redis.zrank(self.keys.queue(queue), request_id)
         return rank + 1 if isinstance(rank, int) else None
 
+    async def positions(self, queue: str, request_ids: Sequence[str]) -> list[int | None]:
+        """`position` of each of `request_ids` in `queue`, in one pipelined round trip."""
+        if not request_ids:
+            return []
+        key = self.keys.queue(queue)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for request_id in request_ids:
+                pipe.zrank(key, request_id)
+            ranks: list[Any] = await pipe.execute()
+        return [r + 1 if isinstance(r, int) else None for r in ranks]
+
     async def next_deadline_ms(self) -> int | None:
         """The earliest deadline among open offers."""
         first = await self.redis.zrange(self.keys.offers, 0, 0, withscores=True)

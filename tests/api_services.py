@@ -15,7 +15,6 @@ from frontdesk.channels.form_config import form_site_origin
 from frontdesk.channels.registry import MODULES
 from frontdesk.queues.agents import AgentStore
 from frontdesk.queues.customers import CustomerStore
-from frontdesk.queues.events import Event
 from frontdesk.queues.store import QueueStore
 from frontdesk.router.api.app import create_app
 from frontdesk.router.api.services import Services
@@ -26,6 +25,7 @@ from frontdesk.router.intake.front import Front
 from frontdesk.router.outbound.outbox import OutboxEngine
 from frontdesk.router.outbound.sinks import DeliveryContext
 from frontdesk.router.routing.eta import Standing, Throughput
+from frontdesk.router.routing.fanout import Fanout
 from frontdesk.router.routing.presence import PresenceWatch
 
 
@@ -55,9 +55,9 @@ async def services(
         return found.routing.groups if found is not None else ()
 
     standing = Standing(store, agents, Throughput(), groups)
-    listeners: set[Callable[[Event], None]] = set()
+    fanout = Fanout()
     if channels is None:
-        context = DaemonContext(front, standing, lambda: current().agents, listeners)
+        context = DaemonContext(front, standing, lambda: current().agents, fanout)
         channels = [MODULES[n].create(c, context) for n, c in current().channels.items()]
 
     async def check_memory() -> Any:
@@ -74,7 +74,7 @@ async def services(
         outbox=outbox or OutboxEngine(redis, store.keys, [], DeliveryContext(store, agents)),
         metrics=metrics,
         check_memory=check_memory,
-        listeners=listeners,
+        fanout=fanout,
         channels=channels,
         site_origin=lambda origin: form_site_origin(current().channels, origin),
     )

@@ -13,8 +13,8 @@ conversation's token (an HMAC by the Front's secret over the conversation id) ad
 A conversation is one request: the first message opens it through the Front (the rules pick the
 queue), follow-ups join it by the thread key `chat:<conversation>`, and the customer is told its
 queue position, the agent who took it, the agent's messages, and when it closed. Pushes are
-driven by the daemon's event stream (its `listeners`), with a slow timer for the wait
-estimate.
+driven by the daemon's event stream (its `Fanout`: each socket by its request and queue), with a
+slow timer for the wait estimate.
 """
 
 from __future__ import annotations
@@ -97,7 +97,8 @@ class ChatChannel:
             await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
 
     def notify(self, event: Event) -> None:
-        """Wake the sockets an event may concern (the daemon's event stream tells us)."""
+        """Wake the waiting sockets on an agent event (the daemon's event stream tells us; each
+        socket hears its own request's and queue's events by its own subscriptions)."""
         self.watchers.notify(event)
 
     # -- the WebSocket ----------------------------------------------------------------------------

@@ -1,13 +1,16 @@
-"""Keeping a customer's WebSocket up to date: which sockets watch which request and queue, what
-an event of the daemon's stream wakes (its request's sockets at once, its queue's soon), the
-frames that bring a socket up to date (queue position and wait, the agent who took it, agent and
-system messages, closed), and the loop that pushes them until the conversation closes."""
+"""Keeping a customer's WebSocket up to date: which sockets watch which request and queue (each
+subscribed to the daemon's event fan-out by its request and by its queue), what an event wakes
+(its request's sockets at once, its queue's soon), the frames that bring a socket up to date
+(queue position and wait, the agent who took it, agent and system messages, closed), and the
+loop that pushes them until the conversation closes. A wake by another request's event reads
+nothing of its own: its position comes from the queue's board, read once for every socket."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,11 +21,13 @@ from frontdesk.channels.chat.conversations import Conversations, message_view
 from frontdesk.channels.chat.protocol import ChatError
 from frontdesk.queues.events import Event, EventType
 from frontdesk.queues.states import TERMINAL_STATES, State
+from frontdesk.queues.store import RequestRecord
 from frontdesk.router.http.errors import STORAGE_RETRY_S
 
 log = logging.getLogger("frontdesk.chat")
 
 REFRESH_S = 5.0  # the wait estimate is recomputed at least this often while waiting
+FULL_READ_S = 30.0  # a waiting socket rereads its own request at least this often
 COALESCE_S = 0.25  # a burst of other requests' events costs one recomputation
 _AGENT_EVENTS = frozenset({EventType.PRESENCE, EventType.AGENT_CREATED, EventType.AGENT_UPDATED})
 
@@ -42,6 +47,22 @@ class Watch:
         self.stopped = False  # the socket went away: stop pushing
         self.wake = asyncio.Event()  # something that may concern it happened
         self.urgent = asyncio.Event()  # an event of its own request happened
+        self.record: RequestRecord | None = None  # its request as last read
+        self.read_at = 0.0  # when (monotonic)
+        self.stops: list[Callable[[], None]] = []  # its subscriptions: request, then queue
+
+    @property
+    def waiting(self) -> bool:
+        """Its request was waiting in a queue when last read (nothing of its own heard since)."""
+        return self.record is not None and self.record.state is State.WAITING
+
+    def heard(self, event: Event) -> None:
+        """An event of its request (urgent) or of its queue (soon, unless a message)."""
+        if event.request == self.request_id:
+            self.urgent.set()
+            self.wake.set()
+        elif event.type is not EventType.MESSAGE:
+            self.wake.set()
 
 
 def internal() -> ChatError:
@@ -49,49 +70,46 @@ def internal() -> ChatError:
 
 
 class Watchers:
-    """Every watching socket of one daemon's web chat, by request and by queue."""
+    """Every watching socket of one daemon's web chat, subscribed by request and by queue."""
 
     def __init__(self, chats: Conversations) -> None:
         self.chats = chats
-        self._by_request: dict[str, set[Watch]] = {}
-        self._by_queue: dict[str, set[Watch]] = {}
+        self._placed: set[Watch] = set()  # subscribed by queue too
 
     def watch(self, watch: Watch) -> None:
-        self._by_request.setdefault(watch.request_id, set()).add(watch)
+        watch.stops = [self.chats.context.subscribe(watch.heard, request=watch.request_id)]
 
     def unwatch(self, watch: Watch) -> None:
-        for index, key in ((self._by_request, watch.request_id), (self._by_queue, watch.queue)):
-            found = index.get(key)
-            if found is not None:
-                found.discard(watch)
-                if not found:
-                    del index[key]
+        for stop in watch.stops:
+            stop()
+        watch.stops = []
+        self._placed.discard(watch)
 
     def _place(self, watch: Watch, queue: str) -> None:
-        if watch.queue != queue:
-            self.unwatch(watch)
+        if watch.queue != queue and watch.stops:
+            for stop in watch.stops[1:]:
+                stop()
             watch.queue = queue
-            self._by_request.setdefault(watch.request_id, set()).add(watch)
-            self._by_queue.setdefault(queue, set()).add(watch)
+            subscribe = self.chats.context.subscribe
+            watch.stops[1:] = [subscribe(watch.heard, queue=queue)]
+            self._placed.add(watch)
 
     def notify(self, event: Event) -> None:
-        """Wake the sockets an event may concern: its request's at once, its queue's soon."""
+        """An agent event (presence, an agent added or changed) may change every waiting
+        socket's wait estimate; its request's and its queue's events reach a socket directly."""
         if event.type in _AGENT_EVENTS:
-            for watches in self._by_queue.values():
-                for w in watches:
+            for w in self._placed:
+                if w.waiting:
                     w.wake.set()
-            return
-        for w in self._by_request.get(event.request, ()):
-            w.urgent.set()
-            w.wake.set()
-        if event.type is not EventType.MESSAGE:
-            for w in self._by_queue.get(event.queue, ()):
-                w.wake.set()
 
-    async def changes(self, watch: Watch) -> list[dict[str, Any]]:
-        """The frames that bring a socket up to date with its request."""
+    async def changes(self, watch: Watch, full: bool = True) -> list[dict[str, Any]]:
+        """The frames that bring a socket up to date with its request; not `full` (woken by
+        another request's event or the timer while waiting): its standing only, no reads."""
         chats = self.chats
-        record = await chats.store.get(watch.request_id)
+        record = watch.record if not full and watch.waiting else None
+        if record is None:
+            record = await chats.store.get(watch.request_id)
+            watch.record, watch.read_at = record, time.monotonic()
         if record is None:
             watch.closed = True
             return [{"type": "closed", "state": None}]
@@ -99,7 +117,7 @@ class Watchers:
         frames: list[dict[str, Any]] = []
         if record.state is State.WAITING:
             watch.agent = None  # back in a queue (transferred, escalated): announce the next one
-            now = await chats.context.standing(record)
+            now = await chats.context.standing(record, shared=True)
             seen = (now["position"], now["estimated_wait_s"])
             if now["position"] is not None and seen != watch.standing:
                 watch.standing = seen
@@ -126,13 +144,17 @@ class Watchers:
     async def push(self, watch: Watch, send: Send, ws: web.WebSocketResponse) -> None:
         """Keep one socket up to date until its conversation closes."""
         failing = False
+        full = True  # the first time, after its own request's event, after a failure
         while not (watch.closed or watch.stopped):
+            full = full or watch.urgent.is_set()
+            full = full or time.monotonic() - watch.read_at > FULL_READ_S
             watch.wake.clear()
             watch.urgent.clear()
             try:
-                for frame in await self.changes(watch):
+                frames = await self.changes(watch, full)
+                for frame in frames:
                     await send(frame)
-                failing = False
+                failing, full = False, False
             except Exception as exc:  # told once per outage; the socket stays open
                 if not failing:
                     if not isinstance(exc, RedisError):
@@ -140,7 +162,7 @@ class Watchers:
                     redis_down = isinstance(exc, RedisError)
                     error = ChatError.unavailable() if redis_down else internal()
                     await send(error.frame())
-                failing = True
+                failing = full = True
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(watch.wake.wait(), STORAGE_RETRY_S)
                 continue

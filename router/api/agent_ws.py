@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 
 from frontdesk.queues.events import Event, EventType
 from frontdesk.queues.states import State
-from frontdesk.router.api.keys import AGENTS, LISTENERS, PRESENCE, STORE
+from frontdesk.router.api.keys import AGENTS, FANOUT, PRESENCE, STORE
 from frontdesk.router.api.work import FIELDS, perform
 from frontdesk.router.api.ws_tickets import agent_token, redeem
 from frontdesk.router.http.auth import PRINCIPAL, ApiToken, public
@@ -62,14 +62,14 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
     events: asyncio.Queue[Event] = asyncio.Queue(BACKLOG)
     slow = asyncio.Event()  # the backlog overflowed: the socket is closed, never left deaf
 
-    def listen(event: Event) -> None:
-        if event.agent == token.agent or event.type is EventType.MESSAGE:
-            try:
-                events.put_nowait(event)
-            except asyncio.QueueFull:
-                slow.set()
+    def listen(event: Event) -> None:  # the events naming this agent (a message: its holder)
+        try:
+            events.put_nowait(event)
+        except asyncio.QueueFull:
+            slow.set()
 
-    app[LISTENERS].add(listen)  # before the hello's reads: nothing between them is missed
+    # before the hello's reads: nothing between them is missed
+    unsubscribe = app[FANOUT].subscribe(listen, agent=token.agent)
     app[PRESENCE].connected(token.agent)  # renewed in Redis while open (presence_watch.py)
     pump: asyncio.Task[None] | None = None
     try:
@@ -90,7 +90,7 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
                 continue
             await ws.send_json(await _answer(app, token, frame.data))
     finally:
-        app[LISTENERS].discard(listen)
+        unsubscribe()
         app[PRESENCE].disconnected(token.agent)
         if pump is not None:
             pump.cancel()

@@ -192,7 +192,7 @@ def create_app(services: Services) -> web.Application:
     app[keys.PRESENCE] = services.presence
     app[keys.METRICS] = services.metrics
     app[keys.CHECK_MEMORY] = services.check_memory
-    app[keys.LISTENERS] = services.listeners
+    app[keys.FANOUT] = services.fanout
     app[keys.CHANNELS] = services.channels
     app[keys.SITE_ORIGIN] = services.site_origin
     app.router.add_get("/healthz", healthz)

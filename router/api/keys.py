@@ -10,12 +10,12 @@ from redis.asyncio import Redis
 
 from frontdesk.channels.base import ChannelRuntime
 from frontdesk.queues.agents import AgentStore
-from frontdesk.queues.events import Event
 from frontdesk.queues.store import QueueStore
 from frontdesk.router.api.services import ApiMetrics, ApiSettings
 from frontdesk.router.intake.front import Front
 from frontdesk.router.outbound.outbox import OutboxEngine
 from frontdesk.router.routing.eta import Standing
+from frontdesk.router.routing.fanout import Fanout
 from frontdesk.router.routing.presence import PresenceWatch
 
 SETTINGS: web.AppKey[Callable[[], ApiSettings]] = web.AppKey("settings")
@@ -28,6 +28,6 @@ PRESENCE: web.AppKey[PresenceWatch] = web.AppKey("presence")
 OUTBOX: web.AppKey[OutboxEngine] = web.AppKey("outbox", OutboxEngine)
 METRICS: web.AppKey[ApiMetrics] = web.AppKey("metrics")
 CHECK_MEMORY: web.AppKey[Callable[[], Awaitable[object]]] = web.AppKey("check_memory")
-LISTENERS: web.AppKey[set[Callable[[Event], None]]] = web.AppKey("listeners")
+FANOUT: web.AppKey[Fanout] = web.AppKey("fanout", Fanout)
 CHANNELS: web.AppKey[Sequence[ChannelRuntime]] = web.AppKey("channels")
 SITE_ORIGIN: web.AppKey[Callable[[str], bool]] = web.AppKey("site_origin")

@@ -13,13 +13,13 @@ from redis.asyncio import Redis
 
 from frontdesk.channels.base import ChannelRuntime
 from frontdesk.queues.agents import AgentStore
-from frontdesk.queues.events import Event
 from frontdesk.queues.store import QueueStore
 from frontdesk.router.http.auth import ApiToken
 from frontdesk.router.intake.front import Front
 from frontdesk.router.outbound.outbox import OutboxEngine
 from frontdesk.router.routing.config import Routing
 from frontdesk.router.routing.eta import Standing
+from frontdesk.router.routing.fanout import Fanout
 from frontdesk.router.routing.presence import PresenceWatch
 
 
@@ -104,6 +104,6 @@ class Services:
     outbox: OutboxEngine
     metrics: ApiMetrics
     check_memory: Callable[[], Awaitable[object]]  # refreshes the memory gauges
-    listeners: set[Callable[[Event], None]]  # every event, as it happens (agent sockets)
+    fanout: Fanout  # the events as they happen, to whom they concern (agent sockets)
     channels: Sequence[ChannelRuntime] = ()  # their routes are mounted, their paths described
     site_origin: Callable[[str], bool] = no_site_origin  # CORS of the status lookup

@@ -13,6 +13,7 @@ from frontdesk.queues.events import Event
 from frontdesk.queues.store import QueueStore, RequestRecord
 from frontdesk.router.intake.front import Front
 from frontdesk.router.routing.eta import Standing
+from frontdesk.router.routing.fanout import Fanout
 from frontdesk.skills import Agent
 
 
@@ -24,14 +25,14 @@ class DaemonContext:
         front: Front,
         standing: Standing,
         agents: Callable[[], Iterable[Agent]],
-        listeners: set[Callable[[Event], None]],
+        fanout: Fanout,
     ) -> None:
         self.front = front
         self.store: QueueStore = front.store
         self.customers: CustomerStore = front.customers
         self._standing = standing
         self._agents = agents  # the configured agents, as the config has them now
-        self._listeners = listeners
+        self._fanout = fanout
 
     async def receive(self, inbound: Inbound) -> Receipt:
         return await self.front.receive(inbound)
@@ -45,12 +46,18 @@ class DaemonContext:
     def check_status_token(self, subject: str, token: str) -> bool:
         return self.front.check_status_token(subject, token)
 
-    async def standing(self, record: RequestRecord) -> dict[str, Any]:
-        return await self._standing(record)
+    async def standing(self, record: RequestRecord, *, shared: bool = False) -> dict[str, Any]:
+        return await self._standing(record, shared=shared)
 
     def agent_name(self, agent_id: str) -> str:
         return next((a.name for a in self._agents() if a.id == agent_id), agent_id)
 
-    def subscribe(self, listener: Callable[[Event], None]) -> Callable[[], None]:
-        self._listeners.add(listener)
-        return lambda: self._listeners.discard(listener)
+    def subscribe(
+        self,
+        listener: Callable[[Event], None],
+        *,
+        request: str | None = None,
+        agent: str | None = None,
+        queue: str | None = None,
+    ) -> Callable[[], None]:
+        return self._fanout.subscribe(listener, request=request, agent=agent, queue=queue)

@@ -23,7 +23,7 @@ from frontdesk.channels.registry import MODULES
 from frontdesk.queues.agents import AgentStore
 from frontdesk.queues.customers import CustomerStore
 from frontdesk.queues.errors import AgentRefused
-from frontdesk.queues.events import Event, EventLog, id_order
+from frontdesk.queues.events import EventLog, id_order
 from frontdesk.queues.keys import Keys
 from frontdesk.queues.liveness import Liveness
 from frontdesk.queues.store import QueueStore
@@ -47,6 +47,7 @@ from frontdesk.router.outbound.sinks import DeliveryContext
 from frontdesk.router.outbound.webhooks import webhook_targets
 from frontdesk.router.routing.dispatcher import Dispatcher
 from frontdesk.router.routing.eta import Standing
+from frontdesk.router.routing.fanout import Fanout
 from frontdesk.router.routing.presence import PresenceWatch
 
 log = logging.getLogger("frontdesk")
@@ -91,7 +92,8 @@ class Daemon:
         self.standing: Standing = None  # type: ignore[assignment]
         self.outbox: OutboxEngine = None  # type: ignore[assignment]
         self.channels: list[ChannelRuntime] = []
-        self.listeners: set[Callable[[Event], None]] = set()  # e.g. agent sockets
+        self.fanout = Fanout()  # each event to the sockets it concerns (router/routing/fanout.py)
+        self.listeners = self.fanout.everyone  # the few listeners of every event
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
@@ -134,8 +136,9 @@ class Daemon:
         )
         await self.outbox.prepare()  # before intake: from now on every event is kept for each sink
         self.standing = Standing(self.store, self.agents, self.dispatcher.throughput, self._groups)
+        self.fanout.subscribe(self.standing.heard)  # which queues' boards are out of date
         context = DaemonContext(
-            self.front, self.standing, lambda: self.settings.agents, self.listeners
+            self.front, self.standing, lambda: self.settings.agents, self.fanout
         )
         self.channels = [MODULES[n].create(c, context) for n, c in s.channels.items()]
         await self._sync_agents(s)
@@ -178,7 +181,7 @@ class Daemon:
             outbox=self.outbox,
             metrics=self.metrics,
             check_memory=self.check_memory,
-            listeners=self.listeners,
+            fanout=self.fanout,
             channels=self.channels,
             site_origin=lambda origin: form_site_origin(self.settings.channels, origin),
         )
@@ -351,8 +354,7 @@ class Daemon:
             for event in events:
                 self.metrics.observe(event)
                 self.dispatcher.notify(event)
-                for listen in list(self.listeners):
-                    listen(event)
+                self.fanout.publish(event)
                 self._events_after = event.id
 
     async def _resume_from(self, last: str, quiet: bool = False) -> str:
