@@ -354,6 +354,7 @@ class Daemon:
             for event in events:
                 self.metrics.observe(event)
                 self.dispatcher.notify(event)
+                self.store.facts.follow(event)  # where requests are: the verbs read nothing first
                 self.fanout.publish(event)
                 self._events_after = event.id
 
