@@ -110,3 +110,31 @@ def test_only_loopback_is_driven(tmp_path):
     else:
         raise AssertionError("a non-loopback target was accepted")
     assert Path(generated.path).exists()
+
+
+def _benchmark(script: str, *argv: str, timeout_s: float = 300) -> str:
+    """Run `benchmarks/<script>` as the lead does (its own process); its stdout."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / script), *argv],
+        cwd=root, capture_output=True, text=True, timeout=timeout_s,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_round_trips_counts_each_step_of_the_lifecycle(tmp_path):
+    out = tmp_path / "rt.json"
+    text = _benchmark("round_trips.py", "--requests", "10", "--json", str(out))
+    report = json.loads(out.read_text())
+    assert report["requests"] == 10 and report["agent_errors"] == {}
+    steps = report["per_request"]
+    assert list(steps) == ["intake", "dispatch", "accept", "complete"]
+    for step in ("intake", "accept", "complete"):  # each a script call at least, per request
+        assert steps[step]["total"] >= 0.9, (step, steps[step])
+    assert report["per_lifecycle"] == round(sum(s["total"] for s in steps.values()), 2)
+    assert report["commands_per_request"]["EVALSHA"] >= 3  # enqueue, accept, complete at least
+    assert "lifecycle" in text and "target <= 4" in text
