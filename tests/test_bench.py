@@ -138,3 +138,53 @@ def test_round_trips_counts_each_step_of_the_lifecycle(tmp_path):
     assert report["per_lifecycle"] == round(sum(s["total"] for s in steps.values()), 2)
     assert report["commands_per_request"]["EVALSHA"] >= 3  # enqueue, accept, complete at least
     assert "lifecycle" in text and "target <= 4" in text
+
+
+async def test_wrk_posts_distinct_json_bodies_and_its_figures_are_read():
+    from aiohttp import web
+
+    from frontdesk.router.bench import wrk
+
+    seen: list[tuple[str, str]] = []
+
+    async def post(request: web.Request) -> web.Response:
+        body = await request.json()
+        seen.append((request.headers["Idempotency-Key"], body["email"]))
+        assert body["body"] == "退款 ]] please"  # non-ASCII and a Lua bracket arrive intact
+        return web.json_response({"id": len(seen)}, status=201)
+
+    app = web.Application()
+    app.router.add_post("/v1/requests", post)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    body = json.dumps({"email": "c{n}@wrk.test", "body": "退款 ]] please"}, ensure_ascii=False)
+    headers = {"Content-Type": "application/json", "X-Frontdesk-Site": "s"}
+    try:
+        ok = await asyncio.to_thread(
+            wrk.run, f"http://127.0.0.1:{port}/v1/requests", body, headers, 1, 4
+        )
+        missing = await asyncio.to_thread(
+            wrk.run, f"http://127.0.0.1:{port}/nowhere", body, headers, 1, 4
+        )
+    finally:
+        await runner.cleanup()
+    assert ok.requests > 0 and ok.non_2xx == 0 and ok.ok_per_s > 0
+    # every post distinct (wrk may count a last one in flight that the server never answered)
+    assert len(seen) >= ok.requests and len(set(seen)) == len(seen)
+    assert len({email for _, email in seen}) == len(seen)
+    assert 0 < ok.latency_ms["50"] <= ok.latency_ms["99"] <= ok.latency_ms["99.9"]
+    assert (ok.connections, ok.threads) == (4, 1)
+    assert missing.requests > 0 and missing.non_2xx == missing.requests
+    assert missing.ok_per_s == 0
+
+
+def test_wrk_placement_keeps_the_load_off_the_server_core():
+    from frontdesk.router.bench import wrk
+
+    assert wrk.placement(1).server is None
+    two = wrk.placement(2)
+    assert (two.server, two.load) == ("0", "1") and "cpu 0" in two.describe()
+    assert wrk.placement(4).load == "1-3"

@@ -177,11 +177,14 @@ def generate_config(directory: Path, agents: int, redis_url: str | None = None) 
 class DaemonProcess:
     """`frontdesk serve` on a generated config, its log in a file beside the config."""
 
-    def __init__(self, config: Path, name: str = "daemon") -> None:
+    def __init__(self, config: Path, name: str = "daemon", cpus: str | None = None) -> None:
         self.log_path = config.parent / f"{name}.log"
         self._log = self.log_path.open("w")
+        command = [sys.executable, "-m", "frontdesk.router.cli.main", "serve", "--config"]
+        if cpus is not None:  # on these cores only (taskset -c), and what it starts with it
+            command = ["taskset", "-c", cpus, *command]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "frontdesk.router.cli.main", "serve", "--config", str(config)],
+            [*command, str(config)],
             cwd=config.parent,
             stdout=self._log,
             stderr=subprocess.STDOUT,
