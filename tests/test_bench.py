@@ -188,3 +188,18 @@ def test_wrk_placement_keeps_the_load_off_the_server_core():
     two = wrk.placement(2)
     assert (two.server, two.load) == ("0", "1") and "cpu 0" in two.describe()
     assert wrk.placement(4).load == "1-3"
+
+
+def test_dispatch_latency_has_free_to_offer_samples_when_saturated(tmp_path):
+    out = tmp_path / "lat.json"
+    text = _benchmark("dispatch_latency.py", "--agents", "20", "--rates", "20",
+                      "--seconds", "1.5", "--json", str(out))  # fmt: skip
+    report = json.loads(out.read_text())
+    assert report["agents"] == 20 and report["agent_errors"] == {}
+    (row,) = report["results"]
+    keep, sat = row["keep_up"], row["saturated"]
+    assert keep["offered"] == 30 and keep["p50_ms"] is not None  # every request offered
+    assert keep["queue_grew"] is False and keep["waiting_end"] == 0
+    assert sat["waiting_start"] >= 20  # the backlog beyond the busy agents
+    assert sat["samples"] > 0 and sat["p50_ms"] <= sat["p99_ms"]
+    assert "agent free -> offer" in text and "enqueue -> offer" in text
