@@ -58,6 +58,18 @@ PLACEMENT = (
 )
 
 
+BACKLOG_COLUMNS = [
+    "waiting",
+    "enqueue_p50_ms",
+    "enqueue_p99_ms",
+    "form_ack_p50_ms",
+    "form_ack_p99_ms",
+    "offer_p50_ms",
+    "offer_p99_ms",
+    "bytes_per_waiting_request",
+]
+
+
 def two_vs_one(rows: list[dict[str, Any]]) -> float | None:
     by = {r["daemons"]: r["accepted_per_s"] for r in rows}
     if not by.get(1) or 2 not in by:
@@ -283,15 +295,11 @@ def main() -> None:
     )
     print(
         f"{'waiting':>9}{'enq p50':>9}{'enq p99':>9}{'ack p50':>9}{'ack p99':>9}"
-        f"{'offer p50':>10}{'offer p99':>10}{'offered':>9}{'B/waiting':>10}"
+        f"{'off p50':>9}{'off p99':>9}{'B/wait':>9}{'offered':>9}"
     )
     for r in backlog["rows"]:
-        print(
-            f"{r['waiting']:>9}{r['enqueue_p50_ms']:>9}{r['enqueue_p99_ms']:>9}"
-            f"{r['form_ack_p50_ms']:>9}{r['form_ack_p99_ms']:>9}{r['offer_p50_ms']:>10}"
-            f"{r['offer_p99_ms']:>10}{r['probes_offered']:>5}/{r['probes']:<3}"
-            f"{r['bytes_per_waiting_request'] or '-':>10}"
-        )
+        cells = [r[k] if r[k] is not None else "-" for k in BACKLOG_COLUMNS]
+        print("".join(f"{c:>9}" for c in cells) + f"{r['probes_offered']:>5}/{r['probes']:<3}")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
 
