@@ -47,7 +47,7 @@ from frontdesk.queues.request import Channel, Customer, Priority, Request
 from frontdesk.queues.store import QueueStore
 from frontdesk.router.bench import wrk
 from frontdesk.router.bench.report import machine
-from frontdesk.router.bench.target import ORIGIN, DaemonProcess, generate_config
+from frontdesk.router.bench.target import LOOPS, ORIGIN, DaemonProcess, generate_config
 from frontdesk.router.daemon.redis_server import EmbeddedRedis
 from frontdesk.skills import Agent, Presence
 
@@ -270,7 +270,9 @@ FORM_BODY = json.dumps(
 )  # fmt: skip
 
 
-def http_comparison(seconds: float, connections: int, quiet: bool) -> dict[str, Any]:
+def http_comparison(
+    seconds: float, connections: int, quiet: bool, loop: str = "asyncio"
+) -> dict[str, Any]:
     """The same wrk (its own process, `connections` connections, one thread) against the web
     form of `frontdesk serve` (its embedded Redis, no agents) and against the bare handler."""
     if wrk.available() is None:
@@ -278,7 +280,7 @@ def http_comparison(seconds: float, connections: int, quiet: bool) -> dict[str, 
     where = wrk.placement()
     with tempfile.TemporaryDirectory(prefix="fdhttp-") as tmp:
         generated = generate_config(Path(tmp), 0)
-        daemon = DaemonProcess(generated.path, cpus=where.server)
+        daemon = DaemonProcess(generated.path, cpus=where.server, loop=loop)
         try:
             daemon.wait_ready()
             redis_pid = int((generated.data_dir / "redis.pid").read_text().split()[0])
@@ -289,7 +291,7 @@ def http_comparison(seconds: float, connections: int, quiet: bool) -> dict[str, 
                            connections, cpus=where.load)  # fmt: skip
         finally:
             daemon.stop()
-    command = [sys.executable, __file__, "--bare-server"]
+    command = [sys.executable, __file__, "--bare-server", "--loop", loop]
     if where.server is not None:
         command = ["taskset", "-c", where.server, *command]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
@@ -307,6 +309,7 @@ def http_comparison(seconds: float, connections: int, quiet: bool) -> dict[str, 
         "seconds": seconds,
         "concurrency": connections,
         "load_generator": f"wrk {connections} connections, 1 thread",
+        "loop": loop,
         "placement": where.describe(),
         "frontdesk": {"accepted_per_s": ours.ok_per_s, "wrk": ours.as_dict()},
         "bare_aiohttp": {"accepted_per_s": bare.ok_per_s, "wrk": bare.as_dict()},
@@ -324,15 +327,20 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--http-only", action="store_true", help="skip the queue comparison")
+    parser.add_argument("--loop", choices=LOOPS, default="asyncio", help="servers' event loop")
     parser.add_argument("--bare-server", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_server:
+        if args.loop == "uvloop":
+            import uvloop
+
+            uvloop.install()
         bare_server()
         return
     n = args.jobs or (5_000 if args.quick else 20_000)
     seconds = args.seconds or (5.0 if args.quick else 15.0)
     queue = {} if args.http_only else queue_comparison(n, args.clients)
-    http = http_comparison(seconds, args.concurrency, args.quiet)
+    http = http_comparison(seconds, args.concurrency, args.quiet, args.loop)
     report = {
         "benchmark": "side_by_side",
         "date": time.strftime("%Y-%m-%d"),

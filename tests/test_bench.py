@@ -126,6 +126,17 @@ def _benchmark(script: str, *argv: str, timeout_s: float = 300) -> str:
     return done.stdout
 
 
+def _load_benchmark_module(name: str):
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_round_trips_counts_each_step_of_the_lifecycle(tmp_path):
     out = tmp_path / "rt.json"
     text = _benchmark("round_trips.py", "--requests", "10", "--json", str(out))
@@ -138,6 +149,14 @@ def test_round_trips_counts_each_step_of_the_lifecycle(tmp_path):
     assert report["per_lifecycle"] == round(sum(s["total"] for s in steps.values()), 2)
     assert report["commands_per_request"]["EVALSHA"] >= 3  # enqueue, accept, complete at least
     assert "lifecycle" in text and "target <= 4" in text
+    # and RESULTS.md's issue-12 table reads it (the other figures: not measured in this run)
+    summary = _load_benchmark_module("summary")
+    table = summary.issue12_table({"round_trips": report})
+    row = next(line for line in table.splitlines() if "round trips per request" in line)
+    assert f"{report['per_lifecycle']:g} (intake " in row
+    assert row.endswith("| met |" if report["per_lifecycle"] <= 4 else "x off) |")
+    assert table.count("not measured") == len(summary.ROWS) - 2  # end to end has no verdict
+    assert f"**{report['per_lifecycle']:g}**" in summary.render_round_trips(report)
 
 
 async def test_wrk_posts_distinct_json_bodies_and_its_figures_are_read():
