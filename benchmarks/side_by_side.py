@@ -21,6 +21,7 @@
 
     python benchmarks/side_by_side.py                      # 20,000 jobs, 8 clients; 15 s of HTTP
     python benchmarks/side_by_side.py --quick --json out.json
+    python benchmarks/side_by_side.py --http-only --loop uvloop   # the HTTP part on uvloop
 """
 
 from __future__ import annotations
