@@ -40,7 +40,7 @@ from frontdesk.router.bench.target import ORIGIN, DaemonProcess, generate_config
 STEPS = ("intake", "dispatch", "accept", "complete")
 TARGET = 4  # the target: round trips per lifecycle
 FORM_CAPACITY = 5  # generate_config's per-agent form capacity
-_METRIC = re.compile(r'^frontdesk_redis_(round_trips|commands)_total\{\w+="([\w.:-]+)"\} (\S+)$')
+_METRIC = re.compile(r'^frontdesk_redis_(round_trips|commands)_total\{\w+="([\w.:|-]+)"\} (\S+)$')
 
 
 class Counts:

@@ -222,3 +222,18 @@ def test_dispatch_latency_has_free_to_offer_samples_when_saturated(tmp_path):
     assert sat["waiting_start"] >= 20  # the backlog beyond the busy agents
     assert sat["samples"] > 0 and sat["p50_ms"] <= sat["p99_ms"]
     assert "agent free -> offer" in text and "enqueue -> offer" in text
+
+
+def test_scale_backlog_starts_empty_and_two_daemons_are_compared(tmp_path):
+    out = tmp_path / "scale.json"
+    text = _benchmark("scale.py", "--daemons", "1", "2", "--seconds", "2", "--agents", "6",
+                      "--backlog", "0", "3000", "--probe-rate", "10", "--probe-seconds", "1",
+                      "--quiet", "--json", str(out))  # fmt: skip
+    report = json.loads(out.read_text())
+    first, second = report["backlog"]["rows"]
+    assert first["waiting"] == 0  # a truly empty queue first
+    assert first["probes"] == first["probes_offered"] == 10  # found and taken
+    assert second["waiting"] == 3000  # the first row's 2,000 timed enqueues included
+    by = {r["daemons"]: r["accepted_per_s"] for r in report["daemons"]}
+    assert report["two_vs_one"] == round(by[2] / by[1], 2)
+    assert "2 daemons / 1:" in text and "not pinned" in report["placement"]

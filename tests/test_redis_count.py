@@ -124,3 +124,9 @@ async def test_the_daemon_counts_its_round_trips_on_metrics(daemon_config, daemo
         await asyncio.sleep(0.05)
     assert all(later[name] >= n for name, n in first.items())
     assert sum(later.values()) > sum(first.values())
+
+
+async def test_a_subcommand_is_named_as_redis_names_it(counted: tuple[Redis, RedisCounts]) -> None:
+    client, counts = counted
+    assert "maxmemory" in await client.config_get("maxmemory")
+    assert counts.commands == {"CONFIG|GET": 1}  # no space: a label value scrapers split on

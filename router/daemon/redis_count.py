@@ -8,7 +8,7 @@ pool's connection class for a subclass that adds a dictionary increment when a c
 and when one is sent (nothing else changes: the same sockets, the same parser, the same retry). A
 pipeline is packed by `pack_commands` and sent with one write: one round trip, each command inside
 it counted by name (MULTI/EXEC included when it is a transaction). A script call counts as EVALSHA
-(or EVAL), whatever script it runs.
+(or EVAL), whatever script it runs; a subcommand is named as Redis does (CONFIG|GET).
 
 A Redis Cluster client makes one pool per node, inside the client: it is not counted (the
 metrics then stay at zero).
@@ -46,7 +46,8 @@ class _Counting:
 
     def pack_command(self, *args: EncodableT) -> list[bytes]:
         name = args[0]
-        key = (name.decode() if isinstance(name, bytes) else str(name)).upper()
+        # "CONFIG GET" (redis-py's one-argument form of a subcommand) as Redis names it: CONFIG|GET
+        key = (name.decode() if isinstance(name, bytes) else str(name)).upper().replace(" ", "|")
         commands = self.counts.commands
         commands[key] = commands.get(key, 0) + 1
         return super().pack_command(*args)  # type: ignore[misc, no-any-return]
