@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from summary import issue12_table, render_http, render_round_trips
+from summary import issue12_table, render_http, render_round_trips, render_rows
 from summary import render_dispatch as render_dispatch_at_work
 
 from frontdesk.router.bench.report import machine
@@ -241,6 +241,8 @@ SECTIONS = [
     ("round_trips", "Redis round trips per request lifecycle", render_round_trips),
     ("dispatch_latency", "Dispatch latency with agents at work", render_dispatch),
     ("matcher", "Matcher decision rounds", render_matcher),
+    ("dispatch_round", "One dispatcher round (benchmarks/dispatch_round.py)", render_rows),
+    ("fanout", "Event fan-out to agent sockets (benchmarks/fanout.py)", render_rows),
 ]
 
 
