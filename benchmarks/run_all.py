@@ -18,6 +18,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from summary import issue12_table, render_http, render_round_trips, render_rows
+from summary import render_dispatch as render_dispatch_at_work
+
 from frontdesk.router.bench.report import machine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,14 +31,20 @@ MIX = "form=3,webhook=3,smtp=2,chat=2"
 # size and b with --quick
 STEPS: dict[str, str] = {
     "queue_ops": "python benchmarks/queue_ops.py --requests {20000|5000} --clients 8",
-    "dispatch_latency": "python benchmarks/dispatch_latency.py --agents {1000|200} "
-    "--rates 50{ 200|} --seconds {15|5}",
+    "round_trips": "python benchmarks/round_trips.py --requests {200|40}",
+    "dispatch_latency": "python benchmarks/dispatch_latency.py --agents 1000 "
+    "--rates 50 200 1000 --seconds {10|3}",
     "matcher": "python benchmarks/matcher.py{| --quick}",
     "load_rate": f"frontdesk bench load --start --rate 200 --duration {{30|10}} --mix {MIX} "
     "--agents 200 --quiet --html benchmarks/out/load_rate.html",
     "scale": "python benchmarks/scale.py{| --quick} --quiet",
     "side_by_side": "python benchmarks/side_by_side.py{| --quick} --quiet",
+    # Issue 12's other helpers' benchmarks: each step runs once its script is on main (the lead
+    # adds it; see OPTIONAL), and its JSON feeds the summary (summary.py: _dispatch_round).
+    "dispatch_round": "python benchmarks/dispatch_round.py{| --quick}",
+    "fanout": "python benchmarks/fanout.py{| --quick}",
 }
+OPTIONAL = {"dispatch_round", "fanout"}  # skipped, and said so, while their script is missing
 
 
 def command(template: str, quick: bool) -> list[str]:
@@ -101,6 +110,8 @@ def render_queue_ops(r: dict[str, Any]) -> str:
 
 
 def render_dispatch(r: dict[str, Any]) -> str:
+    if r["results"] and "keep_up" in r["results"][0]:
+        return render_dispatch_at_work(r)
     return (
         f"Enqueue (queue layer) to offer (dispatcher in `frontdesk serve`), {r['agents']:,} "
         f"agents, {r['seconds_per_rate']:g} s per rate; Redis timestamps.\n\n"
@@ -164,10 +175,12 @@ def render_scale(r: dict[str, Any]) -> str:
             "daemons' cores=daemons_cores, redis cores=redis_cores, errors=errors_text",
             steps,
         )
-        + f"\n\nBacklog: waiting requests nobody can take (low priority, a skill no agent has) in "
-        f"the `form` queue; at each size 2,000 more enqueues timed (queue layer, 16 clients), then "
-        f"web-form posts at {b['probe_rate']:g}/s for {b['probe_seconds']:g} s through HTTP, "
-        f"taken by {b['agents']} agents.\n\n"
+        + f"\n\n2 daemons / 1: {r.get('two_vs_one', '-')}x. {r.get('placement', '')}.\n\n"
+        "Backlog: waiting requests nobody can take (a skill no agent has) in the `form` queue at "
+        f"the web form's priority; at each size (the first: an empty queue) web-form posts at "
+        f"{b['probe_rate']:g}/s for {b['probe_seconds']:g} s through HTTP land behind the "
+        f"backlog, found by skill and taken by {b['agents']} agents; then 2,000 more enqueues "
+        "timed (queue layer, 16 clients).\n\n"
         + _table(
             "waiting=waiting, enqueue p50 ms=enqueue_p50_ms, enqueue p99 ms=enqueue_p99_ms, "
             "form ack p50 ms=form_ack_p50_ms, form ack p99 ms=form_ack_p99_ms, "
@@ -181,7 +194,7 @@ def render_scale(r: dict[str, Any]) -> str:
 def render_side(r: dict[str, Any]) -> str:
     q = r["queue"]
     rows = []
-    for name in ("frontdesk", "redis_benchmark", "bullmq"):
+    for name in [n for n in ("frontdesk", "redis_benchmark", "bullmq") if n in q]:
         x = q[name]
         label = {
             "frontdesk": "frontdesk queue layer (enqueue; offer+accept+complete)",
@@ -203,31 +216,12 @@ def render_side(r: dict[str, Any]) -> str:
                     ratio["cycle_per_s"],
                 ]
             )
-    h = r["http"]
     return (
         f"{r['jobs']:,} jobs, {r['clients']} concurrent clients each, one redis-server (unix "
         "socket, appendfsync everysec), flushed between them; priorities in turn.\n\n"
         + _t(["queue layer", "enqueue/s", "take/s", "enqueue+take/s"], rows)
-        + f"\n\nHTTP intake, as fast as it goes for {h['seconds']:g} s with {h['concurrency']} "
-        "requests in flight:\n\n"
-        + _t(
-            ["server", "accepted/s", "sent", "errors"],
-            [
-                [
-                    "frontdesk web form (POST /v1/requests, durable)",
-                    h["frontdesk"]["accepted_per_s"],
-                    h["frontdesk"]["sent"],
-                    _errors(h["frontdesk"]["errors"]),
-                ],
-                [
-                    "bare aiohttp handler (reads JSON, answers 201)",
-                    h["bare_aiohttp"]["accepted_per_s"],
-                    h["bare_aiohttp"]["sent"],
-                    h["bare_aiohttp"]["errors"],
-                ],
-                ["ratio frontdesk / bare", h["ratio"], None, None],
-            ],
-        )
+        + "\n\n"
+        + render_http(r["http"])
     )
 
 
@@ -244,8 +238,11 @@ SECTIONS = [
     ("scale", "Scale: 1, 2 and 4 daemons on one Redis; a large backlog", render_scale),
     ("side_by_side", "Side by side: redis-benchmark, BullMQ, a bare aiohttp handler", render_side),
     ("queue_ops", "Queue-layer operations", render_queue_ops),
-    ("dispatch_latency", "Dispatch latency (enqueue to offer)", render_dispatch),
+    ("round_trips", "Redis round trips per request lifecycle", render_round_trips),
+    ("dispatch_latency", "Dispatch latency with agents at work", render_dispatch),
     ("matcher", "Matcher decision rounds", render_matcher),
+    ("dispatch_round", "One dispatcher round (benchmarks/dispatch_round.py)", render_rows),
+    ("fanout", "Event fan-out to agent sockets (benchmarks/fanout.py)", render_rows),
 ]
 
 
@@ -260,6 +257,10 @@ def main() -> None:
     ran: dict[str, Any] = json.loads(ran_path.read_text()) if ran_path.exists() else {}
     info = machine()
     for name, template in STEPS.items():
+        script = ROOT / command(template, args.quick)[1]
+        if name in OPTIONAL and not script.exists():
+            print(f"== {name}: skipped, no {script.relative_to(ROOT)} yet", file=sys.stderr)
+            continue
         if not args.render and (args.only is None or name in args.only):
             load = round(os.getloadavg()[0], 2)  # before the step: other work on the machine
             ran[name] = run(name, command(template, args.quick)) | {
@@ -282,6 +283,14 @@ def main() -> None:
         "table. The JSON of every run is in `benchmarks/out/` (not committed).\n",
     ]
     parts.append(NOTES)
+    loaded = {
+        name: json.loads((OUT / f"{name}.json").read_text())
+        for name in ran
+        if (OUT / f"{name}.json").exists()
+    }
+    parts.append(
+        "## Issue 12: each figure beside its peer (same run)\n\n" + issue12_table(loaded) + "\n"
+    )
     for name, title, render in SECTIONS:
         if name not in ran or not (OUT / f"{name}.json").exists():
             continue

@@ -7,12 +7,18 @@ steps.
 1. Daemons: for n in --daemons, `frontdesk bench load` with n daemon processes sharing that Redis
    (the load and the agents spread over them), as fast as it goes for --seconds: accepted
    requests/s, acknowledgement and intake -> offer latency, CPU of the daemons and of Redis.
+   The load generator (`bench load`'s drivers and agents) is a process of its own; with two
+   cores it cannot have a core of its own once there are two daemons, so nothing is pinned and
+   its CPU is measured and printed beside the daemons' (bench cpu): read 2 vs 1 with that.
 2. Backlog: one daemon; the backlog is filled straight through the queue layer (the enqueue
-   script every channel runs) with low-priority requests that need a skill no agent has, so they
-   stay waiting in the `form` queue; at each size in --backlog, 2,000 more enqueues are timed, and
-   web-form posts at --probe-rate for --probe-seconds go through HTTP to the daemon, whose agents
-   take them (medium priority: at the head of the same queue). Does enqueue and offer latency stay
-   flat as the backlog grows? And Redis memory per waiting request.
+   script every channel runs) with requests that need a skill no agent has (chinese at level 5),
+   at the web form's own priority (medium) in the web form's queue, so they stay waiting. At each
+   size in --backlog (the first row is a truly empty queue: 0 waiting), web-form posts at
+   --probe-rate for --probe-seconds go through HTTP to the daemon: they land in the backlog's
+   queue behind it, and only matching by skill finds them for the agents, so a round has to read
+   past the backlog (probes offered says whether it did). Then 2,000 more backlog enqueues are
+   timed. Does enqueue and offer latency stay flat as the backlog grows? And Redis memory per
+   waiting request.
 
     python benchmarks/scale.py                                  # 1, 2, 4 daemons; up to 500,000
     python benchmarks/scale.py --quick --json out.json          # short steps, up to 50,000
@@ -44,6 +50,31 @@ from frontdesk.router.daemon.redis_server import EmbeddedRedis
 MIX = "form=3,webhook=3,smtp=2,chat=2"
 TIMED = 2000  # enqueues timed at each backlog size
 FILL_CLIENTS = 16
+
+
+PLACEMENT = (
+    "load generator: bench load's own process (drivers and agents), not pinned: with two cores "
+    "the daemons need both; its CPU is the bench cpu column"
+)
+
+
+BACKLOG_COLUMNS = [
+    "waiting",
+    "enqueue_p50_ms",
+    "enqueue_p99_ms",
+    "form_ack_p50_ms",
+    "form_ack_p99_ms",
+    "offer_p50_ms",
+    "offer_p99_ms",
+    "bytes_per_waiting_request",
+]
+
+
+def two_vs_one(rows: list[dict[str, Any]]) -> float | None:
+    by = {r["daemons"]: r["accepted_per_s"] for r in rows}
+    if not by.get(1) or 2 not in by:
+        return None
+    return round(by[2] / by[1], 2)
 
 
 def _row(n: int, r: dict[str, Any]) -> dict[str, Any]:
@@ -101,7 +132,7 @@ def _backlog_request(i: int) -> Request:
         external_id=f"backlog:{i}",
         subject="Backlog",
         body="A request nobody here can take: it needs chinese at level 5.",
-        priority=Priority.LOW,
+        priority=Priority.MEDIUM,  # the web form's: the probes land behind the backlog
         skills=(SkillRequirement("chinese", 5),),
         customer=Customer(email=f"b{i}@backlog.test"),
     )
@@ -151,14 +182,15 @@ async def backlog_step(
                 t0 = time.perf_counter()
                 await _fill(store, filled, size)
                 fill_s = time.perf_counter() - t0
-                timed = await _fill(store, size, size + TIMED)
-                filled = size + TIMED
-                waiting = await store.waiting_count("form")
+                filled = max(filled, size)
+                waiting = await store.waiting_count("form")  # what the probes meet: 0 first
                 used = int((await redis.info("memory"))["used_memory"])
-                plan = Plan({"form": 1.0}, probe_rate, probe_seconds, None, 32, 30.0, 0.0)
+                plan = Plan({"form": 1.0}, probe_rate, probe_seconds, None, 32, 10.0, 0.0)
                 report = await run(
-                    plan, target, agents, HandleTime("fixed", 0.2), 30.0, Progress(not quiet), {}
+                    plan, target, agents, HandleTime("fixed", 0.2), 10.0, Progress(not quiet), {}
                 )
+                timed = await _fill(store, filled, filled + TIMED)  # after the probes
+                filled += TIMED
                 enq = percentiles(timed)
                 rows.append(
                     {
@@ -181,8 +213,9 @@ async def backlog_step(
                     }
                 )
                 print(
-                    f"  backlog {size:,}: enqueue p99 {enq['p99_ms']} ms, offer p99 "
-                    f"{report['intake_to_offer']['p99_ms']} ms",
+                    f"  backlog {waiting:,}: enqueue p99 {enq['p99_ms']} ms, offer p99 "
+                    f"{report['intake_to_offer']['p99_ms']} ms, probes offered "
+                    f"{report['offered']}/{report['acknowledged']}",
                     file=sys.stderr,
                 )
         finally:
@@ -235,6 +268,8 @@ def main() -> None:
         "seconds_per_step": seconds,
         "agents": args.agents,
         "daemons": rows,
+        "two_vs_one": two_vs_one(rows),
+        "placement": PLACEMENT,
         "backlog": backlog,
     }
     m = report["machine"]
@@ -244,25 +279,27 @@ def main() -> None:
     )
     print(
         f"{'daemons':>8}{'accepted/s':>12}{'ack p50':>9}{'ack p99':>9}{'offer p50':>10}"
-        f"{'offer p99':>10}{'daemon cpu':>11}{'redis cpu':>10}"
+        f"{'offer p99':>10}{'daemon cpu':>11}{'redis cpu':>10}{'bench cpu':>10}"
     )
     for r in rows:
         print(
             f"{r['daemons']:>8}{r['accepted_per_s']:>12}{r['ack_p50_ms']:>9}{r['ack_p99_ms']:>9}"
             f"{r['offer_p50_ms']:>10}{r['offer_p99_ms']:>10}{r['daemons_cores']:>11}"
-            f"{r['redis_cores']:>10}"
+            f"{r['redis_cores']:>10}{r['bench_cores']:>10}"
         )
-    print(f"backlog (probes: web form at {args.probe_rate:g}/s for {probe_s:g} s, 20 agents)")
+    if report["two_vs_one"] is not None:
+        print(f"2 daemons / 1: {report['two_vs_one']}x (target >= 1.6); {PLACEMENT}")
+    print(
+        f"backlog (probes: web form at {args.probe_rate:g}/s for {probe_s:g} s, 20 agents; "
+        "they land behind the backlog in its queue, found by skill)"
+    )
     print(
         f"{'waiting':>9}{'enq p50':>9}{'enq p99':>9}{'ack p50':>9}{'ack p99':>9}"
-        f"{'offer p50':>10}{'offer p99':>10}{'B/waiting':>10}"
+        f"{'off p50':>9}{'off p99':>9}{'B/wait':>9}{'offered':>9}"
     )
     for r in backlog["rows"]:
-        print(
-            f"{r['waiting']:>9}{r['enqueue_p50_ms']:>9}{r['enqueue_p99_ms']:>9}"
-            f"{r['form_ack_p50_ms']:>9}{r['form_ack_p99_ms']:>9}{r['offer_p50_ms']:>10}"
-            f"{r['offer_p99_ms']:>10}{r['bytes_per_waiting_request'] or '-':>10}"
-        )
+        cells = [r[k] if r[k] is not None else "-" for k in BACKLOG_COLUMNS]
+        print("".join(f"{c:>9}" for c in cells) + f"{r['probes_offered']:>5}/{r['probes']:<3}")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
 

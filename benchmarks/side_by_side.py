@@ -15,10 +15,13 @@
    comparison is skipped and said so.
 2. HTTP intake: web-form posts to `frontdesk serve` (its embedded Redis, no agents) against a bare
    aiohttp handler on this machine that reads the JSON and answers 201, each as fast as it goes
-   with the same client and concurrency.
+   under the same wrk (router/bench/wrk.py: its own process, 32 connections, one thread, every
+   post distinct). With two cores: the server under test on cpu 0, wrk and redis-server on cpu 1
+   (taskset; printed with the figures).
 
     python benchmarks/side_by_side.py                      # 20,000 jobs, 8 clients; 15 s of HTTP
     python benchmarks/side_by_side.py --quick --json out.json
+    python benchmarks/side_by_side.py --http-only --loop uvloop   # the HTTP part on uvloop
 """
 
 from __future__ import annotations
@@ -43,11 +46,9 @@ from frontdesk.queues.agents import AgentStore
 from frontdesk.queues.keys import Keys
 from frontdesk.queues.request import Channel, Customer, Priority, Request
 from frontdesk.queues.store import QueueStore
-from frontdesk.router.bench.agents import HandleTime
-from frontdesk.router.bench.cli import start_and_run
-from frontdesk.router.bench.load import Plan, drive
-from frontdesk.router.bench.report import Progress, machine
-from frontdesk.router.bench.target import ORIGIN, Target
+from frontdesk.router.bench import wrk
+from frontdesk.router.bench.report import machine
+from frontdesk.router.bench.target import LOOPS, ORIGIN, DaemonProcess, generate_config
 from frontdesk.router.daemon.redis_server import EmbeddedRedis
 from frontdesk.skills import Agent, Presence
 
@@ -263,37 +264,57 @@ def bare_server() -> None:
     asyncio.run(serve())
 
 
-def http_comparison(seconds: float, concurrency: int, quiet: bool) -> dict[str, Any]:
-    plan = Plan({"form": 1.0}, None, seconds, None, concurrency, 30.0, 0.0)
-    ours = start_and_run(plan, 0, HandleTime(), 10.0, Progress(not quiet))
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--bare-server"], stdout=subprocess.PIPE, text=True
-    )
+FORM_BODY = json.dumps(
+    {"name": "Customer {n}", "email": "c{n}@wrk.test", "subject": "Refund for order {n}",
+     "body": "我想申请退款 / I was charged twice for order {n}, please refund one payment."},
+    ensure_ascii=False,
+)  # fmt: skip
+
+
+def http_comparison(
+    seconds: float, connections: int, quiet: bool, loop: str = "asyncio"
+) -> dict[str, Any]:
+    """The same wrk (its own process, `connections` connections, one thread) against the web
+    form of `frontdesk serve` (its embedded Redis, no agents) and against the bare handler."""
+    if wrk.available() is None:
+        return {"skipped": "no wrk: apt-get install -y wrk"}
+    where = wrk.placement()
+    with tempfile.TemporaryDirectory(prefix="fdhttp-") as tmp:
+        generated = generate_config(Path(tmp), 0)
+        daemon = DaemonProcess(generated.path, cpus=where.server, loop=loop)
+        try:
+            daemon.wait_ready()
+            redis_pid = int((generated.data_dir / "redis.pid").read_text().split()[0])
+            wrk.pin(redis_pid, where.load)  # started by the daemon on its core: moved off it
+            headers = {"Content-Type": "application/json", "Origin": ORIGIN,
+                       "X-Frontdesk-Site": generated.form_site}  # fmt: skip
+            ours = wrk.run(daemon.url + "/v1/requests", FORM_BODY, headers, seconds,
+                           connections, cpus=where.load)  # fmt: skip
+        finally:
+            daemon.stop()
+    command = [sys.executable, __file__, "--bare-server", "--loop", loop]
+    if where.server is not None:
+        command = ["taskset", "-c", where.server, *command]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         url = proc.stdout.readline().split()[-1]
-        target = Target(urls=(url,), form_site="bare", form_origin=ORIGIN)
-        outcomes, intake_s = asyncio.run(drive(plan, target, Progress(not quiet)))
+        bare = wrk.run(url + "/v1/requests", FORM_BODY, {"Content-Type": "application/json"},
+                       seconds, connections, cpus=where.load)  # fmt: skip
     finally:
         proc.terminate()
         proc.wait(10)
-    ok = [o for o in outcomes if o.error is None]
-    bare = {
-        "accepted_per_s": round(len(ok) / intake_s, 1),
-        "sent": len(outcomes),
-        "errors": len(outcomes) - len(ok),
-    }
+    if not quiet:
+        print(f"HTTP: {where.describe()}", file=sys.stderr)
     return {
         "seconds": seconds,
-        "concurrency": concurrency,
-        "frontdesk": {
-            "accepted_per_s": ours["accepted_per_s"],
-            "sent": ours["sent"],
-            "errors": ours["errors"],
-            "ack": ours["acknowledgement"],
-        },
-        "bare_aiohttp": bare,
-        "ratio": round(ours["accepted_per_s"] / bare["accepted_per_s"], 3),
+        "concurrency": connections,
+        "load_generator": f"wrk {connections} connections, 1 thread",
+        "loop": loop,
+        "placement": where.describe(),
+        "frontdesk": {"accepted_per_s": ours.ok_per_s, "wrk": ours.as_dict()},
+        "bare_aiohttp": {"accepted_per_s": bare.ok_per_s, "wrk": bare.as_dict()},
+        "ratio": round(ours.ok_per_s / bare.ok_per_s, 3) if bare.ok_per_s else None,
     }
 
 
@@ -303,18 +324,24 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, help="jobs per queue comparison (default 20,000)")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, help="HTTP intake per side (default 15)")
-    parser.add_argument("--concurrency", type=int, default=32, help="HTTP requests in flight")
+    parser.add_argument("--concurrency", type=int, default=32, help="wrk's connections")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--http-only", action="store_true", help="skip the queue comparison")
+    parser.add_argument("--loop", choices=LOOPS, default="asyncio", help="servers' event loop")
     parser.add_argument("--bare-server", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_server:
+        if args.loop == "uvloop":
+            import uvloop
+
+            uvloop.install()
         bare_server()
         return
     n = args.jobs or (5_000 if args.quick else 20_000)
     seconds = args.seconds or (5.0 if args.quick else 15.0)
-    queue = queue_comparison(n, args.clients)
-    http = http_comparison(seconds, args.concurrency, args.quiet)
+    queue = {} if args.http_only else queue_comparison(n, args.clients)
+    http = http_comparison(seconds, args.concurrency, args.quiet, args.loop)
     report = {
         "benchmark": "side_by_side",
         "date": time.strftime("%Y-%m-%d"),
@@ -330,7 +357,7 @@ def main() -> None:
         f"{m['memory_gib']} GiB, {report['date']}"
     )
     print(f"{'queue layer':<18}{'enqueue/s':>11}{'take/s':>9}{'cycle/s':>9}")
-    for name in ("frontdesk", "redis_benchmark", "bullmq"):
+    for name in [k for k in ("frontdesk", "redis_benchmark", "bullmq") if k in queue]:
         r = queue[name]
         if "skipped" in r:
             print(f"{name:<18}skipped: {r['skipped']}")
@@ -339,10 +366,16 @@ def main() -> None:
     for other in ("redis_benchmark", "bullmq"):
         if f"ratio_to_{other}" in queue:
             print(f"frontdesk / {other}: {queue[f'ratio_to_{other}']}")
-    print(
-        f"HTTP intake: frontdesk {http['frontdesk']['accepted_per_s']}/s, bare aiohttp "
-        f"{http['bare_aiohttp']['accepted_per_s']}/s, ratio {http['ratio']}"
-    )
+    if "skipped" in http:
+        print(f"HTTP intake: skipped: {http['skipped']}")
+    else:
+        ours, bare = http["frontdesk"]["wrk"], http["bare_aiohttp"]["wrk"]
+        print(f"HTTP intake (wrk, {http['concurrency']} connections; {http['placement']}):")
+        for name, r in (("frontdesk form", ours), ("bare aiohttp", bare)):
+            lat = r["latency_ms"]
+            print(f"  {name:<16}{r['ok_per_s']:>9}/s  p50 {lat['50']} ms  p99 {lat['99']} ms"
+                  f"  non-2xx {r['non_2xx']}")  # fmt: skip
+        print(f"  ratio {http['ratio']} (target >= 0.5)")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
 

@@ -174,14 +174,38 @@ def generate_config(directory: Path, agents: int, redis_url: str | None = None) 
     return Generated(path, form_site, chat_site, secret, tokens, data_dir)
 
 
+LOOPS = ("asyncio", "uvloop")
+
+
+def python_main(module: str, loop: str = "asyncio") -> list[str]:
+    """The interpreter arguments that run `module` as __main__ on event loop `loop`: asyncio's
+    own, or uvloop's (installed as the policy first: a benchmark's A/B, not the daemon's own
+    choice)."""
+    if loop == "asyncio":
+        return ["-m", module]
+    if loop != "uvloop":
+        raise ValueError(f"loop is one of {', '.join(LOOPS)}")
+    code = (
+        f"import runpy, sys, uvloop; uvloop.install(); sys.argv[0] = {module!r}; "
+        f"runpy.run_module({module!r}, run_name='__main__', alter_sys=True)"
+    )
+    return ["-c", code]
+
+
 class DaemonProcess:
     """`frontdesk serve` on a generated config, its log in a file beside the config."""
 
-    def __init__(self, config: Path, name: str = "daemon") -> None:
+    def __init__(
+        self, config: Path, name: str = "daemon", cpus: str | None = None, loop: str = "asyncio"
+    ) -> None:
         self.log_path = config.parent / f"{name}.log"
         self._log = self.log_path.open("w")
+        command = [sys.executable, *python_main("frontdesk.router.cli.main", loop), "serve"]
+        command.append("--config")
+        if cpus is not None:  # on these cores only (taskset -c), and what it starts with it
+            command = ["taskset", "-c", cpus, *command]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "frontdesk.router.cli.main", "serve", "--config", str(config)],
+            [*command, str(config)],
             cwd=config.parent,
             stdout=self._log,
             stderr=subprocess.STDOUT,

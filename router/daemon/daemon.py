@@ -36,6 +36,7 @@ from frontdesk.router.daemon.context import DaemonContext
 from frontdesk.router.daemon.listeners import channel_address, listening
 from frontdesk.router.daemon.metrics import Metrics
 from frontdesk.router.daemon.redis_connect import close, connect, describe
+from frontdesk.router.daemon.redis_count import count_round_trips
 from frontdesk.router.daemon.redis_retry import NO_MAINT_NOTIFICATIONS, SafeRetry
 from frontdesk.router.daemon.redis_server import EmbeddedRedis, RedisServerError
 from frontdesk.router.daemon.settings import Settings, load_settings
@@ -201,7 +202,7 @@ class Daemon:
             retry=SafeRetry(ExponentialBackoff(cap=RETRY_CAP_S, base=RETRY_BASE_S), RETRIES),
             **NO_MAINT_NOTIFICATIONS,  # the pool then replaces connections a restart closed
         )
-        self._clients.append(client)
+        self._clients.append(count_round_trips(client, self.metrics.redis_counts))
         return client
 
     async def _wait_for_redis(self, where: str) -> None:

@@ -3,9 +3,14 @@ stream and reads queue sizes, and tests can give it a registry of their own."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 from frontdesk.queues.events import Event
+from frontdesk.router.daemon.redis_count import RedisCounts
 from frontdesk.skills import Agent, Presence
 
 
@@ -61,6 +66,8 @@ class Metrics:
         self.reloads = Counter(
             "frontdesk_config_reloads_total", "Config reloads by outcome", ["outcome"], registry=r
         )
+        self.redis_counts = RedisCounts()  # filled by the daemon's counting connections
+        r.register(_RedisCountsCollector(self.redis_counts))
 
     def observe(self, event: Event) -> None:
         self.events.labels(event.type.value).inc()
@@ -95,3 +102,29 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _RedisCountsCollector(Collector):
+    """The counting connections' dictionaries (router/daemon/redis_count.py), read at each scrape:
+    counting stays a dictionary increment, the exposition is built only when asked."""
+
+    def __init__(self, counts: RedisCounts) -> None:
+        self.counts = counts
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        trips = CounterMetricFamily(
+            "frontdesk_redis_round_trips",
+            "Round trips to Redis: one per command sent alone, one per pipeline",
+            labels=["kind"],
+        )
+        for kind, n in self.counts.round_trips.items():
+            trips.add_metric([kind], n)
+        yield trips
+        commands = CounterMetricFamily(
+            "frontdesk_redis_commands",
+            "Commands sent to Redis by name (those inside pipelines included)",
+            labels=["command"],
+        )
+        for name, n in sorted(self.counts.commands.items()):
+            commands.add_metric([name], n)
+        yield commands
