@@ -12,13 +12,16 @@ steps.
    its CPU is measured and printed beside the daemons' (bench cpu): read 2 vs 1 with that.
 2. Backlog: one daemon; the backlog is filled straight through the queue layer (the enqueue
    script every channel runs) with requests that need a skill no agent has (chinese at level 5),
-   at the web form's own priority (medium) in the web form's queue, so they stay waiting. At each
-   size in --backlog (the first row is a truly empty queue: 0 waiting), web-form posts at
-   --probe-rate for --probe-seconds go through HTTP to the daemon: they land in the backlog's
-   queue behind it, and only matching by skill finds them for the agents, so a round has to read
-   past the backlog (probes offered says whether it did). Then 2,000 more backlog enqueues are
-   timed. Does enqueue and offer latency stay flat as the backlog grows? And Redis memory per
-   waiting request.
+   at low priority in the web form's queue, so they stay waiting. At each size in --backlog (the
+   first row is a truly empty queue: 0 waiting), web-form posts (medium priority) at
+   --probe-rate for --probe-seconds go through HTTP to the daemon: they land in the backlog's own
+   queue, ahead of it in the queue's order, so every round's window holds the probes and then
+   the backlog's head, which the round reads and scores like any waiting request (none can be
+   taken) and only matching by skill gives the probes to the agents (probes offered says it
+   did). A request behind a whole window of requests nobody can take waits: the window is the
+   dispatcher's bound on a round's work, by design (README, The dispatcher). Then 2,000 more
+   backlog enqueues are timed. Does enqueue and offer latency stay flat as the backlog grows?
+   And Redis memory per waiting request.
 
     python benchmarks/scale.py                                  # 1, 2, 4 daemons; up to 500,000
     python benchmarks/scale.py --quick --json out.json          # short steps, up to 50,000
@@ -132,7 +135,7 @@ def _backlog_request(i: int) -> Request:
         external_id=f"backlog:{i}",
         subject="Backlog",
         body="A request nobody here can take: it needs chinese at level 5.",
-        priority=Priority.MEDIUM,  # the web form's: the probes land behind the backlog
+        priority=Priority.LOW,  # below the web form's medium: the probes come first, then it
         skills=(SkillRequirement("chinese", 5),),
         customer=Customer(email=f"b{i}@backlog.test"),
     )
@@ -291,7 +294,7 @@ def main() -> None:
         print(f"2 daemons / 1: {report['two_vs_one']}x (target >= 1.6); {PLACEMENT}")
     print(
         f"backlog (probes: web form at {args.probe_rate:g}/s for {probe_s:g} s, 20 agents; "
-        "they land behind the backlog in its queue, found by skill)"
+        "they land ahead of the backlog in its queue, and each round reads the backlog's head too)"
     )
     print(
         f"{'waiting':>9}{'enq p50':>9}{'enq p99':>9}{'ack p50':>9}{'ack p99':>9}"

@@ -234,6 +234,7 @@ def test_scale_backlog_starts_empty_and_two_daemons_are_compared(tmp_path):
     assert first["waiting"] == 0  # a truly empty queue first
     assert first["probes"] == first["probes_offered"] == 10  # found and taken
     assert second["waiting"] == 3000  # the first row's 2,000 timed enqueues included
+    assert second["probes"] == second["probes_offered"] == 10  # read past the backlog's head
     by = {r["daemons"]: r["accepted_per_s"] for r in report["daemons"]}
     assert report["two_vs_one"] == round(by[2] / by[1], 2)
     assert "2 daemons / 1:" in text and "not pinned" in report["placement"]
