@@ -118,3 +118,58 @@ def batcher(redis: Redis) -> Batcher:
     if found is None:
         found = _BATCHERS[redis] = Batcher(weakref.ref(redis))
     return found
+
+
+@dataclass(slots=True)
+class HashReads:
+    """HGETALLs asked for in one event-loop tick, sent in one pipeline (the agent sockets' offer
+    frames of one round, the chat sockets' records after one event): each caller awaits its own
+    hash; a connection error fails every read of the batch, as each would have failed alone.
+    One read alone goes as a plain HGETALL."""
+
+    redis: Redis
+    flushes: int = 0
+    _pending: dict[str, list[asyncio.Future[Any]]] = field(default_factory=dict)
+    _loop: asyncio.AbstractEventLoop | None = None
+    _sending: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def hgetall(self, key: str) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # a store used in a new loop: what the old one left is dead
+            self._loop, self._pending = loop, {}
+        future: asyncio.Future[Any] = loop.create_future()
+        first = not self._pending
+        self._pending.setdefault(key, []).append(future)
+        if first:
+            task = loop.create_task(self._flush())
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+        return future
+
+    async def _flush(self) -> None:
+        batch, self._pending = self._pending, {}
+        keys = list(batch)
+        try:
+            self.flushes += 1
+            if len(keys) == 1:
+                answers = [await self.redis.hgetall(keys[0])]
+            else:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for key in keys:
+                        pipe.hgetall(key)
+                    answers = await pipe.execute()
+        except Exception as exc:
+            for futures in batch.values():
+                for f in futures:
+                    if not f.done():
+                        f.set_exception(exc)
+            return
+        except BaseException:
+            for futures in batch.values():
+                for f in futures:
+                    f.cancel()
+            raise
+        for key, answer in zip(keys, answers, strict=True):
+            for f in batch[key]:
+                if not f.done():
+                    f.set_result(answer)

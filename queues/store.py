@@ -10,6 +10,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from .batch import HashReads
 from .errors import ErrorCode, QueueError, StaleRead, raise_for_code
 from .ids import IdBlock
 from .keys import Keys
@@ -73,6 +74,7 @@ class QueueStore(WorkOps):
         self.scripts = Scripts(redis)
         self.request_ids = IdBlock(redis, keys.request_ids, "FD-", ID_BLOCK)
         self.facts = FactsCache()  # where requests are, so that a verb needs no read first
+        self._hash_reads = HashReads(redis)
 
     @property
     def tenant(self) -> str:
@@ -158,7 +160,9 @@ class QueueStore(WorkOps):
 
     # -- reading ---------------------------------------------------------------------------------
     async def get(self, request_id: str) -> RequestRecord | None:
-        raw = await self.redis.hgetall(self.keys.request(request_id))
+        """The record of `request_id` (None when it is gone); the reads of one tick share one
+        round trip (queues/batch.py HashReads)."""
+        raw = await self._hash_reads.hgetall(self.keys.request(request_id))
         if not raw:
             return None
         record = decode_record(fields(raw))

@@ -167,3 +167,33 @@ async def test_a_failed_id_refill_fails_its_waiters_and_the_next_call_tries_agai
     await client.delete(keys.request_ids)
     assert await store.new_request_id() == "FD-1"
     await client.aclose()
+
+
+async def test_the_record_reads_of_one_tick_are_one_round_trip(store, redis):
+    made = [await store.enqueue(new_request(external_id=f"r{i}")) for i in range(20)]
+    reads = store._hash_reads
+    flushes = reads.flushes
+    ids = [m.id for m in made] + [made[3].id, "FD-nope"]  # one twice, one unknown
+
+    records = await asyncio.gather(*(store.get(i) for i in ids))
+
+    assert reads.flushes - flushes == 1
+    assert [r.request.id for r in records[:21]] == ids[:21]
+    assert records[3].request.external_id == "r3" and records[-1] is None
+    alone = await store.get(made[0].id)  # a read alone: a plain HGETALL, its own flush
+    assert alone is not None and reads.flushes - flushes == 2
+
+
+async def test_a_lost_connection_fails_every_record_read_of_the_tick(store, redis):
+    made = [await store.enqueue(new_request(external_id=f"k{i}")) for i in range(3)]
+    broken = Redis(unix_socket_path="/nonexistent/redis.sock", retry_on_error=[])
+    store._hash_reads.redis = broken
+    try:
+        results = await asyncio.gather(
+            *(store.get(m.id) for m in made), return_exceptions=True
+        )
+    finally:
+        store._hash_reads.redis = redis
+        await broken.aclose()
+    assert all(isinstance(r, ConnectionError) for r in results)
+    assert (await store.get(made[0].id)) is not None  # the next tick reads again
