@@ -14,7 +14,8 @@ Redis timestamps (millisecond resolution, one clock). For each rate, two steps:
                time of mean agents / rate): agent free -> offer, the time from an agent's
                completion to its next offer, counted only while work was waiting (the stream
                says so: enqueued minus offered, at the moment of the completion)
-Between rates the agents drain what is left (handle time 0).
+Between rates the agents drain what is left: every held request completed at once, the
+waiting ones with handle time 0, so that the next rate starts with every agent free.
 
     python benchmarks/dispatch_latency.py                 # 1,000 agents at 50, 200, 1,000/s
     python benchmarks/dispatch_latency.py --quick --json out.json
@@ -211,8 +212,10 @@ async def measure(
     pool.handle = HandleTime("fixed", 0.0)  # drain before the next rate
     deadline = time.monotonic() + 120
     while await feeder.store.waiting_count(QUEUE) and time.monotonic() < deadline:
+        await pool.finish_all()  # the saturated step's long holds too: every agent free again
         await asyncio.sleep(0.2)
-    await asyncio.sleep(2.0)  # the last holders complete
+    await pool.finish_all()
+    await asyncio.sleep(1.0)  # the last completions land
     return {"rate_per_s": rate, "keep_up": keep, "saturated": sat}
 
 

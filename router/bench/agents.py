@@ -102,6 +102,7 @@ class AgentPool:
         self._http: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._work: set[asyncio.Task[None]] = set()
+        self._hurry = asyncio.Event()  # set: every held request is completed now
         self._ready: asyncio.Queue[str | None] = asyncio.Queue()
         self._logins = asyncio.Semaphore(LOGINS_AT_ONCE)
         self._senders: list[Callable[[dict[str, Any]], Awaitable[None]]] = []
@@ -121,6 +122,17 @@ class AgentPool:
                     await self.stop()
                     raise SystemExit(f"an agent could not connect: {failed}")
                 self.tally.connected += 1
+
+    async def finish_all(self, timeout_s: float = 60.0) -> None:
+        """Complete every held request now (not after its handle time), and wait until the
+        completions are sent: a benchmark's next step starts with every agent free."""
+        self._hurry.set()
+        try:
+            async with asyncio.timeout(timeout_s):
+                while self._work:
+                    await asyncio.sleep(0.05)
+        finally:
+            self._hurry.clear()
 
     async def stop(self) -> None:
         """Set every agent offline (so that nothing more is offered to it) and close its socket;
@@ -197,7 +209,8 @@ class AgentPool:
         delay = self.handle.draw(self.rng)
 
         async def complete() -> None:
-            await asyncio.sleep(delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._hurry.wait(), delay)
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await send(
                     {
