@@ -13,7 +13,9 @@ Redis timestamps (millisecond resolution, one clock). For each rate, two steps:
                arrivals at `rate` while agents free at about the same rate (exponential handle
                time of mean agents / rate): agent free -> offer, the time from an agent's
                completion to its next offer, counted only while work was waiting (the stream
-               says so: enqueued minus offered, at the moment of the completion)
+               says so: enqueued minus offered, at the moment of the completion), from 1 s
+               after the backlog's burst (the burst's first second, 1,000 + rate requests
+               enqueued at once, is shown apart: p99 with burst)
 Between rates the agents drain what is left: every held request completed at once, the
 waiting ones with handle time 0, so that the next rate starts with every agent free.
 
@@ -45,6 +47,7 @@ from frontdesk.router.http.auth import digest, new_token
 SKILLS = ["billing", "refunds", "account", "product", "orders", "chinese", "english", "it"]
 ENQUEUERS = 8
 QUEUE = "chat"
+SETTLE_MS = 1000  # free -> offer counted from this long after the backlog's burst
 BACK_TO_WAITING = {EventType.REJECTED, EventType.EXPIRED, EventType.REQUEUED}
 
 
@@ -135,9 +138,10 @@ def enqueue_to_offer(events: list[Event]) -> list[int]:
     return out
 
 
-def free_to_offer(events: list[Event], waiting: int) -> tuple[list[int], int]:
+def free_to_offer(events: list[Event], waiting: int, from_ms: int = 0) -> tuple[list[int], int]:
     """(latencies of completions followed by an offer while work waited, completions seen while
-    nothing waited). `waiting` is the queue's length just before the first event."""
+    nothing waited), for completions at `from_ms` or later (Redis clock). `waiting` is the
+    queue's length just before the first event."""
     freed: dict[str, int] = {}
     out, idle = [], 0
     for e in events:
@@ -148,7 +152,7 @@ def free_to_offer(events: list[Event], waiting: int) -> tuple[list[int], int]:
             if e.agent in freed:
                 out.append(e.ts_ms - freed.pop(e.agent))
         elif e.type is EventType.COMPLETED:
-            if waiting > 0:
+            if waiting > 0 and e.ts_ms >= from_ms:
                 freed[e.agent] = e.ts_ms
             else:
                 idle += 1
@@ -189,15 +193,18 @@ async def measure(
     pool.handle = HandleTime("exp", mean_s)
 
     backlog: list[int] = []
+    settled: list[int] = []
 
     async def saturate() -> float:
         await feeder.burst(agents + int(rate))  # every agent busy, a second of work waiting
         backlog.append(await feeder.store.waiting_count(QUEUE))
+        settled.append(await feeder.store.now_ms() + SETTLE_MS)
         return await feeder.steady(rate, seconds)
 
     waiting_before = await feeder.store.waiting_count(QUEUE)
     events, w0, w1, achieved = await step(log, feeder.store, saturate)
-    freed, idle = free_to_offer(events, waiting_before)
+    freed, idle = free_to_offer(events, waiting_before, settled[0])
+    with_burst, _ = free_to_offer(events, waiting_before)
     sat = {
         "handle_mean_s": round(mean_s, 2),
         "achieved_rate_per_s": round(achieved, 1),
@@ -206,6 +213,7 @@ async def measure(
         "p50_ms": pct(freed, 0.5),
         "p99_ms": pct(freed, 0.99),
         "max_ms": pct(freed, 1.0),
+        "p99_ms_with_burst": pct(with_burst, 0.99),
         "waiting_start": backlog[0],
         "waiting_end": w1,
     }
@@ -274,12 +282,15 @@ def show(report: dict[str, Any]) -> None:
             f"{k['waiting_start']:>6}->{k['waiting_end']:<5}{grew}"
         )
     print("agent free -> offer (saturated: a backlog waiting)")
-    print(f"{'rate/s':>8}{'reached':>9}{'samples':>9}{'p50 ms':>8}{'p99 ms':>8}{'waiting':>14}")
+    print(
+        f"{'rate/s':>8}{'reached':>9}{'samples':>9}{'p50 ms':>8}{'p99 ms':>8}"
+        f"{'p99 with burst':>16}{'waiting':>14}"
+    )
     for r in report["results"]:
         s = r["saturated"]
         print(
             f"{r['rate_per_s']:>8g}{s['achieved_rate_per_s']:>9g}{s['samples']:>9}"
-            f"{_ms(s['p50_ms']):>8}{_ms(s['p99_ms']):>8}"
+            f"{_ms(s['p50_ms']):>8}{_ms(s['p99_ms']):>8}{_ms(s['p99_ms_with_burst']):>16}"
             f"{s['waiting_start']:>6}->{s['waiting_end']:<5}"
         )
 

@@ -189,9 +189,7 @@ async def test_a_lost_connection_fails_every_record_read_of_the_tick(store, redi
     broken = Redis(unix_socket_path="/nonexistent/redis.sock", retry_on_error=[])
     store._hash_reads.redis = broken
     try:
-        results = await asyncio.gather(
-            *(store.get(m.id) for m in made), return_exceptions=True
-        )
+        results = await asyncio.gather(*(store.get(m.id) for m in made), return_exceptions=True)
     finally:
         store._hash_reads.redis = redis
         await broken.aclose()

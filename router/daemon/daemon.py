@@ -31,6 +31,7 @@ from frontdesk.router.api.app import create_app, runner_options
 from frontdesk.router.api.services import Services
 from frontdesk.router.conf.yaml import ConfigError
 from frontdesk.router.daemon import memory
+from frontdesk.router.daemon.collector import keep_pauses_short
 from frontdesk.router.daemon.config_diff import changed_keys, top_key
 from frontdesk.router.daemon.context import DaemonContext
 from frontdesk.router.daemon.listeners import channel_address, listening
@@ -440,7 +441,7 @@ async def serve(settings: Settings, config_path: str | Path) -> None:
     loop.add_signal_handler(signal.SIGHUP, on_hup)
     try:
         await daemon.start()
-        await stopping.wait()
+        await keep_pauses_short(stopping)  # until SIGTERM: the collector's pauses kept short
         log.info("stopping")
     finally:
         await daemon.stop()
