@@ -5,7 +5,6 @@ laws compare total scores, not pairs."""
 from __future__ import annotations
 
 import importlib.util
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from test_matcher import reference_best as exhaustive_best  # the same exhaustive search
 
 from frontdesk.router.routing import matcher, matcher_classes
 from frontdesk.router.routing.matcher import TERMS, Pool, Weights, Window, match, scores
@@ -86,24 +86,6 @@ def cases(draw: st.DrawFn) -> tuple[Window, Pool, Weights]:
     )
     weights = Weights(**{t: draw(st.sampled_from([0.0, 0.5, 1.0, 2.0])) for t in TERMS})
     return w, p, weights
-
-
-def exhaustive_best(w: Window, p: Pool, total: list[list[float]]) -> float:
-    """The largest total over every capacity-respecting matching."""
-    left, channel = p.spare.tolist(), w.channel.tolist()
-
-    def best_from(r: int) -> float:
-        if r == len(total):
-            return 0.0
-        best, c = best_from(r + 1), channel[r]
-        for a, value in enumerate(total[r]):
-            if value > -math.inf and left[a][c]:
-                left[a][c] -= 1
-                best = max(best, value + best_from(r + 1))
-                left[a][c] += 1
-        return best
-
-    return best_from(0)
 
 
 def assert_a_valid_decision(w: Window, p: Pool, weights: Weights, mode: str = "batch") -> float:

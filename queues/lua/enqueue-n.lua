@@ -26,6 +26,7 @@
   -13 when a request with this id exists already.
 ]]
 --- @include "common"
+--- @include "waiting"
 
 if ARGV[9] == '1' then
   local first = redis.call('GET', KEYS[1])
@@ -39,14 +40,8 @@ if redis.call('EXISTS', KEYS[2]) == 1 then return -13 end
 if ARGV[9] == '1' then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[7]) end
 for i = 8, #KEYS do redis.call('SET', KEYS[i], ARGV[1], 'EX', ARGV[11]) end
 
-local seq = redis.call('INCR', KEYS[4])
-local score = string.format('%.0f', tonumber(ARGV[4]) * 4294967296 + seq)
-local now = string.format('%.0f', now_ms())
-redis.call('HSET', KEYS[2], 'data', ARGV[6], 'state', 'waiting', 'queue', ARGV[3],
-  'channel', ARGV[2], 'band', ARGV[4], 'tier', ARGV[5], 'seq', seq, 'score', score,
-  'enqueued_ms', now, 'messages', 0)
-redis.call('ZADD', KEYS[3], score, ARGV[1])
-redis.call('SADD', KEYS[6], ARGV[3])
+local now = put_waiting(KEYS[2], KEYS[3], KEYS[4], KEYS[6], ARGV[1], ARGV[2], ARGV[3], ARGV[4],
+  ARGV[5], ARGV[6])
 if ARGV[10] == '1' then redis.call('ZADD', KEYS[7], now, ARGV[1]) end
 emit(KEYS[5], ARGV[8], 'enqueued', ARGV[1], '', ARGV[3], {'channel', ARGV[2]})
 return {ARGV[1], 1}

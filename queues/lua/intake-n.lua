@@ -51,6 +51,7 @@
   -13 when a request with this id exists already.
 ]]
 --- @include "common"
+--- @include "waiting"
 
 local na, nc, nr = tonumber(ARGV[16]), tonumber(ARGV[17]), tonumber(ARGV[18])
 local nq, nl, nx = tonumber(ARGV[19]), tonumber(ARGV[20]), tonumber(ARGV[21])
@@ -214,14 +215,8 @@ end
 if redis.call('EXISTS', KEYS[3]) == 1 then return -13 end
 if ARGV[10] == '1' then redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl) end
 remember(ARGV[1], {'l', 'k', 'r'})
-local seq = redis.call('INCR', KEYS[5])
-local score = string.format('%.0f', tonumber(ARGV[4]) * 4294967296 + seq)
-local now = string.format('%.0f', now_ms())
-redis.call('HSET', KEYS[3], 'data', ARGV[6], 'state', 'waiting', 'queue', ARGV[3],
-  'channel', ARGV[2], 'band', ARGV[4], 'tier', ARGV[5], 'seq', seq, 'score', score,
-  'enqueued_ms', now, 'messages', 0)
-redis.call('ZADD', KEYS[4], score, ARGV[1])
-redis.call('SADD', KEYS[6], ARGV[3])
+local now = put_waiting(KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1], ARGV[2], ARGV[3], ARGV[4],
+  ARGV[5], ARGV[6])
 redis.call('ZADD', KEYS[7], now, ARGV[1])
 emit(KEYS[2], maxlen, 'enqueued', ARGV[1], '', ARGV[3], {'channel', ARGV[2]})
 return {'created', ARGV[1], customer, 0, unpack(facts)}

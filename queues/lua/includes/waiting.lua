@@ -1,0 +1,15 @@
+-- A new request put waiting: its hash, its place in its queue (the priority band first, then
+-- arrival: `seq`), and its queue named in the set of queues. Returns the enqueue time (ms on the
+-- Redis clock, as a string), for the caller's own bookkeeping (the intake's timeline).
+local function put_waiting(reqKey, queueKey, seqKey, queuesKey, id, channel, queue, band, tier,
+                           data)
+  local seq = redis.call('INCR', seqKey)
+  local score = string.format('%.0f', tonumber(band) * 4294967296 + seq)
+  local now = string.format('%.0f', now_ms())
+  redis.call('HSET', reqKey, 'data', data, 'state', 'waiting', 'queue', queue,
+    'channel', channel, 'band', band, 'tier', tier, 'seq', seq, 'score', score,
+    'enqueued_ms', now, 'messages', 0)
+  redis.call('ZADD', queueKey, score, id)
+  redis.call('SADD', queuesKey, queue)
+  return now
+end
