@@ -1,6 +1,6 @@
 -- A new request put waiting: its hash, its place in its queue (the priority band first, then
 -- arrival: `seq`), and its queue named in the set of queues. Returns the enqueue time (ms on the
--- Redis clock, as a string), for the caller's own bookkeeping (the intake's timeline).
+-- Redis clock, as a string): the customer's list of requests is ordered by it.
 local function put_waiting(reqKey, queueKey, seqKey, queuesKey, id, channel, queue, band, tier,
                            data)
   local seq = redis.call('INCR', seqKey)
