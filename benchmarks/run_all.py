@@ -177,9 +177,10 @@ def render_scale(r: dict[str, Any]) -> str:
         )
         + f"\n\n2 daemons / 1: {r.get('two_vs_one', '-')}x. {r.get('placement', '')}.\n\n"
         "Backlog: waiting requests nobody can take (a skill no agent has) in the `form` queue at "
-        f"the web form's priority; at each size (the first: an empty queue) web-form posts at "
-        f"{b['probe_rate']:g}/s for {b['probe_seconds']:g} s through HTTP land behind the "
-        f"backlog, found by skill and taken by {b['agents']} agents; then 2,000 more enqueues "
+        "low priority; at each size (the first: an empty queue) web-form posts (medium) at "
+        f"{b['probe_rate']:g}/s for {b['probe_seconds']:g} s through HTTP land in the same queue "
+        "ahead of it, so that every round reads the probes and the backlog's head, and only "
+        f"skill tells them apart; taken by {b['agents']} agents; then 2,000 more enqueues "
         "timed (queue layer, 16 clients).\n\n"
         + _table(
             "waiting=waiting, enqueue p50 ms=enqueue_p50_ms, enqueue p99 ms=enqueue_p99_ms, "

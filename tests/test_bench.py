@@ -139,13 +139,17 @@ def _load_benchmark_module(name: str):
 
 def test_round_trips_counts_each_step_of_the_lifecycle(tmp_path):
     out = tmp_path / "rt.json"
-    text = _benchmark("round_trips.py", "--requests", "10", "--json", str(out))
+    text = _benchmark("round_trips.py", "--requests", "40", "--json", str(out))
     report = json.loads(out.read_text())
-    assert report["requests"] == 10 and report["agent_errors"] == {}
+    assert report["requests"] == 40 and report["agent_errors"] == {}
     steps = report["per_request"]
     assert list(steps) == ["intake", "dispatch", "accept", "complete"]
-    for step in ("intake", "accept", "complete"):  # each a script call at least, per request
-        assert steps[step]["total"] >= 0.9, (step, steps[step])
+    # each step is a script call per request at least, but the calls of one tick share a round
+    # trip (group commit), the idle background is subtracted, and a step counts the rounds its
+    # events start (a completion frees an agent: a round): a few per request, never a dozen
+    assert 0 < steps["intake"]["total"] <= 3, steps
+    assert all(-1 < t["total"] <= 6 for t in steps.values()), steps
+    assert 0 < report["per_lifecycle"] <= 12
     assert report["per_lifecycle"] == round(sum(s["total"] for s in steps.values()), 2)
     assert report["commands_per_request"]["EVALSHA"] >= 3  # enqueue, accept, complete at least
     assert "lifecycle" in text and "target <= 4" in text
@@ -155,7 +159,8 @@ def test_round_trips_counts_each_step_of_the_lifecycle(tmp_path):
     row = next(line for line in table.splitlines() if "round trips per request" in line)
     assert f"{report['per_lifecycle']:g} (intake " in row
     assert row.endswith("| met |" if report["per_lifecycle"] <= 4 else "x off) |")
-    assert table.count("not measured") == len(summary.ROWS) - 2  # end to end has no verdict
+    rows = table.splitlines()[2:]  # every other figure: not measured (end to end: no verdict)
+    assert sum("not measured" in line for line in rows) == len(rows) - 2
     assert f"**{report['per_lifecycle']:g}**" in summary.render_round_trips(report)
 
 
