@@ -41,7 +41,7 @@ STEPS: dict[str, str] = {
     "side_by_side": "python benchmarks/side_by_side.py{| --quick} --quiet",
     # Issue 12's other helpers' benchmarks: each step runs once its script is on main (the lead
     # adds it; see OPTIONAL), and its JSON feeds the summary (summary.py: _dispatch_round).
-    "dispatch_round": "python benchmarks/dispatch_round.py{| --quick}",
+    "dispatch_round": "python benchmarks/dispatch_round.py --repeat {9|3}{| --quick}",
     "fanout": "python benchmarks/fanout.py{| --quick}",
 }
 OPTIONAL = {"dispatch_round", "fanout"}  # skipped, and said so, while their script is missing
