@@ -1,0 +1,135 @@
+"""Business calendars, pure: when a desk works, and how much working time lies between two
+instants. A `Calendar` has an IANA timezone, working intervals for each day of the week (several
+a day: `08:30-12:00` and `13:00-18:00`), holidays (closed whatever the weekday) and extra working
+days (China's 调休: a Saturday worked around a public holiday, with the hours of `extra_hours`).
+
+Three questions, no I/O, every instant timezone-aware (returned in UTC):
+- `between(calendar, start, end)`: the working time in [start, end);
+- `add(calendar, start, duration)`: the instant by which `duration` of working time has passed
+  from `start` (a due time: `between(start, add(start, d)) == d`);
+- `next_opening(calendar, when)`: `when` itself while open, else the next interval's start.
+
+Local wall times become instants through the zone (`fold=0`), so a day's intervals last what the
+clock says they last, and a day of a DST change is an hour shorter or longer where an interval
+spans the change. An interval end of `24:00` is the next local midnight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
+from zoneinfo import ZoneInfo
+
+DAY_S = 86400
+Interval = tuple[int, int]  # seconds of the local day [start, end), 0 <= start < end <= 86400
+HORIZON_DAYS = 3660  # a calendar with no working time in ten years is treated as never open
+
+
+@dataclass(frozen=True, slots=True)
+class Calendar:
+    """When a desk works. `weekly[0]` is Monday's intervals, `weekly[6]` Sunday's."""
+
+    name: str
+    zone: ZoneInfo
+    weekly: tuple[tuple[Interval, ...], ...]
+    holidays: frozenset[date] = frozenset()
+    working_days: frozenset[date] = frozenset()  # worked with `extra_hours`, whatever the weekday
+    extra_hours: tuple[Interval, ...] = ()
+    reasons: dict[date, str] = field(default_factory=dict, compare=False)  # why a day is closed
+
+    def __post_init__(self) -> None:
+        if len(self.weekly) != 7:
+            raise ValueError("a calendar has intervals for each of 7 weekdays")
+        for intervals in (*self.weekly, self.extra_hours):
+            last = 0
+            for start, end in intervals:
+                if not 0 <= start < end <= DAY_S or start < last:
+                    raise ValueError(f"intervals must be ordered and apart: {intervals}")
+                last = end
+
+    def hours_on(self, day: date) -> tuple[Interval, ...]:
+        """The working intervals of one local day (none on a holiday)."""
+        if day in self.holidays:
+            return ()
+        if day in self.working_days:
+            return self.extra_hours
+        return self.weekly[day.weekday()]
+
+    def spans(self, first: date) -> Iterator[tuple[datetime, datetime]]:
+        """The working spans (UTC, ordered, apart) from local day `first` on, for at most
+        HORIZON_DAYS days."""
+        last_end: datetime | None = None
+        for n in range(HORIZON_DAYS):
+            day = first + timedelta(days=n)
+            midnight = datetime.combine(day, clock())
+            for start, end in self.hours_on(day):
+                opens = self._utc(midnight + timedelta(seconds=start))
+                closes = self._utc(midnight + timedelta(seconds=end))
+                if last_end is not None and opens < last_end:  # a wall time DST skipped
+                    opens = last_end
+                if closes <= opens:
+                    continue
+                last_end = closes
+                yield opens, closes
+
+    def _utc(self, local: datetime) -> datetime:
+        return local.replace(tzinfo=self.zone).astimezone(UTC)
+
+    def _from(self, when: datetime) -> Iterator[tuple[datetime, datetime]]:
+        """Spans from the local day before `when` on (a span may open the day before)."""
+        return self.spans(when.astimezone(self.zone).date() - timedelta(days=1))
+
+
+def _aware(when: datetime) -> datetime:
+    if when.tzinfo is None:
+        raise ValueError("instants must be timezone-aware")
+    return when.astimezone(UTC)
+
+
+def between(calendar: Calendar, start: datetime, end: datetime) -> timedelta:
+    """The working time in [start, end); zero when end is not after start."""
+    start, end = _aware(start), _aware(end)
+    total = timedelta()
+    if end <= start:
+        return total
+    for opens, closes in calendar._from(start):
+        if opens >= end:
+            break
+        if closes > start:
+            total += min(closes, end) - max(opens, start)
+    return total
+
+
+def add(calendar: Calendar, start: datetime, duration: timedelta) -> datetime:
+    """The first instant by which `duration` of working time has passed since `start`
+    (`start` itself for no duration). Raises ValueError when the calendar never opens again."""
+    start = _aware(start)
+    if duration < timedelta():
+        raise ValueError("a duration to add is not negative")
+    if not duration:
+        return start
+    left = duration
+    for opens, closes in calendar._from(start):
+        if closes <= start:
+            continue
+        begin = max(opens, start)
+        if closes - begin >= left:
+            return begin + left
+        left -= closes - begin
+    raise ValueError(f"calendar {calendar.name} has no working time left within its horizon")
+
+
+def next_opening(calendar: Calendar, when: datetime) -> datetime | None:
+    """`when` while the calendar is open, else the start of its next working span (None if it
+    never opens again within its horizon)."""
+    when = _aware(when)
+    for opens, closes in calendar._from(when):
+        if closes > when:
+            return max(opens, when)
+    return None
+
+
+def is_open(calendar: Calendar, when: datetime) -> bool:
+    return next_opening(calendar, when) == _aware(when)
