@@ -29,6 +29,7 @@ _TOOLS = [
     ("bench", "frontdesk.router.bench.cli", "load tests through the real channels"),
     ("outbox", "frontdesk.router.cli.outbox", "dead letters of the outbox: list, replay, purge"),
     ("events", "frontdesk.router.cli.events", "export the event stream as JSON lines"),
+    ("calendar", "frontdesk.router.cli.calendar", "check a business calendar: due times, days"),
 ]
 
 

@@ -96,10 +96,21 @@ def _walk(node: yaml.Node, path: Path, lines: Lines) -> None:
             _walk(item, (*path, i), lines)
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader reading dates as text: a config's dates are checked where they are used, so
+    an impossible one (2026-13-01) is a problem with its path and line, not a crash."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in found if tag != "tag:yaml.org,2002:timestamp"]
+    for first, found in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def load_yaml(text: str, source: str) -> tuple[Any, Lines]:
     """Parse one YAML document; a syntax error becomes a ConfigError with its line."""
     lines = Lines(source)
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None

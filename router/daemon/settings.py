@@ -9,6 +9,8 @@ from typing import Any
 
 from frontdesk.queues.request import Channel
 from frontdesk.queues.store import StoreSettings
+from frontdesk.router.conf.calendar import Calendar
+from frontdesk.router.conf.calendar_config import parse_calendars
 from frontdesk.router.conf.files import shipped
 from frontdesk.router.conf.hours import WorkingHours
 from frontdesk.router.conf.yaml import NAME, Checker, ConfigError, Lines, Problem, load_yaml, merge
@@ -42,7 +44,7 @@ CHANNELS = [c.value for c in Channel]
 _TOP = [
     *("tenant", "redis", "http", "retention", "events", "offers"),
     *("queue_defaults", "default_queue", "skills", "queues", "agents", "customers", "rules"),
-    *("api", "limits", "channels", "helpdesks", "notices", "metrics", "presence"),
+    *("api", "limits", "channels", "helpdesks", "notices", "metrics", "presence", "calendars"),
 ]
 _AGENT = ["id", "name", "tier", "groups", "skills", "capacity", "presence"]
 
@@ -78,6 +80,7 @@ class Settings:
     webhooks: tuple[WebhookEndpoint, ...] = ()  # events.webhooks
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     presence_grace_s: float = 0.0  # presence.grace: unheard this long, an agent is let go
+    calendars: dict[str, Calendar] = field(default_factory=dict)  # business calendars by name
 
     @property
     def callback_hours(self) -> WorkingHours | None:
@@ -149,6 +152,7 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
     webhooks = parse_webhooks(check, raw_webhooks, ("events", "webhooks"))
     metrics = parse_metrics(check, d.get("metrics"))
     grace = parse_presence(check, d.get("presence"))
+    calendars = parse_calendars(check, d.get("calendars"))
     if check.problems:
         return None
     assert tenant and host and port is not None and default_queue and redis and store
@@ -176,6 +180,7 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
         webhooks=webhooks,
         metrics=metrics,
         presence_grace_s=grace,
+        calendars=calendars,
     )
 
 
