@@ -273,7 +273,9 @@ async def test_waiting_chat_sockets_share_one_read_of_the_queue_per_change(
         assert first is not None and first.state is State.OFFERED
 
         boards = daemon.standing.board_reads - reads
-        assert 1 <= boards <= 3 < WAITING - 1, boards  # presence, offer: not one per socket
+        # the board is read per change of the queue (how many depends on how the events fall
+        # in time), never once per waiting socket
+        assert 1 <= boards < WAITING - 1, boards
         for rid in requests[1:]:  # woken by another request's event: nothing of its own read
             assert watches[rid].read_at == read_at[rid], rid
         assert watches[requests[0]].read_at > read_at[requests[0]]  # its own event: read

@@ -1,6 +1,6 @@
-"""Intake in one round trip (queues/intake.py, lua/intake-n.lua), counted on the wire: a client
-whose connections count every write (`send_packed_command`: one per command or pipeline) shows
-what one message costs the Front; and the optimistic plan is refused and made again when a
+"""Intake in one round trip (queues/intake.py, lua/intake-n.lua), counted by the daemon's own
+round-trip counter (one per command alone or pipeline, tests/redis_counting.py) on the Front's
+client: what one message costs; and the optimistic plan is refused and made again when a
 mapping moves under it (a merge of customers between the plan and the call)."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-from redis.asyncio import ConnectionPool, Redis, UnixDomainSocketConnection
+from redis.asyncio import Redis
+from redis_counting import Counted
 
 from frontdesk.channels.base import Inbound
 from frontdesk.queues.blobs import reference
@@ -25,31 +25,14 @@ from frontdesk.queues.store import QueueStore
 from frontdesk.router.intake.front import Front
 
 
-class Wire:
-    """The writes of every connection of one client."""
-
-    def __init__(self) -> None:
-        self.sent = 0
-
-
-def _counting_client(url: str, wire: Wire) -> Redis:
-    class Counting(UnixDomainSocketConnection):
-        async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
-            wire.sent += 1
-            await super().send_packed_command(command, check_health)
-
-    pool = ConnectionPool(connection_class=Counting, path=urlsplit(url).path)
-    return Redis.from_pool(pool)  # closed with the client
-
-
 @pytest.fixture
 async def doors(redis_server, redis, store, front_settings) -> AsyncIterator[Any]:
     """Front doors (two daemons) on counting clients: `make()` -> (front, its wire)."""
     made: list[Redis] = []
 
-    async def make() -> tuple[Front, Wire]:
-        wire = Wire()
-        client = _counting_client(redis_server.url, wire)
+    async def make() -> tuple[Front, Counted]:
+        wire = Counted(redis_server.url)
+        client = wire.client
         made.append(client)
         own = QueueStore(client, Keys("test"), store.settings)
         door = Front(own, CustomerStore(own), lambda: front_settings)
@@ -79,10 +62,10 @@ def _social(n: int, sender: str = "wa-1") -> Inbound:
     return Inbound(request, thread_refs=(ref,), thread_keys=(ref,))
 
 
-async def _counted(wire: Wire, door: Front, inbound: Inbound) -> tuple[Any, int]:
-    before = wire.sent
+async def _counted(wire: Counted, door: Front, inbound: Inbound) -> tuple[Any, int]:
+    wire.mark()
     receipt = await door.receive(inbound)
-    return receipt, wire.sent - before
+    return receipt, wire.since().n
 
 
 async def test_a_new_web_form_request_is_one_round_trip(doors, store) -> None:
@@ -218,8 +201,8 @@ async def test_over_a_limit_nothing_is_stored_and_it_cost_one_round_trip(
     settings = parse_settings(
         FRONT_CONFIG.replace("per_sender: {count: 1000", "per_sender: {count: 2"), "front.yaml"
     )
-    wire = Wire()
-    client = _counting_client(redis_server.url, wire)
+    wire = Counted(redis_server.url)
+    client = wire.client
     try:
         own = QueueStore(client, keys, store.settings)
         door = Front(own, CustomerStore(own), lambda: settings)

@@ -8,14 +8,14 @@ one call more, never a wrong move."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterator, Iterable
-from typing import Any, ClassVar
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from api_services import api_app
 from queue_ops_helpers import add_agent
-from redis.asyncio import Connection, ConnectionPool, Redis, UnixDomainSocketConnection
+from redis.asyncio import Redis
+from redis_counting import Counted
 
 from frontdesk.queues.agents import AgentStore
 from frontdesk.queues.customers import CustomerStore
@@ -47,61 +47,34 @@ api:
     - {{name: bob, scope: agent, agent: bob, sha256: {digest(TOKENS["bob"])}}}
     - {{name: sup, scope: supervisor, sha256: {digest(TOKENS["sup"])}}}
 """
-_COMMAND = re.compile(rb"\*\d+\r\n\$\d+\r\n([A-Za-z]+)\r\n")
-
-
-class Counting:
-    """Mixed into a connection class, notes each write to the server: one write, one round
-    trip (a pipeline is one write of all its commands); each entry lists the commands written."""
-
-    trips: ClassVar[list[list[str]]] = []
-
-    async def send_packed_command(
-        self, command: bytes | str | Iterable[bytes], check_health: bool = True
-    ) -> None:
-        raw = command.encode() if isinstance(command, str) else command
-        packed = raw if isinstance(raw, bytes) else b"".join(raw)
-        Counting.trips.append([m.decode().upper() for m in _COMMAND.findall(packed)])
-        await super().send_packed_command(command, check_health)  # type: ignore[misc]
-
-
-class CountingTCP(Counting, Connection):
-    pass
-
-
-class CountingUnix(Counting, UnixDomainSocketConnection):
-    pass
 
 
 @pytest.fixture
-async def counted(redis: Redis, redis_server: Any) -> AsyncIterator[Redis]:
+async def counted(redis: Redis, redis_server: Any) -> AsyncIterator[Counted]:
     """A client on the test server (flushed by `redis`) whose round trips are counted, with
     every script loaded already (as a running daemon has them)."""
-    unix = redis_server.url.startswith("unix:")
-    pool = ConnectionPool.from_url(redis_server.url)
-    pool.connection_class = CountingUnix if unix else CountingTCP
-    client = Redis(connection_pool=pool)
+    counted = Counted(redis_server.url)
     for _, text in sources().values():
-        await client.script_load(text)
-    yield client
-    await client.aclose()
+        await counted.client.script_load(text)
+    yield counted
+    await counted.client.aclose()
 
 
 class Desk:
     """The API on a counted client, and the stores it acts through."""
 
-    def __init__(self, store: QueueStore, agents: AgentStore, http: Any) -> None:
-        self.store, self.agents, self.http = store, agents, http
+    def __init__(self, store: QueueStore, agents: AgentStore, http: Any, wire: Counted) -> None:
+        self.store, self.agents, self.http, self.wire = store, agents, http, wire
         self.customers = CustomerStore(store)
 
     async def call(self, who: str, rid: str, action: str, body: dict | None = None) -> tuple:
-        """(status, reply, round trips the API made for it)."""
-        before = len(Counting.trips)
+        """(status, reply, the round trips the API made for it)."""
+        self.wire.mark()
         headers = {"Authorization": f"Bearer {TOKENS[who]}"}
         url = f"/v1/requests/{rid}/{action}"
         async with self.http.post(url, json=body or {}, headers=headers) as response:
             status, reply = response.status, await response.json()
-        return status, reply, Counting.trips[before:]
+        return status, reply, self.wire.since()
 
     async def request(self, customer: str = "", subject: str = "", queue: str = "chat") -> str:
         who = Customer(id=customer or None, name="Zhao", email="zhao@example.com")
@@ -120,11 +93,12 @@ class Desk:
 
 
 @pytest.fixture
-async def desk(counted: Redis, aiohttp_client: Any) -> Desk:
+async def desk(counted: Counted, aiohttp_client: Any) -> Desk:
     settings = parse_settings(CONFIG, "trips.yaml")
-    store = QueueStore(counted, Keys("trips"))
-    agents = AgentStore(counted, Keys("trips"))
-    d = Desk(store, agents, await aiohttp_client(await api_app(settings, counted, store, agents)))
+    client = counted.client
+    store, agents = QueueStore(client, Keys("trips")), AgentStore(client, Keys("trips"))
+    app = await api_app(settings, client, store, agents)
+    d = Desk(store, agents, await aiohttp_client(app), counted)
     for agent in ("ann", "bob"):
         await add_agent(agents, agent, capacity={"chat": 5})
     return d
@@ -161,8 +135,8 @@ async def test_accept_costs_two_round_trips_with_thread_customer_and_history(des
     await desk.store.append_message(rid, Message("还在吗", "customer"))
     status, reply, trips = await desk.call("ann", rid, "accept")
     assert status == 200 and reply["state"] == "assigned" and reply["agent"] == "ann"
-    assert len(trips) == 2, trips  # the script; the other requests' records, pipelined
-    assert trips[0] == ["EVALSHA"] and set(trips[1]) == {"HMGET"}
+    assert trips.n == 2, trips  # the script; the other requests' records, pipelined
+    assert trips.commands["EVALSHA"] == 1 and set(trips.commands) == {"EVALSHA", "HMGET"}
     assert reply["customer"]["addresses"] == ["email:zhao@example.com"]
     assert [m["body"] for m in reply["thread"]] == ["还在吗"]
     assert reply["customer_requests"][0]["id"] == older  # open ones first
@@ -173,7 +147,7 @@ async def test_accept_costs_two_round_trips_with_thread_customer_and_history(des
 async def test_accept_of_a_lone_request_costs_one_round_trip(desk: Desk) -> None:
     rid = await desk.offered("ann")  # no customer: nothing else to show
     status, reply, trips = await desk.call("ann", rid, "accept")
-    assert status == 200 and len(trips) == 1, trips
+    assert status == 200 and trips.n == 1, trips
     assert reply == await _old_accept_reply(desk, await _get(desk, rid))
     assert reply["customer_requests"] == [] and "addresses" not in reply["customer"]
 
@@ -181,19 +155,19 @@ async def test_accept_of_a_lone_request_costs_one_round_trip(desk: Desk) -> None
 async def test_reject_complete_transfer_escalate_cost_one_round_trip_each(desk: Desk) -> None:
     offered = await desk.offered("ann")
     status, reply, trips = await desk.call("ann", offered, "reject", {"reason": "busy"})
-    assert (status, len(trips)) == (200, 1), trips
+    assert (status, trips.n) == (200, 1), trips
     assert reply == describe(await _get(desk, offered)) and reply["state"] == "waiting"
     assert await desk.store.excluded(offered) == {"ann"}
 
     held = await desk.assigned("ann")
     status, reply, trips = await desk.call("ann", held, "complete", {"resolution": "refunded"})
-    assert (status, len(trips)) == (200, 1), trips
+    assert (status, trips.n) == (200, 1), trips
     assert reply["state"] == "completed" and reply["resolution"] == "refunded"
     assert reply == describe(await _get(desk, held))
 
     held = await desk.assigned("ann")
     status, reply, trips = await desk.call("ann", held, "escalate", {"note": "L2 please"})
-    assert (status, len(trips)) == (200, 1), trips
+    assert (status, trips.n) == (200, 1), trips
     assert (reply["queue"], reply["tier"], reply["state"]) == ("l2", 2, "waiting")
     assert reply == describe(await _get(desk, held))
     assert (await desk.agents.get("ann")).load == {}  # type: ignore[union-attr]
@@ -201,7 +175,7 @@ async def test_reject_complete_transfer_escalate_cost_one_round_trip_each(desk: 
     held = await desk.assigned("bob")
     body = {"agent": "bob", "queue": "billing", "reason": "wrong desk"}
     status, reply, trips = await desk.call("sup", held, "transfer", body)
-    assert (status, len(trips)) == (200, 1), trips
+    assert (status, trips.n) == (200, 1), trips
     assert (reply["queue"], reply["state"], reply["agent"]) == ("billing", "waiting", None)
     assert reply == describe(await _get(desk, held))
     assert await desk.store.position(held, "billing") == 1
@@ -210,12 +184,12 @@ async def test_reject_complete_transfer_escalate_cost_one_round_trip_each(desk: 
 async def test_a_wrong_cache_costs_one_call_more_never_a_wrong_move(
     desk: Desk, counted: Redis
 ) -> None:
-    elsewhere = QueueStore(counted, Keys("trips"))  # another daemon's store
+    elsewhere = QueueStore(counted.client, Keys("trips"))  # another daemon's store
     rid = await desk.offered("ann")
     await elsewhere.transfer(rid, "billing", "moved there")  # desk's cache still says chat
     await elsewhere.offer(rid, "ann", 30, "billing")
     status, reply, trips = await desk.call("ann", rid, "reject")
-    assert status == 200 and len(trips) == 2, trips  # stale answer, then the call with its facts
+    assert status == 200 and trips.n == 2, trips  # stale answer, then the call with its facts
     assert reply["queue"] == "billing" and reply["state"] == "waiting"
     assert await desk.store.position(rid, "billing") == 1
     assert await desk.store.position(rid, "chat") is None
@@ -225,7 +199,7 @@ async def test_a_wrong_cache_costs_one_call_more_never_a_wrong_move(
     await elsewhere.offer(other.id, "bob", 30, "chat")
     await elsewhere.accept(other.id, "bob")
     status, reply, trips = await desk.call("bob", other.id, "escalate")
-    assert status == 200 and len(trips) == 2, trips
+    assert status == 200 and trips.n == 2, trips
     assert (reply["queue"], reply["tier"]) == ("l2", 2)
 
 
@@ -235,7 +209,7 @@ async def test_an_agent_token_acts_only_on_what_its_agent_holds(desk: Desk) -> N
         body = {"queue": "billing"} if action == "transfer" else {}
         status, reply, trips = await desk.call("ann", rid, action, body)
         assert status == 403 and reply["error"]["code"] == "not_your_request", action
-        assert len(trips) <= 2, trips
+        assert trips.n <= 2, trips
     record = await _get(desk, rid)
     assert (record.state.value, record.agent, record.request.queue) == ("assigned", "bob", "chat")
     status, reply, _ = await desk.call("ann", "FD-404", "complete")
@@ -255,8 +229,8 @@ async def test_facts_followed_from_the_event_stream_spare_the_extra_call(
 ) -> None:
     """What another daemon did reaches this one's cache through the events (when the daemon
     hands them to `facts.follow`): the verb then needs its one call only."""
-    elsewhere = QueueStore(counted, Keys("trips"))
-    log = EventLog(counted, Keys("trips"))
+    elsewhere = QueueStore(counted.client, Keys("trips"))
+    log = EventLog(counted.client, Keys("trips"))
     rid = (await elsewhere.enqueue(Request("", Channel.CHAT, "chat", body="x"))).id
     await elsewhere.offer(rid, "ann", 30, "chat")
     await elsewhere.reject(rid, "ann")
@@ -267,7 +241,7 @@ async def test_facts_followed_from_the_event_stream_spare_the_extra_call(
     facts = desk.store.facts.get(rid)
     assert facts is not None and (facts.queue, facts.agent) == ("billing", "bob")
     status, reply, trips = await desk.call("bob", rid, "reject")
-    assert status == 200 and len(trips) == 1, trips
+    assert status == 200 and trips.n == 1, trips
     assert reply["queue"] == "billing" and reply["state"] == "waiting"
     await elsewhere.abandon(rid, "left")
     for event in await log.range():
@@ -284,11 +258,11 @@ async def test_accept_after_the_customer_was_merged_shows_the_merged_history(des
     rid = await desk.offered("ann", first, "退款")
     await desk.customers.link(other, first)
     status, reply, trips = await desk.call("ann", rid, "accept")
-    assert status == 200 and len(trips) == 4, trips  # + the merge followed, the customer read
+    assert status == 200 and trips.n == 4, trips  # + the merge followed, the customer read
     assert [r["id"] for r in reply["customer_requests"]] == [by_phone]
     assert reply == await _old_accept_reply(desk, await _get(desk, rid))
     later = await desk.offered("bob", first, "又来了")  # the merge is known now: two calls
     status, reply, trips = await desk.call("bob", later, "accept")
-    assert status == 200 and len(trips) == 2, trips
+    assert status == 200 and trips.n == 2, trips
     assert reply == await _old_accept_reply(desk, await _get(desk, later))
     assert {r["id"] for r in reply["customer_requests"]} == {by_phone, rid}
