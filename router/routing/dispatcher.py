@@ -91,9 +91,10 @@ class Dispatcher:
         self.split = Split()  # the last round's
 
     def notify(self, event: Event) -> None:
-        """Called for every event on the stream; wakes a round when the event can change one."""
+        """Called for every event on the stream; wakes a round when the event can change one.
+        What the event changed is applied by the round itself, from the stream's tail
+        (`_catch_up`): once, in order, and safe against a gap."""
         self.throughput.observe(event)
-        self._changed(event.type.value, event.request, event.agent)
         if event.type in WAKE_ON:
             self._wake.set()
 

@@ -8,9 +8,9 @@ of the event stream that keeps it (and the board, board.py) up to date.
   a steady round reads only what changed. A row whose queue or score differs from what the
   queue's sorted set says is read again too (moved or requeued, whatever the stream said).
 - `Tail`: the events appended since the last round, read by the dispatcher itself at the start
-  of each round (one XRANGE from the last id it saw), so that nothing is missed between the
-  daemon's follower and the round; a gap (the last id seen trimmed away, or more events than
-  `limit`) says to read everything again.
+  of each round (one XRANGE from the last id it saw): the one way the board and the rows
+  learn of changes (the daemon's follower only wakes the round), in order; a gap (the last id
+  seen trimmed away, or more events than `limit`) says to read everything again.
 
 Correctness stays with the scripts: they refuse a move on a stale row (not waiting, queue moved,
 agent excluded), and a refused move drops its row.
