@@ -1,15 +1,15 @@
 """The front door every channel calls: recognize the customer, thread a follow-up onto their open
-request or classify and enqueue a new one (`intake`: the rules decide queue, category, priority,
-skills and tier, then the request is enqueued idempotently by channel + external id), and remember
-how to find it again. Durable on return: a channel acknowledges only after `receive` returned; if
-Redis is down it raises RedisError and the channel refuses temporarily (HTTP 503, SMTP 451)."""
+request or classify and enqueue a new one (the rules decide queue, category, priority, skills and
+tier; the request is enqueued idempotently by channel + external id), and remember how to find it
+again, all in one script call (queues/intake.py). Durable on return: a channel acknowledges only
+after `receive` returned; if Redis is down it raises RedisError and the channel refuses
+temporarily (HTTP 503, SMTP 451)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from frontdesk.channels.base import TOKEN_REF, Inbound, Receipt
@@ -19,38 +19,11 @@ from frontdesk.queues.intake import Arrival, IntakeDesk, Lookup
 from frontdesk.queues.request import Message, Request, check_text
 from frontdesk.queues.store import QueueStore
 from frontdesk.router.intake.config import IntakeSettings
-from frontdesk.router.intake.rules import Classification, classify
+from frontdesk.router.intake.rules import classify
 
 # `open:<customer>:<channel>`: the customer's open request on a channel that joins it
 OPEN_REF = "open:"
 MAX_RACES = 5  # lookups of one message when concurrent messages of its conversation keep winning
-
-
-@dataclass(frozen=True, slots=True)
-class Intake:
-    """The request's id, whether this call created it, and how the rules classified it."""
-
-    id: str
-    created: bool
-    classification: Classification
-    stale: bool = False  # a conversation claim changed meanwhile: nothing stored, read again
-
-
-async def intake(
-    request: Request,
-    settings: IntakeSettings,
-    store: QueueStore,
-    now: datetime | None = None,
-    claims: Mapping[str, str | None] | None = None,
-) -> Intake:
-    """Classify `request` with the configured rules and enqueue it, claiming the conversation
-    references `claims` (see `QueueStore.enqueue`); durable on return unless `stale`."""
-    flags = settings.customers.lookup(request.customer)
-    found = classify(
-        request, settings.rules, flags, now or datetime.now(UTC), settings.default_queue
-    )
-    enqueued = await store.enqueue(found.apply(request), claims)
-    return Intake(enqueued.id, enqueued.created, found, enqueued.stale)
 
 
 class Front:
