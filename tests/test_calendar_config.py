@@ -78,8 +78,9 @@ def test_a_wrong_name_or_duration_is_refused_with_the_reason(config, capsys):
         "no calendar 'nope'" in capsys.readouterr().err
         and "desk" in capsys.readouterr().err + "desk"
     )
-    assert main([*args, "--calendar", "desk", "--add", "soon"]) == 64
-    assert "is not a duration" in capsys.readouterr().err
+    for bad in ("soon", "99999999999999999999d"):  # not one, or past what a date can hold
+        assert main([*args, "--calendar", "desk", "--add", bad]) == 64
+        assert "is not a duration" in capsys.readouterr().err
 
 
 def test_the_command_runs_from_the_shell(config):

@@ -22,6 +22,7 @@ from frontdesk.router.daemon.settings import load_settings
 EXIT_USAGE = 64
 EXIT_CONFIG = 2
 MAX_DAYS = 366
+MAX_ADD_S = 366 * 86400  # working time to add, at most (timedelta overflows far beyond)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -89,8 +90,9 @@ def main(argv: list[str]) -> int:
     if start.tzinfo is None:
         start = start.replace(tzinfo=calendar.zone)
     seconds = parse_duration(args.add)
-    if seconds is None or seconds < 0:
-        print(f"--add: {args.add!r} is not a duration such as 2h, 90m or 3d", file=sys.stderr)
+    if seconds is None or not 0 <= seconds <= MAX_ADD_S:
+        print(f"--add: {args.add!r} is not a duration such as 2h, 90m or 3d (a year at most)",
+              file=sys.stderr)  # fmt: skip
         return EXIT_USAGE
     try:
         due = add(calendar, start, timedelta(seconds=seconds))
