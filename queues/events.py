@@ -30,6 +30,12 @@ class EventType(StrEnum):
     ESCALATED = "escalated"
     REQUEUED = "requeued"  # assigned work of a vanished agent, back to waiting
     FLAGGED = "flagged"  # assigned work of a vanished agent, flagged to supervisors
+    PENDING = "pending"  # the agent waits on the customer: the request's clocks pause
+    RESUMED = "resumed"  # the customer answered a pending request: its clocks run again
+    MILESTONE = "milestone"  # an agent marked a stage done (a complaint's investigation, ...)
+    SLA_WARNING = "sla.warning"  # a service-level target passed its warning point
+    SLA_BREACHED = "sla.breached"  # a target's due instant passed before it was met
+    SLA_MET = "sla.met"  # a target was met (on time or late: `breached` says)
     AGENT_CREATED = "agent_created"
     AGENT_UPDATED = "agent_updated"
     PRESENCE = "presence"

@@ -54,6 +54,9 @@ _NOT_REQUEST = {
     EventType.CUSTOMER_CREATED: "customer.created",
     EventType.CUSTOMER_UPDATED: "customer.updated",
     EventType.CUSTOMER_LINKED: "customer.linked",
+    EventType.SLA_WARNING: "sla.warning",
+    EventType.SLA_BREACHED: "sla.breached",
+    EventType.SLA_MET: "sla.met",
 }
 _AGENT_EVENTS = frozenset({EventType.AGENT_CREATED, EventType.AGENT_UPDATED, EventType.PRESENCE})
 _JSON_FIELDS = frozenset({"why"})
