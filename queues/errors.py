@@ -62,6 +62,8 @@ class ErrorCode(IntEnum):
     DUPLICATE_ID = -13
     AGENT_HEARD = -14  # the agent was heard (or given work) within the grace: not vanished
     NOT_YOUR_REQUEST = -15  # an agent's own token acts only on the requests it holds
+    NO_SUCH_TARGET = -16  # the request's SLA policy has no such target (milestone)
+    TARGET_DONE = -17  # that target was met or stopped already
 
 
 class RequestNotFound(QueueError):
@@ -100,6 +102,14 @@ class AgentHeard(QueueError):
     """The agent was heard again (or given work) since the sweeper read it: nothing to let go."""
 
 
+class NoSuchTarget(QueueError):
+    """A milestone the request's service-level policy does not have."""
+
+
+class TargetDone(QueueError):
+    """A milestone marked done before (or stopped when the request closed)."""
+
+
 class StaleRead(QueueError):
     """The request moved between our read and the script; read again."""
 
@@ -120,6 +130,8 @@ _LEAVES: dict[ErrorCode, type[QueueError]] = {
     ErrorCode.STALE: StaleRead,
     ErrorCode.DUPLICATE_ID: WrongState,
     ErrorCode.AGENT_HEARD: AgentHeard,
+    ErrorCode.NO_SUCH_TARGET: NoSuchTarget,
+    ErrorCode.TARGET_DONE: TargetDone,
 }
 
 

@@ -120,10 +120,11 @@ class IntakeDesk:
         self.calls = 0  # intake scripts sent (a STALE answer and its retry count two)
 
     async def take(
-        self, arrival: Arrival, classify: Callable[[Request], Request], attempts: int
+        self, arrival: Arrival, classify: Callable[[Request], tuple[Request, str]], attempts: int
     ) -> Outcome:
         """Store `arrival`: `classify` turns the request (its id and its customer's id set)
-        into the one to enqueue. Planned again on STALE, at most `attempts` times."""
+        into the one to enqueue and the service-level clocks it starts with (JSON for the
+        script, '' none). Planned again on STALE, at most `attempts` times."""
         given = arrival.request.id  # a request whose id its caller chose keeps it
         rid = given or await self.store.new_request_id()
         found: Outcome | None = None
@@ -136,7 +137,7 @@ class IntakeDesk:
                     id=rid,
                     customer=dataclasses.replace(arrival.request.customer, id=customer),
                 )
-                found = await self._call(plan, arrival, classify(request))
+                found = await self._call(plan, arrival, *classify(request))
                 if found is not None:
                     return found
         finally:
@@ -213,7 +214,9 @@ class IntakeDesk:
         self.merged.put(customer_id, found)
         return found
 
-    async def _call(self, plan: _Plan, arrival: Arrival, request: Request) -> Outcome | None:
+    async def _call(
+        self, plan: _Plan, arrival: Arrival, request: Request, clocks: str
+    ) -> Outcome | None:
         k = self.keys
         s = self.store.settings
         idem = request.idempotency_key
@@ -230,6 +233,9 @@ class IntakeDesk:
             k.queues,
             k.customer_requests(final),
             k.customer_addresses(final),
+            k.sla_due,
+            k.calendars,
+            k.sla_stats,
             *(k.address(a) for a in plan.addresses),
             *(k.customer(c) for c in plan.chain),
             *(k.thread(ref) for ref, _, _ in plan.refs),
@@ -243,7 +249,7 @@ class IntakeDesk:
             arrival.request.channel.value if arrival.join_open is not None else "",
             REQUESTS_LISTED, len(plan.addresses), len(plan.chain), len(plan.refs),
             len(plan.candidates), len(arrival.limits), len(plan.closed),
-            "1" if arrival.limit_duplicates else "0", "1" if arrival.join_only else "0",
+            "1" if arrival.limit_duplicates else "0", "1" if arrival.join_only else "0", clocks,
             *plan.addresses, *plan.chain, *(x for triple in plan.refs for x in triple),
             *plan.candidates, *rate_args, *plan.closed,
         ]  # fmt: skip

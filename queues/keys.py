@@ -50,6 +50,29 @@ class Keys:
         return self.prefix + "offers"
 
     @property
+    def sla_due(self) -> str:
+        """Sorted set: `<request>|<target index>|w` (warning) or `|b` (breach) -> the instant it
+        is due (ms, Redis clock); claimed by the timer that fires it (queues/sla.py)."""
+        return self.prefix + "sla:due"
+
+    @property
+    def calendars(self) -> str:
+        """Hash: `<calendar>:<week>` -> msgpack working spans of that week (ms), published by
+        the daemon (router/sla/spans.py) for the scripts that count working time."""
+        return self.prefix + "calendars"
+
+    @property
+    def sla_stats(self) -> str:
+        """Hash: `<policy>|<target>|<outcome>` -> count, and `fr|<channel>|<le>` -> first
+        responses within that many seconds (the /metrics histogram)."""
+        return self.prefix + "sla:stats"
+
+    @property
+    def sla_keys(self) -> tuple[str, str, str]:
+        """The keys every script that moves a request's clocks takes, in this order."""
+        return (self.sla_due, self.calendars, self.sla_stats)
+
+    @property
     def queues(self) -> str:
         """Set: names of every queue that has held a request."""
         return self.prefix + "queues"

@@ -10,12 +10,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .clocks import Clocks, decode_clocks
 from .request import Priority, Request, decode_request
 from .states import State
 from .wire import as_bytes, text
 
 _BY_BAND = {p.band: p for p in Priority}
-ROW_FIELDS = ("data", "queue", "band", "tier", "enqueued_ms", "state", "seq", "score", "messages")
+ROW_FIELDS = (
+    *("data", "queue", "band", "tier", "enqueued_ms", "state", "seq", "score", "messages"),
+    *("sla_due", "sla_span"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +36,9 @@ class RequestRecord:
     messages: int
     resolution: str | None
     why: dict[str, Any] | None = None  # the routing explanation of the last offer or assignment
+    clocks: Clocks | None = None  # its service-level clocks (None: no policy applies)
+    sla_due_ms: int | None = None  # the nearest due instant among its running clocks
+    sla_span_ms: int | None = None  # that target's time from its start to its due instant
 
 
 def _s(value: bytes | None) -> str | None:
@@ -59,7 +66,14 @@ def decode_record(f: dict[str, bytes]) -> RequestRecord:
         messages=int(f["messages"]),
         resolution=_s(f.get("resolution")),
         why=json.loads(f["why"]) if f.get("why") else None,
+        clocks=decode_clocks(f.get("sla")),
+        sla_due_ms=_int(f.get("sla_due")),
+        sla_span_ms=_int(f.get("sla_span")),
     )
+
+
+def _int(value: bytes | None) -> int | None:
+    return int(value) if value else None
 
 
 class RecordReply:
@@ -124,4 +138,6 @@ def decode_row(values: Sequence[bytes | None]) -> RequestRecord | None:
         score=int(f["score"] or 0),
         messages=int(f["messages"] or 0),
         resolution=None,
+        sla_due_ms=_int(f["sla_due"]),
+        sla_span_ms=_int(f["sla_span"]),
     )

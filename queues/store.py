@@ -19,6 +19,7 @@ from .record import RequestRecord as RequestRecord  # where every caller imports
 from .record import decode_record, decode_row
 from .request import Message, Request, decode_message, encode
 from .scripts import Scripts
+from .sla import SlaStore
 from .topology import server_time_ms, wait_for_replicas
 from .wire import as_bytes, fields, text, texts
 from .work import FactsCache, WorkOps
@@ -75,6 +76,7 @@ class QueueStore(WorkOps):
         self.request_ids = IdBlock(redis, keys.request_ids, "FD-", ID_BLOCK)
         self.facts = FactsCache()  # where requests are, so that a verb needs no read first
         self._hash_reads = HashReads(redis)
+        self.sla = SlaStore(redis, keys, self.settings.stream_maxlen)  # service-level clocks
 
     @property
     def tenant(self) -> str:
@@ -145,6 +147,7 @@ class QueueStore(WorkOps):
                 k.request(request_id),
                 k.messages(request_id),
                 k.events,
+                *k.sla_keys,
             ],
             [
                 request_id,
@@ -361,7 +364,7 @@ class QueueStore(WorkOps):
         force = extra if verb == "assign" else ()
         return (
             [k.request(request_id), k.queue(queue), k.agent(agent_id), k.holds(agent_id),
-             *offers, k.excluded(request_id), k.events],
+             *offers, k.excluded(request_id), k.events, *(k.sla_keys if not offers else ())],
             [request_id, agent_id, queue, *timeout_ms, self.settings.stream_maxlen,
              json.dumps(why) if why else "", *force],
         )  # fmt: skip
@@ -428,6 +431,7 @@ class QueueStore(WorkOps):
                     k.events,
                     k.messages(request_id),
                     k.excluded(request_id),
+                    *k.sla_keys,
                 ],
                 [
                     request_id,

@@ -191,7 +191,7 @@ class WorkOps:
         )  # fmt: skip
         result = await self.scripts.accept(
             [k.request(request_id), k.offers, k.agent(agent_id), k.events,
-             k.messages(request_id), *whose],
+             k.messages(request_id), *whose, *k.sla_keys],
             [request_id, agent_id, self.settings.stream_maxlen, "1" if customer else "0",
              HISTORY_LISTED],
         )  # fmt: skip
@@ -280,7 +280,7 @@ class WorkOps:
         k = self.keys
         result = await self.scripts.complete(
             [k.request(request_id), k.agent(agent_id), k.holds(agent_id), k.events,
-             k.messages(request_id), k.excluded(request_id)],
+             k.messages(request_id), k.excluded(request_id), *k.sla_keys],
             [request_id, agent_id, resolution, self.settings.stream_maxlen, int(wrap_up_s * 1000),
              self.settings.record_ttl_s * 1000, "1" if holder_only else "0"],
         )  # fmt: skip

@@ -29,6 +29,7 @@ ALLOWED: dict[str, set[str]] = {
     "router.routing": {"router.http", "router.conf", "queues", "skills", "channels.base"},
     "router.outbound": {"router.http", "router.conf", "queues", "skills", "channels.base"},
     "router.api": {
+        "router.sla",
         "router.intake",
         "router.routing",
         "router.outbound",
@@ -38,6 +39,7 @@ ALLOWED: dict[str, set[str]] = {
         "skills",
         "channels.base",
     },
+    "router.sla": {"router.intake", "router.http", "router.conf", "queues", "skills"},
     "router.daemon": {"*"},
     "router.cli": {"*"},
     "router.sim": {"*"},
@@ -50,7 +52,7 @@ ALLOWED: dict[str, set[str]] = {
 ONLY_IMPORTED_BY = {"channels.registry": "router.daemon"}  # only the daemon knows every channel
 PURE = ("router.routing.matcher", "router.routing.matcher_batch", "router.routing.window")
 PURE += ("router.routing.head",)
-PURE += ("router.routing.matcher_greedy", "router.routing.matcher_classes")
+PURE += ("router.routing.matcher_greedy", "router.routing.matcher_classes", "router.sla.policy")
 IMPURE_LIBS = ("redis", "aiohttp", "asyncio", "socket", "aiosmtpd", "aioimaplib")
 
 

@@ -12,7 +12,9 @@
   KEYS[3] the new request's hash (its id pre-allocated)     KEYS[4] its queue (sorted set)
   KEYS[5] seq counter (arrival order)                       KEYS[6] set of queue names
   KEYS[7] the customer's requests (sorted set)              KEYS[8] the customer's addresses (set)
-  KEYS[9..] then, in this order (counts in ARGV[16..21]):
+  KEYS[9] SLA due instants (sorted set)   KEYS[10] calendars' working spans (hash)
+  KEYS[11] SLA counters (hash)
+  KEYS[12..] then, in this order (counts in ARGV[16..21]):
     na address keys, one per address (ARGV)
     nc customer hashes: the merge chain, from the first customer found (by the given id, by
        the first address that has an owner, or the new customer) to the one it was merged into
@@ -35,7 +37,8 @@
   ARGV[22] '1' when the limits count a duplicate too, '0' when a message seen before is not
   counted again (a platform's retry)
   ARGV[23] '1' when the message only joins: no open request to join, no new one ('closed')
-  ARGV[24..]: na addresses (kind:value); nc customer ids; nr triples (the reference, the request it
+  ARGV[24] the new request's SLA clocks (JSON, router/sla/policy.py; '' none)
+  ARGV[25..]: na addresses (kind:value); nc customer ids; nr triples (the reference, the request it
   names itself or '', flags: 'l' looked up, 'k' leads to the request from now on, 'r' a
   reference the message made); nq request ids; nl pairs (window ms, most hits); nx ids of the
   customer's requests known closed.
@@ -52,19 +55,21 @@
 ]]
 --- @include "common"
 --- @include "waiting"
+--- @include "clocks"
 
 local na, nc, nr = tonumber(ARGV[16]), tonumber(ARGV[17]), tonumber(ARGV[18])
 local nq, nl, nx = tonumber(ARGV[19]), tonumber(ARGV[20]), tonumber(ARGV[21])
-local ka, kc = 9, 9 + na
+local ka, kc = 12, 12 + na
 local kr = kc + nc
 local kq = kr + nr
 local kl = kq + 2 * nq
-local aa, ac = 24, 24 + na
+local aa, ac = 25, 25 + na
 local ar = ac + nc
 local aq = ar + 3 * nr
 local al = aq + nq
 local ax = al + 2 * nl
 local ttl, maxlen, mode = ARGV[8], ARGV[9], ARGV[11]
+sla_context(KEYS[9], KEYS[10], KEYS[11], KEYS[2], maxlen)
 
 local facts, stale = {}, false
 local function fact(kind, i, value)
@@ -203,11 +208,12 @@ end
 if target then
   local id = ARGV[aq + target - 1]
   local key = KEYS[kq + 2 * (target - 1)]
-  local r = redis.call('HMGET', key, 'queue', 'agent')
+  local r = redis.call('HMGET', key, 'queue', 'agent', 'state')
   if ARGV[10] == '1' then redis.call('SET', KEYS[1], id, 'EX', ttl) end
   redis.call('RPUSH', KEYS[kq + 2 * target - 1], ARGV[7])
   local n = redis.call('HINCRBY', key, 'messages', 1)
   emit(KEYS[2], maxlen, 'message', id, r[2], r[1], {'author', ARGV[13]})
+  if ARGV[13] == 'customer' then customer_spoke(key, id, r[3], r[2], r[1], maxlen) end
   remember(id, {'k'})
   return {'appended', id, customer, n, unpack(facts)}
 end
@@ -217,6 +223,7 @@ if ARGV[10] == '1' then redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl) end
 remember(ARGV[1], {'l', 'k', 'r'})
 local now = put_waiting(KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1], ARGV[2], ARGV[3], ARGV[4],
   ARGV[5], ARGV[6])
+sla_start(KEYS[3], ARGV[1], ARGV[24], tonumber(now))
 redis.call('ZADD', KEYS[7], now, ARGV[1])
 emit(KEYS[2], maxlen, 'enqueued', ARGV[1], '', ARGV[3], {'channel', ARGV[2]})
 return {'created', ARGV[1], customer, 0, unpack(facts)}

@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 from frontdesk.router.api import agents as api_agents
 from frontdesk.router.api import keys, status, ws_tickets
 from frontdesk.router.api import outbox as api_outbox
+from frontdesk.router.api import sla as api_sla
 from frontdesk.router.api.agent_ws import agent_socket
 from frontdesk.router.api.requests import get_attachment, get_request
 from frontdesk.router.api.services import HttpTimeouts, Services
@@ -204,8 +205,11 @@ def create_app(services: Services) -> web.Application:
     app.router.add_get("/v1/requests/{id}/status", status.status_lookup)  # any channel's receipt
     app.router.add_post("/v1/requests/{id}/assign", api_agents.force_assign)
     app.router.add_post(
-        "/v1/requests/{id}/{action:accept|reject|messages|complete|transfer|escalate}", work
+        "/v1/requests/{id}/{action:accept|reject|messages|complete|transfer|escalate|pending|"
+        "resume|milestones}",
+        work,
     )
+    app.router.add_get("/v1/sla/at-risk", api_sla.at_risk)
     app.router.add_get("/v1/agents", api_agents.list_agents)
     app.router.add_get("/v1/agents/ws", agent_socket)
     app.router.add_post("/v1/agents/ws-ticket", ws_tickets.issue)

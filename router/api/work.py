@@ -21,6 +21,7 @@ from frontdesk.queues.request import Message
 from frontdesk.queues.store import RequestRecord
 from frontdesk.queues.work import Accepted
 from frontdesk.router.api.keys import SETTINGS, STORE
+from frontdesk.router.api.sla import SLA_VERBS, sla_verb
 from frontdesk.router.http.auth import ApiToken, Scope, principal
 from frontdesk.router.http.body import json_body, number, text
 from frontdesk.router.http.errors import ApiError, invalid
@@ -85,10 +86,12 @@ def full_request(accepted: Accepted) -> dict[str, Any]:
 
 
 FIELDS = {"agent", "reason", "text", "resolution", "wrap_up_s", "queue", "to_agent", "note"}
+FIELDS |= {"target"}  # milestones
 
 
 async def work(request: web.Request) -> web.Response:
-    """POST /v1/requests/{id}/{action}: accept, reject, messages, complete, transfer, escalate."""
+    """POST /v1/requests/{id}/{action}: accept, reject, messages, complete, transfer, escalate,
+    pending, resume, milestones."""
     token = principal(request, Scope.AGENT, Scope.SUPERVISOR)
     body = await json_body(request, FIELDS)
     result = await perform(
@@ -106,6 +109,9 @@ async def perform(
     """One action on a request for the acting agent (the REST API and the agent WebSocket).
     The verbs read nothing first and nothing after: each script answers with the record (an
     agent's own token asks it to refuse a request the agent does not hold)."""
+    if action in SLA_VERBS:
+        agent = acting_agent(token, body)
+        return await sla_verb(app, token, agent, action, request_id, body, refusal)
     if action not in VERBS:
         return await _other(app, token, action, request_id, body)
     store = app[STORE]

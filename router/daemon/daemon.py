@@ -51,6 +51,7 @@ from frontdesk.router.routing.dispatcher import Dispatcher
 from frontdesk.router.routing.eta import Standing
 from frontdesk.router.routing.fanout import Fanout
 from frontdesk.router.routing.presence import PresenceWatch
+from frontdesk.router.sla.timer import SlaTimer, timer_settings
 
 log = logging.getLogger("frontdesk")
 
@@ -93,6 +94,7 @@ class Daemon:
         self.front: Front = None  # type: ignore[assignment]
         self.standing: Standing = None  # type: ignore[assignment]
         self.outbox: OutboxEngine = None  # type: ignore[assignment]
+        self.sla_timer: SlaTimer = None  # type: ignore[assignment]
         self.channels: list[ChannelRuntime] = []
         self.fanout = Fanout()  # each event to the sockets it concerns (router/routing/fanout.py)
         self.listeners = self.fanout.everyone  # the few listeners of every event
@@ -127,6 +129,8 @@ class Daemon:
             lambda: self.settings,
         )
         self.front = Front(self.store, CustomerStore(self.store), lambda: self.settings)
+        self.sla_timer = SlaTimer(self.store.sla, self.store, lambda: timer_settings(self.settings))
+        await self.sla_timer.publish(force=True)  # before intake: clocks count working time
         await self.front.start()
         self.outbox = OutboxEngine(
             self.redis,
@@ -159,6 +163,9 @@ class Daemon:
             asyncio.create_task(self._forever(self._refresh_gauges), name="metrics-gauges"),
             asyncio.create_task(self.dispatcher.run(self._stopping), name="dispatcher"),
             asyncio.create_task(self.outbox.run(self._stopping), name="outbox"),
+            asyncio.create_task(
+                self._forever(lambda: self.sla_timer.run(self._stopping)), name="sla-timer"
+            ),
             asyncio.create_task(
                 self._forever(
                     self.presence.runner(
@@ -226,7 +233,6 @@ class Daemon:
             _, pending = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_S)
             for task in pending:
                 log.warning("background task %s did not stop in time", task.get_name())
-        log.debug("background tasks stopped")
         for channel in reversed(self.channels):
             try:
                 await channel.stop()
@@ -234,11 +240,9 @@ class Daemon:
                 log.exception("channel %s did not stop cleanly", channel.name)
         if self._runner is not None:
             await self._runner.cleanup()
-        log.debug("http stopped")
         for client in self._clients:
             await close(client)  # and the pool we made: ours to close
         self._clients.clear()
-        log.debug("redis client closed")
         if self.embedded is not None:
             await asyncio.to_thread(self.embedded.stop)
         log.info("frontdesk stopped")
@@ -256,7 +260,6 @@ class Daemon:
         found = self.settings.queues.get(queue)
         return found.routing.groups if found is not None else ()
 
-    # -- config ----------------------------------------------------------------------------------
     async def _sync_agents(self, settings: Settings) -> None:
         for agent in settings.agents:
             try:
@@ -401,8 +404,7 @@ class Daemon:
             self.metrics.set_memory(found.used, found.maxmemory, found.projected)
         return found
 
-    async def _learn_recent_throughput(self) -> None:
-        """Read the recent events once, so that wait estimates work right after a restart."""
+    async def _learn_recent_throughput(self) -> None:  # wait estimates right after a restart
         since = await self.store.now_ms() - int(self.dispatcher.throughput.horizon_ms)
         for event in await self.events.range(f"{max(0, since)}-0", "+", count=RECENT_EVENTS):
             self.dispatcher.throughput.observe(event)
@@ -415,6 +417,7 @@ class Daemon:
             for sink in self.outbox.sink_names:
                 box = self.outbox.outbox
                 self.metrics.set_outbox(sink, await box.backlog(sink), await box.dead_count(sink))
+            self.metrics.set_sla(await self.store.sla.stats())
             self.metrics.redis_up.set(1)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), GAUGE_INTERVAL_S)

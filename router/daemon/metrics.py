@@ -11,6 +11,7 @@ from prometheus_client.registry import Collector
 
 from frontdesk.queues.events import Event
 from frontdesk.router.daemon.redis_count import RedisCounts
+from frontdesk.router.daemon.sla_metrics import SlaCollector
 from frontdesk.skills import Agent, Presence
 
 
@@ -68,6 +69,8 @@ class Metrics:
         )
         self.redis_counts = RedisCounts()  # filled by the daemon's counting connections
         r.register(_RedisCountsCollector(self.redis_counts))
+        self.sla = SlaCollector()  # the tenant's service-level counters, read with the gauges
+        r.register(self.sla)
 
     def observe(self, event: Event) -> None:
         self.events.labels(event.type.value).inc()
@@ -99,6 +102,9 @@ class Metrics:
         if maxmemory is not None:
             self.redis_maxmemory.set(maxmemory)
         self.redis_projected.set(projected)
+
+    def set_sla(self, stats: dict[str, int]) -> None:
+        self.sla.stats = stats
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -36,6 +36,8 @@ from frontdesk.router.outbound.notices.config import NoticeSettings, parse_notic
 from frontdesk.router.outbound.webhooks import WebhookEndpoint, parse_webhooks
 from frontdesk.router.routing.config import QueueSettings, parse_queues
 from frontdesk.router.routing.presence_config import parse_presence
+from frontdesk.router.sla.config import parse_sla
+from frontdesk.router.sla.policy import SlaSettings
 from frontdesk.skills import MAX_LEVEL, MIN_LEVEL, TIERS, Agent, Presence
 
 DEFAULTS_PATH = shipped("defaults.yaml")
@@ -45,6 +47,7 @@ _TOP = [
     *("tenant", "redis", "http", "retention", "events", "offers"),
     *("queue_defaults", "default_queue", "skills", "queues", "agents", "customers", "rules"),
     *("api", "limits", "channels", "helpdesks", "notices", "metrics", "presence", "calendars"),
+    "sla",
 ]
 _AGENT = ["id", "name", "tier", "groups", "skills", "capacity", "presence"]
 
@@ -81,6 +84,7 @@ class Settings:
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     presence_grace_s: float = 0.0  # presence.grace: unheard this long, an agent is let go
     calendars: dict[str, Calendar] = field(default_factory=dict)  # business calendars by name
+    sla: SlaSettings = field(default_factory=SlaSettings)  # service-level policies
 
     @property
     def callback_hours(self) -> WorkingHours | None:
@@ -153,6 +157,7 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
     metrics = parse_metrics(check, d.get("metrics"))
     grace = parse_presence(check, d.get("presence"))
     calendars = parse_calendars(check, d.get("calendars"))
+    sla = parse_sla(check, d.get("sla"), queues=queue_names, calendars=calendars)
     if check.problems:
         return None
     assert tenant and host and port is not None and default_queue and redis and store
@@ -181,6 +186,7 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
         metrics=metrics,
         presence_grace_s=grace,
         calendars=calendars,
+        sla=sla,
     )
 
 

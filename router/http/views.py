@@ -3,11 +3,13 @@ customer looks their request up."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from frontdesk.queues.blobs import is_reference
+from frontdesk.queues.clocks import clock_views
 from frontdesk.queues.request import Attachment
 from frontdesk.queues.store import RequestRecord
 
@@ -58,6 +60,7 @@ def describe(record: RequestRecord) -> dict[str, Any]:
         "attachments": [attachment_view(r.id, a) for a in r.attachments],
         "resolution": record.resolution,
         "routing": record.why,
+        "sla": clock_views(record.clocks, int(time.time() * 1000)),
     }
 
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from frontdesk.queues.request import Channel, Priority, SkillRequirement
+from frontdesk.queues.request import Channel, Priority, Request, SkillRequirement
 from frontdesk.router.conf.hours import parse_days, parse_windows, parse_zone
 from frontdesk.router.conf.yaml import Checker, Path, items, render, strings
 from frontdesk.router.intake.rules import (
@@ -25,6 +25,7 @@ from frontdesk.router.intake.rules import (
     AttributeIs,
     ChannelIs,
     Condition,
+    CustomerFlags,
     CustomerIs,
     CustomerList,
     CustomerLists,
@@ -72,6 +73,15 @@ class IntakeSettings(Protocol):
     def customers(self) -> CustomerLists: ...
     @property
     def limits(self) -> Limits: ...
+    @property
+    def sla(self) -> ServiceLevels: ...
+
+
+class ServiceLevels(Protocol):
+    """The service-level policies (router/sla/policy.py `SlaSettings`): the clocks a new,
+    classified request starts with, as the intake script takes them ('' none)."""
+
+    def plan(self, request: Request, flags: CustomerFlags) -> str: ...
 
 
 CONDITION_KEYS = (
@@ -156,7 +166,7 @@ def _rule(check: Checker, path: Path, body: object, known: _Known) -> Rule | Non
         return None
     r = check.mapping(path, body, RULE_KEYS)
     name = check.string((*path, "name"), r.get("name"))
-    conditions = _conditions(check, (*path, "when"), r.get("when"))
+    conditions = parse_conditions(check, (*path, "when"), r.get("when"))
     if r.get("then") is None:
         check.error((*path, "then"), f"a rule needs actions: {', '.join(ACTION_KEYS)}")
         return None
@@ -166,8 +176,9 @@ def _rule(check: Checker, path: Path, body: object, known: _Known) -> Rule | Non
     return Rule(name, conditions, actions)
 
 
-def _conditions(check: Checker, path: Path, value: object) -> tuple[Condition, ...]:
-    """`when:` (absent or empty: the rule matches every request)."""
+def parse_conditions(check: Checker, path: Path, value: object) -> tuple[Condition, ...]:
+    """`when:` (absent or empty: the rule matches every request). SLA policies take some of
+    the same conditions (router/sla/config.py)."""
     w = check.mapping(path, value, CONDITION_KEYS)
     out: list[Condition] = []
     if "channel" in w:
@@ -347,5 +358,5 @@ def parse_limits(check: Checker, value: object) -> Limits:
 
 __all__ = [
     "ACTION_KEYS", "CONDITION_KEYS", "LIMIT_KEYS", "RULE_KEYS", "IntakeSettings", "Limit", "Limits",
-    "parse_customer_lists", "parse_limits", "parse_rules",
+    "parse_conditions", "parse_customer_lists", "parse_limits", "parse_rules",
 ]  # fmt: skip

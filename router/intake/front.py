@@ -65,10 +65,11 @@ class Front:
         await self.blobs.put_many(inbound.contents, self.store.settings.record_ttl_s)
         when = now or datetime.now(UTC)
 
-        def classified(found: Request) -> Request:  # its id and its customer's id are set
+        def classified(found: Request) -> tuple[Request, str]:  # its id, its customer's id set
             flags = settings.customers.lookup(found.customer)
             rules = classify(found, settings.rules, flags, when, settings.default_queue)
-            return rules.apply(found)
+            request = rules.apply(found)
+            return request, settings.sla.plan(request, flags)
 
         arrival = Arrival(
             request,

@@ -2,10 +2,13 @@
 -- (transfer, escalate, abandon): the caller read queue and agent first and passes them,
 -- so that every key the script touches came in through KEYS.
 -- Returns state, channel; or a negative code.
-local function check_holder(reqKey, queueName, expectedAgent)
+-- `pending`: a request pending on the customer counts as held (abandon takes it; a transfer or
+-- an escalation does not: the agent resumes it first).
+local function check_holder(reqKey, queueName, expectedAgent, pending)
   local r = redis.call('HMGET', reqKey, 'state', 'queue', 'agent', 'channel')
   if not r[1] then return -1 end
-  if r[1] ~= 'waiting' and r[1] ~= 'offered' and r[1] ~= 'assigned' then return -2 end
+  local held = r[1] == 'offered' or r[1] == 'assigned' or (pending and r[1] == 'pending_customer')
+  if r[1] ~= 'waiting' and not held then return -2 end
   if r[2] ~= queueName or (r[3] or '') ~= expectedAgent then return -9 end
   return r[1], r[4]
 end

@@ -8,15 +8,19 @@
   KEYS[6] the request's customer's hash       KEYS[7] that customer's addresses
   KEYS[8] the requests (sorted set) of the customer it was merged into (itself if none)
   KEYS[9] the hash of that customer: KEYS[6..9] are placeholders when ARGV[4] is '0'
+  KEYS[10] SLA due instants   KEYS[11] calendars' working spans   KEYS[12] SLA counters
 
   ARGV[1] request id   ARGV[2] agent id   ARGV[3] stream max length
   ARGV[4] '1' when KEYS[6..9] are a customer's   ARGV[5] how many of its newest requests
+
+  A policy that counts taking the request as the first response (a callback) has it met.
 
   Returns {record (HGETALL), messages, {customer known 1|0, addresses...}, newest request ids,
   what KEYS[9]'s customer was merged into since ('' when not: the ids are the right ones)};
   or -1 no such request, -2 not offered, -6 offered to someone else, -10 the deadline has passed.
 ]]
 --- @include "common"
+--- @include "clocks"
 
 local r = redis.call('HMGET', KEYS[1], 'state', 'agent', 'deadline', 'queue')
 if not r[1] then return -1 end
@@ -28,6 +32,8 @@ redis.call('HDEL', KEYS[1], 'deadline')
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[3], 'missed', 0)
 emit(KEYS[4], ARGV[3], 'accepted', ARGV[1], ARGV[2], r[4])
+sla_context(KEYS[10], KEYS[11], KEYS[12], KEYS[4], ARGV[3])
+agent_took(KEYS[1], ARGV[1], ARGV[2], r[4])
 local customer, newest, merged = {0}, {}, ''
 if ARGV[4] == '1' then
   customer = {redis.call('EXISTS', KEYS[6])}

@@ -3,21 +3,26 @@
 
   KEYS[1] request hash   KEYS[2] agent hash   KEYS[3] agent holds hash   KEYS[4] events stream
   KEYS[5] request's messages   KEYS[6] request's excluded agents
+  KEYS[7] SLA due instants   KEYS[8] calendars' working spans   KEYS[9] SLA counters
 
   ARGV[1] request id   ARGV[2] agent id   ARGV[3] resolution code   ARGV[4] stream max length
   ARGV[5] wrap-up in ms (0: none)   ARGV[6] how long the closed request is kept, ms (0: always)
   ARGV[7] '1' when only the request's holder may complete it (an agent's own token)
 
+  Completing meets the request's resolution and any response still due; other clocks stop.
+  A request pending on the customer may be completed too.
+
   Returns the record after the change (HGETALL); or -1 no such request, -15 not held by the
-  agent (with ARGV[7]), -2 not assigned, -6 assigned to someone else.
+  agent (with ARGV[7]), -2 not assigned (nor pending), -6 assigned to someone else.
 ]]
 --- @include "common"
 --- @include "facts"
+--- @include "clocks"
 
 local held = check_required(KEYS[1], ARGV[2], ARGV[7] or '0')
 if type(held) == 'number' then return held end
 local r = redis.call('HMGET', KEYS[1], 'state', 'agent', 'queue', 'channel')
-if r[1] ~= 'assigned' then return -2 end
+if r[1] ~= 'assigned' and r[1] ~= 'pending_customer' then return -2 end
 if r[2] ~= ARGV[2] then return -6 end
 release(KEYS[2], KEYS[3], ARGV[1], r[4])
 local wrap = tonumber(ARGV[5] or '0')
@@ -26,6 +31,9 @@ if wrap > 0 then
 end
 redis.call('HSET', KEYS[1], 'state', 'completed', 'resolution', ARGV[3],
   'closed_ms', string.format('%.0f', now_ms()))
+redis.call('HDEL', KEYS[1], 'pending_ms')
+sla_context(KEYS[7], KEYS[8], KEYS[9], KEYS[4], ARGV[4])
+sla_close(KEYS[1], ARGV[1], ARGV[2], r[3], true)
 keep_for(ARGV[6], KEYS[1], KEYS[5], KEYS[6])
 emit(KEYS[4], ARGV[4], 'completed', ARGV[1], ARGV[2], r[3],
   {'resolution', ARGV[3], 'wrap_up_ms', ARGV[5] or '0'})
