@@ -105,3 +105,13 @@ def clock_views(clocks: Clocks | None, now_ms: int) -> dict[str, object] | None:
 def _seconds(ms: int | None) -> str | None:
     """An instant in ms as ISO 8601 (UTC), as the rest of the request view gives instants."""
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat() if ms is not None else None
+
+
+def urgency(due_ms: int | None, span_ms: int | None, now_ms: int) -> float:
+    """How near a request is to its nearest breach, in [0, 1]: the share of its target's time
+    (from its start to its due instant, wall ms) already gone; 1 at and after the breach, 0 for
+    a request with no running clock."""
+    if due_ms is None or not span_ms or span_ms <= 0:
+        return 0.0
+    gone = 1.0 - (due_ms - now_ms) / span_ms
+    return min(max(gone, 0.0), 1.0)

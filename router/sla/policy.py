@@ -143,14 +143,4 @@ def plan_clocks(policy: Policy) -> str:
     return json.dumps(doc, separators=(",", ":"))
 
 
-def urgency(due_ms: int | None, span_ms: int | None, now_ms: int) -> float:
-    """How near a request is to its nearest breach, in [0, 1]: the share of its target's time
-    (from its start to its due instant, wall ms) already gone; 1 at and after the breach, 0 for
-    a request with no running clock."""
-    if due_ms is None or not span_ms or span_ms <= 0:
-        return 0.0
-    gone = 1.0 - (due_ms - now_ms) / span_ms
-    return min(max(gone, 0.0), 1.0)
-
-
 _NO_TIME = datetime(1970, 1, 1, tzinfo=UTC)  # policies have no time condition: never read
