@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from frontdesk.channels.base import ChannelRuntime
 from frontdesk.queues.agents import AgentStore
 from frontdesk.queues.store import QueueStore
+from frontdesk.router.conf.calendar import Calendar
 from frontdesk.router.http.auth import ApiToken
 from frontdesk.router.intake.front import Front
 from frontdesk.router.outbound.outbox import OutboxEngine
@@ -73,6 +74,9 @@ class ApiSettings(Protocol):
 
     @property
     def skills(self) -> Collection[str]: ...
+
+    @property
+    def calendars(self) -> Mapping[str, Calendar]: ...
 
 
 class ApiMetrics(Protocol):

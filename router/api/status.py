@@ -9,17 +9,22 @@ token is answered as if there were no such request. A form site's origin may rea
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from frontdesk.queues.states import State
+from frontdesk.queues.store import RequestRecord
 from frontdesk.router.api import status_page
-from frontdesk.router.api.keys import AGENTS, FRONT, SITE_ORIGIN, STORE
+from frontdesk.router.api.keys import AGENTS, FRONT, SETTINGS, SITE_ORIGIN, STORE
 from frontdesk.router.api.requests import standing
+from frontdesk.router.conf.calendar import Calendar
 from frontdesk.router.http.auth import public
 from frontdesk.router.http.errors import Handler, Refusal, allow_origin
 from frontdesk.router.http.openapi import json_content, operation
+from frontdesk.router.http.views import iso_ms
 
 
 async def _status(request: web.Request) -> web.StreamResponse:
@@ -53,10 +58,36 @@ async def _status(request: web.Request) -> web.StreamResponse:
         "position": where["position"],
         "estimated_wait_s": where["estimated_wait_s"],
         "agent": agent,
+        "service_levels": promises(record, app[SETTINGS]().calendars),
     }
     if browser:  # the link in a notice, opened in a browser
         return status_page.page(view, status_page.language(request, record.request.language))
     return web.json_response(view)
+
+
+def promises(record: RequestRecord, calendars: Mapping[str, Calendar]) -> list[dict[str, Any]]:
+    """What the desk promised the customer (every target but the next response), each with
+    its due instant, also in words local to its calendar."""
+    out: list[dict[str, Any]] = []
+    for c in record.clocks.clocks if record.clocks else ():
+        if c.target == "next_response" or c.state in ("idle", "new", "stopped"):
+            continue
+        calendar = calendars.get(c.calendar) if c.calendar else None
+        local = None
+        if c.due_ms is not None:
+            zone = calendar.zone if calendar is not None else UTC
+            when = datetime.fromtimestamp(c.due_ms / 1000, zone).strftime("%Y-%m-%d %H:%M")
+            local = f"{when} ({calendar.zone.key if calendar is not None else 'UTC'})"
+        out.append(
+            {
+                "target": c.target,
+                "state": c.state,
+                "due_at": iso_ms(c.due_ms),
+                "local_due": local,
+                "breached": c.breached_ms is not None,
+            }
+        )
+    return out
 
 
 def _cors(inner: Handler) -> Handler:
@@ -91,6 +122,20 @@ _STATUS: dict[str, Any] = {
         "position": {"type": ["integer", "null"], "description": "1-based, while waiting"},
         "estimated_wait_s": {"type": ["number", "null"]},
         "agent": {"type": ["string", "null"], "description": "the agent's display name"},
+        "service_levels": {
+            "type": "array",
+            "description": "what the desk promised: each target's state and due instant",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "target": _TEXT,
+                    "state": {"enum": ["running", "paused", "met"]},
+                    "due_at": {"type": ["string", "null"], "format": "date-time"},
+                    "local_due": {"type": ["string", "null"]},
+                    "breached": {"type": "boolean"},
+                },
+            },
+        },
     },
 }
 

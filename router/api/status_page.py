@@ -21,6 +21,16 @@ _TEXT = {
         "assigned_anonymous": "客服正在处理您的请求。",
         "completed": "您的请求已处理完毕。",
         "abandoned": "您的请求已关闭。",
+        "pending_customer": "我们在等您的回复：回复后即继续处理。",
+        "due": "{target}：承诺于 {when} 前完成。",
+        "met": "{target}：已完成。",
+        "late": "{target}：已超时，我们正在加急处理。",
+        "first_response": "首次回复",
+        "next_response": "下一次回复",
+        "resolution": "解决",
+        "investigation_started": "开始调查",
+        "investigation_done": "调查完成",
+        "final_answer": "最终答复",
         "refresh": "本页每 30 秒自动刷新。",
         "not_found": "找不到这个请求，或者链接已失效。",
     },
@@ -34,6 +44,16 @@ _TEXT = {
         "assigned_anonymous": "An agent is working on your request.",
         "completed": "Your request has been resolved.",
         "abandoned": "Your request has been closed.",
+        "pending_customer": "We are waiting for your reply; we carry on as soon as you answer.",
+        "due": "{target}: promised by {when}.",
+        "met": "{target}: done.",
+        "late": "{target}: overdue; we are hurrying it along.",
+        "first_response": "First reply",
+        "next_response": "Next reply",
+        "resolution": "Resolution",
+        "investigation_started": "Investigation started",
+        "investigation_done": "Investigation done",
+        "final_answer": "Final answer",
         "refresh": "This page refreshes every 30 seconds.",
         "not_found": "No such request, or the link is no longer valid.",
     },
@@ -64,7 +84,7 @@ def language(request: web.Request, preferred: str | None = None) -> str:
 
 def page(view: dict[str, Any], lang: str) -> web.Response:
     """The status page for `view` (the JSON view: id, state, position, estimated_wait_s,
-    agent)."""
+    agent, service_levels)."""
     t = _TEXT[lang]
     state = view["state"]
     lines: list[str] = []
@@ -79,8 +99,20 @@ def page(view: dict[str, Any], lang: str) -> web.Response:
         lines.append(t["assigned"].format(agent=agent) if agent else t["assigned_anonymous"])
     else:
         lines.append(t.get(state, t["waiting_unknown"]))
-    open_ = state in ("waiting", "offered", "assigned")
+    for promise in view.get("service_levels") or ():
+        lines.append(_promise(t, promise))
+    open_ = state in ("waiting", "offered", "assigned", "pending_customer")
     return _document(t["title"].format(id=view["id"]), lines, lang, refresh=open_, note=open_)
+
+
+def _promise(t: dict[str, str], promise: dict[str, Any]) -> str:
+    """One service-level promise in words; `when` is local to its calendar (`local_due`)."""
+    target = t.get(promise["target"], promise["target"].replace("_", " ").capitalize())
+    if promise["state"] == "met":
+        return t["met"].format(target=target)
+    if promise.get("breached"):
+        return t["late"].format(target=target)
+    return t["due"].format(target=target, when=promise.get("local_due") or promise["due_at"])
 
 
 def not_found(lang: str) -> web.Response:

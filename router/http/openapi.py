@@ -33,7 +33,9 @@ REQUEST: Schema = {
     "required": ["id", "state", "queue", "channel", "priority", "tier"],
     "properties": {
         "id": {"type": "string"},
-        "state": {"enum": ["waiting", "offered", "assigned", "completed", "abandoned"]},
+        "state": {
+            "enum": ["waiting", "offered", "assigned", "pending_customer", "completed", "abandoned"]
+        },
         "queue": {"type": "string"},
         "channel": {"enum": ["email", "chat", "phone", "social", "form"]},
         "priority": {"enum": ["high", "medium", "low"]},
@@ -67,6 +69,11 @@ REQUEST: Schema = {
             },
         },
         "resolution": _NULLABLE_TEXT,
+        "sla": {
+            "type": ["object", "null"],
+            "description": "The service-level clocks: the policy, and per target its state "
+            "(idle, running, paused, met, stopped), due_at, remaining_s, breached, met_at",
+        },
         "position": {"type": ["integer", "null"], "description": "1-based, while waiting"},
         "estimated_wait_s": {"type": ["number", "null"]},
         "routing": {
@@ -141,6 +148,15 @@ _ACTIONS: dict[str, tuple[str, Schema]] = {
         _obj(agent=_TEXT, queue=_TEXT, to_agent=_TEXT, reason=_TEXT),
     ),
     "escalate": ("Up one tier, into the queue's escalate_to queue", _obj(agent=_TEXT, note=_TEXT)),
+    "pending": (
+        "Wait on the customer: the request's service-level clocks pause until they answer",
+        _obj(agent=_TEXT, reason=_TEXT),
+    ),
+    "resume": ("Take a pending request up again (its clocks run again)", _obj(agent=_TEXT)),
+    "milestones": (
+        "Mark a stage of the request's service level done (a complaint's investigation_done)",
+        _obj(agent=_TEXT, target=_TEXT, note=_TEXT),
+    ),
 }
 
 
@@ -196,6 +212,12 @@ def _core_paths() -> dict[str, Schema]:
             "Every queue, live", "listQueues",
             json_content("Queues", {"type": "object",
                                     "properties": {"queues": {"type": "array"}}}))},
+        "/v1/sla/at-risk": {"get": operation(
+            "Supervisor: open requests nearest to a breach, soonest first (limit, within: s)",
+            "slaAtRisk",
+            json_content("At risk", {"type": "object", "properties": {
+                "at_risk": {"type": "array"}, "now": {"type": "string"}}}),
+            errors=(400,))},
     }  # fmt: skip
     for action, (summary, body) in _ACTIONS.items():
         paths[f"/v1/requests/{{id}}/{action}"] = {
@@ -205,7 +227,7 @@ def _core_paths() -> dict[str, Schema]:
                 json_content("The request", REQUEST),
                 path_params=("id",),
                 body=body,
-                errors=(400, 404, 409),
+                errors=(400, 404, 409, 422) if action == "milestones" else (400, 404, 409),
             )
         }
     return paths
