@@ -8,9 +8,10 @@ Starts its own redis-server (the binary the embedded mode runs) in a temporary d
    requests in a queue no agent serves, --open-clocks / 2 requests in all. Tenant `bare` has no SLA
    policy; tenant `clocks` has one (first response 1 h, resolution 8 h: nothing falls due
    during the run), so every request there carries two running clocks (--open-clocks in all)
-   and the due set holds two members (warning, breach) per clock. Both are filled through the front door (the intake script). Then a
-   steady dispatcher round (a few rejects and new requests, then a round; the median of
-   --repeat) on each, and the SLA timer's step with nothing due (the median of 200).
+   and the due set holds two members (warning, breach) per clock. Both are filled through the
+   front door (the intake script). Then a steady dispatcher round (a few rejects and new
+   requests, then a round; the median of --repeat) on each, and the SLA timer's step with
+   nothing due (the median of 200).
 2. Timer accuracy: a `frontdesk serve` process (its own interpreter: the load generator stays
    out of it) on a third tenant; this process opens --fired chat requests at about 500/s with a
    first response of 2 s (warning at 50%). Each warning and breach event carries its instant
