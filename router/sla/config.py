@@ -66,13 +66,13 @@ def parse_sla(
         path: Path = ("sla", "policies", i)
         before = len(check.problems)
         policy = _policy(check, path, raw, queues, calendars, default_warning or 0.8)
-        if policy is None or len(check.problems) != before:
-            continue
-        if policy.name in seen:
-            check.error((*path, "name"), f"{policy.name!r} is already {render(seen[policy.name])}")
-            continue
-        seen[policy.name] = path
-        policies.append(policy)
+        name = raw.get("name") if isinstance(raw, dict) else None
+        if isinstance(name, str) and name in seen:
+            check.error((*path, "name"), f"{name!r} is already {render(seen[name])}")
+        elif isinstance(name, str):
+            seen[name] = path
+        if policy is not None and len(check.problems) == before:
+            policies.append(policy)
     return SlaSettings(tuple(policies), late or 2.0, tick or 0.25)
 
 
