@@ -347,3 +347,26 @@ calendars:
     assert due.date() == today + timedelta(days=1)  # closes in 20 min: the rest is tomorrow
     resolution = next(c for c in record.clocks.clocks if c.target == "resolution")
     assert resolution.within_ms == 8 * 3600 * 1000  # a working day: working_day_hours
+
+
+async def test_a_breach_that_asks_for_it_escalates_the_request_one_tier(
+    store: QueueStore, redis: Redis, keys: Keys
+) -> None:
+    policy = CHAT_POLICY.replace("1s, warning_at: 50%", "200ms, warning_at: 100%").replace(
+        "on_breach: [raise_priority, notify_customer]", "on_breach: [escalate]"
+    )
+    settings = settings_with(policy)
+    front = await make_front(store, settings)
+    timer = timer_for(store, settings)
+    await timer.publish(force=True)
+    rid = await chat(front, "esc")
+    log = EventLog(redis, keys)
+    await run_timer_until([timer], log, 1, EventType.SLA_BREACHED)
+    record = await store.get(rid)
+    assert record is not None
+    assert record.request.queue == "l2" and record.request.tier == 2
+    escalated = [e for e in await log.range() if e.type is EventType.ESCALATED]
+    assert [e.request for e in escalated] == [rid]
+    # the clocks go on in the new queue: the resolution still runs
+    resolution = next(c for c in record.clocks.clocks if c.target == "resolution")
+    assert resolution.state == "running"
