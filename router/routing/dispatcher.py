@@ -53,6 +53,8 @@ WAKE_ON = frozenset(
         EventType.PRESENCE,
         EventType.AGENT_CREATED,
         EventType.AGENT_UPDATED,
+        EventType.SLA_WARNING,  # may have raised a waiting request's priority
+        EventType.SLA_BREACHED,
     }
 )
 MAX_SLEEP_S = 1.0  # a safety net only: rounds are driven by events and timers
