@@ -384,6 +384,7 @@ async def test_the_customer_looks_their_request_up_with_its_token(client, servic
         "position": 2,
         "estimated_wait_s": None,
         "agent": None,
+        "service_levels": [],  # no sla policy in this config
     }
     assert headers["Access-Control-Allow-Origin"] == SHOP
 
