@@ -48,13 +48,17 @@ def day_line(calendar: Calendar, day: date) -> str:
     """One local day: its intervals, or closed and why."""
     name = day.strftime("%a")
     hours = calendar.hours_on(day)
+    unknown = ""
+    if calendar.known_until is not None and day > calendar.known_until:
+        unknown = f" (public holidays known only up to {calendar.known_until})"
     if day in calendar.holidays:
-        return f"{day} {name} closed (holiday)"
+        why = calendar.reasons.get(day)
+        return f"{day} {name} closed (holiday{': ' + why if why else ''})"
     if not hours:
-        return f"{day} {name} closed (no working hours on {name})"
+        return f"{day} {name} closed (no working hours on {name}){unknown}"
     spans = ", ".join(f"{_hhmm(a)}-{_hhmm(b)}" for a, b in hours)
     extra = " (extra working day)" if day in calendar.working_days else ""
-    return f"{day} {name} {spans}{extra}"
+    return f"{day} {name} {spans}{extra}{unknown}"
 
 
 def main(argv: list[str]) -> int:

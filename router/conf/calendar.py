@@ -38,6 +38,7 @@ class Calendar:
     working_days: frozenset[date] = frozenset()  # worked with `extra_hours`, whatever the weekday
     extra_hours: tuple[Interval, ...] = ()
     reasons: dict[date, str] = field(default_factory=dict, compare=False)  # why a day is closed
+    known_until: date | None = None  # public holidays are known up to this day (None: no limit)
 
     def __post_init__(self) -> None:
         if len(self.weekly) != 7:

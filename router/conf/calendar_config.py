@@ -10,6 +10,10 @@ reported with its YAML path and line.
         holidays: [2026-10-01..2026-10-07, 2026-12-25]
         working_days: [2026-10-10]           # worked whatever the weekday (调休)
         working_day_hours: "08:30-18:00"     # their hours; default: Monday's
+        public_holidays: CN                  # a country's, from a library (public_holidays.py)
+
+A date the operator lists wins over the library: a holiday listed is closed, a working day
+listed is worked.
 """
 
 from __future__ import annotations
@@ -19,9 +23,11 @@ from datetime import date, timedelta
 
 from frontdesk.router.conf.calendar import Calendar, Interval
 from frontdesk.router.conf.hours import parse_days, parse_windows, parse_zone
+from frontdesk.router.conf.public_holidays import known_country, public_days
 from frontdesk.router.conf.yaml import Checker, Path, items
 
-_KEYS = ["timezone", "hours", "holidays", "working_days", "working_day_hours"]
+_KEYS = ["timezone", "hours", "holidays", "working_days", "working_day_hours", "public_holidays"]
+YEARS_BACK, YEARS_AHEAD = 1, 2  # the public holidays of the years around this one
 _NAME = r"^[a-z][a-z0-9_-]{0,63}$"
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MAX_RANGE_DAYS = 366
@@ -65,12 +71,26 @@ def parse_calendar(check: Checker, path: Path, name: str, value: object) -> Cale
     working = _dates(check, (*path, "working_days"), c.get("working_days"))
     for both in sorted(holidays & working):
         check.error((*path, "working_days"), f"{both} is a holiday too")
+    reasons: dict[date, str] = {}
+    known_until = None
+    if "public_holidays" in c:
+        where = (*path, "public_holidays")
+        code = check.string(where, c["public_holidays"], r"^[A-Z]{2}$")
+        if code is not None and not known_country(code):
+            check.error(where, f"no public holidays known for {code!r} (an ISO 3166 code: CN, DE)")
+        elif code is not None:
+            year = date.today().year
+            public = public_days(code, year - YEARS_BACK, year + YEARS_AHEAD)
+            reasons = {d: n for d, n in public.holidays.items() if d not in working}
+            holidays = holidays | frozenset(reasons)
+            working = working | frozenset(d for d in public.working_days if d not in holidays)
+            known_until = public.covered_until
     if c.get("working_days") is not None and not extra:
         check.error((*path, "working_day_hours"), "the extra working days need hours")
     if zone is None:
         return None
     try:
-        return Calendar(name, zone, tuple(weekly), holidays, working, extra)
+        return Calendar(name, zone, tuple(weekly), holidays, working, extra, reasons, known_until)
     except ValueError as exc:
         check.error((*path, "hours"), str(exc))
         return None
