@@ -41,6 +41,10 @@ api:
   tokens:
     - {{name: ann, scope: agent, agent: ann, sha256: {digest(TOKENS["ann"])}}}
     - {{name: sup, scope: supervisor, sha256: {digest(TOKENS["sup"])}}}
+notices:
+  channels: [chat]
+  events: [late]
+  status_base_url: https://desk.example.com
 events:
   webhooks:
     - {{name: crm, url: "{{hook}}", secret: "{SECRET}", types: ["io.frontdesk.sla.*"]}}
@@ -59,7 +63,7 @@ sla:
       targets:
         first_response: 600ms
         resolution: 1h
-      on_breach: [raise_priority]
+      on_breach: [raise_priority, notify_customer]
 """
 
 
@@ -124,6 +128,14 @@ async def test_a_chat_nobody_takes_breaches_and_everyone_hears_of_it(daemon, htt
     assert view["priority"] == "high"  # raise_priority
     first = target(view, "first_response")
     assert first["breached"] is True and first["breached_at"] is not None
+
+    async def told() -> list[Any]:
+        thread = await daemon.store.messages(rid)
+        return [m for m in thread if m.author == "system" and "late" in m.body]
+
+    await until(told, "the customer's late notice in the chat")
+    [notice] = await told()
+    assert "first reply" in notice.body and rid in notice.body
     assert first["remaining_s"] < 0
     # the customer's status page tells them
     status = f"/v1/requests/{rid}/status?token={receipt.status_token}"

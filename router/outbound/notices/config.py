@@ -11,7 +11,7 @@ from email.utils import parseaddr
 from typing import Any
 from urllib.parse import urlsplit
 
-from frontdesk.router.conf.yaml import Checker, Path
+from frontdesk.router.conf.yaml import Checker, Path, strings
 from frontdesk.router.outbound.notices.mail import (
     ADDRESS,
     DEFAULT_PORTS,
@@ -39,12 +39,13 @@ from frontdesk.router.outbound.remote import base_url, secret_file
 
 CHANNELS = ("email", "chat", "social")  # phone and form customers get no automatic message
 PLATFORMS = ("whatsapp", "telegram", "wechat", "messenger")
-DEFAULT_EVENTS = ("enqueued", "assigned", "completed")
+DEFAULT_EVENTS = ("enqueued", "assigned", "completed", "late")
 DEFAULT_LANGUAGE = "en"
 MAX_TIMEOUT_S = 120.0
 _KEYS = (
     *("from", "envelope_from", "smtp", "language", "guess_language", "status_base_url"),
     *("events", "channels", "timeout", "max_attempts", "templates", *PLATFORMS),
+    "supervisors",
 )
 _SMTP_KEYS = ("host", "port", "security", "user", "password", "password_file", "timeout", "helo")
 _ID = r"[A-Za-z0-9_.-]{1,128}"
@@ -67,6 +68,7 @@ class NoticeSettings:
     messenger: MessengerSettings | None = None
     timeout_s: float = 10.0  # each call to a platform's API
     max_attempts: int = 12  # then the dead letters
+    supervisors: tuple[str, ...] = ()  # told by email of service-level warnings and breaches
 
 
 def parse_notices(check: Checker, raw: object, path: Path = ("notices",)) -> NoticeSettings | None:
@@ -95,6 +97,7 @@ def parse_notices(check: Checker, raw: object, path: Path = ("notices",)) -> Not
     messenger = (
         _messenger(check, (*path, "messenger"), n["messenger"]) if "messenger" in n else None
     )
+    supervisors = _supervisors(check, (*path, "supervisors"), n.get("supervisors"), mail)
     social = any(p in n for p in PLATFORMS)
     configured = {"chat"} | ({"email"} if mail else set()) | ({"social"} if social else set())
     if "channels" in n:
@@ -121,7 +124,25 @@ def parse_notices(check: Checker, raw: object, path: Path = ("notices",)) -> Not
         telegram=telegram,
         wechat=wechat,
         messenger=messenger,
+        supervisors=supervisors,
     )
+
+
+def _supervisors(
+    check: Checker, path: Path, value: object, mail: MailSettings | None
+) -> tuple[str, ...]:
+    """Email addresses told of service-level warnings and breaches (needs from and smtp)."""
+    if value is None:
+        return ()
+    found = []
+    for where, address in strings(check, path, value):
+        if not ADDRESS.fullmatch(address.strip()):
+            check.error(where, f"{address!r} is not an email address")
+        else:
+            found.append(address.strip())
+    if found and mail is None:
+        check.error(path, "the supervisors' email needs from and smtp under notices")
+    return tuple(found)
 
 
 def _names(check: Checker, path: Path, value: object, choices: tuple[str, ...]) -> set[str] | None:

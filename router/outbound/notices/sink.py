@@ -45,6 +45,7 @@ from frontdesk.queues.store import RequestRecord
 from frontdesk.router import __version__
 from frontdesk.router.http.views import status_path
 from frontdesk.router.outbound.notices import mail as notice_mail
+from frontdesk.router.outbound.notices import supervisors
 from frontdesk.router.outbound.notices.config import NoticeSettings, parse_notices
 from frontdesk.router.outbound.notices.social import (
     Connector,
@@ -66,6 +67,22 @@ SMTP_COMMANDS = 7  # connect, EHLO, STARTTLS, EHLO, AUTH, MAIL/RCPT, DATA: each 
 CHANNEL_OF = {Channel.EMAIL: "email", Channel.CHAT: "chat", Channel.SOCIAL: "social"}
 
 Settings = Callable[[], NoticeSettings | None]
+LATE_WORDS = {  # the `late` notice's {target} and {next_step}
+    "en": {
+        "first_response": "first reply", "next_response": "reply", "resolution": "resolution",
+        "investigation_started": "start of our investigation",
+        "investigation_done": "investigation", "final_answer": "final answer",
+        "escalated": "Your request has been passed to a senior colleague, who will contact you.",
+        "hurried": "It is at the front of the queue now and we are on it.",
+    },
+    "zh": {
+        "first_response": "首次回复", "next_response": "回复", "resolution": "处理",
+        "investigation_started": "调查启动", "investigation_done": "调查",
+        "final_answer": "最终答复",
+        "escalated": "您的请求已转交资深同事处理，他们会尽快与您联系。",  # noqa: RUF001
+        "hurried": "您的请求已优先处理，我们正在加急跟进。",  # noqa: RUF001
+    },
+}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +119,9 @@ class NoticeSink:
         kind = KIND_OF.get(event.type)
         if s is None or kind not in s.events:
             return False
+        if kind == "late":  # only when the service-level policy asks for it
+            asked = event.data.get("actions", "").split(",")
+            return "notify_customer" in asked or supervisors.wanted(s, event)
         if event.type is EventType.ENQUEUED:  # the only event that names its channel
             return event.data.get("channel", "") in s.channels
         return True
@@ -115,6 +135,11 @@ class NoticeSink:
         if record is None:
             log.info("notice for %s (%s) not sent: the request is gone", event.request, event.id)
             return
+        if kind == "late":
+            if supervisors.wanted(s, event):
+                await supervisors.tell(s, event, record, context.store, send_budget_s(s))
+            if "notify_customer" not in event.data.get("actions", "").split(","):
+                return
         found = self._route(s, record, event, kind)
         if isinstance(found, Skip):
             log.info("notice %s of %s not sent: %s", kind, event.request, found.reason)
@@ -126,7 +151,9 @@ class NoticeSink:
         values = await self.values(s, language, kind, event, record, context)
         rendered = s.templates.render(language, kind, values)
         notices = NoticeLog.of(context.store)
-        claim = await notices.claim(request.id, event.id, send_budget_s(s))
+        # one "late" notice per target, whether its warning or its breach asked for it first
+        once = f"late:{event.data.get('target', '')}" if kind == "late" else event.id
+        claim = await notices.claim(request.id, once, send_budget_s(s))
         if claim.state is ClaimState.SENT:
             return
         if claim.state is ClaimState.PENDING:
@@ -139,14 +166,14 @@ class NoticeSink:
             sent = await self._send(s, found, rendered, event, record, context)
         except Exception:  # (cancelled mid-send, the claim is left to run out by itself)
             with contextlib.suppress(RedisError, OSError):
-                await notices.release(request.id, event.id, claim.token)
+                await notices.release(request.id, once, claim.token)
             raise
         if sent:
-            await notices.mark_sent(request.id, event.id)
+            await notices.mark_sent(request.id, once)
             log.info("notice %s of %s sent by %s (%s)", kind, request.id, found, rendered.language)
         else:
             with contextlib.suppress(RedisError, OSError):
-                await notices.release(request.id, event.id, claim.token)
+                await notices.release(request.id, once, claim.token)
 
     async def aclose(self) -> None:
         """Close the HTTP client (the outbox engine calls this when it stops)."""
@@ -236,6 +263,12 @@ class NoticeSink:
             values["resolution"] = language.resolution(
                 event.data.get("resolution") or record.resolution
             )
+        if kind == "late":
+            words = LATE_WORDS["zh" if language.code.startswith("zh") else "en"]
+            target = event.data.get("target", "")
+            values["target"] = words.get(target, target.replace("_", " "))
+            escalated = "escalate" in event.data.get("actions", "").split(",")
+            values["next_step"] = words["escalated" if escalated else "hurried"]
         return values
 
     # -- sending ----------------------------------------------------------------------------------

@@ -17,13 +17,15 @@ from frontdesk.router.conf.yaml import Checker, Lines, Path, load_yaml, merge
 
 SHIPPED_PATH = shipped("notices.yaml")
 
-KINDS = ("enqueued", "assigned", "completed", "abandoned")
+KINDS = ("enqueued", "assigned", "completed", "abandoned", "late")
 KIND_OF = {
     EventType.ENQUEUED: "enqueued",
     EventType.ASSIGNED: "assigned",
     EventType.ACCEPTED: "assigned",
     EventType.COMPLETED: "completed",
     EventType.ABANDONED: "abandoned",
+    EventType.SLA_BREACHED: "late",  # when the policy's actions say notify_customer
+    EventType.SLA_WARNING: "late",
 }
 COMMON = ("request_id", "subject", "status_url", "customer_name", "queue")
 PLACEHOLDERS = {
@@ -31,6 +33,7 @@ PLACEHOLDERS = {
     "assigned": (*COMMON, "agent"),
     "completed": (*COMMON, "agent", "resolution"),
     "abandoned": COMMON,
+    "late": (*COMMON, "target", "next_step"),  # a service-level target breached (or warned)
 }
 ALL_PLACEHOLDERS = frozenset(p for names in PLACEHOLDERS.values() for p in names)
 FIELDS = ("subject", "text", "html", "message")
