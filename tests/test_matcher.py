@@ -161,8 +161,37 @@ def test_total_is_the_weighted_sum() -> None:
     decision = match(w, p, weights, "greedy")
     assert decision.explain(0) == pytest.approx(
         {"total": expected, "skill": 0.5, "load": 1.0, "idle": 1.5, "wait": 2.0}
-        | {"priority": 5.0, "preferred": 6.0}
+        | {"priority": 5.0, "sla": 0.0, "preferred": 6.0}
     )
+
+
+def test_the_sla_term_weighs_the_share_of_the_target_gone() -> None:
+    w = window(1, wait_s=[0.0], sla=[0.75])
+    p = pool(1)
+    on = Weights(sla=2.0)
+    total_on, terms = scores(w, p, on)
+    total_off, _ = scores(w, p, Weights())
+    assert terms["sla"][0, 0] == 1.5
+    assert total_on[0, 0] == pytest.approx(total_off[0, 0] + 1.5)
+    assert match(w, p, on, "greedy").explain(0)["sla"] == 1.5
+    with pytest.raises(ValueError, match="sla"):
+        window(1, sla=[1.5])
+
+
+@pytest.mark.parametrize("mode", ["greedy", "batch"])
+def test_the_request_nearest_to_breach_is_served_first(mode: str) -> None:
+    # two requests alike but for their clocks (the second has waited a little longer), one
+    # agent with room for one: with the sla term on, the one nearest to breach gets the agent
+    w = window(2, wait_s=[10.0, 12.0], sla=[0.9, 0.2])
+    p = pool(1, spare=[[1]])
+    assert pairs(match(w, p, Weights(sla=1.0), mode)) == [(0, 0)]
+    # a queue without the weight gets no sla in its window (window.build): longest wait first
+    off = window(2, wait_s=[10.0, 12.0])
+    assert pairs(match(off, p, Weights(), mode)) == [(1, 0)]
+    big = window(300, wait_s=np.full(300, 5.0), sla=np.linspace(0, 1, 300))
+    many = pool(10, spare=np.ones((10, 1), int))
+    served = sorted(match(big, many, Weights(sla=1.0), "greedy").requests.tolist())
+    assert served == list(range(290, 300))  # the ten nearest to breach
 
 
 def test_ineligible_pairs_score_minus_infinity() -> None:

@@ -370,3 +370,35 @@ async def test_a_breach_that_asks_for_it_escalates_the_request_one_tier(
     # the clocks go on in the new queue: the resolution still runs
     resolution = next(c for c in record.clocks.clocks if c.target == "resolution")
     assert resolution.state == "running"
+
+
+async def test_the_dispatcher_offers_the_request_nearest_to_breach_first(
+    store: QueueStore, agents: AgentStore, redis: Redis, keys: Keys
+) -> None:
+    policies = """\
+    - name: vip
+      when: {channel: chat, customer: {important: true}}
+      targets: {first_response: 2s}
+    - name: chat
+      when: {channel: chat}
+      targets: {first_response: 1h}
+"""
+    text = BASE.format(policies=policies, calendars="customers: {important: [vip@example.com]}")
+    weighed = "chat: {offer_timeout: 20s, escalate_to: l2, weights: {sla: 5}}"
+    text = text.replace("chat: {offer_timeout: 20s, escalate_to: l2}", weighed)
+    settings = parse_settings(text, "sla.yaml")
+    assert settings.queues["chat"].routing.weights.sla == 5
+    front = await make_front(store, settings)
+    await timer_for(store, settings).publish(force=True)
+    older = await chat(front, "d1", "someone@example.com")  # waits longer, far from its breach
+    await asyncio.sleep(0.3)
+    nearer = await chat(front, "d2", "vip@example.com")
+    await asyncio.sleep(1.0)  # the vip's 2 s promise is half gone, the other's hour barely
+    from frontdesk.router.routing.dispatcher import Dispatcher
+
+    await agents.upsert(Agent("ann", "Ann", capacity={"chat": 1}, presence=Presence.AVAILABLE))
+    await Dispatcher(store, agents, lambda: settings).round()
+    offered = {r: (await store.get(r)).state for r in (older, nearer)}
+    assert offered == {older: State.WAITING, nearer: State.OFFERED}
+    why = (await store.get(nearer)).why
+    assert why is not None and why["score"]["sla"] > 2  # weight 5 x about half gone

@@ -22,7 +22,8 @@ _STEP = ["after", "lower_skills", "drop_optional", "widen_groups", "widen_tiers"
 QUEUE_MODES = ["offer", "assign"]
 QUEUE_KEYS = ["tier", "mode", "offer_timeout", "escalate_to", "description", *ROUTING_KEYS]
 QUEUE_KEYS += ORPHANED_KEYS
-_WEIGHTS = ["skill", "load", "idle", "wait", "priority", "preferred", "wait_scale", "idle_scale"]
+_WEIGHTS = ["skill", "load", "idle", "wait", "priority", "sla", "preferred"]
+_WEIGHTS += ["wait_scale", "idle_scale"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,10 +24,15 @@ load        ``spare / capacity`` on the request's channel (1: the agent is free 
 idle        ``idle_s / (idle_s + idle_scale_s)``   (default scale 300 s: 5 min idle gives 0.5)
 wait        ``wait_s / (wait_s + wait_scale_s)``   (default scale 60 s: 1 min waited gives 0.5)
 priority    ``(2 - band) / 2``                     (high 1, medium 0.5, low 0)
+sla         the share of its nearest service-level target's time already gone (1 at the breach,
+            0 with no running clock: queues.clocks.urgency)
 preferred   1 if the agent is the request's preferred agent, else 0
 ==========  ====================================================================================
 
-Default weights: skill 1, load 0.5, idle 0.5, wait 1, priority 1, preferred 2. Weights must be
+Default weights: skill 1, load 0.5, idle 0.5, wait 1, priority 1, sla 0, preferred 2 (a queue
+turns the sla term on with a weight; with it on, requests of one band are taken nearest to breach
+first, before longest wait, in urgency order; the priority and sla terms are added together
+before they join the rest, so the greedy walk stays bit for bit the dense one). Weights must be
 finite and >= 0, so every eligible pair scores >= 0 and serving a request never lowers the total.
 
 Modes. ``greedy`` takes requests in urgency order (`urgency_order`: band ascending, then longest
@@ -64,7 +69,7 @@ from frontdesk.router.routing import matcher_classes, matcher_greedy
 from frontdesk.router.routing.matcher_batch import batch, greedy
 from frontdesk.skills import MAX_LEVEL
 
-TERMS = ("skill", "load", "idle", "wait", "priority", "preferred")
+TERMS = ("skill", "load", "idle", "wait", "priority", "sla", "preferred")
 NO_SKILL_FIT = 0.5
 LOWEST_BAND = 2
 DENSE_BELOW = 40_000  # request x agent pairs up to which a round uses the dense score matrix
@@ -88,6 +93,7 @@ class Weights:
     idle: float = 0.5
     wait: float = 1.0
     priority: float = 1.0
+    sla: float = 0.0
     preferred: float = 2.0
     wait_scale_s: float = 60.0  # wait term = wait / (wait + wait_scale_s)
     idle_scale_s: float = 300.0  # idle term = idle / (idle + idle_scale_s)
@@ -105,6 +111,7 @@ class Weights:
 
 _DTYPES: dict[str, type[np.generic]] = {"Ints": np.int64, "Floats": np.float64, "Bools": np.bool_}
 _MATRICES = {"required", "groups", "excluded", "proficiency", "spare", "capacity"}
+_NO_SLA: Floats = np.zeros(0)  # Window.sla left out: no request has a running clock
 
 
 def _coerce(owner: Window | Pool) -> None:
@@ -149,9 +156,15 @@ class Window:
     preferred: Ints  # (R,) agent index or -1
     only_preferred: Bools  # (R,) the preferred agent alone is eligible (with -1: nobody)
     excluded: Ints  # (E, 2) (request, agent) pairs that must never match
+    # (R,) urgency in [0, 1]: the share of the nearest service-level target's time gone
+    sla: Floats = dataclasses.field(default_factory=lambda: _NO_SLA)
 
     def __post_init__(self) -> None:
+        if self.sla is _NO_SLA:
+            object.__setattr__(self, "sla", np.zeros(len(np.asarray(self.priority))))
         _coerce(self)
+        if self.sla.size and self.sla.max() > 1:
+            raise ValueError("sla: every value must be in 0..1")
         if self.excluded.shape[1] != 2:
             raise ValueError(f"excluded: expected (E, 2) pairs, got shape {self.excluded.shape}")
         _within("priority", self.priority, 0, LOWEST_BAND)
@@ -215,8 +228,11 @@ def _check(window: Window, pool: Pool) -> None:
 
 
 def urgency_order(window: Window) -> Index:
-    """Request indices by band ascending, then longest wait, then index."""
-    return np.lexsort((np.arange(len(window.priority)), -window.wait_s, window.priority))
+    """Band ascending, then nearest to breach (sla, when a queue weighs it), then longest wait,
+    then index."""
+    return np.lexsort(
+        (np.arange(len(window.priority)), -window.wait_s, -window.sla, window.priority)
+    )
 
 
 def _skills(window: Window, pool: Pool) -> Floats:
@@ -282,6 +298,7 @@ def _side_terms(window: Window, pool: Pool, weights: Weights) -> dict[str, Float
         "idle": weights.idle * (pool.idle_s / (pool.idle_s + weights.idle_scale_s)),  # (A,)
         "wait": weights.wait * (window.wait_s / (window.wait_s + weights.wait_scale_s)),  # (R,)
         "priority": weights.priority * ((LOWEST_BAND - window.priority) / LOWEST_BAND),  # (R,)
+        "sla": weights.sla * window.sla,  # (R,)
     }
 
 
@@ -297,7 +314,7 @@ def _score_matrix(window: Window, pool: Pool, weights: Weights) -> Floats:
         np.add(total, side["load"][:, c], out=total, where=(window.channel == c)[:, None])
     total += side["idle"][None, :]
     total += side["wait"][:, None]
-    total += side["priority"][:, None]
+    total += (side["priority"] + side["sla"])[:, None]
     rows = np.flatnonzero(window.preferred >= 0)
     total[rows, window.preferred[rows]] += weights.preferred
     total[~ok] = -np.inf
@@ -319,6 +336,7 @@ def _terms(window: Window, pool: Pool, weights: Weights, r: Index, a: Index) -> 
         "idle": side["idle"][a],
         "wait": side["wait"][r],
         "priority": side["priority"][r],
+        "sla": side["sla"][r],
         "preferred": weights.preferred * (window.preferred[r] == a),
     }
 
@@ -326,7 +344,8 @@ def _terms(window: Window, pool: Pool, weights: Weights, r: Index, a: Index) -> 
 def _sum(terms: dict[str, Floats]) -> Floats:
     """The terms added in TERMS order, the same order `_score_matrix` adds them."""
     t = terms
-    return t["skill"] + t["load"] + t["idle"] + t["wait"] + t["priority"] + t["preferred"]
+    request = t["priority"] + t["sla"]  # one request-side constant, as the matrix adds it
+    return t["skill"] + t["load"] + t["idle"] + t["wait"] + request + t["preferred"]
 
 
 def scores(window: Window, pool: Pool, weights: Weights) -> tuple[Floats, dict[str, Floats]]:
@@ -359,7 +378,7 @@ def _classes(window: Window, pool: Pool, weights: Weights) -> matcher_greedy.Cla
         load=side["load"],
         idle=side["idle"],
         wait=side["wait"],
-        priority=side["priority"],
+        priority=side["priority"] + side["sla"],  # the request-side constant, as in the matrix
         preferred_weight=weights.preferred,
     )
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from frontdesk.queues.clocks import urgency
 from frontdesk.queues.request import Channel
 from frontdesk.queues.store import RequestRecord
 from frontdesk.router.routing.config import QueueSettings, RelaxStep
@@ -150,5 +151,11 @@ def build(
         preferred=np.array(preferred, dtype=np.int64),
         only_preferred=np.array(only_preferred, dtype=bool),
         excluded=np.array(excluded, dtype=np.int64).reshape(-1, 2),
+        sla=np.array(
+            [urgency(w.record.sla_due_ms, w.record.sla_span_ms, now_ms) for w in waiting]
+            if routing.weights.sla > 0
+            else np.zeros(r_n),
+            dtype=np.float64,
+        ),
     )
     return Built(window, pool_arrays(agents, spare, skills, groups, now_ms), steps)
