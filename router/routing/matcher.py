@@ -12,14 +12,13 @@ Hard constraints. Request r and agent a are eligible only if all of these hold:
 - ``(r, a)`` is not in ``excluded`` (the agent rejected the request or let its offer expire);
 - if ``only_preferred[r]``, the agent is ``preferred[r]`` (and nobody is when that is -1).
 
-Score. An eligible pair scores ``total = Σ weight[t] * term[t]`` over six terms, each in [0, 1]:
+Score. An eligible pair scores ``total = Σ weight[t] * term[t]`` over seven terms, each in [0, 1]:
 
 ==========  ====================================================================================
 skill       mean, over the skills the request requires, of ``(p - m) / (5 - m)``, where m is the
             minimum level (1-5) and p the agent's proficiency; a skill required at level 5
             counts 0 (no headroom above the top level); 0.5 when the request requires no skill
-            (neutral, and the same for every agent, so it never changes who gets the request).
-            For an ineligible pair, shown by `scores`, a shortfall p < m counts 0
+            (neutral, the same for every agent); an ineligible pair's shortfall p < m counts 0
 load        ``spare / capacity`` on the request's channel (1: the agent is free on that channel)
 idle        ``idle_s / (idle_s + idle_scale_s)``   (default scale 300 s: 5 min idle gives 0.5)
 wait        ``wait_s / (wait_s + wait_scale_s)``   (default scale 60 s: 1 min waited gives 0.5)
