@@ -33,7 +33,8 @@ A callback is eligible for routing inside its window and the working hours (the 
       phone:
         secret: "at least 16 characters"
         default_country: "86"
-        working_hours: {timezone: Asia/Shanghai, days: mon-fri, hours: "08:30-18:00"}
+        working_hours: desk         # a calendar of `calendars:`, holidays and all, or inline:
+        # working_hours: {timezone: Asia/Shanghai, days: mon-fri, hours: "08:30-18:00"}
         max_body: 16KB
         signature: timestamped      # or legacy
         tolerance: 5m
@@ -65,7 +66,8 @@ from frontdesk.channels.fields import (
 )
 from frontdesk.channels.social.generic import TIMESTAMP_HEADER, fresh, sign
 from frontdesk.queues.states import OPEN_STATES
-from frontdesk.router.conf.hours import WorkingHours, parse_working_hours
+from frontdesk.router.conf.calendar import Calendar
+from frontdesk.router.conf.hours import parse_working_hours
 from frontdesk.router.conf.yaml import Checker, Path
 from frontdesk.router.http.auth import Scope, principal, public
 from frontdesk.router.http.errors import Refusal, retry_after
@@ -89,7 +91,7 @@ MIN_SECRET = 16
 class PhoneSettings:
     secret: str = dataclasses.field(repr=False)
     default_country: str | None = None
-    working_hours: WorkingHours | None = None
+    working_hours: Calendar | str | None = None  # a str names a calendar, until it is resolved
     max_body: int = DEFAULT_MAX_BODY
     signature: str = "timestamped"  # or "legacy": the HMAC of the body alone, replayable
     tolerance_s: float = DEFAULT_TOLERANCE_S  # how far a signed timestamp may be from our clock
@@ -97,7 +99,8 @@ class PhoneSettings:
     @property
     def zone(self) -> tzinfo:
         """Where a time-of-day window is read: the working hours' timezone, else UTC."""
-        return self.working_hours.zone if self.working_hours else UTC
+        hours = self.working_hours
+        return hours.zone if isinstance(hours, Calendar) else UTC
 
 
 def parse_config(check: Checker, raw: object, path: Path, queues: set[str]) -> PhoneSettings | None:
@@ -210,6 +213,7 @@ class PhoneChannel(RoutesOnly[PhoneSettings]):
             found = dataclasses.replace(found, external_id=replay_key)  # a replay is a duplicate
         inbound = found.request(now)
         hours = self.settings.working_hours
+        hours = hours if isinstance(hours, Calendar) else None
         if found.window is not None and hours is not None and not hours.meets(*found.window, now):
             invalid("window", f"never meets the working hours ({hours.describe()})")
         receipt = await self.context.receive(

@@ -25,7 +25,7 @@ from frontdesk.channels.callback import callback_fields, parse_window
 from frontdesk.channels.fields import PhoneNumberError, normalize_e164
 from frontdesk.channels.phone import PhoneSettings, signature, signed_headers
 from frontdesk.queues.request import CALLBACK, FROM, UNTIL, Channel, Customer, Request
-from frontdesk.router.conf.hours import WorkingHours
+from frontdesk.router.conf.hours import working_hours
 from frontdesk.router.daemon.daemon import Daemon
 from frontdesk.router.daemon.redis_server import EmbeddedRedis
 from frontdesk.router.daemon.settings import parse_settings
@@ -493,7 +493,7 @@ def test_what_is_not_a_number_says_why(text: str, country: str | None, says: str
 
 
 # -- eligibility: pure -----------------------------------------------------------------------------
-WEEKDAY_HOURS = WorkingHours(SHANGHAI)  # mon-fri 08:30-18:00
+WEEKDAY_HOURS = working_hours(SHANGHAI)  # mon-fri 08:30-18:00
 PHONE = PhoneSettings(SECRET, "86", WEEKDAY_HOURS)
 TUESDAY = date(2026, 11, 24)
 
@@ -534,7 +534,7 @@ def test_the_weekend_waits_for_monday() -> None:
 
 
 def test_hours_across_midnight_belong_to_the_day_they_open() -> None:
-    nights = WorkingHours(SHANGHAI, frozenset({4}), ((22 * 3600, 6 * 3600),))  # fri 22:00-06:00
+    nights = working_hours(SHANGHAI, frozenset({4}), ((22 * 3600, 6 * 3600),))  # fri 22:00-06:00
     r = callback()
     friday, saturday = TUESDAY + timedelta(days=3), TUESDAY + timedelta(days=4)
     assert not eligible_at(r, cst(friday, 21, 59), nights)
@@ -597,7 +597,7 @@ def test_timezones_compare_as_instants() -> None:
     assert not eligible_at(r, monday_evening - timedelta(seconds=1), WEEKDAY_HOURS)
     assert next_eligible(r, monday_evening - timedelta(hours=1), WEEKDAY_HOURS) == monday_evening
     # hours in a zone with daylight saving: 08:00 Berlin is 07:00 UTC in winter, 06:00 in summer
-    berlin = WorkingHours(ZoneInfo("Europe/Berlin"), hours=((8 * 3600, 17 * 3600),))
+    berlin = working_hours(ZoneInfo("Europe/Berlin"), hours=((8 * 3600, 17 * 3600),))
     saturday = datetime(2026, 3, 28, 12, tzinfo=UTC)  # the clocks go forward on Sunday the 29th
     assert next_eligible(r, saturday, berlin) == datetime(2026, 3, 30, 6, tzinfo=UTC)
     assert next_eligible(r, saturday - timedelta(days=7), berlin) == datetime(
@@ -615,7 +615,7 @@ def test_only_callbacks_are_held() -> None:
         assert eligible_at(r, sunday_night, WEEKDAY_HOURS)
         assert next_eligible(r, sunday_night, WEEKDAY_HOURS) == sunday_night
         assert hold_until(r, sunday_night, WEEKDAY_HOURS) is None
-    split = WorkingHours(SHANGHAI, hours=((30600, 43200), (43200, 64800)))  # 08:30-12, 12-18
+    split = working_hours(SHANGHAI, hours=((30600, 43200), (43200, 64800)))  # 08:30-12, 12-18
     assert eligible_since(callback(), cst(TUESDAY, 15), split) == cst(TUESDAY, 8, 30)
 
 
@@ -639,7 +639,7 @@ _INSTANTS = st.integers(
     window=st.tuples(st.integers(-3 * 86400, 3 * 86400), st.integers(0, 4 * 86400)) | st.none(),
 )
 def test_next_eligible_is_the_first_eligible_instant(zone, days, spans, now, window) -> None:
-    hours = WorkingHours(ZoneInfo(zone), days, tuple(spans))
+    hours = working_hours(ZoneInfo(zone), days, tuple(spans))
     at = datetime.fromtimestamp(now, UTC)
     r = callback() if window is None else callback(
         at + timedelta(seconds=window[0]), at + timedelta(seconds=window[0] + window[1])

@@ -24,6 +24,7 @@ from frontdesk.queues.request import (
     Request,
     SkillRequirement,
 )
+from frontdesk.router.conf.calendar_config import parse_calendars
 from frontdesk.router.conf.yaml import Checker, load_yaml, render
 from frontdesk.router.intake.config import parse_customer_lists, parse_rules
 from frontdesk.router.intake.rules import (
@@ -507,6 +508,7 @@ def load_example() -> Example:
         queues=set(data["queues"]),
         skills=set(data["skills"]),
         agents={a["id"] for a in data["agents"]},
+        calendars=parse_calendars(check, data["calendars"]),
     )
     lists = parse_customer_lists(check, data["customers"])
     assert not check.problems, check.problems

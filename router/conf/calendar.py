@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 DAY_S = 86400
 Interval = tuple[int, int]  # seconds of the local day [start, end), 0 <= start < end <= 86400
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HORIZON_DAYS = 3660  # a calendar with no working time in ten years is treated as never open
 
 
@@ -63,11 +64,17 @@ class Calendar:
         HORIZON_DAYS days."""
         last_end: datetime | None = None
         for n in range(HORIZON_DAYS):
-            day = first + timedelta(days=n)
-            midnight = datetime.combine(day, clock())
-            for start, end in self.hours_on(day):
-                opens = self._utc(midnight + timedelta(seconds=start))
-                closes = self._utc(midnight + timedelta(seconds=end))
+            try:  # the ends of time (datetime.min and .max) have no days beyond them
+                day = first + timedelta(days=n)
+                midnight = datetime.combine(day, clock())
+                ends = [
+                    (self._utc(midnight + timedelta(seconds=start)),
+                     self._utc(midnight + timedelta(seconds=end)))
+                    for start, end in self.hours_on(day)
+                ]  # fmt: skip
+            except OverflowError:
+                return
+            for opens, closes in ends:
                 if last_end is not None and opens < last_end:  # a wall time DST skipped
                     opens = last_end
                 if closes <= opens:
@@ -78,9 +85,52 @@ class Calendar:
     def _utc(self, local: datetime) -> datetime:
         return local.replace(tzinfo=self.zone).astimezone(UTC)
 
+    # what a phone callback and a rule's `time` condition ask (callbacks.py, rules.py)
+    def open_at(self, when: datetime) -> bool:
+        try:
+            return is_open(self, when)
+        except OverflowError:  # an instant at the ends of time is in no working day
+            return False
+
+    def next_open(self, when: datetime) -> datetime | None:
+        return next_opening(self, when)
+
+    def meets(self, start: datetime, until: datetime | None, now: datetime) -> bool:
+        """Is any of [start, until) still ahead of `now` inside working time (`until` None:
+        open-ended)?"""
+        opens = next_opening(self, max(_aware(now), _aware(start)))
+        return opens is not None and (until is None or opens < _aware(until))
+
+    def opened(self, when: datetime) -> datetime | None:
+        """When the open stretch containing `when` began (touching spans joined, as a window
+        across midnight is, looking back at most a week); None when closed at `when`."""
+        when = _aware(when)
+        start = last = None
+        for opens, closes in self.spans(_days_before(when.astimezone(self.zone).date(), 8)):
+            if opens > when:
+                break
+            start = start if last is not None and opens == last else opens
+            last = closes
+        return start if last is not None and when < last else None
+
+    def describe(self) -> str:
+        """One line: the calendar's name, weekly hours and zone (`mon-fri 08:30-18:00`)."""
+        week = enumerate(self.weekly)
+        days = [f"{DAY_NAMES[d]} " + ",".join(map(_hhmm, ivs)) for d, ivs in week if ivs]
+        zone = getattr(self.zone, "key", self.zone)
+        return f"{self.name}: {'; '.join(days) or 'never open'} ({zone})"
+
     def _from(self, when: datetime) -> Iterator[tuple[datetime, datetime]]:
         """Spans from the local day before `when` on (a span may open the day before)."""
-        return self.spans(when.astimezone(self.zone).date() - timedelta(days=1))
+        return self.spans(_days_before(when.astimezone(self.zone).date(), 1))
+
+
+def _days_before(day: date, n: int) -> date:
+    return day - timedelta(days=min(n, (day - date.min).days))
+
+
+def _hhmm(interval: Interval) -> str:
+    return "-".join(f"{t // 3600:02d}:{t % 3600 // 60:02d}" for t in interval)
 
 
 def _aware(when: datetime) -> datetime:

@@ -1,17 +1,16 @@
 """Working hours, parsed once for the whole daemon: days (`mon`, `monday`, `mon-fri`), time
-windows (`08:30-18:00`, `22:00-06:00` crossing midnight), an IANA timezone, and `WorkingHours`,
-the pure answer to "open now? open next when? open since when?". The phone channel's
-`working_hours` and the rules' `time` condition both read theirs here."""
+windows (`08:30-18:00`, `22:00-06:00` crossing midnight), an IANA timezone. Inline working
+hours become a `Calendar` (router/conf/calendar.py), the one answer to "open now? open next
+when? open since when?": the phone channel's `working_hours`, its callback windows, the rules'
+`time` condition and the service levels all ask a calendar."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from datetime import time as clock
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from frontdesk.router.conf.calendar import Calendar
 from frontdesk.router.conf.yaml import Checker, Path, items, strings
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -19,82 +18,41 @@ _FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday"
 _DAY_NUMBERS = {name: i for names in (DAYS, _FULL_DAYS) for i, name in enumerate(names)}
 _WINDOW = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
 DAY_S = 86400
-_LOOKAHEAD_DAYS = 9  # every weekday comes round within this many days of any date
+CALENDAR_NAME = r"^[a-z][a-z0-9_-]{0,63}$"
 WEEKDAYS = frozenset(range(5))
 
 
-@dataclass(frozen=True, slots=True)
-class WorkingHours:
-    """When callbacks are made: on `days` (0 = Monday), in `hours` (seconds of the day, end
-    exclusive, up to 86400), local to `zone`. A span whose end is before its start crosses
-    midnight and belongs to the day it opens on (`fri 22:00-06:00` includes Saturday 02:00)."""
-
-    zone: ZoneInfo
-    days: frozenset[int] = WEEKDAYS
-    hours: tuple[tuple[int, int], ...] = ((8 * 3600 + 30 * 60, 18 * 3600),)
-
-    def spans(self, first: date, count: int) -> Iterator[tuple[datetime, datetime]]:
-        """The open spans (UTC) opening on `count` local days from `first`, in order of day."""
-        for n in range(count):
-            day = first + timedelta(days=n)
-            if day.weekday() not in self.days:
-                continue
-            midnight = datetime.combine(day, clock())
-            for start, end in sorted(self.hours):
-                end = end if end > start else end + DAY_S
-                yield (
-                    self._utc(midnight + timedelta(seconds=start)),
-                    self._utc(midnight + timedelta(seconds=end)),
-                )
-
-    def _utc(self, local: datetime) -> datetime:
-        return local.replace(tzinfo=self.zone).astimezone(UTC)
-
-    def _near(self, when: datetime) -> Iterator[tuple[datetime, datetime]]:
-        """Spans from the local day before `when` on, for a bounded number of days."""
-        yesterday = when.astimezone(self.zone).date() - timedelta(days=1)
-        return self.spans(yesterday, _LOOKAHEAD_DAYS)
-
-    def open_at(self, when: datetime) -> bool:
-        when = utc(when)
-        return any(o <= when < c for o, c in self._near(when))
-
-    def next_open(self, when: datetime) -> datetime | None:
-        """The first instant at or after `when` inside working hours; None when there is none
-        (no working days)."""
-        when = utc(when)
-        starts = [max(o, when) for o, c in self._near(when) if c > when]
-        return min(starts) if starts else None
-
-    def meets(self, start: datetime, until: datetime | None, now: datetime) -> bool:
-        """Is any of [start, until) still ahead of `now` inside working hours (`until` None:
-        open-ended)?"""
-        opens = self.next_open(max(utc(now), utc(start)))
-        return opens is not None and (until is None or opens < utc(until))
-
-    def opened(self, when: datetime) -> datetime | None:
-        """When the open stretch containing `when` began (adjacent spans joined, looking back at
-        most a week); None when closed at `when`."""
-        when = utc(when)
-        first = when.astimezone(self.zone).date() - timedelta(days=8)
-        spans = sorted(self.spans(first, 10))
-        containing = [o for o, c in spans if o <= when < c]
-        if not containing:
-            return None
-        start = min(containing)
-        for o, c in reversed(spans):
-            if o < start <= c:
-                start = o
-        return start
-
-    def describe(self) -> str:
-        days = ",".join(DAYS[d] for d in sorted(self.days))
-        spans = ",".join(f"{_hhmm(s)}-{_hhmm(e)}" for s, e in self.hours)
-        return f"{days} {spans} {self.zone.key}"
+def working_hours(
+    zone: ZoneInfo,
+    days: frozenset[int] = WEEKDAYS,
+    hours: tuple[tuple[int, int], ...] = ((8 * 3600 + 30 * 60, 18 * 3600),),
+    name: str = "working_hours",
+) -> Calendar:
+    """Inline working hours as a calendar: on `days` (0 = Monday), in `hours` (seconds of the
+    day, end exclusive, up to 86400), local to `zone`. A window whose end is before its start
+    crosses midnight and belongs to the day it opens on (`fri 22:00-06:00` includes Saturday
+    02:00): its hours after midnight are the next day's, touching the evening's, so the stretch
+    reads as one."""
+    week: list[list[tuple[int, int]]] = [[] for _ in range(7)]
+    for day in days:
+        for start, end in hours:
+            if end > start:
+                week[day].append((start, end))
+            else:
+                week[day].append((start, DAY_S))
+                if end:
+                    week[(day + 1) % 7].append((0, end))
+    return Calendar(name, zone, tuple(_union(w) for w in week))
 
 
-def _hhmm(seconds: int) -> str:
-    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+def _union(intervals: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(intervals):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return tuple(out)
 
 
 def utc(when: datetime) -> datetime:
@@ -168,9 +126,12 @@ def parse_zone(check: Checker, path: Path, value: object) -> ZoneInfo | None:
         return None
 
 
-def parse_working_hours(check: Checker, path: Path, value: object) -> WorkingHours | None:
-    """`{timezone: Asia/Shanghai, days: mon-fri, hours: "08:30-18:00"}`; days and hours may be
-    lists; days default to mon-fri, hours to 08:30-18:00."""
+def parse_working_hours(check: Checker, path: Path, value: object) -> Calendar | str | None:
+    """`{timezone: Asia/Shanghai, days: mon-fri, hours: "08:30-18:00"}` (days and hours may be
+    lists; days default to mon-fri, hours to 08:30-18:00), or the name of a calendar in
+    `calendars:`, returned as the name for the caller to look up (`resolve_calendar`)."""
+    if isinstance(value, str):
+        return check.string(path, value, CALENDAR_NAME)
     w = check.mapping(path, value, ["timezone", "days", "hours"])
     if value is not None and not isinstance(value, dict):
         return None
@@ -179,4 +140,15 @@ def parse_working_hours(check: Checker, path: Path, value: object) -> WorkingHou
     spans = parse_windows(check, (*path, "hours"), w.get("hours", "08:30-18:00"))
     if zone is None or not days or not spans:
         return None
-    return WorkingHours(zone, days, spans)
+    return working_hours(zone, days, spans)
+
+
+def resolve_calendar(
+    check: Checker, path: Path, name: str, calendars: dict[str, Calendar]
+) -> Calendar | None:
+    """The calendar `name` names, or a problem at `path` saying which there are."""
+    if name in calendars:
+        return calendars[name]
+    known = ", ".join(sorted(calendars)) or "none defined"
+    check.error(path, f"names no calendar under calendars: {name!r} (there: {known})")
+    return None

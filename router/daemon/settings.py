@@ -12,7 +12,7 @@ from frontdesk.queues.store import StoreSettings
 from frontdesk.router.conf.calendar import Calendar
 from frontdesk.router.conf.calendar_config import parse_calendars
 from frontdesk.router.conf.files import shipped
-from frontdesk.router.conf.hours import WorkingHours
+from frontdesk.router.conf.hours import resolve_calendar
 from frontdesk.router.conf.yaml import NAME, Checker, ConfigError, Lines, Problem, load_yaml, merge
 from frontdesk.router.daemon.redis_config import (
     REDIS_KEYS,
@@ -87,10 +87,10 @@ class Settings:
     sla: SlaSettings = field(default_factory=SlaSettings)  # service-level policies
 
     @property
-    def callback_hours(self) -> WorkingHours | None:
+    def callback_hours(self) -> Calendar | None:
         """The working hours phone callbacks are made in: the phone channel's, if it has any."""
         hours = getattr(self.channels.get("phone"), "working_hours", None)
-        return hours if isinstance(hours, WorkingHours) else None
+        return hours if isinstance(hours, Calendar) else None
 
 
 def _defaults() -> tuple[dict[str, Any], Lines]:
@@ -142,13 +142,15 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
         if isinstance(a, dict) and isinstance(a.get("id"), str)
     }
     queue_names = set(defined) if isinstance(defined, dict) else set()
+    calendars = parse_calendars(check, d.get("calendars"))
     rules = parse_rules(
-        check, d.get("rules"), queues=queue_names, skills=set(skills), agents=agent_ids
-    )
+        check, d.get("rules"), queues=queue_names, skills=set(skills), agents=agent_ids,
+        calendars=calendars,
+    )  # fmt: skip
     customers = parse_customer_lists(check, d.get("customers"))
     tokens = _tokens(check, d.get("api"), agent_ids)
     limits = parse_limits(check, d.get("limits"))
-    channels = _channels(check, d.get("channels"), queue_names)
+    channels = _channels(check, d.get("channels"), queue_names, calendars)
     helpdesks = parse_helpdesks(check, d.get("helpdesks"), agent_ids=agent_ids)
     notices = parse_notices(check, d.get("notices"))
     events = d.get("events")
@@ -156,7 +158,6 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
     webhooks = parse_webhooks(check, raw_webhooks, ("events", "webhooks"))
     metrics = parse_metrics(check, d.get("metrics"))
     grace = parse_presence(check, d.get("presence"))
-    calendars = parse_calendars(check, d.get("calendars"))
     sla = parse_sla(check, d.get("sla"), queues=queue_names, calendars=calendars)
     if check.problems:
         return None
@@ -310,13 +311,20 @@ def _tokens(check: Checker, value: object, agent_ids: set[str]) -> tuple[ApiToke
     return tuple(tokens)
 
 
-def _channels(check: Checker, value: object, queues: set[str]) -> dict[str, Any]:
-    """`channels.<name>`: each section parsed by its channel module."""
+def _channels(
+    check: Checker, value: object, queues: set[str], calendars: dict[str, Calendar]
+) -> dict[str, Any]:
+    """`channels.<name>`: each section parsed by its channel module; a calendar a channel
+    names (the phone's `working_hours: desk`) looked up in `calendars:`."""
     from frontdesk.channels.registry import MODULES
 
     out = {}
     for name, body in check.mapping(("channels",), value, sorted(MODULES)).items():
         parsed = MODULES[name].parse_config(check, body, ("channels", name), queues)
+        hours = getattr(parsed, "working_hours", None)
+        if isinstance(hours, str):
+            where = ("channels", name, "working_hours")
+            parsed = replace(parsed, working_hours=resolve_calendar(check, where, hours, calendars))
         if parsed is not None:
             out[name] = parsed
     return out

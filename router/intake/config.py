@@ -15,9 +15,18 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from frontdesk.queues.request import Channel, Priority, Request, SkillRequirement
-from frontdesk.router.conf.hours import parse_days, parse_windows, parse_zone
+from frontdesk.router.conf.calendar import DAY_S, Calendar
+from frontdesk.router.conf.hours import (
+    CALENDAR_NAME,
+    parse_days,
+    parse_windows,
+    parse_zone,
+    resolve_calendar,
+    working_hours,
+)
 from frontdesk.router.conf.yaml import Checker, Path, items, render, strings
 from frontdesk.router.intake.rules import (
     MAX_BOOST,
@@ -93,7 +102,7 @@ ACTION_KEYS = (
     *("preferred_agent", "continue"),
 )
 CUSTOMER_KEYS = ("important", "low_satisfaction", "language")
-TIME_KEYS = ("days", "between", "timezone")
+TIME_KEYS = ("days", "between", "timezone", "calendar", "open")
 SKILL_KEYS = ("name", "min", "optional")
 _LANGUAGE = r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*"
 
@@ -105,6 +114,7 @@ class _Known:
     queues: set[str]
     skills: set[str]
     agents: set[str]
+    calendars: dict[str, Calendar]
 
 
 def parse_rules(
@@ -114,11 +124,12 @@ def parse_rules(
     queues: set[str],
     skills: set[str],
     agents: set[str],
+    calendars: dict[str, Calendar] | None = None,
     path: Path = ("rules",),
 ) -> tuple[Rule, ...]:
-    """The ordered rules in `raw` (a list; None: no rules). Names must be unique; queues, skills
-    and agents must be among those given."""
-    known = _Known(queues, skills, agents)
+    """The ordered rules in `raw` (a list; None: no rules). Names must be unique; queues, skills,
+    agents and calendars must be among those given."""
+    known = _Known(queues, skills, agents, calendars or {})
     rules: list[Rule] = []
     seen: dict[str, Path] = {}
     for i, body in enumerate(check.sequence(path, raw)):
@@ -166,7 +177,7 @@ def _rule(check: Checker, path: Path, body: object, known: _Known) -> Rule | Non
         return None
     r = check.mapping(path, body, RULE_KEYS)
     name = check.string((*path, "name"), r.get("name"))
-    conditions = parse_conditions(check, (*path, "when"), r.get("when"))
+    conditions = parse_conditions(check, (*path, "when"), r.get("when"), known.calendars)
     if r.get("then") is None:
         check.error((*path, "then"), f"a rule needs actions: {', '.join(ACTION_KEYS)}")
         return None
@@ -176,7 +187,9 @@ def _rule(check: Checker, path: Path, body: object, known: _Known) -> Rule | Non
     return Rule(name, conditions, actions)
 
 
-def parse_conditions(check: Checker, path: Path, value: object) -> tuple[Condition, ...]:
+def parse_conditions(
+    check: Checker, path: Path, value: object, calendars: dict[str, Calendar] | None = None
+) -> tuple[Condition, ...]:
     """`when:` (absent or empty: the rule matches every request). SLA policies take some of
     the same conditions (router/sla/config.py)."""
     w = check.mapping(path, value, CONDITION_KEYS)
@@ -207,7 +220,9 @@ def parse_conditions(check: Checker, path: Path, value: object) -> tuple[Conditi
     if "customer" in w:
         out.append(_customer(check, (*path, "customer"), w["customer"]))
     if "time" in w:
-        out.append(_time(check, (*path, "time"), w["time"]))
+        timed = _time(check, (*path, "time"), w["time"], calendars or {})
+        if timed is not None:
+            out.append(timed)
     if "attribute" in w:
         out.append(_attribute(check, (*path, "attribute"), w["attribute"]))
     return tuple(out)
@@ -243,18 +258,29 @@ def _customer(check: Checker, path: Path, value: object) -> CustomerIs:
     return CustomerIs(important, unhappy, languages)
 
 
-def _time(check: Checker, path: Path, value: object) -> TimeIs:
+def _time(
+    check: Checker, path: Path, value: object, calendars: dict[str, Calendar]
+) -> TimeIs | None:
     t = check.mapping(path, value, TIME_KEYS)
+    is_open = check.boolean((*path, "open"), t["open"]) if "open" in t else True
+    if "calendar" in t:
+        for key in ("days", "between", "timezone"):
+            if key in t:
+                check.error((*path, key), "a time condition names a calendar or gives hours")
+        name = check.string((*path, "calendar"), t["calendar"], CALENDAR_NAME)
+        calendar = resolve_calendar(check, (*path, "calendar"), name, calendars) if name else None
+        return TimeIs(calendar, open=is_open is not False) if calendar else None
     if not ("days" in t or "between" in t) and (not value or "timezone" in t):
-        check.error(path, "set days, between, or both")
-    days = None
-    if "days" in t:
-        days = parse_days(check, (*path, "days"), t["days"])
-    windows: tuple[tuple[int, int], ...] = ()
+        check.error(path, "set days, between, or both (or a calendar)")
+    days = parse_days(check, (*path, "days"), t["days"]) if "days" in t else frozenset(range(7))
+    windows: tuple[tuple[int, int], ...] = ((0, DAY_S),)
     if "between" in t:
         windows = parse_windows(check, (*path, "between"), t["between"])
     zone = parse_zone(check, (*path, "timezone"), t["timezone"]) if "timezone" in t else None
-    return TimeIs(days, windows, zone)
+    if not days or not windows or ("timezone" in t and zone is None):
+        return None
+    hours = working_hours(zone or ZoneInfo("UTC"), days, windows, name="time")
+    return TimeIs(hours, own_zone=zone is None, open=is_open is not False)
 
 
 def _attribute(check: Checker, path: Path, value: object) -> AttributeIs:

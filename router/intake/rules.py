@@ -18,9 +18,9 @@ from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
 from frontdesk.queues.request import Channel, Customer, Priority, Request, Scalar, SkillRequirement
+from frontdesk.router.conf.calendar import Calendar
 
 # Keywords and regular expressions look at no more than this much of the subject and of the body
 # (a long quoted mail thread says nothing new at the bottom, and intake must stay fast).
@@ -159,32 +159,24 @@ class CustomerIs:
 
 @dataclass(frozen=True, slots=True)
 class TimeIs:
-    """Days (0 = Monday) and windows in seconds of the day (end exclusive, up to 86400).
+    """Open (or, with `open` False, closed) by a calendar at `now`: a named one from
+    `calendars:`, or inline days and windows (router/conf/hours.py, `working_hours`), where a
+    window whose end is before its start wraps midnight and its hours after midnight belong to
+    the day it opened (`days: [fri], between: 22:00-06:00` includes Saturday 02:00). Inline
+    hours without a timezone (`own_zone`) are read on `now`'s own clock."""
 
-    A window whose end is before its start wraps midnight; the hours after midnight belong to
-    the day the window opened (`days: [fri], between: 22:00-06:00` includes Saturday 02:00).
-    Without a timezone, `now`'s own is used."""
-
-    days: frozenset[int] | None = None
-    windows: tuple[tuple[int, int], ...] = ()
-    zone: ZoneInfo | None = None
+    calendar: Calendar
+    own_zone: bool = False
+    open: bool = True
 
     def holds(self, facts: Facts) -> bool:
-        local = facts.now.astimezone(self.zone) if self.zone else facts.now
-        weekday = local.weekday()
-        if not self.windows:
-            return self.days is None or weekday in self.days
-        second = local.hour * 3600 + local.minute * 60 + local.second
-        for start, end in self.windows:
-            if start < end:
-                day = weekday if start <= second < end else None
-            elif second >= start:
-                day = weekday
-            else:
-                day = (weekday - 1) % 7 if second < end else None
-            if day is not None and (self.days is None or day in self.days):
-                return True
-        return False
+        now = facts.now
+        if now.tzinfo is None:
+            raise ValueError("needs a timezone-aware datetime")
+        calendar = self.calendar
+        if self.own_zone:
+            calendar = dataclasses.replace(calendar, zone=now.tzinfo)  # type: ignore[arg-type]
+        return calendar.open_at(now) is self.open
 
 
 def attribute_text(value: Scalar) -> str:

@@ -8,7 +8,8 @@ import math
 from datetime import UTC, datetime
 
 from frontdesk.queues.request import CALLBACK, FROM, UNTIL, Channel, Request, Scalar
-from frontdesk.router.conf.hours import WorkingHours, utc
+from frontdesk.router.conf.calendar import Calendar
+from frontdesk.router.conf.hours import utc
 
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
 
@@ -32,7 +33,7 @@ def callback_window(request: Request) -> tuple[datetime | None, datetime | None]
     return _instant(request.attributes.get(FROM)), _instant(request.attributes.get(UNTIL))
 
 
-def eligible_at(request: Request, now: datetime, hours: WorkingHours | None = None) -> bool:
+def eligible_at(request: Request, now: datetime, hours: Calendar | None = None) -> bool:
     """May `request` be routed at `now` (timezone-aware)? Anything but a callback always may;
     a callback inside its window and inside working hours (if any are configured)."""
     now = utc(now)
@@ -45,7 +46,7 @@ def eligible_at(request: Request, now: datetime, hours: WorkingHours | None = No
 
 
 def next_eligible(
-    request: Request, now: datetime, hours: WorkingHours | None = None
+    request: Request, now: datetime, hours: Calendar | None = None
 ) -> datetime | None:
     """The first instant at or after `now` at which `request` is eligible (`now` itself when
     it is eligible now, in UTC); None when its window ends before it ever is."""
@@ -62,7 +63,7 @@ def next_eligible(
 
 
 def eligible_since(
-    request: Request, now: datetime, hours: WorkingHours | None = None
+    request: Request, now: datetime, hours: Calendar | None = None
 ) -> datetime | None:
     """Since when `request` has been eligible without a break, judging by its window and the
     working hours only (not its enqueue time): what its wait should be measured from. The
@@ -76,9 +77,7 @@ def eligible_since(
     return max(since, opened) if opened is not None else since
 
 
-def hold_until(
-    request: Request, now: datetime, hours: WorkingHours | None = None
-) -> datetime | None:
+def hold_until(request: Request, now: datetime, hours: Calendar | None = None) -> datetime | None:
     """What the dispatcher asks: None when `request` may be routed now, else when to look again.
     A callback whose window passed before it was served is not held for ever: from the end of
     its window it is routed in working hours (late beats never)."""

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, cast
 
-from frontdesk.router.conf.hours import WorkingHours
+from frontdesk.router.conf.calendar import Calendar
 from frontdesk.router.conf.yaml import NAME, Checker, Path, merge
 from frontdesk.router.routing.matcher import Weights
 from frontdesk.router.routing.presence_config import ORPHANED_KEYS, parse_orphaned
@@ -100,7 +100,7 @@ class RoutingSettings(Protocol):
     @property
     def queues(self) -> Mapping[str, QueueSettings]: ...
     @property
-    def callback_hours(self) -> WorkingHours | None: ...
+    def callback_hours(self) -> Calendar | None: ...
 
 
 def parse_queues(check: Checker, d: dict[str, Any]) -> dict[str, QueueSettings]:

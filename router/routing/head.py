@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
 from frontdesk.queues.request import Request
-from frontdesk.router.conf.hours import WorkingHours
+from frontdesk.router.conf.calendar import Calendar
 from frontdesk.router.routing.callbacks import eligible_since, hold_until, is_callback
 from frontdesk.router.routing.config import Routing
 
@@ -84,7 +84,7 @@ class HeadScan(Generic[T]):
     clock: Redis's epoch milliseconds for the dispatcher, the run's for the simulator)."""
 
     def __init__(
-        self, routing: Routing, now: datetime, now_ms: int, hours: WorkingHours | None,
+        self, routing: Routing, now: datetime, now_ms: int, hours: Calendar | None,
         pages: int = HELD_PAGES,
     ) -> None:  # fmt: skip
         self.routing, self.now, self.now_ms, self.hours = routing, now, now_ms, hours
