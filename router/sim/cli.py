@@ -3,6 +3,8 @@
     frontdesk simulate --config config/frontdesk.example.yaml \\
         --workload config/simulate.example.yaml [--policies frontdesk,longest-idle] [--json OUT]
     frontdesk simulate --config A.yaml --what-if B.yaml --workload W.yaml
+    frontdesk simulate --config A.yaml --workload W.yaml --staff 8-20 \
+        --sla-goal chat.first_response=95%      # the smallest head count that keeps the promise
 
 Every policy (or both configs of a what-if) sees the same arrivals, handle times and patience
 (`model.draw`); the figures come from `result.Result`.
@@ -24,6 +26,8 @@ from frontdesk.router.sim.engine import Engine
 from frontdesk.router.sim.model import Arrivals, Workload, draw
 from frontdesk.router.sim.policies import POLICIES, make
 from frontdesk.router.sim.result import Result
+from frontdesk.router.sim.sla import goal_met
+from frontdesk.router.sim.staffing import Goal, check_goals, parse_counts, parse_goals, sweep
 from frontdesk.router.sim.state import SimulationError
 from frontdesk.router.sim.workload import load_workload
 
@@ -77,9 +81,23 @@ ROWS: list[Row] = [
 ]
 
 
+def _sla(policy: str, target: str) -> Callable[[dict[str, Any]], Any]:
+    def get(report: dict[str, Any]) -> Any:
+        return report["sla"]["policies"].get(policy, {}).get(target, {}).get("attainment")
+
+    return get
+
+
+def sla_rows(reports: Sequence[dict[str, Any]]) -> list[Row]:
+    """Per service-level policy and target (in the config's order): its attainment."""
+    seen = {(p, t): None for r in reports for p, ts in r["sla"]["policies"].items() for t in ts}
+    return [(f"sla {p}.{t}", _sla(p, t), "%") for p, t in seen]
+
+
 def _parts(reports: Sequence[dict[str, Any]]) -> list[Row]:
-    """Per channel and per queue: service level, ASA and abandonment."""
-    rows: list[Row] = []
+    """Per service-level target its attainment; per channel and per queue: service level, ASA
+    and abandonment."""
+    rows: list[Row] = sla_rows(reports)
     for section in ("channels", "queues"):
         names = sorted({n for r in reports for n in r[section]})
         for name in names:
@@ -153,8 +171,58 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--duration", type=_seconds, help="override the workload's duration (e.g. 1h)"
     )
+    parser.add_argument(
+        "--staff", help="head counts to run (8, 4,6,8, 6-20, 6-20/2): the agents cycled to each"
+    )
+    parser.add_argument(
+        "--sla-goal",
+        help="with --staff: stop at the first count meeting these, e.g. chat.first_response=95%%",
+    )
     parser.add_argument("--json", help="also write every figure as JSON to this file")
     return parser
+
+
+STAFFING_ROWS: list[Row] = [
+    ("service level", _overall("service_level"), "%"),
+    ("average speed of answer", _overall("asa_s"), "s"),
+    ("abandoned", _overall("abandon_rate"), "%"),
+    ("occupancy, mean", _occupancy("mean"), "%"),
+]
+
+
+def staffing(args: argparse.Namespace, settings: Settings, workload: Workload, arrivals: Arrivals,
+             policy: str) -> tuple[int, dict[str, Any]]:  # fmt: skip
+    """The --staff sweep: one column per head count, and the answer to the goal."""
+    try:
+        counts = parse_counts(args.staff)
+        goals = parse_goals(args.sla_goal) if args.sla_goal else []
+    except ValueError as exc:
+        print(f"frontdesk simulate: {exc}", file=sys.stderr)
+        return EXIT_CONFIG, {}
+    wrong = check_goals(settings, goals)
+    if wrong:
+        print(f"frontdesk simulate: --sla-goal: {wrong}", file=sys.stderr)
+        return EXIT_CONFIG, {}
+    runs = sweep(settings, workload, arrivals, counts, policy, goals)
+    reports = [r for _, r in runs]
+    rows = sla_rows(reports) + STAFFING_ROWS
+    body = [[label, *(_cell(get(r), unit) for r in reports)] for label, get, unit in rows]
+    print(f"\n{policy}, by head count:\n")
+    print(_table(["agents", *(str(n) for n, _ in runs)], body))
+    met_at = runs[-1][0] if goals and goal_met(runs[-1][1]["sla"], _tuples(goals)) else None
+    if goals:
+        wanted = " and ".join(map(str, goals))
+        answer = f"from {met_at} agents" if met_at else f"not by {counts[-1]} agents"
+        print(f"\n{wanted}: met {answer}")
+    return 0, {
+        "staffing": [{"agents": n, "report": r} for n, r in runs],
+        "goals": [str(g) for g in goals],
+        "met_at": met_at,
+    }
+
+
+def _tuples(goals: Sequence[Goal]) -> list[tuple[str, str, float]]:
+    return [(g.policy, g.target, g.share) for g in goals]
 
 
 def _load(args: argparse.Namespace) -> tuple[list[Settings], Workload] | None:
@@ -194,8 +262,22 @@ def main(argv: list[str]) -> int:
     if loaded is None:
         return EXIT_CONFIG
     configs, workload = loaded
+    if (args.staff and args.what_if) or (args.sla_goal and not args.staff):
+        print("frontdesk simulate: --staff goes without --what-if; --sla-goal needs --staff",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_CONFIG
     arrivals = draw(workload)
-    chosen = names or (["frontdesk"] if args.what_if else list(POLICIES))
+    chosen = names or (["frontdesk"] if args.what_if or args.staff else list(POLICIES))
+    if args.staff:
+        try:
+            code, found = staffing(args, configs[0], workload, arrivals, chosen[0])
+        except SimulationError as exc:
+            print(f"simulation stopped: {exc}", file=sys.stderr)
+            return EXIT_RUNTIME
+        if args.json and not code:
+            with open(args.json, "w", encoding="utf-8") as f:
+                json.dump({"workload": args.workload, "seed": workload.seed} | found, f, indent=2)
+        return code
     try:
         runs = [simulate(s, workload, chosen, arrivals) for s in configs]
     except SimulationError as exc:

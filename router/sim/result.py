@@ -1,6 +1,6 @@
 """What a simulation run produced: one row per request and per agent, and the figures from them
 (service level, ASA, abandonment, skill match, throughput, occupancy), overall, per channel and
-per queue."""
+per queue, and the attainment of the config's service-level policies (sla.py)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ import statistics
 from collections import Counter
 from collections.abc import Sequence
 from operator import attrgetter
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from frontdesk.router.routing.window import CHANNELS
 from frontdesk.router.sim.model import Workload
+from frontdesk.router.sim.sla import attainment
 from frontdesk.router.sim.state import (
     ABANDONED,
     ACTIVE,
@@ -25,6 +26,9 @@ from frontdesk.router.sim.state import (
     SimulationError,
 )
 
+if TYPE_CHECKING:
+    from frontdesk.router.daemon.settings import Settings
+
 
 class Named(Protocol):
     @property
@@ -34,6 +38,10 @@ class Named(Protocol):
 class Run(Protocol):
     """What a result reads of a finished run (the engine)."""
 
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def stop_ms(self) -> int: ...
     @property
     def workload(self) -> Workload: ...
     @property
@@ -108,6 +116,10 @@ class Result:
             "rejected": engine.rejected,
             "missed": engine.missed,
         }
+        self.sla = attainment(
+            engine.settings, w.start, (j for j, c in zip(jobs, counted, strict=True) if c),
+            engine.stop_ms,
+        )  # fmt: skip
         held = Counter(
             (j.agent, j.kind.channel) for j in engine.jobs if j.state in (OFFERED, ACTIVE)
         )
@@ -182,5 +194,6 @@ class Result:
                 if (self._queue == k).any()
             },
             "occupancy": self.occupancy(),
+            "sla": self.sla,
             "engine": self.engine,
         }
