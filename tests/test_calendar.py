@@ -109,7 +109,18 @@ def calendars(draw: st.DrawFn) -> Calendar:
     holidays = frozenset(draw(st.lists(dates, max_size=20)))
     extra = frozenset(draw(st.lists(dates, max_size=5))) - holidays
     zone = draw(st.sampled_from([BERLIN, SHANGHAI, ZoneInfo("America/New_York")]))
-    return Calendar("drawn", zone, weekly, holidays, extra, OFFICE)
+    # closures (an iCalendar file's timed events): spans of up to three days, merged
+    begins = draw(st.lists(st.integers(0, 365 * DAY_S // 900), max_size=8))
+    cuts = sorted((t * 900, t * 900 + draw(st.integers(1, 3 * DAY_S // 900)) * 900) for t in begins)
+    merged: list[list[int]] = []
+    for a, b in cuts:
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    year = datetime(2026, 1, 1, tzinfo=UTC)
+    closures = tuple((year + timedelta(seconds=a), year + timedelta(seconds=b)) for a, b in merged)
+    return Calendar("drawn", zone, weekly, holidays, extra, OFFICE, closures=closures)
 
 
 instants = st.integers(0, 365 * DAY_S).map(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from frontdesk.router.conf.calendar import Calendar, add
 from frontdesk.router.conf.yaml import ConfigError, parse_duration
@@ -58,7 +58,31 @@ def day_line(calendar: Calendar, day: date) -> str:
         return f"{day} {name} closed (no working hours on {name}){unknown}"
     spans = ", ".join(f"{_hhmm(a)}-{_hhmm(b)}" for a, b in hours)
     extra = " (extra working day)" if day in calendar.working_days else ""
+    if calendar.closures:
+        return _with_closures(calendar, day, name, extra, unknown)
     return f"{day} {name} {spans}{extra}{unknown}"
+
+
+def _hm(calendar: Calendar, when: datetime, day: date) -> str:
+    """`when` as HH:MM on local `day` (its end, the next midnight, is 24:00)."""
+    local = when.astimezone(calendar.zone)
+    return "24:00" if local.date() > day else f"{local:%H:%M}"
+
+
+def _with_closures(calendar: Calendar, day: date, name: str, extra: str, unknown: str) -> str:
+    """A day with timed closures (an iCalendar file's events): what is left open, and why."""
+    zone = calendar.zone
+    left = [(a, b) for a, b in calendar.spans(day) if a.astimezone(zone).date() == day]
+    begin = datetime.combine(day, time(), zone)
+    end = begin + timedelta(days=1)
+    notes = [
+        f"closed {_hm(calendar, max(a, begin), day)}-{_hm(calendar, min(b, end), day)}: {why}"
+        for a, b, why in calendar.closure_names
+        if a < end and b > begin
+    ]
+    open_text = ", ".join(f"{_hm(calendar, a, day)}-{_hm(calendar, b, day)}" for a, b in left)
+    note = f" ({'; '.join(notes)})" if notes else ""
+    return f"{day} {name} {open_text or 'closed'}{note}{extra}{unknown}"
 
 
 def main(argv: list[str]) -> int:

@@ -16,6 +16,7 @@ spans the change. An interval end of `24:00` is the next local midnight.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -40,6 +41,8 @@ class Calendar:
     extra_hours: tuple[Interval, ...] = ()
     reasons: dict[date, str] = field(default_factory=dict, compare=False)  # why a day is closed
     known_until: date | None = None  # public holidays are known up to this day (None: no limit)
+    closures: tuple[tuple[datetime, datetime], ...] = ()  # closed spans (UTC), ordered, apart
+    closure_names: tuple[tuple[datetime, datetime, str], ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         if len(self.weekly) != 7:
@@ -80,7 +83,23 @@ class Calendar:
                 if closes <= opens:
                     continue
                 last_end = closes
-                yield opens, closes
+                if self.closures:
+                    yield from self._open_parts(opens, closes)
+                else:
+                    yield opens, closes
+
+    def _open_parts(self, opens: datetime, closes: datetime) -> Iterator[tuple[datetime, datetime]]:
+        """[opens, closes) less the closures (an iCalendar file's timed events)."""
+        i = bisect.bisect_right(self.closures, opens, key=lambda c: c[1])
+        at = opens
+        while i < len(self.closures) and self.closures[i][0] < closes:
+            start, end = self.closures[i]
+            if start > at:
+                yield at, start
+            at = max(at, end)
+            i += 1
+        if at < closes:
+            yield at, closes
 
     def _utc(self, local: datetime) -> datetime:
         return local.replace(tzinfo=self.zone).astimezone(UTC)

@@ -11,22 +11,28 @@ reported with its YAML path and line.
         working_days: [2026-10-10]           # worked whatever the weekday (调休)
         working_day_hours: "08:30-18:00"     # their hours; default: Monday's
         public_holidays: CN                  # a country's, from a library (public_holidays.py)
+        ical: closures.ics                   # the desk's closures, from an iCalendar file (ical.py)
 
 A date the operator lists wins over the library: a holiday listed is closed, a working day
-listed is worked.
+listed is worked. The iCalendar file's all-day events are holidays the operator listed (one
+that falls on a listed working day is reported); its timed events close part of a day.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from frontdesk.router.conf.calendar import Calendar, Interval
 from frontdesk.router.conf.hours import parse_days, parse_windows, parse_zone
+from frontdesk.router.conf.ical import read_closures
 from frontdesk.router.conf.public_holidays import known_country, public_days
 from frontdesk.router.conf.yaml import Checker, Path, items
 
-_KEYS = ["timezone", "hours", "holidays", "working_days", "working_day_hours", "public_holidays"]
+_KEYS = [
+    *("timezone", "hours", "holidays", "working_days", "working_day_hours", "public_holidays"),
+    "ical",
+]
 YEARS_BACK, YEARS_AHEAD = 1, 2  # the public holidays of the years around this one
 _NAME = r"^[a-z][a-z0-9_-]{0,63}$"
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -85,15 +91,43 @@ def parse_calendar(check: Checker, path: Path, name: str, value: object) -> Cale
             holidays = holidays | frozenset(reasons)
             working = working | frozenset(d for d in public.working_days if d not in holidays)
             known_until = public.covered_until
+    closures: tuple[tuple[datetime, datetime], ...] = ()
+    named: tuple[tuple[datetime, datetime, str], ...] = ()
+    if "ical" in c and zone is not None:
+        year = date.today().year
+        first, last = date(year - YEARS_BACK, 1, 1), date(year + YEARS_AHEAD, 12, 31)
+        found = read_closures(check, (*path, "ical"), c["ical"], zone, first, last)
+        if found is not None:
+            listed = _dates(check, (*path, "working_days"), c.get("working_days"))
+            for both in sorted(listed & found.days.keys()):
+                check.error((*path, "ical"), f"closes {both}, listed under working_days")
+            reasons |= found.days
+            holidays = holidays | frozenset(found.days)
+            working = working - frozenset(found.days)
+            named = tuple(found.spans)
+            closures = _merged([(a, b) for a, b, _ in found.spans])
     if c.get("working_days") is not None and not extra:
         check.error((*path, "working_day_hours"), "the extra working days need hours")
     if zone is None:
         return None
     try:
-        return Calendar(name, zone, tuple(weekly), holidays, working, extra, reasons, known_until)
+        return Calendar(
+            name, zone, tuple(weekly), holidays, working, extra, reasons, known_until,
+            closures, named,
+        )  # fmt: skip
     except ValueError as exc:
         check.error((*path, "hours"), str(exc))
         return None
+
+
+def _merged(spans: list[tuple[datetime, datetime]]) -> tuple[tuple[datetime, datetime], ...]:
+    out: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(spans):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return tuple(out)
 
 
 def _windows(check: Checker, path: Path, value: object) -> tuple[Interval, ...]:
