@@ -76,12 +76,17 @@ def in_outage(t: float, faults: list[Fault]) -> bool:
     return any(f.at <= t <= (f.ready or f.back) for f in faults if f.kind != "daemon-kill")
 
 
-def server_errors(sent: list[Sent], faults: list[Fault]) -> tuple[int, dict[str, int]]:
+def server_errors(
+    sent: list[Sent], faults: list[Fault], examples: list[dict[str, Any]] | None = None
+) -> tuple[int, dict[str, int]]:
     """HTTP 5xx and SMTP 451 answers, except 503/451 refusals sent while Redis was down (the
-    channels' correct temporary refusal); and the count of every status seen."""
+    channels' correct temporary refusal); and the count of every status seen. Each such
+    answer, up to 20, goes into `examples` (channel, attempt, status, when it was sent and
+    answered relative to the last fault's recovery) to tell a late refusal from a real fault."""
     bad, seen = 0, {}
+    last = faults[-1] if faults else None
     for s in sent:
-        for a in s.answers:
+        for n, a in enumerate(s.answers):
             seen[a.status] = seen.get(a.status, 0) + 1
             if a.code is None:
                 continue
@@ -89,6 +94,13 @@ def server_errors(sent: list[Sent], faults: list[Fault]) -> tuple[int, dict[str,
             smtp451 = a.status.startswith("smtp") and a.code == 451
             if (http5 or smtp451) and not (a.code in (503, 451) and in_outage(a.sent, faults)):
                 bad += 1
+                if examples is not None and len(examples) < 20:
+                    ready = (last.ready or last.back) if last else 0.0
+                    examples.append({
+                        "channel": s.channel, "message": s.i, "attempt": n, "status": a.status,
+                        "sent_after_ready_s": round(a.sent - ready, 4),
+                        "answered_after_ready_s": round(a.answered - ready, 4),
+                    })  # fmt: skip
     return bad, seen
 
 

@@ -1,7 +1,8 @@
 """Business calendars, pure: when a desk works, and how much working time lies between two
 instants. A `Calendar` has an IANA timezone, working intervals for each day of the week (several
 a day: `08:30-12:00` and `13:00-18:00`), holidays (closed whatever the weekday) and extra working
-days (China's 调休: a Saturday worked around a public holiday, with the hours of `extra_hours`).
+days (China's 调休: a Saturday worked around a public holiday, with the hours of `extra_hours`)
+and closures (timed spans cut out of the working time: an iCalendar file's events, ical.py).
 
 Three questions, no I/O, every instant timezone-aware (returned in UTC):
 - `between(calendar, start, end)`: the working time in [start, end);

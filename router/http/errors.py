@@ -166,8 +166,9 @@ async def _rendered(request: web.Request, handler: Handler) -> web.StreamRespons
         response = error_response(503, "contended", "busy with the same request, try again")
         response.headers["Retry-After"] = "1"
         return response
-    except RedisError:
-        log.warning("Redis unavailable while serving %s %s", request.method, request.path)
+    except RedisError as exc:
+        log.warning("Redis unavailable while serving %s %s: %s", request.method, request.path,
+                    short(exc))  # fmt: skip
         return Unavailable().response()
     except Exception as exc:
         if client_fault(exc) and _gone(request):  # nobody is left to answer

@@ -120,8 +120,10 @@ async def conclude(
     row.details["split_thread_extra_requests"] = findings.split
     row.details["offers_to_vanished_agents"] = findings.unheard_gone
     row.details.update(details)
-    row.http_5xx, statuses = server_errors(sent, faults)
+    late: list[dict[str, Any]] = []
+    row.http_5xx, statuses = server_errors(sent, faults, late)
     row.details["answers"] = statuses
+    row.details["server_errors"] = late
     logs = w.log_counts()
     row.tracebacks = logs["tracebacks"]
     row.details["log"] = logs
