@@ -233,3 +233,20 @@ if __name__ == "__main__":
     problems = breaches()
     print("\n".join(problems) or "the layout keeps its rules")
     sys.exit(1 if problems else 0)
+
+
+def test_every_package_is_in_the_wheel() -> None:
+    """`pip install .` (the quick start) installs only the packages pyproject.toml lists: a room
+    left out imports in a checkout and fails in an installed daemon."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    listed = set(project["tool"]["setuptools"]["packages"])
+    found = {
+        "frontdesk." + ".".join(init.parent.relative_to(ROOT).parts)
+        for top in (*TOPS, "config")
+        for init in (ROOT / top).rglob("__init__.py")
+        if "static" not in init.parts
+    }
+    assert found - listed == set(), "add these to [tool.setuptools] packages"
+    assert listed - found == set(), "these are listed but have no __init__.py"
