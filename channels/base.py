@@ -54,11 +54,13 @@ class Receipt:
     status_token: str  # lets the customer look the request up
     retry_after: float | None = None  # over a rate limit of `Inbound.admit`: nothing was stored
     closed: bool = False  # `Inbound.join_only` and no open request to join: nothing was stored
+    answered: bool = False  # a bare score answering the request's survey: kept with the request
 
     @property
     def duplicate(self) -> bool:
         """The same external message was received before; nothing changed."""
-        return not (self.created or self.appended or self.closed) and self.retry_after is None
+        done = self.created or self.appended or self.closed or self.answered
+        return not done and self.retry_after is None
 
 
 class ChannelContext(Protocol):

@@ -64,6 +64,8 @@ class ErrorCode(IntEnum):
     NOT_YOUR_REQUEST = -15  # an agent's own token acts only on the requests it holds
     NO_SUCH_TARGET = -16  # the request's SLA policy has no such target (milestone)
     TARGET_DONE = -17  # that target was met or stopped already
+    ALREADY_ANSWERED = -20  # the request's survey was answered before (the first answer wins)
+    SURVEY_CLOSED = -21  # the survey's time to answer is over
 
 
 class RequestNotFound(QueueError):
@@ -110,6 +112,14 @@ class TargetDone(QueueError):
     """A milestone marked done before (or stopped when the request closed)."""
 
 
+class AlreadyAnswered(QueueError):
+    """The survey of the request was answered before: one answer per request."""
+
+
+class SurveyClosed(QueueError):
+    """The time to answer the request's survey is over."""
+
+
 class StaleRead(QueueError):
     """The request moved between our read and the script; read again."""
 
@@ -132,6 +142,8 @@ _LEAVES: dict[ErrorCode, type[QueueError]] = {
     ErrorCode.AGENT_HEARD: AgentHeard,
     ErrorCode.NO_SUCH_TARGET: NoSuchTarget,
     ErrorCode.TARGET_DONE: TargetDone,
+    ErrorCode.ALREADY_ANSWERED: AlreadyAnswered,
+    ErrorCode.SURVEY_CLOSED: SurveyClosed,
 }
 
 

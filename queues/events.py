@@ -42,6 +42,9 @@ class EventType(StrEnum):
     CUSTOMER_CREATED = "customer_created"
     CUSTOMER_UPDATED = "customer_updated"
     CUSTOMER_LINKED = "customer_linked"
+    CUSTOMER_LISTED = "customer.listed"  # on a care list (important, low_satisfaction), or again
+    CUSTOMER_UNLISTED = "customer.unlisted"  # off a care list
+    FEEDBACK = "feedback.received"  # the customer's satisfaction survey answer
 
 
 _BASE_FIELDS = ("type", "req", "agent", "queue", "ts")

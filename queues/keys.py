@@ -236,6 +236,21 @@ class Keys:
         return f"{self.prefix}hd:{sink}:contact:{customer}"
 
     # -- customer notices -------------------------------------------------------------------------
+    def care_list(self, name: str) -> str:
+        """Hash: a care list (important, low_satisfaction): entry key (`email:a@b.cn`,
+        `phone:+86...`, `id:C-1`) -> JSON (entry as written, until ms, source, reason)."""
+        return f"{self.prefix}care:{name}"
+
+    def care_removed(self, name: str) -> str:
+        """Set: the entry keys of a care list's config entries removed by API (not put back at
+        the next start)."""
+        return f"{self.prefix}care:{name}:removed"
+
+    def survey_open(self, address: str) -> str:
+        """String with TTL: the request whose survey the customer at `address` (kind:value) may
+        still answer with a reply that is only a digit."""
+        return f"{self.prefix}survey:{address}"
+
     def notice(self, request_id: str, event_id: str) -> str:
         """String with TTL: the customer notice for event `event_id` (a stream entry id) of the
         request: `pending:<token>` while one delivery sends it (a short TTL, so a daemon that died

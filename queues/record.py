@@ -39,6 +39,7 @@ class RequestRecord:
     clocks: Clocks | None = None  # its service-level clocks (None: no policy applies)
     sla_due_ms: int | None = None  # the nearest due instant among its running clocks
     sla_span_ms: int | None = None  # that target's time from its start to its due instant
+    feedback: dict[str, Any] | None = None  # the survey answer (score, dimensions, comment, via)
 
 
 def _s(value: bytes | None) -> str | None:
@@ -69,6 +70,7 @@ def decode_record(f: dict[str, bytes]) -> RequestRecord:
         clocks=decode_clocks(f.get("sla")),
         sla_due_ms=_int(f.get("sla_due")),
         sla_span_ms=_int(f.get("sla_span")),
+        feedback=json.loads(f["feedback"]) if f.get("feedback") else None,
     )
 
 

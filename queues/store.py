@@ -11,7 +11,9 @@ from typing import Any
 from redis.asyncio import Redis
 
 from .batch import HashReads
+from .care import CareStore
 from .errors import ErrorCode, QueueError, StaleRead, raise_for_code
+from .feedback import FeedbackStore
 from .ids import IdBlock
 from .keys import Keys
 from .pipelined import Call, read_rows, run_scripts
@@ -77,6 +79,8 @@ class QueueStore(WorkOps):
         self.facts = FactsCache()  # where requests are, so that a verb needs no read first
         self._hash_reads = HashReads(redis)
         self.sla = SlaStore(redis, keys, self.settings.stream_maxlen)  # service-level clocks
+        self.care = CareStore(redis, keys, self.settings.stream_maxlen)  # important, unhappy
+        self.feedback = FeedbackStore(redis, keys, self.settings.stream_maxlen)  # surveys
 
     @property
     def tenant(self) -> str:

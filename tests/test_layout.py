@@ -29,6 +29,7 @@ ALLOWED: dict[str, set[str]] = {
     "router.routing": {"router.http", "router.conf", "queues", "skills", "channels.base"},
     "router.outbound": {"router.http", "router.conf", "queues", "skills", "channels.base"},
     "router.api": {
+        "router.feedback",
         "router.sla",
         "router.intake",
         "router.routing",
@@ -40,6 +41,10 @@ ALLOWED: dict[str, set[str]] = {
         "channels.base",
     },
     "router.sla": {"router.intake", "router.http", "router.conf", "queues", "skills"},
+    "router.feedback": {
+        *("router.sla", "router.intake", "router.http", "router.conf", "queues", "skills"),
+        "channels.base",
+    },
     "router.daemon": {"*"},
     "router.cli": {"*"},
     "router.sim": {"*"},
@@ -53,6 +58,7 @@ ONLY_IMPORTED_BY = {"channels.registry": "router.daemon"}  # only the daemon kno
 PURE = ("router.routing.matcher", "router.routing.matcher_batch", "router.routing.window")
 PURE += ("router.routing.head",)
 PURE += ("router.routing.matcher_greedy", "router.routing.matcher_classes", "router.sla.policy")
+PURE += ("router.feedback.survey",)
 IMPURE_LIBS = ("redis", "aiohttp", "asyncio", "socket", "aiosmtpd", "aioimaplib")
 
 

@@ -16,7 +16,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from redis.exceptions import RedisError
 
 from frontdesk.router.api import agents as api_agents
-from frontdesk.router.api import keys, status, ws_tickets
+from frontdesk.router.api import care as api_care
+from frontdesk.router.api import keys, status, survey_page, ws_tickets
 from frontdesk.router.api import outbox as api_outbox
 from frontdesk.router.api import sla as api_sla
 from frontdesk.router.api.agent_ws import agent_socket
@@ -196,6 +197,7 @@ def create_app(services: Services) -> web.Application:
     app[keys.FANOUT] = services.fanout
     app[keys.CHANNELS] = services.channels
     app[keys.SITE_ORIGIN] = services.site_origin
+    app[keys.SURVEYS] = services.surveys
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
@@ -210,6 +212,8 @@ def create_app(services: Services) -> web.Application:
         work,
     )
     app.router.add_get("/v1/sla/at-risk", api_sla.at_risk)
+    api_care.mount(app)
+    survey_page.mount(app)
     app.router.add_get("/v1/agents", api_agents.list_agents)
     app.router.add_get("/v1/agents/ws", agent_socket)
     app.router.add_post("/v1/agents/ws-ticket", ws_tickets.issue)

@@ -12,6 +12,7 @@ from frontdesk.channels.base import ChannelRuntime
 from frontdesk.queues.agents import AgentStore
 from frontdesk.queues.store import QueueStore
 from frontdesk.router.api.services import ApiMetrics, ApiSettings
+from frontdesk.router.feedback.service import Surveys
 from frontdesk.router.intake.front import Front
 from frontdesk.router.outbound.outbox import OutboxEngine
 from frontdesk.router.routing.eta import Standing
@@ -31,3 +32,4 @@ CHECK_MEMORY: web.AppKey[Callable[[], Awaitable[object]]] = web.AppKey("check_me
 FANOUT: web.AppKey[Fanout] = web.AppKey("fanout", Fanout)
 CHANNELS: web.AppKey[Sequence[ChannelRuntime]] = web.AppKey("channels")
 SITE_ORIGIN: web.AppKey[Callable[[str], bool]] = web.AppKey("site_origin")
+SURVEYS: web.AppKey[Surveys | None] = web.AppKey("surveys")

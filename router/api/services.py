@@ -15,6 +15,7 @@ from frontdesk.channels.base import ChannelRuntime
 from frontdesk.queues.agents import AgentStore
 from frontdesk.queues.store import QueueStore
 from frontdesk.router.conf.calendar import Calendar
+from frontdesk.router.feedback.service import Surveys
 from frontdesk.router.http.auth import ApiToken
 from frontdesk.router.intake.front import Front
 from frontdesk.router.outbound.outbox import OutboxEngine
@@ -111,3 +112,4 @@ class Services:
     fanout: Fanout  # the events as they happen, to whom they concern (agent sockets)
     channels: Sequence[ChannelRuntime] = ()  # their routes are mounted, their paths described
     site_origin: Callable[[str], bool] = no_site_origin  # CORS of the status lookup
+    surveys: Surveys | None = None  # the satisfaction survey's page (None: no surveys)

@@ -14,7 +14,6 @@ from typing import Any
 
 from aiohttp import web
 from redis.asyncio import Redis
-from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
 from frontdesk.channels.base import ChannelRuntime, RoutesOnly
@@ -36,11 +35,13 @@ from frontdesk.router.daemon.config_diff import changed_keys, top_key
 from frontdesk.router.daemon.context import DaemonContext
 from frontdesk.router.daemon.listeners import channel_address, listening
 from frontdesk.router.daemon.metrics import Metrics
-from frontdesk.router.daemon.redis_connect import close, connect, describe
+from frontdesk.router.daemon.redis_connect import close, describe
 from frontdesk.router.daemon.redis_count import count_round_trips
-from frontdesk.router.daemon.redis_retry import NO_MAINT_NOTIFICATIONS, SafeRetry
-from frontdesk.router.daemon.redis_server import EmbeddedRedis, RedisServerError
+from frontdesk.router.daemon.redis_retry import daemon_client, wait_for_redis
+from frontdesk.router.daemon.redis_server import EmbeddedRedis
 from frontdesk.router.daemon.settings import Settings, load_settings
+from frontdesk.router.feedback.service import Surveys
+from frontdesk.router.intake.care import LiveCare
 from frontdesk.router.intake.front import Front
 from frontdesk.router.outbound.helpdesks.config import create_sink
 from frontdesk.router.outbound.notices.sink import notice_target
@@ -65,9 +66,6 @@ _RESTART_ONLY = ("tenant", "redis", "http", "store", "webhooks", "helpdesks")
 _LIVE_CHANNELS = frozenset({"form", "phone"})  # their handlers read channel.settings per request
 BACKOFF_FIRST_S = 0.5  # background tasks while Redis is down: 0.5 s, 1 s, 2 s, 2 s...
 BACKOFF_MAX_S = 2.0
-RETRIES = 1  # a command retried once on a fresh connection, when safe (see redis_retry.py)
-RETRY_BASE_S = 0.05
-RETRY_CAP_S = 0.5
 
 
 class Daemon:
@@ -115,7 +113,7 @@ class Daemon:
             url = self.embedded.url
             log.info("embedded redis-server pid %s on %s", self.embedded.pid, url)
         self.redis = self._client(url, SHARED_CONNECTIONS)
-        await self._wait_for_redis(describe(s.redis, url))
+        await wait_for_redis(self.redis, describe(s.redis, url), self.connect_timeout_s)
         keys = Keys(s.tenant)
         self.store = QueueStore(self.redis, keys, s.store)
         self.agents = AgentStore(self.redis, keys, s.store.stream_maxlen)
@@ -128,7 +126,16 @@ class Daemon:
             AgentStore(routing, keys, s.store.stream_maxlen),
             lambda: self.settings,
         )
+        self.care = LiveCare(self.store.care)  # the care lists intake reads, live from Redis
+        self.settings = s = replace(s, customers=await self.care.seed(s.customers))
         self.front = Front(self.store, CustomerStore(self.store), lambda: self.settings)
+        self.surveys = Surveys(
+            self.store,
+            lambda: self.front.secret,
+            lambda: self.settings.surveys,
+            lambda: self.settings.customers,
+        )
+        self.front.answers = self.surveys.reply  # a bare score answers a survey
         self.sla_timer = SlaTimer(self.store.sla, self.store, lambda: timer_settings(self.settings))
         await self.sla_timer.publish(force=True)  # before intake: clocks count working time
         await self.front.start()
@@ -143,6 +150,7 @@ class Daemon:
         await self.outbox.prepare()  # before intake: from now on every event is kept for each sink
         self.standing = Standing(self.store, self.agents, self.dispatcher.throughput, self._groups)
         self.fanout.subscribe(self.standing.heard)  # which queues' boards are out of date
+        self.fanout.subscribe(self.care.heard)  # care lists changed by any daemon
         context = DaemonContext(
             self.front, self.standing, lambda: self.settings.agents, self.fanout
         )
@@ -193,37 +201,15 @@ class Daemon:
             fanout=self.fanout,
             channels=self.channels,
             site_origin=lambda origin: form_site_origin(self.settings.channels, origin),
+            surveys=self.surveys,
         )
 
     def _client(self, url: str | None, connections: int) -> Redis:
-        """A client whose pool waits for a free connection under load instead of refusing, and
-        retries a command once on a fresh connection when that is safe (`SafeRetry`): the one
-        place where our clients' connection options are set; on `url` (the embedded server's),
-        else on what `redis` configures (url, sentinel, cluster)."""
-        client = connect(
-            self.settings.redis,
-            url,
-            connections,
-            socket_connect_timeout=5,
-            # once more on a fresh connection, only if the command cannot have run (a stale
-            # connection after a restart, a refused connect, LOADING): router/daemon/redis_retry.py
-            retry=SafeRetry(ExponentialBackoff(cap=RETRY_CAP_S, base=RETRY_BASE_S), RETRIES),
-            **NO_MAINT_NOTIFICATIONS,  # the pool then replaces connections a restart closed
-        )
+        """A client of ours (router/daemon/redis_retry.py: waits under load, retries when safe),
+        its round trips counted; closed at stop."""
+        client = daemon_client(self.settings.redis, url, connections)
         self._clients.append(count_round_trips(client, self.metrics.redis_counts))
         return client
-
-    async def _wait_for_redis(self, where: str) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.connect_timeout_s
-        while True:
-            try:
-                await self.redis.ping()
-                return
-            except (RedisError, OSError) as exc:
-                if loop.time() > deadline:
-                    raise RedisServerError(f"cannot reach Redis at {where}: {exc}") from exc
-                await asyncio.sleep(0.2)
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -252,7 +238,10 @@ class Daemon:
         targets = webhook_targets(settings.webhooks, settings.tenant)
         targets += [Target(create_sink(h)) for h in settings.helpdesks]
         if settings.notices is not None:  # read at each delivery: SIGHUP applies new templates
-            targets.append(notice_target(lambda: self.settings.notices, self.front.status_token))
+            notices = notice_target(
+                lambda: self.settings.notices, self.front.status_token, self.surveys
+            )
+            targets.append(notices)
         return targets
 
     def _groups(self, queue: str) -> tuple[str, ...]:
@@ -293,7 +282,7 @@ class Daemon:
         for key in waiting + later:
             log.warning("config %s changed: takes effect at the next restart", key)
         await self._sync_agents(new)
-        self.settings = new
+        self.settings = replace(new, customers=await self.care.seed(new.customers))
         self.metrics.reloads.labels("applied").inc()
         pending = len(waiting) + len(later)
         after = f"; {pending} change(s) wait for the next restart" if pending else ""
@@ -418,6 +407,7 @@ class Daemon:
                 box = self.outbox.outbox
                 self.metrics.set_outbox(sink, await box.backlog(sink), await box.dead_count(sink))
             self.metrics.set_sla(await self.store.sla.stats())
+            await self.care.refresh_if_due()
             self.metrics.redis_up.set(1)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), GAUGE_INTERVAL_S)

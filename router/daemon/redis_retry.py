@@ -29,11 +29,18 @@ fails its first command after a restart, with "Connection closed by server." (a 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
-from redis.exceptions import BusyLoadingError, ConnectionError, TimeoutError
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import BusyLoadingError, ConnectionError, RedisError, TimeoutError
+
+from frontdesk.router.daemon.redis_config import RedisSettings
+from frontdesk.router.daemon.redis_connect import connect
+from frontdesk.router.daemon.redis_server import RedisServerError
 
 try:  # redis-py >= 7
     from redis.maint_notifications import MaintNotificationsConfig
@@ -45,6 +52,9 @@ except ImportError:  # pragma: no cover - older redis-py always checks pooled co
     NO_MAINT_NOTIFICATIONS = {}
 
 T = TypeVar("T")
+RETRIES = 1  # a command retried once on a fresh connection, when safe
+RETRY_BASE_S = 0.05
+RETRY_CAP_S = 0.5
 
 
 def never_sent(error: Exception) -> bool:
@@ -73,3 +83,34 @@ class SafeRetry(Retry):
             return never_sent(error) and (is_retryable is None or is_retryable(error))
 
         return await super().call_with_retry(do, fail, retryable, with_failure_count)
+
+
+def daemon_client(settings: RedisSettings, url: str | None, connections: int) -> Redis:
+    """A client whose pool waits for a free connection under load instead of refusing, and
+    retries a command once on a fresh connection when that is safe (`SafeRetry`): the one
+    place where the daemon's clients' connection options are set; on `url` (the embedded
+    server's), else on what `redis` configures (url, sentinel, cluster)."""
+    return connect(
+        settings,
+        url,
+        connections,
+        socket_connect_timeout=5,
+        # once more on a fresh connection, only if the command cannot have run (a stale
+        # connection after a restart, a refused connect, LOADING)
+        retry=SafeRetry(ExponentialBackoff(cap=RETRY_CAP_S, base=RETRY_BASE_S), RETRIES),
+        **NO_MAINT_NOTIFICATIONS,  # the pool then replaces connections a restart closed
+    )
+
+
+async def wait_for_redis(redis: Redis, where: str, timeout_s: float) -> None:
+    """Until Redis answers a PING; RedisServerError naming `where` after `timeout_s`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        try:
+            await redis.ping()
+            return
+        except (RedisError, OSError) as exc:
+            if loop.time() > deadline:
+                raise RedisServerError(f"cannot reach Redis at {where}: {exc}") from exc
+            await asyncio.sleep(0.2)

@@ -21,6 +21,7 @@ from frontdesk.router.daemon.redis_config import (
     parse_metrics,
     parse_redis,
 )
+from frontdesk.router.feedback.config import SurveySettings, parse_surveys
 from frontdesk.router.http.auth import ApiToken, Scope
 from frontdesk.router.intake.config import (
     Limit,
@@ -47,6 +48,7 @@ _TOP = [
     *("tenant", "redis", "http", "retention", "events", "offers"),
     *("queue_defaults", "default_queue", "skills", "queues", "agents", "customers", "rules"),
     *("api", "limits", "channels", "helpdesks", "notices", "metrics", "presence", "calendars"),
+    "surveys",
     "sla",
 ]
 _AGENT = ["id", "name", "tier", "groups", "skills", "capacity", "presence"]
@@ -85,6 +87,7 @@ class Settings:
     presence_grace_s: float = 0.0  # presence.grace: unheard this long, an agent is let go
     calendars: dict[str, Calendar] = field(default_factory=dict)  # business calendars by name
     sla: SlaSettings = field(default_factory=SlaSettings)  # service-level policies
+    surveys: SurveySettings = field(default_factory=SurveySettings)  # satisfaction surveys
 
     @property
     def callback_hours(self) -> Calendar | None:
@@ -159,6 +162,7 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
     metrics = parse_metrics(check, d.get("metrics"))
     grace = parse_presence(check, d.get("presence"))
     sla = parse_sla(check, d.get("sla"), queues=queue_names, calendars=calendars)
+    surveys = parse_surveys(check, d.get("surveys"), queue_names)
     if check.problems:
         return None
     assert tenant and host and port is not None and default_queue and redis and store
@@ -188,6 +192,7 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
         presence_grace_s=grace,
         calendars=calendars,
         sla=sla,
+        surveys=surveys,
     )
 
 

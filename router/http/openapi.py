@@ -74,6 +74,11 @@ REQUEST: Schema = {
             "description": "The service-level clocks: the policy, and per target its state "
             "(idle, running, paused, met, stopped), due_at, remaining_s, breached, met_at",
         },
+        "feedback": {
+            "type": ["object", "null"],
+            "description": "The customer's survey answer: score 1-5, dimensions, comment, via "
+            "(page, chat, email, social), at",
+        },
         "position": {"type": ["integer", "null"], "description": "1-based, while waiting"},
         "estimated_wait_s": {"type": ["number", "null"]},
         "routing": {
@@ -219,6 +224,8 @@ def _core_paths() -> dict[str, Schema]:
                 "at_risk": {"type": "array"}, "now": {"type": "string"}}}),
             errors=(400,))},
     }  # fmt: skip
+    paths.update(_care_paths())
+    paths.update(_survey_paths())
     for action, (summary, body) in _ACTIONS.items():
         paths[f"/v1/requests/{{id}}/{action}"] = {
             "post": operation(
@@ -231,6 +238,69 @@ def _core_paths() -> dict[str, Schema]:
             )
         }
     return paths
+
+
+_CARE_ENTRY: Schema = {"type": "object", "properties": {
+    "customer": _TEXT, "key": _TEXT, "until": {"type": ["string", "null"]}, "source": _TEXT,
+    "reason": {"type": ["string", "null"]}, "since": {"type": ["string", "null"]}}}  # fmt: skip
+
+
+def _care_paths() -> dict[str, Schema]:
+    """The care lists (router/api/care.py)."""
+    entry = ("id", "list")
+    put = operation(
+        "Supervisor: put a customer on a care list (for: 30d, or until: ISO 8601; neither: for "
+        "ever), or change how long", "putCareEntry", json_content("Updated", _CARE_ENTRY),
+        path_params=entry, errors=(400, 404),
+        body=_obj(**{"for": _TEXT, "until": _TEXT, "reason": _TEXT}),
+    )  # fmt: skip
+    put["requestBody"]["required"] = False
+    put["responses"]["201"] = json_content("Put on the list", _CARE_ENTRY)
+    delete = operation(
+        "Supervisor: take a customer off a care list",
+        "deleteCareEntry",
+        {"description": "Taken off"},
+        path_params=entry,
+        errors=(400, 404),
+    )
+    delete["responses"]["204"] = delete["responses"].pop("200")
+    return {
+        "/v1/care-lists/{list}": {"get": operation(
+            "Supervisor: everyone on a care list (important, low_satisfaction) now",
+            "listCare", json_content("The list", {"type": "object", "properties": {
+                "list": _TEXT, "entries": {"type": "array", "items": _CARE_ENTRY}}}),
+            path_params=("list",), errors=(404,))},
+        "/v1/customers/{id}/lists/{list}": {
+            "get": operation("Supervisor: a customer's entry on a care list", "getCareEntry",
+                             json_content("On the list", _CARE_ENTRY), path_params=entry,
+                             errors=(400, 404)),
+            "put": put,
+            "delete": delete,
+        },
+    }  # fmt: skip
+
+
+def _survey_paths() -> dict[str, Schema]:
+    """The satisfaction survey's page (router/api/survey_page.py): customer-facing, signed."""
+    page = {"description": "The survey page (text/html), or the JSON answer",
+            "content": {"text/html": {"schema": _TEXT}, "application/json": {"schema": {
+                "type": "object"}}}}  # fmt: skip
+    token = {"name": "token", "in": "query", "required": True, "schema": _TEXT}
+    ops: dict[str, Schema] = {}
+    for method, summary, errors in (
+        ("get", "Customer: the satisfaction survey's form", (403, 404, 409)),
+        ("post", "Customer: answer the survey (form post or JSON: overall 1-5, the other "
+         "dimensions, comment); the first answer wins", (400, 403, 404, 409, 410, 413)),
+    ):  # fmt: skip
+        op = operation(summary, f"{method}Survey", page, path_params=("id",), secured=False,
+                       errors=errors)  # fmt: skip
+        op["parameters"].append(token)
+        if method == "post":
+            op["requestBody"] = {"required": True, "content": {
+                "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
+                "application/json": {"schema": {"type": "object"}}}}  # fmt: skip
+        ops[method] = op
+    return {"/v1/requests/{id}/survey": ops}
 
 
 _PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")

@@ -61,6 +61,20 @@ def describe(record: RequestRecord) -> dict[str, Any]:
         "resolution": record.resolution,
         "routing": record.why,
         "sla": clock_views(record.clocks, int(time.time() * 1000)),
+        "feedback": _feedback(record.feedback),
+    }
+
+
+def _feedback(found: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The survey answer, as the request view shows it."""
+    if found is None:
+        return None
+    return {
+        "score": found.get("score"),
+        "dimensions": found.get("dimensions") or {},
+        "comment": found.get("comment") or None,
+        "via": found.get("via"),
+        "at": iso_ms(found.get("at")),
     }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from frontdesk.channels.base import TOKEN_REF, Inbound, Receipt
@@ -38,6 +38,9 @@ class Front:
         self.blobs = BlobStore(store.redis, store.keys)
         self.intake = IntakeDesk(store)
         self._secret: bytes | None = None
+        # a bare score answering a survey (router/feedback/service.py sets it): a receipt, or
+        # None for a message that is not one
+        self.answers: Callable[[Inbound], Awaitable[Receipt | None]] | None = None
 
     async def start(self) -> None:
         """Read (or make, once per tenant) the secret behind customers' status tokens."""
@@ -53,6 +56,8 @@ class Front:
     async def _receive(self, inbound: Inbound, now: datetime | None = None) -> Receipt:
         request = inbound.request
         check_text(request)  # text that is not text: refused (EncodeError) before anything is kept
+        if self.answers is not None and (answered := await self.answers(inbound)) is not None:
+            return answered
         settings = self.settings()
         limits = self._limits(*inbound.admit) if inbound.admit else []
         if limits and inbound.contents:  # counted before the contents are stored, as ever
@@ -114,6 +119,12 @@ class Front:
             )
             if key
         ]
+
+    @property
+    def secret(self) -> bytes:
+        """The tenant's secret behind the customers' links (status, survey)."""
+        assert self._secret is not None, "Front.start() reads the secret"
+        return self._secret
 
     def status_token(self, request_id: str) -> str:
         assert self._secret is not None, "Front.start() reads the secret"

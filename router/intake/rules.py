@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -356,10 +357,14 @@ def customer_keys(customer: Customer) -> list[Key]:
 
 
 class CustomerLists:
-    """Important and low-satisfaction customers, by email, phone or id; changeable at run time."""
+    """Important and low-satisfaction customers, by email, phone or id; changeable at run time.
+    An entry may hold until an instant (`until_ms`, Unix ms; 0: for ever): past it, `lookup`
+    no longer sees it. The daemon keeps its copy in step with Redis (router/intake/care.py)."""
 
     def __init__(self) -> None:
-        self._lists: dict[CustomerList, dict[Key, str]] = {name: {} for name in CustomerList}
+        self._lists: dict[CustomerList, dict[Key, tuple[str, int]]] = {
+            name: {} for name in CustomerList
+        }
 
     @classmethod
     def of(
@@ -373,31 +378,46 @@ class CustomerLists:
             lists.add(CustomerList.LOW_SATISFACTION, entry)
         return lists
 
-    def add(self, which: CustomerList | str, entry: str) -> bool:
-        """Put `entry` on list `which`; False when it was already there. ValueError when
-        `which` is no list or `entry` is not valid."""
+    def add(self, which: CustomerList | str, entry: str, until_ms: int = 0) -> bool:
+        """Put `entry` on list `which`; False when it was already there (then unchanged).
+        ValueError when `which` is no list or `entry` is not valid."""
         entries = self._lists[CustomerList(which)]
         key = entry_key(entry)
         if key in entries:
             return False
-        entries[key] = entry.strip()
+        entries[key] = (entry.strip(), until_ms)
         return True
+
+    def put(self, which: CustomerList | str, key: Key, entry: str, until_ms: int = 0) -> None:
+        """Set `key` (an `entry_key`) on `which`, replacing what it held."""
+        self._lists[CustomerList(which)][key] = (entry, until_ms)
 
     def remove(self, which: CustomerList | str, entry: str) -> bool:
         """Take `entry` (in any equivalent spelling) off `which`; False when it was not there."""
-        return self._lists[CustomerList(which)].pop(entry_key(entry), None) is not None
+        return self.drop(which, entry_key(entry))
+
+    def drop(self, which: CustomerList | str, key: Key) -> bool:
+        return self._lists[CustomerList(which)].pop(key, None) is not None
 
     def entries(self, which: CustomerList | str) -> tuple[str, ...]:
         """The entries of `which` as they were written, in the order they were added."""
-        return tuple(self._lists[CustomerList(which)].values())
+        return tuple(e for e, _ in self._lists[CustomerList(which)].values())
 
-    def lookup(self, customer: Customer) -> CustomerFlags:
+    def items(self, which: CustomerList | str) -> list[tuple[Key, str, int]]:
+        """(key, entry, until_ms) of every entry of `which`, expired ones too."""
+        return [(k, e, u) for k, (e, u) in self._lists[CustomerList(which)].items()]
+
+    def lookup(self, customer: Customer, now_ms: int | None = None) -> CustomerFlags:
         keys = customer_keys(customer)
-        important = self._lists[CustomerList.IMPORTANT]
-        unhappy = self._lists[CustomerList.LOW_SATISFACTION]
+        now = int(time.time() * 1000) if now_ms is None else now_ms
+
+        def on(which: CustomerList) -> bool:
+            held = self._lists[which]
+            return any((u := held.get(k)) is not None and (not u[1] or u[1] > now) for k in keys)
+
         return CustomerFlags(
-            important=any(k in important for k in keys),
-            low_satisfaction=any(k in unhappy for k in keys),
+            important=on(CustomerList.IMPORTANT),
+            low_satisfaction=on(CustomerList.LOW_SATISFACTION),
         )
 
 

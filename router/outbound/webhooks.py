@@ -57,6 +57,9 @@ _NOT_REQUEST = {
     EventType.SLA_WARNING: "sla.warning",
     EventType.SLA_BREACHED: "sla.breached",
     EventType.SLA_MET: "sla.met",
+    EventType.CUSTOMER_LISTED: "customer.listed",
+    EventType.CUSTOMER_UNLISTED: "customer.unlisted",
+    EventType.FEEDBACK: "request.feedback",
 }
 _AGENT_EVENTS = frozenset({EventType.AGENT_CREATED, EventType.AGENT_UPDATED, EventType.PRESENCE})
 _JSON_FIELDS = frozenset({"why"})

@@ -89,7 +89,7 @@ def _policy(
         return None
     p = check.mapping(path, raw, POLICY_KEYS)
     name = check.string((*path, "name"), p.get("name"), r"^[a-z][a-z0-9_-]{0,63}$")
-    conditions = _when(check, (*path, "when"), p.get("when"), queues)
+    conditions = parse_when(check, (*path, "when"), p.get("when"), queues)
     targets: list[Target] = []
     body = check.mapping((*path, "targets"), p.get("targets"))
     if not body:
@@ -111,7 +111,11 @@ def _policy(
     return Policy(name, tuple(targets), conditions, on_warning, on_breach, MetBy(by or "message"))
 
 
-def _when(check: Checker, path: Path, value: object, queues: set[str]) -> tuple[Condition, ...]:
+def parse_when(
+    check: Checker, path: Path, value: object, queues: set[str]
+) -> tuple[Condition, ...]:
+    """`when:` of a policy (an SLA policy, a survey): the rules' channel, customer and
+    entry_point, and the classified request's queue, category and priority."""
     w = check.mapping(path, value, WHEN_KEYS)
     out = list(parse_conditions(check, path, {k: w[k] for k in _SHARED if k in w}))
     if "queue" in w:

@@ -39,7 +39,7 @@ from frontdesk.router.outbound.remote import base_url, secret_file
 
 CHANNELS = ("email", "chat", "social")  # phone and form customers get no automatic message
 PLATFORMS = ("whatsapp", "telegram", "wechat", "messenger")
-DEFAULT_EVENTS = ("enqueued", "assigned", "completed", "late")
+DEFAULT_EVENTS = ("enqueued", "assigned", "completed", "late", "survey")
 DEFAULT_LANGUAGE = "en"
 MAX_TIMEOUT_S = 120.0
 _KEYS = (

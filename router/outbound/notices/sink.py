@@ -1,7 +1,8 @@
 """Customer notices: a sink that tells the customer, on the request's own channel, that their
 request was received (`enqueued`: its number and where to see it), that an agent is on it
 (`assigned` and `accepted`, with the agent's display name), that it is done (`completed`, with
-the resolution code in words) and, when configured, that it was closed (`abandoned`).
+the resolution code in words) and, when configured, that it was closed (`abandoned`); after
+`completed`, the satisfaction survey (`survey`, with its signed link) when `surveys:` asks.
 
 - email: a threaded automatic reply through the configured SMTP relay (`notice_mail`); never to
   automatic, bulk or list mail, nor to a robot's or a missing address.
@@ -30,6 +31,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import aiohttp
 from redis.exceptions import RedisError
@@ -85,6 +87,17 @@ LATE_WORDS = {  # the `late` notice's {target} and {next_step}
 }  # fmt: skip
 
 
+class SurveyHook(Protocol):
+    """What the sink asks of the surveys: is this completed request asked, its link's path, and
+    that its notice went out."""
+
+    def wants(self, record: RequestRecord) -> bool: ...
+
+    def path(self, request_id: str) -> str: ...
+
+    async def opened(self, record: RequestRecord) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Skip:
     """Why a notice is not sent (logged, never an error)."""
@@ -104,12 +117,15 @@ class NoticeSink:
     name = SINK_NAME
 
     def __init__(
-        self, settings: NoticeSettings | Settings, status_token: Callable[[str], str]
-    ) -> None:
+        self, settings: NoticeSettings | Settings, status_token: Callable[[str], str],
+        surveys: SurveyHook | None = None,
+    ) -> None:  # fmt: skip
         """`settings` may be a function, read at every delivery (a reloaded config applies at
-        once); `status_token` is the Front's, for the status link."""
+        once); `status_token` is the Front's, for the status link; `surveys` decides which
+        completed requests get the survey notice (router/feedback/service.py)."""
         self._settings: Settings = settings if callable(settings) else (lambda: settings)
         self.status_token = status_token
+        self.surveys = surveys
         self._http: aiohttp.ClientSession | None = None
         self._connectors: dict[str, tuple[object, Connector]] = {}
 
@@ -117,6 +133,8 @@ class NoticeSink:
     def wants(self, event: Event) -> bool:
         s = self._settings()
         kind = KIND_OF.get(event.type)
+        if s is not None and kind == "completed" and self._surveying(s):
+            return True
         if s is None or kind not in s.events:
             return False
         if kind == "late":  # only when the service-level policy asks for it
@@ -126,15 +144,32 @@ class NoticeSink:
             return event.data.get("channel", "") in s.channels
         return True
 
+    def _surveying(self, s: NoticeSettings) -> bool:
+        return self.surveys is not None and "survey" in s.events
+
     async def deliver(self, event: Event, context: DeliveryContext) -> None:
         s = self._settings()
         kind = KIND_OF.get(event.type)
-        if s is None or kind is None or kind not in s.events:
+        if s is None or kind is None:
+            return
+        kinds = [kind] if kind in s.events else []
+        if kind == "completed" and self._surveying(s):
+            kinds.append("survey")  # after the completed notice, its own claim
+        if not kinds:
             return
         record = await context.store.get(event.request)
         if record is None:
             log.info("notice for %s (%s) not sent: the request is gone", event.request, event.id)
             return
+        for one in kinds:
+            if one == "survey" and (self.surveys is None or not self.surveys.wants(record)):
+                continue
+            await self._notice(s, one, event, record, context)
+
+    async def _notice(
+        self, s: NoticeSettings, kind: str, event: Event, record: RequestRecord,
+        context: DeliveryContext,
+    ) -> None:  # fmt: skip
         if kind == "late":
             if supervisors.wanted(s, event):
                 await supervisors.tell(s, event, record, context.store, send_budget_s(s))
@@ -153,6 +188,7 @@ class NoticeSink:
         notices = NoticeLog.of(context.store)
         # one "late" notice per target, whether its warning or its breach asked for it first
         once = f"late:{event.data.get('target', '')}" if kind == "late" else event.id
+        once = "survey" if kind == "survey" else once
         claim = await notices.claim(request.id, once, send_budget_s(s))
         if claim.state is ClaimState.SENT:
             return
@@ -169,6 +205,8 @@ class NoticeSink:
                 await notices.release(request.id, once, claim.token)
             raise
         if sent:
+            if kind == "survey" and self.surveys is not None:
+                await self.surveys.opened(record)  # a bare digit answers it from now on
             await notices.mark_sent(request.id, once)
             log.info("notice %s of %s sent by %s (%s)", kind, request.id, found, rendered.language)
         else:
@@ -192,6 +230,8 @@ class NoticeSink:
         ):
             return Skip(f"the request moved on (now {record.state.value}) before it went out")
         channel = CHANNEL_OF.get(request.channel)
+        if channel is None and kind == "survey" and request.customer.email:
+            channel = "email"  # a form's or a caller's survey goes to their email, if known
         if channel is None:
             return Skip(f"no notices on the {request.channel.value} channel")
         if channel not in s.channels:
@@ -201,6 +241,8 @@ class NoticeSink:
             _, why = notice_mail.recipient(request, s.mail)
             return Skip(why) if why else "email"
         if channel == "chat":
+            if kind == "survey":
+                return Skip("a chat is rated in the widget")
             if record.state in TERMINAL_STATES:
                 return Skip("the chat has closed")
             return "chat"
@@ -263,6 +305,8 @@ class NoticeSink:
             values["resolution"] = language.resolution(
                 event.data.get("resolution") or record.resolution
             )
+        if kind == "survey" and self.surveys is not None:
+            values["survey_url"] = (s.status_base_url or "") + self.surveys.path(request.id)
         if kind == "late":
             words = LATE_WORDS["zh" if language.code.startswith("zh") else "en"]
             target = event.data.get("target", "")
@@ -330,14 +374,15 @@ class NoticeSink:
 
 
 def notice_target(
-    settings: NoticeSettings | Settings, status_token: Callable[[str], str]
-) -> Target:
+    settings: NoticeSettings | Settings, status_token: Callable[[str], str],
+    surveys: SurveyHook | None = None,
+) -> Target:  # fmt: skip
     """The outbox target for customer notices: a delivery's lease outlasts the longest send."""
     current = settings() if callable(settings) else settings
     if current is None:
         raise ValueError("notices are not configured")
     policy = Policy(max_attempts=current.max_attempts, lease_s=send_budget_s(current))
-    return Target(NoticeSink(settings, status_token), policy)
+    return Target(NoticeSink(settings, status_token, surveys), policy)
 
 
 __all__ = [

@@ -17,7 +17,7 @@ from frontdesk.router.conf.yaml import Checker, Lines, Path, load_yaml, merge
 
 SHIPPED_PATH = shipped("notices.yaml")
 
-KINDS = ("enqueued", "assigned", "completed", "abandoned", "late")
+KINDS = ("enqueued", "assigned", "completed", "abandoned", "late", "survey")
 KIND_OF = {
     EventType.ENQUEUED: "enqueued",
     EventType.ASSIGNED: "assigned",
@@ -34,6 +34,7 @@ PLACEHOLDERS = {
     "completed": (*COMMON, "agent", "resolution"),
     "abandoned": COMMON,
     "late": (*COMMON, "target", "next_step"),  # a service-level target breached (or warned)
+    "survey": (*COMMON, "survey_url"),  # after completed, when `surveys:` asks the request
 }
 ALL_PLACEHOLDERS = frozenset(p for names in PLACEHOLDERS.values() for p in names)
 FIELDS = ("subject", "text", "html", "message")

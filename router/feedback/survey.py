@@ -1,0 +1,48 @@
+"""The survey, pure: its signed link (an HMAC of the request id with the tenant's secret, as the
+status link is; compared in constant time), and the score in a reply that says nothing else
+("5", a full-width five, "4 分", "3!", with the quoted mail below it)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import unicodedata
+
+TOKEN_CHARS = 32
+_QUOTE_HEAD = re.compile(  # where a mail client starts quoting the original
+    r"^(on .{1,200} wrote:|在.{1,200}写道[:：]?|-{2,} ?original message ?-{2,}|"  # noqa: RUF001
+    r"from: .*|发件人[:：].*)$",  # noqa: RUF001
+    re.IGNORECASE,
+)
+_SCORE = re.compile(r"^([1-5])\s*(分|星|stars?|points?|/\s*5)?\s*[.!。！]*$", re.IGNORECASE)  # noqa: RUF001
+
+
+def survey_token(secret: bytes, request_id: str) -> str:
+    mac = hmac.new(secret, b"survey:" + request_id.encode(), hashlib.sha256).hexdigest()
+    return mac[:TOKEN_CHARS]
+
+
+def check_token(secret: bytes, request_id: str, token: str) -> bool:
+    """Constant time; any text is safe to pass."""
+    return hmac.compare_digest(survey_token(secret, request_id).encode(), token.encode())
+
+
+def survey_path(request_id: str, token: str) -> str:
+    return f"/v1/requests/{request_id}/survey?token={token}"
+
+
+def lone_score(text: str) -> int | None:
+    """The score 1-5 when `text` is only that (and what a mail client quotes below a reply);
+    None for anything else: a reply that says more is a message for an agent."""
+    lines = [line.strip() for line in unicodedata.normalize("NFKC", text).splitlines()]
+    said: list[str] = []
+    for line in lines:
+        if line.startswith(">") or _QUOTE_HEAD.match(line):
+            break  # the quoted original from here on
+        if line:
+            said.append(line)
+    if len(said) != 1:
+        return None
+    m = _SCORE.match(said[0])
+    return int(m.group(1)) if m else None
