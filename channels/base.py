@@ -63,12 +63,28 @@ class Receipt:
         return not done and self.retry_after is None
 
 
+class Rating(Protocol):
+    """The satisfaction survey as a channel meets it (the chat widget's rating)."""
+
+    def dimensions_for(self, record: RequestRecord) -> tuple[str, ...] | None:
+        """What a completed request is asked (its score is `overall`); None: no survey, or
+        answered already."""
+        ...
+
+    async def answer(
+        self, request_id: str, score: int, dimensions: Mapping[str, int], comment: str, via: str
+    ) -> str:
+        """Record the answer: AlreadyAnswered, SurveyClosed, WrongState as the queues raise."""
+        ...
+
+
 class ChannelContext(Protocol):
     """What the daemon gives a channel: the front door, the records it may read, the customer's
     standing in the queue and the events as they happen (router/daemon/context.py builds it)."""
 
     store: QueueStore  # request records and threads: read, `seen`, `abandon`
     customers: CustomerStore  # who a number or an address is, and their requests
+    rating: Rating | None  # the satisfaction survey (None: no surveys in this daemon)
 
     async def receive(self, inbound: Inbound) -> Receipt:
         """Store what came in (durable on return); raises RedisError when Redis is down."""

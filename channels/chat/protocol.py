@@ -129,7 +129,17 @@ class Ping:
     """Keep-alive from the client; answered with a pong."""
 
 
-Frame = Start | Send | Resume | End | Ping
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """The customer's answer to the satisfaction survey a `survey` frame asked: `score` 1-5
+    (the overall one), the other dimensions' scores, an optional comment."""
+
+    score: int
+    dimensions: dict[str, int]
+    comment: str = ""
+
+
+Frame = Start | Send | Resume | End | Ping | Rate
 
 
 class _Fields:
@@ -257,6 +267,24 @@ def _resume(body: dict[Any, Any], max_bytes: int) -> Resume:
     return Resume(conversation, token, after)
 
 
+def _score(value: object, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
+        raise ChatError("invalid", f"{field} must be a whole number from 1 to 5", field)
+    return value
+
+
+def _rate(body: dict[Any, Any], max_bytes: int) -> Rate:
+    f = _Fields(body, {"type", "score", "dimensions", "comment"})
+    if "score" not in body:
+        raise ChatError("missing", "score is required", "score")
+    dims = body.get("dimensions") or {}
+    if not isinstance(dims, dict) or len(dims) > 16:
+        raise ChatError("invalid", "dimensions must be an object of scores", "dimensions")
+    scores = {str(k)[:32]: _score(v, f"dimensions.{str(k)[:32]}") for k, v in dims.items()}
+    comment = f.text("comment", max_chars=2000) or ""
+    return Rate(_score(body["score"], "score"), scores, comment)
+
+
 def _bare(frame: Frame) -> Callable[[dict[Any, Any], int], Frame]:
     def decode(body: dict[Any, Any], max_bytes: int) -> Frame:
         _Fields(body, {"type"})
@@ -271,6 +299,7 @@ _DECODERS: dict[str, Callable[[dict[Any, Any], int], Frame]] = {
     "resume": _resume,
     "end": _bare(End()),
     "ping": _bare(Ping()),
+    "rate": _rate,
 }
 TYPES = tuple(_DECODERS)
 

@@ -19,12 +19,14 @@ from frontdesk.channels.chat.protocol import (
     End,
     Frame,
     Ping,
+    Rate,
     Resume,
     Send,
     Start,
     decode,
 )
 from frontdesk.channels.chat.watch import Watch, Watchers, internal
+from frontdesk.queues.errors import QueueError
 
 log = logging.getLogger("frontdesk.chat")
 
@@ -104,6 +106,24 @@ class Session:
             await self.send({"type": "ack", "id": frame.id, "duplicate": duplicate})
         elif isinstance(frame, End):
             await chats.end_conversation(self.conv)  # the pusher sends `closed`
+        elif isinstance(frame, Rate):
+            await self._rate(frame)
+
+    async def _rate(self, frame: Rate) -> None:
+        """The survey's answer: recorded once, then the socket is told and closes."""
+        rating, conv = self.chats.context.rating, self.conv
+        if rating is None or conv is None or self.watch is None or self.watch.asked is None:
+            raise ChatError("invalid", "no survey was asked in this conversation", "type")
+        try:
+            await rating.answer(conv.request_id, frame.score, frame.dimensions, frame.comment,
+                                "chat")  # fmt: skip
+        except QueueError as exc:  # answered before (another tab), or its time is over
+            log.info("chat rating of %s refused: %s", conv.request_id, type(exc).__name__)
+            await self.send({"type": "rated", "accepted": False})
+        else:
+            await self.send({"type": "rated", "accepted": True, "score": frame.score})
+        self.watch.rated.set()
+        self.watch.wake.set()
 
     def _attach(self, conv: Conversation, seq: int) -> None:
         self.conv = conv

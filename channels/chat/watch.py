@@ -29,6 +29,7 @@ log = logging.getLogger("frontdesk.chat")
 REFRESH_S = 5.0  # the wait estimate is recomputed at least this often while waiting
 FULL_READ_S = 30.0  # a waiting socket rereads its own request at least this often
 COALESCE_S = 0.25  # a burst of other requests' events costs one recomputation
+SURVEY_WAIT_S = 300.0  # a completed chat's socket waits this long for the rating
 _AGENT_EVENTS = frozenset({EventType.PRESENCE, EventType.AGENT_CREATED, EventType.AGENT_UPDATED})
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -44,6 +45,8 @@ class Watch:
         self.standing: tuple[Any, Any] | None = None  # the last queue frame's position and wait
         self.agent: str | None = None  # the agent announced
         self.closed = False  # the conversation closed: told, and the socket closed
+        self.asked: tuple[str, ...] | None = None  # the survey it was asked (a completed chat)
+        self.rated = asyncio.Event()  # the customer answered it (or it cannot be answered)
         self.stopped = False  # the socket went away: stop pushing
         self.wake = asyncio.Event()  # something that may concern it happened
         self.urgent = asyncio.Event()  # an event of its own request happened
@@ -137,8 +140,14 @@ class Watchers:
                     frames.append({"type": "message", **message_view(seq, message, "")})
             watch.seq = max(watch.seq, len(messages))
         if record.state in TERMINAL_STATES:
-            watch.closed = True
-            frames.append({"type": "closed", "state": record.state.value})
+            rating = chats.context.rating
+            asked = rating.dimensions_for(record) if rating is not None else None
+            if asked is not None and watch.asked is None and not watch.rated.is_set():
+                watch.asked = asked  # rated before it closes (push waits for the answer)
+                frames.append({"type": "survey", "dimensions": list(asked), "scale": [1, 5]})
+            else:
+                watch.closed = True
+                frames.append({"type": "closed", "state": record.state.value})
         return frames
 
     async def push(self, watch: Watch, send: Send, ws: web.WebSocketResponse) -> None:
@@ -169,6 +178,12 @@ class Watchers:
             if watch.closed:
                 await ws.close(code=WSCloseCode.OK, message=b"conversation closed")
                 return
+            if watch.asked is not None and not watch.rated.is_set():
+                with contextlib.suppress(TimeoutError):  # the rating, or closed without one
+                    await asyncio.wait_for(watch.rated.wait(), SURVEY_WAIT_S)
+                watch.rated.set()
+                full = True
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(watch.wake.wait(), REFRESH_S)
             if watch.wake.is_set() and not watch.urgent.is_set():

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from frontdesk.channels.base import Inbound, Receipt
+from frontdesk.channels.base import Inbound, Rating, Receipt
 from frontdesk.queues.customers import CustomerStore
 from frontdesk.queues.events import Event
 from frontdesk.queues.store import QueueStore, RequestRecord
@@ -26,8 +26,10 @@ class DaemonContext:
         standing: Standing,
         agents: Callable[[], Iterable[Agent]],
         fanout: Fanout,
+        rating: Rating | None = None,
     ) -> None:
         self.front = front
+        self.rating = rating
         self.store: QueueStore = front.store
         self.customers: CustomerStore = front.customers
         self._standing = standing

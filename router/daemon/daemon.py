@@ -152,7 +152,7 @@ class Daemon:
         self.fanout.subscribe(self.standing.heard)  # which queues' boards are out of date
         self.fanout.subscribe(self.care.heard)  # care lists changed by any daemon
         context = DaemonContext(
-            self.front, self.standing, lambda: self.settings.agents, self.fanout
+            self.front, self.standing, lambda: self.settings.agents, self.fanout, self.surveys
         )
         self.channels = [MODULES[n].create(c, context) for n, c in s.channels.items()]
         await self._sync_agents(s)

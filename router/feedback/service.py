@@ -53,6 +53,13 @@ class Surveys:
             return False
         return self.settings.wants(request, self._lists().lookup(request.customer))
 
+    def dimensions_for(self, record: RequestRecord) -> tuple[str, ...] | None:
+        """What the chat widget asks of a completed chat; None when it is not asked (or was
+        answered)."""
+        if record.feedback is not None or not self.wants(record):
+            return None
+        return self.settings.dimensions
+
     async def opened(self, record: RequestRecord) -> None:
         """The survey went out: a bare digit from the customer answers it, for the answer time."""
         found = addresses(record.request.customer)

@@ -134,6 +134,30 @@
     if (key) shown[key] = el;
     return el;
   }
+  function rating() {
+    var el = document.createElement("div");
+    el.className = "msg system rating";
+    el.appendChild(document.createTextNode("How did we do? 1 = very poor, 5 = excellent"));
+    var note = document.createElement("input");
+    note.type = "text";
+    note.maxLength = 2000;
+    note.placeholder = "A comment (optional)";
+    for (var n = 1; n <= 5; n++) {
+      var b = document.createElement("button");
+      b.type = "button";
+      b.textContent = String(n);
+      b.onclick = (function (score) {
+        return function () {
+          transport.send({ type: "rate", score: score, comment: note.value });
+          el.querySelectorAll("button").forEach(function (x) { x.disabled = true; });
+        };
+      })(n);
+      el.appendChild(b);
+    }
+    el.appendChild(note);
+    log.appendChild(el);
+    log.scrollTop = log.scrollHeight;
+  }
   function minutes(seconds) {
     if (seconds === null || seconds === undefined) return "";
     if (seconds < 60) return " · less than a minute";
@@ -174,6 +198,12 @@
         saved.pending = saved.pending.filter(function (m) { return m.id !== f.id; });
         save();
         if (shown["c" + f.id]) shown["c" + f.id].classList.remove("sending");
+        break;
+      case "survey": // a completed chat asks how it went before it closes (WebSocket only)
+        rating();
+        break;
+      case "rated":
+        setStatus(f.accepted ? "Thank you for your rating!" : "Thank you!");
         break;
       case "closed":
         phase = "closed";
