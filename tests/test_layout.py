@@ -30,6 +30,7 @@ ALLOWED: dict[str, set[str]] = {
     "router.outbound": {"router.http", "router.conf", "queues", "skills", "channels.base"},
     "router.api": {
         "router.sla",
+        "router.quality",
         "router.intake",
         "router.routing",
         "router.outbound",
@@ -40,6 +41,7 @@ ALLOWED: dict[str, set[str]] = {
         "channels.base",
     },
     "router.sla": {"router.intake", "router.http", "router.conf", "queues", "skills"},
+    "router.quality": {"router.conf", "queues", "skills"},
     "router.daemon": {"*"},
     "router.cli": {"*"},
     "router.sim": {"*"},
@@ -53,6 +55,7 @@ ONLY_IMPORTED_BY = {"channels.registry": "router.daemon"}  # only the daemon kno
 PURE = ("router.routing.matcher", "router.routing.matcher_batch", "router.routing.window")
 PURE += ("router.routing.head",)
 PURE += ("router.routing.matcher_greedy", "router.routing.matcher_classes", "router.sla.policy")
+PURE += ("router.quality.sample",)
 IMPURE_LIBS = ("redis", "aiohttp", "asyncio", "socket", "aiosmtpd", "aioimaplib")
 
 
@@ -233,3 +236,20 @@ if __name__ == "__main__":
     problems = breaches()
     print("\n".join(problems) or "the layout keeps its rules")
     sys.exit(1 if problems else 0)
+
+
+def test_every_package_is_in_the_wheel() -> None:
+    """`pip install .` (the quick start) installs only the packages pyproject.toml lists: a room
+    left out imports in a checkout and fails in an installed daemon."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    listed = set(project["tool"]["setuptools"]["packages"])
+    found = {
+        "frontdesk." + ".".join(init.parent.relative_to(ROOT).parts)
+        for top in (*TOPS, "config")
+        for init in (ROOT / top).rglob("__init__.py")
+        if "static" not in init.parts
+    }
+    assert found - listed == set(), "add these to [tool.setuptools] packages"
+    assert listed - found == set(), "these are listed but have no __init__.py"
