@@ -34,6 +34,7 @@ from frontdesk.router.outbound.helpdesks.base import HelpdeskSettings
 from frontdesk.router.outbound.helpdesks.config import parse_helpdesks
 from frontdesk.router.outbound.notices.config import NoticeSettings, parse_notices
 from frontdesk.router.outbound.webhooks import WebhookEndpoint, parse_webhooks
+from frontdesk.router.quality.config import QualitySettings, parse_quality
 from frontdesk.router.routing.config import QueueSettings, parse_queues
 from frontdesk.router.routing.presence_config import parse_presence
 from frontdesk.router.sla.config import parse_sla
@@ -48,6 +49,7 @@ _TOP = [
     *("queue_defaults", "default_queue", "skills", "queues", "agents", "customers", "rules"),
     *("api", "limits", "channels", "helpdesks", "notices", "metrics", "presence", "calendars"),
     "sla",
+    "quality",
 ]
 _AGENT = ["id", "name", "tier", "groups", "skills", "capacity", "presence"]
 
@@ -85,6 +87,7 @@ class Settings:
     presence_grace_s: float = 0.0  # presence.grace: unheard this long, an agent is let go
     calendars: dict[str, Calendar] = field(default_factory=dict)  # business calendars by name
     sla: SlaSettings = field(default_factory=SlaSettings)  # service-level policies
+    quality: QualitySettings = field(default_factory=QualitySettings)  # the daily review sample
 
     @property
     def callback_hours(self) -> Calendar | None:
@@ -159,11 +162,12 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
     metrics = parse_metrics(check, d.get("metrics"))
     grace = parse_presence(check, d.get("presence"))
     sla = parse_sla(check, d.get("sla"), queues=queue_names, calendars=calendars)
+    quality = parse_quality(check, d.get("quality"), calendars)
     if check.problems:
         return None
     assert tenant and host and port is not None and default_queue and redis and store
     assert body_timeout is not None and idle_timeout is not None
-    assert grace is not None  # else a problem was reported above
+    assert grace is not None and quality is not None  # else a problem was reported above
     wait_ms = int(redis.wait_timeout_s * 1000)
     store = replace(store, wait_replicas=redis.wait_replicas, wait_timeout_ms=wait_ms)
     return Settings(
@@ -188,6 +192,7 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
         presence_grace_s=grace,
         calendars=calendars,
         sla=sla,
+        quality=quality,
     )
 
 
