@@ -57,10 +57,12 @@ _NOT_REQUEST = {
     EventType.SLA_WARNING: "sla.warning",
     EventType.SLA_BREACHED: "sla.breached",
     EventType.SLA_MET: "sla.met",
+    EventType.QUALITY_SAMPLED: "quality.sampled",
+    EventType.REVIEW_SUBMITTED: "review.submitted",
 }
 _AGENT_EVENTS = frozenset({EventType.AGENT_CREATED, EventType.AGENT_UPDATED, EventType.PRESENCE})
-_JSON_FIELDS = frozenset({"why"})
-_INT_FIELDS = frozenset({"deadline", "tier"})
+_JSON_FIELDS = frozenset({"why", "scores"})
+_INT_FIELDS = frozenset({"deadline", "tier", "size", "closed"})
 
 
 def cloudevent_type(event_type: EventType) -> str:
@@ -177,6 +179,8 @@ def cloudevent(event: Event, tenant: str, summary: dict[str, Any] | None) -> dic
         subject = event.request
     elif ".customer." in ce_type:
         subject = event.data.get("customer", "")
+    elif event.type is EventType.QUALITY_SAMPLED:
+        subject = event.data.get("day", "")
     else:
         subject = event.agent
     data: dict[str, Any] = {
