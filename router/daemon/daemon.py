@@ -36,6 +36,7 @@ from frontdesk.router.daemon.config_diff import changed_keys, top_key
 from frontdesk.router.daemon.context import DaemonContext
 from frontdesk.router.daemon.listeners import channel_address, listening
 from frontdesk.router.daemon.metrics import Metrics
+from frontdesk.router.daemon.quality_task import quality_task
 from frontdesk.router.daemon.redis_connect import close, connect, describe
 from frontdesk.router.daemon.redis_count import count_round_trips
 from frontdesk.router.daemon.redis_retry import NO_MAINT_NOTIFICATIONS, SafeRetry
@@ -143,10 +144,8 @@ class Daemon:
         await self.outbox.prepare()  # before intake: from now on every event is kept for each sink
         self.standing = Standing(self.store, self.agents, self.dispatcher.throughput, self._groups)
         self.fanout.subscribe(self.standing.heard)  # which queues' boards are out of date
-        context = DaemonContext(
-            self.front, self.standing, lambda: self.settings.agents, self.fanout
-        )
-        self.channels = [MODULES[n].create(c, context) for n, c in s.channels.items()]
+        ctx = DaemonContext(self.front, self.standing, lambda: self.settings.agents, self.fanout)
+        self.channels = [MODULES[n].create(c, ctx) for n, c in s.channels.items()]
         await self._sync_agents(s)
         await self._learn_recent_throughput()
         await self.check_memory(warn=True)
@@ -163,6 +162,7 @@ class Daemon:
             asyncio.create_task(self._forever(self._refresh_gauges), name="metrics-gauges"),
             asyncio.create_task(self.dispatcher.run(self._stopping), name="dispatcher"),
             asyncio.create_task(self.outbox.run(self._stopping), name="outbox"),
+            asyncio.create_task(self._forever(quality_task(self, keys)), name="quality"),
             asyncio.create_task(
                 self._forever(lambda: self.sla_timer.run(self._stopping)), name="sla-timer"
             ),

@@ -111,8 +111,9 @@ class Sampler:
         taken = [await self.take(d) for d in days if done[str(d)] is None]
         return [t for t in taken if t is not None]
 
-    async def run(self, stopping: asyncio.Event) -> None:
-        """Until `stopping`: sample what is due, then wait for the next day's instant."""
+    async def run(self, stopping: asyncio.Event, once: bool = False) -> None:
+        """Until `stopping`: sample what is due, then wait for the next day's instant (at most
+        CHECK_S); `once`: one such round."""
         while not stopping.is_set():
             await self.step()
             quality = self.settings()
@@ -120,6 +121,8 @@ class Sampler:
             wait_s = (quality.due_ms(quality.last_due(now) + timedelta(days=1)) - now) / 1000
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), max(0.05, min(wait_s, CHECK_S)))
+            if once:
+                return
 
 
 def _row(closed: Closed) -> Row:
