@@ -32,19 +32,28 @@ def noon_zone() -> timezone:
     return timezone(timedelta(hours=offset))
 
 
+def noon_zone_name() -> str:
+    """The IANA name of noon_zone() (Etc/GMT-8 is UTC+8: the sign is POSIX's)."""
+    hours = int(noon_zone().utcoffset(None).total_seconds() // 3600)
+    return "Etc/UTC" if hours == 0 else f"Etc/GMT{-hours:+d}"
+
+
 def settings_now(**fields: object) -> QualitySettings:
     return QualitySettings(zone=noon_zone(), **fields)  # type: ignore[arg-type]
 
 
-async def close_requests(store, agents, n: int, n_agents: int, seed: int = 1) -> list[str]:
+async def close_requests(
+    store, agents, n: int, n_agents: int, seed: int = 1, presence=Presence.AVAILABLE
+) -> list[str]:
     """`n` closed requests: about 2% abandoned while waiting, the others assigned to one of
     `n_agents` agents and completed. Through the real scripts, many calls in flight at once
-    (each tick's calls go in one pipeline)."""
+    (each tick's calls go in one pipeline). Offline agents (beside a daemon's dispatcher, that
+    offers work to available ones) are given the work by a forced assignment."""
     pick = random.Random(seed)
     capacity = {c.value: n for c in CHANNELS}
     names = [f"agent-{i}" for i in range(n_agents)]
     await asyncio.gather(
-        *(agents.upsert(Agent(a, a, capacity=capacity, presence=Presence.AVAILABLE)) for a in names)
+        *(agents.upsert(Agent(a, a, capacity=capacity, presence=presence)) for a in names)
     )
     requests = [
         Request(
@@ -63,7 +72,9 @@ async def close_requests(store, agents, n: int, n_agents: int, seed: int = 1) ->
         ids += chunk_ids
         held = {rid: names[pick.randrange(n_agents)] for rid in chunk_ids if pick.random() > 0.02}
         await gather_some([store.abandon(r) for r in chunk_ids if r not in held])
-        await gather_some([store.assign(r, a) for r, a in held.items()])
+        await gather_some(
+            [store.assign(r, a, force=presence is not Presence.AVAILABLE) for r, a in held.items()]
+        )
         await gather_some([store.complete(r, a) for r, a in held.items()])
     assert time.monotonic() - started < 30, "making the day took too long"
     return ids
