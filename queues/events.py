@@ -36,6 +36,8 @@ class EventType(StrEnum):
     SLA_WARNING = "sla.warning"  # a service-level target passed its warning point
     SLA_BREACHED = "sla.breached"  # a target's due instant passed before it was met
     SLA_MET = "sla.met"  # a target was met (on time or late: `breached` says)
+    QUALITY_SAMPLED = "quality.sampled"  # a day's quality sample was taken (`day`, `size`)
+    REVIEW_SUBMITTED = "review.submitted"  # a reviewer scored a closed request
     AGENT_CREATED = "agent_created"
     AGENT_UPDATED = "agent_updated"
     PRESENCE = "presence"

@@ -257,3 +257,36 @@ class Keys:
         mid-send blocks it only that long), then `sent:<ms>` for the retention time, so that a
         redelivered event sends nothing."""
         return f"{self.prefix}notice:{request_id}:{event_id}"
+
+    # -- quality review: the daily sample and the reviews ----------------------------------------
+    @property
+    def quality_days(self) -> str:
+        """Hash: day (YYYY-MM-DD, the calendar's) -> JSON summary of its sample (size, closed,
+        share, at), written once, by the script that stores the sample: the day is taken."""
+        return self.prefix + "quality:days"
+
+    def quality_claim(self, day: str) -> str:
+        """String with TTL: the daemon drawing the day's sample (a lease; the sample's script
+        checks it and the days hash, so a day is sampled once)."""
+        return f"{self.prefix}quality:claim:{day}"
+
+    @property
+    def reviews_pending(self) -> str:
+        """Sorted set: sampled request id -> when it closed (ms), until its review."""
+        return self.prefix + "quality:pending"
+
+    @property
+    def reviews_done(self) -> str:
+        """Sorted set: reviewed request id -> when it was reviewed (ms)."""
+        return self.prefix + "quality:done"
+
+    def review_day(self, day: str) -> str:
+        """Sorted set with TTL: request id -> when it closed (ms), for each request of that day
+        sampled or picked for review (its status is its review's)."""
+        return f"{self.prefix}quality:day:{day}"
+
+    def review(self, request_id: str) -> str:
+        """Hash with the request's TTL: status (pending, done), day, sampled ('1' or '0'),
+        channel, category, agent, queue, closed_ms, and once reviewed: scores (JSON), comment,
+        reviewer, reviewed_ms."""
+        return f"{self.prefix}req:{request_id}:review"

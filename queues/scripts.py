@@ -3,7 +3,7 @@
 Each file is named ``<verb>-<number of keys>.lua``: calling a script with another number of keys
 is a programming error caught here rather than a wrong key touched in Redis. ``-n`` stands for a
 variable number of keys (a fixed few, then one per address, agent, claim or limit), each listed
-in the script's opening comment; it says nothing about writing: of the seven, only agents_live
+in the script's opening comment; it says nothing about writing: of the ten, only agents_live
 only reads (its opening comment says so), the others write like any script
 (tests/test_queue_ops_scripts.py holds every file to its name).
 """

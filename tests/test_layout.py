@@ -31,6 +31,7 @@ ALLOWED: dict[str, set[str]] = {
     "router.api": {
         "router.feedback",
         "router.sla",
+        "router.quality",
         "router.intake",
         "router.routing",
         "router.outbound",
@@ -45,6 +46,7 @@ ALLOWED: dict[str, set[str]] = {
         *("router.sla", "router.intake", "router.http", "router.conf", "queues", "skills"),
         "channels.base",
     },
+    "router.quality": {"router.conf", "queues", "skills"},
     "router.daemon": {"*"},
     "router.cli": {"*"},
     "router.sim": {"*"},
@@ -59,6 +61,7 @@ PURE = ("router.routing.matcher", "router.routing.matcher_batch", "router.routin
 PURE += ("router.routing.head",)
 PURE += ("router.routing.matcher_greedy", "router.routing.matcher_classes", "router.sla.policy")
 PURE += ("router.feedback.survey",)
+PURE += ("router.quality.sample",)
 IMPURE_LIBS = ("redis", "aiohttp", "asyncio", "socket", "aiosmtpd", "aioimaplib")
 
 

@@ -69,6 +69,8 @@ async def test_every_state_change_appends_exactly_one_event(store, agents, event
     # a request's service-level events come beside the change that caused them (a milestone's
     # with its milestone): tests/test_sla_clocks.py walks them
     beside = {"sla.warning", "sla.breached", "sla.met", "milestone"}
+    beside |= {"quality.sampled", "review.submitted"}  # tests/test_quality_*.py walk them
+    beside |= {"customer.listed", "customer.unlisted", "feedback.received"}  # test_feedback.py
     assert {etype for _, etype in steps} | beside == {t.value for t in EventType}
 
 

@@ -19,6 +19,7 @@ from frontdesk.router.api import agents as api_agents
 from frontdesk.router.api import care as api_care
 from frontdesk.router.api import keys, status, survey_page, ws_tickets
 from frontdesk.router.api import outbox as api_outbox
+from frontdesk.router.api import reviews as api_reviews
 from frontdesk.router.api import sla as api_sla
 from frontdesk.router.api.agent_ws import agent_socket
 from frontdesk.router.api.requests import get_attachment, get_request
@@ -170,7 +171,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def openapi_document(request: web.Request) -> web.Response:
-    paths: dict[str, Any] = dict(api_outbox.OPENAPI_PATHS)
+    paths: dict[str, Any] = dict(api_outbox.OPENAPI_PATHS) | api_reviews.openapi_paths()
     for channel in request.app[keys.CHANNELS]:
         describe = getattr(channel, "openapi_paths", None)
         paths |= describe() if describe else openapi.from_routes(channel.name, channel.routes())
@@ -222,6 +223,7 @@ def create_app(services: Services) -> web.Application:
     app.router.add_put("/v1/agents/{agent}/{what:capacity|skills}", api_agents.set_profile)
     app.router.add_get("/v1/queues", api_agents.list_queues)
     api_outbox.mount(app, services.outbox)
+    api_reviews.mount(app, services.store)
     for channel in services.channels:
         app.router.add_routes(channel.routes())
     return app

@@ -22,11 +22,14 @@ async def standing(request: web.Request, record: RequestRecord) -> dict[str, Any
 
 
 async def _visible(request: web.Request) -> RequestRecord:
-    """The request of the path, if the caller may see it (an agent: only one it holds)."""
-    token = principal(request, Scope.AGENT, Scope.INTEGRATION, Scope.SUPERVISOR)
+    """The request of the path, if the caller may see it (an agent: only one it holds; a
+    quality reviewer: only a closed one)."""
+    token = principal(request, Scope.AGENT, Scope.INTEGRATION, Scope.SUPERVISOR, Scope.QA)
     request_id = request.match_info["id"]
     record = await request.app[STORE].get(request_id)
     if record is None or (token.scope is Scope.AGENT and record.agent != token.agent):
+        raise web.HTTPNotFound(text=f"no request {request_id!r}")
+    if token.scope is Scope.QA and record.state.value not in ("completed", "abandoned"):
         raise web.HTTPNotFound(text=f"no request {request_id!r}")
     return record
 

@@ -19,6 +19,7 @@ from frontdesk.router.feedback.service import Surveys
 from frontdesk.router.http.auth import ApiToken
 from frontdesk.router.intake.front import Front
 from frontdesk.router.outbound.outbox import OutboxEngine
+from frontdesk.router.quality.config import QualitySettings
 from frontdesk.router.routing.config import Routing
 from frontdesk.router.routing.eta import Standing
 from frontdesk.router.routing.fanout import Fanout
@@ -78,6 +79,9 @@ class ApiSettings(Protocol):
 
     @property
     def calendars(self) -> Mapping[str, Calendar]: ...
+
+    @property
+    def quality(self) -> QualitySettings: ...
 
 
 class ApiMetrics(Protocol):

@@ -35,6 +35,7 @@ from frontdesk.router.daemon.config_diff import changed_keys, top_key
 from frontdesk.router.daemon.context import DaemonContext
 from frontdesk.router.daemon.listeners import channel_address, listening
 from frontdesk.router.daemon.metrics import Metrics
+from frontdesk.router.daemon.quality_task import quality_task
 from frontdesk.router.daemon.redis_connect import close, describe
 from frontdesk.router.daemon.redis_count import count_round_trips
 from frontdesk.router.daemon.redis_retry import daemon_client, wait_for_redis
@@ -171,6 +172,7 @@ class Daemon:
             asyncio.create_task(self._forever(self._refresh_gauges), name="metrics-gauges"),
             asyncio.create_task(self.dispatcher.run(self._stopping), name="dispatcher"),
             asyncio.create_task(self.outbox.run(self._stopping), name="outbox"),
+            asyncio.create_task(self._forever(quality_task(self, keys)), name="quality"),
             asyncio.create_task(
                 self._forever(lambda: self.sla_timer.run(self._stopping)), name="sla-timer"
             ),

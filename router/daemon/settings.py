@@ -35,6 +35,7 @@ from frontdesk.router.outbound.helpdesks.base import HelpdeskSettings
 from frontdesk.router.outbound.helpdesks.config import parse_helpdesks
 from frontdesk.router.outbound.notices.config import NoticeSettings, parse_notices
 from frontdesk.router.outbound.webhooks import WebhookEndpoint, parse_webhooks
+from frontdesk.router.quality.config import QualitySettings, parse_quality
 from frontdesk.router.routing.config import QueueSettings, parse_queues
 from frontdesk.router.routing.presence_config import parse_presence
 from frontdesk.router.sla.config import parse_sla
@@ -50,6 +51,7 @@ _TOP = [
     *("api", "limits", "channels", "helpdesks", "notices", "metrics", "presence", "calendars"),
     "surveys",
     "sla",
+    "quality",
 ]
 _AGENT = ["id", "name", "tier", "groups", "skills", "capacity", "presence"]
 
@@ -88,6 +90,7 @@ class Settings:
     calendars: dict[str, Calendar] = field(default_factory=dict)  # business calendars by name
     sla: SlaSettings = field(default_factory=SlaSettings)  # service-level policies
     surveys: SurveySettings = field(default_factory=SurveySettings)  # satisfaction surveys
+    quality: QualitySettings = field(default_factory=QualitySettings)  # the daily review sample
 
     @property
     def callback_hours(self) -> Calendar | None:
@@ -163,11 +166,12 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
     grace = parse_presence(check, d.get("presence"))
     sla = parse_sla(check, d.get("sla"), queues=queue_names, calendars=calendars)
     surveys = parse_surveys(check, d.get("surveys"), queue_names)
+    quality = parse_quality(check, d.get("quality"), calendars)
     if check.problems:
         return None
     assert tenant and host and port is not None and default_queue and redis and store
     assert body_timeout is not None and idle_timeout is not None
-    assert grace is not None  # else a problem was reported above
+    assert grace is not None and quality is not None  # else a problem was reported above
     wait_ms = int(redis.wait_timeout_s * 1000)
     store = replace(store, wait_replicas=redis.wait_replicas, wait_timeout_ms=wait_ms)
     return Settings(
@@ -193,6 +197,7 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
         calendars=calendars,
         sla=sla,
         surveys=surveys,
+        quality=quality,
     )
 
 

@@ -27,6 +27,7 @@ class Scope(StrEnum):
     AGENT = "agent"  # its own agent's work only
     INTEGRATION = "integration"  # a helpdesk or another system
     SUPERVISOR = "supervisor"  # every queue and agent, live
+    QA = "qa"  # a quality reviewer: the review queue, closed requests, reviews; nothing else
     ADMIN = "admin"  # everything
 
 

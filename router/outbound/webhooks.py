@@ -60,10 +60,12 @@ _NOT_REQUEST = {
     EventType.CUSTOMER_LISTED: "customer.listed",
     EventType.CUSTOMER_UNLISTED: "customer.unlisted",
     EventType.FEEDBACK: "request.feedback",
+    EventType.QUALITY_SAMPLED: "quality.sampled",
+    EventType.REVIEW_SUBMITTED: "review.submitted",
 }
 _AGENT_EVENTS = frozenset({EventType.AGENT_CREATED, EventType.AGENT_UPDATED, EventType.PRESENCE})
-_JSON_FIELDS = frozenset({"why"})
-_INT_FIELDS = frozenset({"deadline", "tier"})
+_JSON_FIELDS = frozenset({"why", "scores"})
+_INT_FIELDS = frozenset({"deadline", "tier", "size", "closed"})
 
 
 def cloudevent_type(event_type: EventType) -> str:
@@ -180,6 +182,8 @@ def cloudevent(event: Event, tenant: str, summary: dict[str, Any] | None) -> dic
         subject = event.request
     elif ".customer." in ce_type:
         subject = event.data.get("customer", "")
+    elif event.type is EventType.QUALITY_SAMPLED:
+        subject = event.data.get("day", "")
     else:
         subject = event.agent
     data: dict[str, Any] = {
