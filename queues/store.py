@@ -24,7 +24,7 @@ from .scripts import Scripts
 from .sla import SlaStore
 from .topology import server_time_ms, wait_for_replicas
 from .wire import as_bytes, fields, text, texts
-from .work import FactsCache, WorkOps
+from .work import FactsCache, WorkOps, keep_arg
 
 _STALE_RETRIES = 5
 ID_BLOCK = 100
@@ -40,6 +40,7 @@ class StoreSettings:
     max_missed_offers: int = 3
     dead_letter_ttl_s: int = 30 * 86400  # the outbox purges dead letters older than this
     record_ttl_s: int = 90 * 86400  # a closed request is kept this long (0: for ever)
+    important_ttl_s: int | None = None  # an important customer's or escalated one (None: same)
     wait_replicas: int = 0  # an acknowledgement waits until this many replicas have the writes
     wait_timeout_ms: int = 1000
 
@@ -443,7 +444,7 @@ class QueueStore(WorkOps):
                     queue,
                     reason,
                     self.settings.stream_maxlen,
-                    self.settings.record_ttl_s * 1000,
+                    keep_arg(self.settings),
                 ],
             )
 

@@ -128,6 +128,14 @@ class Accepted:
     history: list[PastRequest]
 
 
+def keep_arg(settings: _Limits) -> str:
+    """How long a closing request is kept, as the closing scripts take it (`keep_for` in
+    lua/includes/common.lua): `<normal ms>/<important ms>`; 0 keeps it for ever."""
+    normal = settings.record_ttl_s
+    important = normal if settings.important_ttl_s is None else settings.important_ttl_s
+    return f"{normal * 1000}/{important * 1000}"
+
+
 class _Limits(Protocol):
     @property
     def stream_maxlen(self) -> int: ...
@@ -135,6 +143,9 @@ class _Limits(Protocol):
     def max_tier(self) -> int: ...
     @property
     def record_ttl_s(self) -> int: ...
+
+    @property
+    def important_ttl_s(self) -> int | None: ...
 
 
 def _stale(result: Any) -> tuple[str, str] | None:
@@ -282,7 +293,7 @@ class WorkOps:
             [k.request(request_id), k.agent(agent_id), k.holds(agent_id), k.events,
              k.messages(request_id), k.excluded(request_id), *k.sla_keys],
             [request_id, agent_id, resolution, self.settings.stream_maxlen, int(wrap_up_s * 1000),
-             self.settings.record_ttl_s * 1000, "1" if holder_only else "0"],
+             keep_arg(self.settings), "1" if holder_only else "0"],
         )  # fmt: skip
         raise_for_code(result, request_id, f"agent {agent_id}")
         return self._noted(request_id, result)

@@ -341,3 +341,19 @@ async def test_the_care_lists_api(daemon: Daemon, http) -> None:
     lists = await daemon.care.seed(CustomerLists.of(["boss@example.net"]))  # as at a reload
     assert not lists.lookup(Customer(email="boss@example.net")).important
     assert lists.lookup(Customer(email="vip@example.net")).important
+
+
+async def test_an_important_customers_request_is_kept_twice_as_long(daemon: Daemon, http,
+                                                                    redis) -> None:  # fmt: skip
+    """Retention by class (defaults: normal 90 days, important 180): the class comes from the
+    live care list at intake and is fixed when the request closes."""
+    normal = await mail_in(daemon, 1, "Where is my parcel?")
+    important = await mail_in(daemon, 2, "Our invoice is wrong", sender="boss@example.net")
+    assert normal is not None and important is not None
+    for request_id in (normal, important):
+        await complete(daemon, http, request_id)
+    day_ms = 86_400_000
+    kept = {r: await redis.pttl(daemon.store.keys.request(r)) for r in (normal, important)}
+    assert 89 * day_ms < kept[normal] <= 90 * day_ms
+    assert 179 * day_ms < kept[important] <= 180 * day_ms
+    assert await redis.hget(daemon.store.keys.request(important), "retention") == b"important"

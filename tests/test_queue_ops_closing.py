@@ -66,6 +66,27 @@ async def test_a_closed_request_expires_after_the_retention_with_its_keys(redis,
     assert await redis.pttl(keys.request(open_)) == -1
 
 
+async def test_each_class_of_closed_request_keeps_its_own_retention(redis, keys):
+    """Seed 003: a normal request 3 months, one at second line or above 6 months (here 1 h and
+    2 h); the class is written on the record when it closes."""
+    store = QueueStore(redis, keys, StoreSettings(record_ttl_s=3600, important_ttl_s=7200))
+    agents = AgentStore(redis, keys)
+    await add_agent(agents, "ann", capacity={"chat": 2}, tier=2)
+    normal, second_line = await enqueue(store), await enqueue(store, tier=2)
+    for rid in (normal, second_line):
+        await store.append_message(rid, Message("more"))
+        await store.assign(rid, "ann", force=True)
+        await store.complete(rid, "ann")
+    assert 3_599_000 < await redis.pttl(keys.request(normal)) <= 3_600_000
+    assert 7_199_000 < await redis.pttl(keys.request(second_line)) <= 7_200_000
+    assert 7_199_000 < await redis.pttl(keys.messages(second_line)) <= 7_200_000
+    assert await redis.hget(keys.request(normal), "retention") == b"normal"
+    assert await redis.hget(keys.request(second_line), "retention") == b"important"
+    left = await enqueue(store, tier=3)
+    await store.abandon(left, "customer left")
+    assert 7_199_000 < await redis.pttl(keys.request(left)) <= 7_200_000
+
+
 @pytest.mark.parametrize("state", ["waiting", "offered", "completed", "abandoned"])
 async def test_complete_refused_unless_assigned(store, agents, events, state):
     await add_agent(agents, "ann")

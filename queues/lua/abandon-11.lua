@@ -7,7 +7,7 @@
   KEYS[9] SLA due instants   KEYS[10] calendars' working spans   KEYS[11] SLA counters
 
   ARGV[1] request id   ARGV[2] current holder ('' if none)   ARGV[3] queue name   ARGV[4] reason
-  ARGV[5] stream max length   ARGV[6] how long the closed request is kept, ms (0: always)
+  ARGV[5] stream max length   ARGV[6] how long the closed request is kept: '<normal ms>/<important ms>' (0: always)
 
   The request's clocks stop. A request pending on the customer may be abandoned too.
 

@@ -6,7 +6,7 @@
   KEYS[7] SLA due instants   KEYS[8] calendars' working spans   KEYS[9] SLA counters
 
   ARGV[1] request id   ARGV[2] agent id   ARGV[3] resolution code   ARGV[4] stream max length
-  ARGV[5] wrap-up in ms (0: none)   ARGV[6] how long the closed request is kept, ms (0: always)
+  ARGV[5] wrap-up in ms (0: none)   ARGV[6] how long the closed request is kept: '<normal ms>/<important ms>' (0: always)
   ARGV[7] '1' when only the request's holder may complete it (an agent's own token)
 
   Completing meets the request's resolution and any response still due; other clocks stop.

@@ -12,6 +12,7 @@ _KEY_OF = {"webhooks": "events.webhooks", "api_tokens": "api.tokens", "store": "
 _STORE_KEYS = {
     "store.idempotency_ttl": "retention.idempotency",
     "store.record_ttl": "retention.records",
+    "store.important_ttl": "retention.records.important",
     "store.dead_letter_ttl": "retention.dead_letters",
     "store.stream_maxlen": "events.max_length",
     "store.max_missed_offers": "offers.max_missed_in_a_row",

@@ -218,6 +218,14 @@ def _store(check: Checker, d: dict[str, Any]) -> StoreSettings | None:
     retention = check.mapping(("retention",), d.get("retention"), keeps)
     events = check.mapping(("events",), d.get("events"), ["max_length", "webhooks"])
     offers = check.mapping(("offers",), d.get("offers"), ["max_missed_in_a_row"])
+    raw_records = retention.get("records")
+    important: float | None = None
+    if isinstance(raw_records, dict):  # per class: {normal: 90d, important: 180d}
+        by_class = check.mapping(("retention", "records"), raw_records, ["normal", "important"])
+        where = ("retention", "records")
+        raw_records = by_class.get("normal", "90d")
+        important = check.duration((*where, "important"), by_class.get("important", "180d"))
+        retention = {**retention, "records": raw_records}
     kept = {name: check.duration(("retention", name), retention.get(name)) for name in keeps}
     maxlen = check.integer(("events", "max_length"), events.get("max_length"), 1000)
     missed = check.integer(
@@ -231,7 +239,10 @@ def _store(check: Checker, d: dict[str, Any]) -> StoreSettings | None:
     ttl, records, dead = kept["idempotency"], kept["records"], kept["dead_letters"]
     if ttl is None or records is None or dead is None or maxlen is None or missed is None:
         return None
-    return StoreSettings(int(ttl), maxlen, max(TIERS), missed, int(dead), int(records))
+    return StoreSettings(
+        int(ttl), maxlen, max(TIERS), missed, int(dead), int(records),
+        int(important) if important is not None else None,
+    )  # fmt: skip
 
 
 def _skills(check: Checker, value: object) -> dict[str, str]:

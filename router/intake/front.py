@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from frontdesk.channels.base import TOKEN_REF, Inbound, Receipt
 from frontdesk.queues.blobs import BlobStore
 from frontdesk.queues.customers import CustomerStore
-from frontdesk.queues.intake import Arrival, IntakeDesk, Lookup
+from frontdesk.queues.intake import Arrival, IntakeDesk, Lookup, keep_important
 from frontdesk.queues.request import Message, Request, check_text
 from frontdesk.queues.store import QueueStore
 from frontdesk.router.intake.config import IntakeSettings
@@ -74,7 +74,8 @@ class Front:
             flags = settings.customers.lookup(found.customer)
             rules = classify(found, settings.rules, flags, when, settings.default_queue)
             request = rules.apply(found)
-            return request, settings.sla.plan(request, flags)
+            plan = settings.sla.plan(request, flags)
+            return request, keep_important(plan) if flags.important else plan
 
         arrival = Arrival(
             request,

@@ -149,6 +149,8 @@ end
 local function sla_start(reqKey, id, plan, now)
   if plan == '' then return end
   local c = cjson.decode(plan)
+  if c.k then redis.call('HSET', reqKey, 'keep', c.k) end  -- its retention class ('important')
+  if not c.t then return end  -- no service-level policy
   for i, t in ipairs(c.t) do
     if t.s == 'new' then
       t.st = work_open(t.c, now) or now

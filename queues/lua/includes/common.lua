@@ -16,9 +16,18 @@ local function emit(stream, maxlen, etype, req, agent, queue, extra)
   return redis.call(unpack(args))
 end
 
--- A closed request's keys expire after `keep` ms ('0': kept for ever).
+-- A closed request's keys expire after `keep` ms ('0': kept for ever). `keep` is
+-- '<normal>/<important>': an important customer's request (marked so at intake) and one
+-- escalated to tier 2 or above are kept the longer; the class is fixed here, at the close.
 local function keep_for(keep, reqKey, messagesKey, excludedKey)
-  local ms = tonumber(keep)
+  local normal, long = string.match(keep, '^(%d+)/(%d+)$')
+  local ms = tonumber(normal or keep)
+  if long then
+    local r = redis.call('HMGET', reqKey, 'keep', 'tier')
+    local class = (r[1] == 'important' or tonumber(r[2] or '1') >= 2) and 'important' or 'normal'
+    if class == 'important' then ms = tonumber(long) end
+    redis.call('HSET', reqKey, 'retention', class)
+  end
   if ms and ms > 0 then
     for _, key in ipairs({reqKey, messagesKey, excludedKey}) do
       redis.call('PEXPIRE', key, ms)
