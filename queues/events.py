@@ -47,6 +47,7 @@ class EventType(StrEnum):
     CUSTOMER_LISTED = "customer.listed"  # on a care list (important, low_satisfaction), or again
     CUSTOMER_UNLISTED = "customer.unlisted"  # off a care list
     FEEDBACK = "feedback.received"  # the customer's satisfaction survey answer
+    FOLLOW_UP = "follow_up.recorded"  # the outcome of a follow-up call
 
 
 _BASE_FIELDS = ("type", "req", "agent", "queue", "ts")

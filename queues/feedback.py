@@ -69,3 +69,17 @@ class FeedbackStore:
             return None
         found = await self.redis.mget([self.keys.survey_open(a) for a in addresses])
         return next((text(f) for f in found if f is not None), None)
+
+    async def follow_up(
+        self, request_id: str, original: str, agent_id: str, reached: bool, verdict: str,
+        note: str, holder_only: bool,
+    ) -> None:  # fmt: skip
+        """The outcome of follow-up `request_id` (of `original`), once: AlreadyAnswered after
+        the first, WrongState before it is taken, NotYourRequest for another agent's."""
+        k = self.keys
+        result = await self.scripts.follow_up(
+            [k.request(request_id), k.events, k.request(original)],
+            [request_id, agent_id, "1" if reached else "0", verdict, note, self.stream_maxlen,
+             "1" if holder_only else "0", original],
+        )  # fmt: skip
+        raise_for_code(result, request_id, f"agent {agent_id}")

@@ -40,6 +40,7 @@ class RequestRecord:
     sla_due_ms: int | None = None  # the nearest due instant among its running clocks
     sla_span_ms: int | None = None  # that target's time from its start to its due instant
     feedback: dict[str, Any] | None = None  # the survey answer (score, dimensions, comment, via)
+    follow_up: dict[str, Any] | None = None  # a follow-up call's outcome (reached, verdict, ...)
 
 
 def _s(value: bytes | None) -> str | None:
@@ -71,6 +72,7 @@ def decode_record(f: dict[str, bytes]) -> RequestRecord:
         sla_due_ms=_int(f.get("sla_due")),
         sla_span_ms=_int(f.get("sla_span")),
         feedback=json.loads(f["feedback"]) if f.get("feedback") else None,
+        follow_up=json.loads(f["follow_up_outcome"]) if f.get("follow_up_outcome") else None,
     )
 
 

@@ -44,7 +44,7 @@ ALLOWED: dict[str, set[str]] = {
     "router.sla": {"router.intake", "router.http", "router.conf", "queues", "skills"},
     "router.feedback": {
         *("router.sla", "router.intake", "router.http", "router.conf", "queues", "skills"),
-        "channels.base",
+        *("router.outbound", "channels.base"),
     },
     "router.quality": {"router.conf", "queues", "skills"},
     "router.daemon": {"*"},

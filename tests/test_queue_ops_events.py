@@ -71,6 +71,7 @@ async def test_every_state_change_appends_exactly_one_event(store, agents, event
     beside = {"sla.warning", "sla.breached", "sla.met", "milestone"}
     beside |= {"quality.sampled", "review.submitted"}  # tests/test_quality_*.py walk them
     beside |= {"customer.listed", "customer.unlisted", "feedback.received"}  # test_feedback.py
+    beside |= {"follow_up.recorded"}  # test_follow_ups.py
     assert {etype for _, etype in steps} | beside == {t.value for t in EventType}
 
 

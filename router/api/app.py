@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 
 from frontdesk.router.api import agents as api_agents
 from frontdesk.router.api import care as api_care
+from frontdesk.router.api import follow_ups as api_follow_ups
 from frontdesk.router.api import keys, status, survey_page, ws_tickets
 from frontdesk.router.api import outbox as api_outbox
 from frontdesk.router.api import reviews as api_reviews
@@ -215,6 +216,7 @@ def create_app(services: Services) -> web.Application:
     app.router.add_get("/v1/sla/at-risk", api_sla.at_risk)
     api_care.mount(app)
     survey_page.mount(app)
+    api_follow_ups.mount(app)
     app.router.add_get("/v1/agents", api_agents.list_agents)
     app.router.add_get("/v1/agents/ws", agent_socket)
     app.router.add_post("/v1/agents/ws-ticket", ws_tickets.issue)

@@ -41,6 +41,7 @@ from frontdesk.router.daemon.redis_count import count_round_trips
 from frontdesk.router.daemon.redis_retry import daemon_client, wait_for_redis
 from frontdesk.router.daemon.redis_server import EmbeddedRedis
 from frontdesk.router.daemon.settings import Settings, load_settings
+from frontdesk.router.feedback.followups import FollowUpSink
 from frontdesk.router.feedback.service import Surveys
 from frontdesk.router.intake.care import LiveCare
 from frontdesk.router.intake.front import Front
@@ -244,6 +245,10 @@ class Daemon:
                 lambda: self.settings.notices, self.front.status_token, self.surveys
             )
             targets.append(notices)
+        if settings.follow_ups.policies:  # follow-up calls after completion or a low score
+            made = FollowUpSink(lambda: self.settings.follow_ups, lambda: self.settings.customers,
+                                self.front.create)  # fmt: skip
+            targets.append(Target(made))
         return targets
 
     def _groups(self, queue: str) -> tuple[str, ...]:

@@ -22,6 +22,7 @@ from frontdesk.router.daemon.redis_config import (
     parse_redis,
 )
 from frontdesk.router.feedback.config import SurveySettings, parse_surveys
+from frontdesk.router.feedback.followups import FollowUpSettings, parse_follow_ups
 from frontdesk.router.http.auth import ApiToken, Scope
 from frontdesk.router.intake.config import (
     Limit,
@@ -50,6 +51,7 @@ _TOP = [
     *("queue_defaults", "default_queue", "skills", "queues", "agents", "customers", "rules"),
     *("api", "limits", "channels", "helpdesks", "notices", "metrics", "presence", "calendars"),
     "surveys",
+    "follow_ups",
     "sla",
     "quality",
 ]
@@ -90,6 +92,7 @@ class Settings:
     calendars: dict[str, Calendar] = field(default_factory=dict)  # business calendars by name
     sla: SlaSettings = field(default_factory=SlaSettings)  # service-level policies
     surveys: SurveySettings = field(default_factory=SurveySettings)  # satisfaction surveys
+    follow_ups: FollowUpSettings = field(default_factory=FollowUpSettings)  # follow-up calls
     quality: QualitySettings = field(default_factory=QualitySettings)  # the daily review sample
 
     @property
@@ -166,6 +169,7 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
     grace = parse_presence(check, d.get("presence"))
     sla = parse_sla(check, d.get("sla"), queues=queue_names, calendars=calendars)
     surveys = parse_surveys(check, d.get("surveys"), queue_names)
+    follow_ups = parse_follow_ups(check, d.get("follow_ups"), queue_names, set(calendars))
     quality = parse_quality(check, d.get("quality"), calendars)
     if check.problems:
         return None
@@ -197,6 +201,7 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
         calendars=calendars,
         sla=sla,
         surveys=surveys,
+        follow_ups=follow_ups,
         quality=quality,
     )
 

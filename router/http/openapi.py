@@ -79,6 +79,11 @@ REQUEST: Schema = {
             "description": "The customer's survey answer: score 1-5, dimensions, comment, via "
             "(page, chat, email, social), at",
         },
+        "follow_up_of": {"type": ["string", "null"], "description": "a follow-up: the request"},
+        "follow_up": {
+            "type": ["object", "null"],
+            "description": "A follow-up call's outcome: reached, verdict, note, agent, of, at",
+        },
         "position": {"type": ["integer", "null"], "description": "1-based, while waiting"},
         "estimated_wait_s": {"type": ["number", "null"]},
         "routing": {
@@ -226,6 +231,12 @@ def _core_paths() -> dict[str, Schema]:
     }  # fmt: skip
     paths.update(_care_paths())
     paths.update(_survey_paths())
+    paths["/v1/requests/{id}/follow-up"] = {"post": operation(
+        "Agent: the outcome of a follow-up call (reached, verdict: satisfied, unsatisfied, none; "
+        "note), once", "recordFollowUp", json_content("The follow-up", REQUEST),
+        path_params=("id",), errors=(400, 403, 404, 409),
+        body=_obj(agent=_TEXT, reached={"type": "boolean"},
+                  verdict={"enum": ["satisfied", "unsatisfied", "none"]}, note=_TEXT))}  # fmt: skip
     for action, (summary, body) in _ACTIONS.items():
         paths[f"/v1/requests/{{id}}/{action}"] = {
             "post": operation(

@@ -62,6 +62,8 @@ def describe(record: RequestRecord) -> dict[str, Any]:
         "routing": record.why,
         "sla": clock_views(record.clocks, int(time.time() * 1000)),
         "feedback": _feedback(record.feedback),
+        "follow_up_of": r.attributes.get("follow_up_of"),
+        "follow_up": record.follow_up,
     }
 
 

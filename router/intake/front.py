@@ -105,6 +105,15 @@ class Front:
             self.status_token(done.request_id),
         )
 
+    async def create(self, request: Request, clocks: str) -> str:
+        """A request the desk makes itself (a follow-up call), as given: no rules, no threading
+        onto an open request, with these service-level clocks; the same external id twice is
+        the first request. Its id."""
+        arrival = Arrival(request, _message(request))
+        done = await self.intake.take(arrival, lambda found: (found, clocks), MAX_RACES)
+        await self.store.durable()
+        return done.request_id
+
     async def admit(self, sender: str | None, source: str | None) -> float | None:
         """Count one message against the configured limits per sender (an address, a number, a
         chat id) and per source (a client IP); None when admitted, else seconds to retry after."""

@@ -60,6 +60,7 @@ _NOT_REQUEST = {
     EventType.CUSTOMER_LISTED: "customer.listed",
     EventType.CUSTOMER_UNLISTED: "customer.unlisted",
     EventType.FEEDBACK: "request.feedback",
+    EventType.FOLLOW_UP: "request.follow_up",
     EventType.QUALITY_SAMPLED: "quality.sampled",
     EventType.REVIEW_SUBMITTED: "review.submitted",
 }
