@@ -254,6 +254,11 @@ class ZammadStandIn(StandIn):
             return self.refuse(state)
         if state is not None:
             ticket["state_id"] = state
+        if "article" in body:  # a ticket update may add an article (a note, internal or not)
+            refused = self._check_article(body["article"])
+            if refused is not None:
+                return self.refuse(refused)
+            self.articles[ticket["id"]].append(body["article"])
         return web.json_response(ticket)
 
     async def search(self, request: web.Request) -> web.Response:
@@ -592,6 +597,7 @@ class ZendeskStandIn(StandIn):
     TICKET_KEYS: ClassVar[set[str]] = {
         *("subject", "comment", "requester", "requester_id", "priority", "status", "type"),
         *("tags", "external_id", "group_id", "assignee_id", "custom_fields", "due_at"),
+        "additional_tags",  # an update's tags to add (Update Ticket)
     }
     PRIORITIES = ("urgent", "high", "normal", "low")
     STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
@@ -612,6 +618,7 @@ class ZendeskStandIn(StandIn):
         self.groups = set(groups)
         self.users: dict[str, int] = {}  # email -> user id
         self.tickets: dict[int, dict[str, Any]] = {}
+        self.comments: dict[int, list[dict[str, Any]]] = {}  # comments added by updates
         self.idempotency: dict[str, tuple[str, dict[str, Any]]] = {}  # key -> (body digest, reply)
         self.lookups: list[str] = []  # x-idempotency-lookup of each create with a key
         self._ids = iter(range(1, 10**6))
@@ -764,4 +771,16 @@ class ZendeskStandIn(StandIn):
         if refused is not None:
             return refused
         ticket.update({k: v for k, v in change.items() if k in ("assignee_id", "status")})
+        added = change.get("additional_tags", [])
+        if not isinstance(added, list) or not all(isinstance(t, str) for t in added):
+            return self.invalid("additional_tags", "Tags: must be a list of strings")
+        ticket["tags"] = [
+            *ticket.get("tags", []),
+            *(t for t in added if t not in ticket.get("tags", [])),
+        ]
+        comment = change.get("comment")
+        if comment is not None:  # a comment on update: public, or an internal note
+            if not isinstance(comment, dict) or not str(comment.get("body") or "").strip():
+                return self.invalid("comment", "Comment: body cannot be blank")
+            self.comments.setdefault(ticket["id"], []).append(comment)
         return web.json_response({"ticket": ticket, "audit": {"ticket_id": ticket["id"]}})

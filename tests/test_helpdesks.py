@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpdesk_standins import ChatwootStandIn, StandIn, ZammadStandIn, ZendeskStandIn
 
 from frontdesk.queues.events import Event, EventLog, EventType
+from frontdesk.queues.feedback import Scoring
 from frontdesk.queues.request import Attachment, Channel, Customer, Priority, Request
 from frontdesk.queues.tickets import TicketMap
 from frontdesk.router.conf.yaml import Checker, ConfigError, load_yaml, render
@@ -591,6 +593,32 @@ async def test_completion_sets_the_configured_state(desk, store, agents, redis, 
     await desk.sink.deliver(completed, context)
 
     assert desk.standin.state(ticket) == STATES[desk.kind]
+
+
+async def test_a_survey_score_goes_on_the_ticket(desk, store, agents, redis, keys, context):
+    """feedback.received: a tag (Zendesk) and an internal note (Zammad article, Zendesk comment,
+    Chatwoot private message) carrying the score, the dimensions and the comment."""
+    rid, ticket = await created(desk, store, redis, keys, context)
+    await accepted_by(store, agents, redis, keys, rid, "ann")
+    await store.complete(rid, "ann", "refunded")
+    await store.feedback.answer(rid, 2, {"speed": 1}, "took days", "page",
+                                Scoring(86400, 0, 60, 6), None)  # fmt: skip
+    answered = await event(redis, keys, rid, EventType.FEEDBACK)
+    assert desk.sink.wants(answered)
+
+    await desk.sink.deliver(answered, context)
+
+    standin: Any = desk.standin
+    if desk.kind == "zammad":
+        notes = [a for a in standin.articles[int(ticket)] if a.get("internal")]
+    elif desk.kind == "zendesk":
+        assert "csat-2" in standin.tickets[int(ticket)]["tags"]
+        notes = [c for c in standin.comments[int(ticket)] if c["public"] is False]
+    else:
+        notes = [m for m in standin.messages[int(ticket)] if m["private"]]
+    [note] = notes
+    text = note.get("body") or note.get("content")
+    assert "Customer satisfaction: 2/5" in text and "took days" in text and "speed" in text
 
 
 async def test_without_states_endings_and_offers_are_not_wanted(

@@ -88,6 +88,11 @@ class Helpdesk(Protocol):
 
     async def set_state(self, ticket: str, state: str) -> None: ...
 
+    async def set_satisfaction(self, ticket: str, score: int, note: str) -> None:
+        """Put the customer's survey score on the ticket (a tag and an internal note, as the
+        helpdesk's API allows)."""
+        ...
+
     async def aclose(self) -> None:
         """Close the HTTP client."""
         ...
@@ -110,6 +115,21 @@ class Kind(Generic[OptionsT]):
         return HelpdeskSink(settings, self.connector(settings))
 
 
+def satisfaction_tag(score: int) -> str:
+    return f"csat-{score}"
+
+
+def _note(event: Event) -> str:
+    """The internal note a survey answer puts on the ticket."""
+    lines = [f"Customer satisfaction: {event.data['score']}/5 (frontdesk survey, "
+             f"{event.data.get('via', 'survey')})"]  # fmt: skip
+    if event.data.get("dimensions"):
+        lines.append(f"Scores: {event.data['dimensions']}")
+    if event.data.get("comment"):
+        lines.append(f"Comment: {event.data['comment']}")
+    return "\n".join(lines)
+
+
 class Refused(Undeliverable):
     """The helpdesk answered with a status that retrying cannot change; keeps the status."""
 
@@ -130,7 +150,7 @@ class HelpdeskSink:
         self.helpdesk = helpdesk
 
     def wants(self, event: Event) -> bool:
-        if event.type is EventType.ENQUEUED or event.type in ASSIGNING:
+        if event.type in (EventType.ENQUEUED, EventType.FEEDBACK) or event.type in ASSIGNING:
             return True
         ending = ENDINGS.get(event.type)
         return ending is not None and ending in self.settings.states
@@ -154,7 +174,9 @@ class HelpdeskSink:
             raise Undeliverable(f"{self.name}: request {event.request} is no longer in frontdesk")
         tickets = TicketMap.of(context.store, self.name)
         ticket = await self.ensure_ticket(record.request, tickets)
-        if user is not None:
+        if event.type is EventType.FEEDBACK:
+            await self.helpdesk.set_satisfaction(ticket, int(event.data["score"]), _note(event))
+        elif user is not None:
             await self.helpdesk.set_assignee(ticket, user)
         elif event.type in ENDINGS:
             await self.helpdesk.set_state(ticket, self.settings.states[ENDINGS[event.type]])

@@ -209,6 +209,11 @@ class Chatwoot:
         path = f"{self.base}/conversations/{ticket}/toggle_status"
         await self.http.call("POST", path, body={"status": state})
 
+    async def set_satisfaction(self, ticket: str, score: int, note: str) -> None:
+        path = f"{self.base}/conversations/{ticket}/messages"
+        body = {"content": note, "message_type": "outgoing", "private": True}
+        await self.http.call("POST", path, body=body)
+
     async def aclose(self) -> None:
         await self.http.aclose()
 

@@ -101,6 +101,10 @@ class Zammad:
     async def set_state(self, ticket: str, state: str) -> None:
         await self.http.call("PUT", f"/api/v1/tickets/{ticket}", body={"state": state})
 
+    async def set_satisfaction(self, ticket: str, score: int, note: str) -> None:
+        article = {"body": note, "type": "note", "internal": True}
+        await self.http.call("PUT", f"/api/v1/tickets/{ticket}", body={"article": article})
+
     async def aclose(self) -> None:
         await self.http.aclose()
 

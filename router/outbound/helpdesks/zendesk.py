@@ -27,6 +27,7 @@ from frontdesk.router.outbound.helpdesks.base import (
     HelpdeskSettings,
     Kind,
     customer_name,
+    satisfaction_tag,
     ticket_body,
     ticket_tags,
     ticket_title,
@@ -100,6 +101,11 @@ class Zendesk:
         await self.http.call(
             "PUT", f"/api/v2/tickets/{ticket}.json", body={"ticket": {"status": state}}
         )
+
+    async def set_satisfaction(self, ticket: str, score: int, note: str) -> None:
+        change = {"additional_tags": [satisfaction_tag(score)],
+                  "comment": {"body": note, "public": False}}  # fmt: skip
+        await self.http.call("PUT", f"/api/v2/tickets/{ticket}.json", body={"ticket": change})
 
     async def aclose(self) -> None:
         await self.http.aclose()
