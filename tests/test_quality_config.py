@@ -15,10 +15,12 @@ def ms(text: str) -> int:
     return int(datetime.fromisoformat(text).timestamp() * 1000)
 
 
-def test_defaults_are_the_seeds() -> None:
+def test_defaults_take_no_sample_until_asked_and_score_the_seeds_dimensions() -> None:
     quality = parse_settings(BASE, "q.yaml").quality
-    assert quality.share == 0.05 and quality.zone is UTC and quality.at_minutes == 30
+    assert quality.share == 0.0 and quality.zone is UTC and quality.at_minutes == 30
     assert quality.dimensions == DIMENSIONS and len(DIMENSIONS) == 7
+    asked = parse_settings(BASE + "quality: {sample: 5%}\n", "q.yaml").quality
+    assert asked.share == 0.05
 
 
 def test_a_calendar_gives_the_day_its_timezone() -> None:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from frontdesk.queues.events import Event, EventType
-from frontdesk.queues.request import CALLBACK, Channel, Request
+from frontdesk.queues.request import CALLBACK, Channel, Request, Scalar
 from frontdesk.queues.store import RequestRecord
 from frontdesk.router.conf.yaml import Checker, Path
 from frontdesk.router.intake.rules import Condition, CustomerLists, Facts
@@ -160,7 +160,7 @@ class FollowUpSink:
         if policy is None:
             return
         original = record.request
-        attributes = {FOLLOW_UP_OF: original.id, "follow_up": policy.name}
+        attributes: dict[str, Scalar] = {FOLLOW_UP_OF: original.id, "follow_up": policy.name}
         if s.channel is Channel.PHONE:
             attributes[CALLBACK] = True  # a call: made in the working hours, as a callback
         task = Request(
