@@ -100,6 +100,8 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     site key), and sees the caller's token when one was given."""
     if request.path in PUBLIC or not request.path.startswith("/v1/"):
         return await handler(request)
+    if (missing := request.match_info.http_exception) is not None:  # no such route: say so
+        raise unrouted(request, missing)
     book = TokenBook(request.app[keys.SETTINGS]().api_tokens)
     token = book.authenticate(request.headers.get("Authorization"))
     if token is None and is_public(request.match_info.handler):
@@ -113,6 +115,32 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     if token.agent is not None:
         request.app[keys.PRESENCE].heard(token.agent)  # the agent is there (presence_watch.py)
     return await handler(request)
+
+
+CHANNEL_PATHS = (  # (path, exact) -> the channel whose routes they are
+    ("/v1/requests", True, "form"), ("/v1/callbacks", True, "phone"),
+    ("/v1/customers/by-phone/", False, "phone"), ("/v1/chat/", False, "chat"),
+    ("/v1/webhooks/", False, "social"),
+)  # fmt: skip
+
+
+def unrouted(request: web.Request, missing: web.HTTPException) -> web.HTTPException:
+    """What a path no route takes answers, before any token is asked for: a channel's path
+    while that channel (or that platform) is not configured names the config key to set; any
+    other answers aiohttp's own 404 or 405."""
+    path = request.path
+    running = {channel.name for channel in request.app[keys.CHANNELS]}
+    for prefix, exact, name in CHANNEL_PATHS:
+        if not (path == prefix if exact else path.startswith(prefix)):
+            continue
+        key = f"channels.{name}"
+        if name in running and name == "social":  # configured, but not for this platform
+            platform = path.removeprefix(prefix).split("/", 1)[0][:32]
+            key += f".{platform}" if platform.isidentifier() else ""
+        elif name in running:
+            break
+        return web.HTTPNotFound(text=f"{path[:100]} is not served: {key} is not configured")
+    return missing
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -91,10 +91,20 @@ def check_config(path: str) -> int:
     return 0
 
 
+CHATTY = ("mail.log",)  # aiosmtpd: a dozen INFO lines per mail ("Available AUTH mechanisms")
+
+
+def quiet_libraries(level: str) -> None:
+    """Libraries' per-message INFO chatter goes to DEBUG: shown only when debugging."""
+    for name in CHATTY:
+        logging.getLogger(name).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
+
+
 def serve(path: str, log_level: str) -> int:
     logging.basicConfig(
         level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    quiet_libraries(log_level)
     settings = load_or_report(path)
     if settings is None:
         return EXIT_CONFIG

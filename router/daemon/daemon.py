@@ -173,7 +173,9 @@ class Daemon:
             asyncio.create_task(self._forever(self._refresh_gauges), name="metrics-gauges"),
             asyncio.create_task(self.dispatcher.run(self._stopping), name="dispatcher"),
             asyncio.create_task(self.outbox.run(self._stopping), name="outbox"),
-            asyncio.create_task(self._forever(quality_task(self, keys)), name="quality"),
+            asyncio.create_task(
+                self._forever(quality_task(self, keys, self._stopping)), name="quality"
+            ),
             asyncio.create_task(
                 self._forever(lambda: self.sla_timer.run(self._stopping)), name="sla-timer"
             ),

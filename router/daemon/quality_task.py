@@ -30,13 +30,14 @@ def sampler_of(host: Host, keys: Keys) -> Sampler:
     return Sampler(reviews, EventLog(host.redis, keys), lambda: host.settings.quality)
 
 
-def quality_task(host: Host, keys: Keys) -> Callable[[], Awaitable[None]]:
+def quality_task(host: Host, keys: Keys, stopping: asyncio.Event) -> Callable[[], Awaitable[None]]:
     """One step of the task (the daemon runs it again and again, with backoff while Redis is
-    down): sample every due day not sampled yet, then wait for the next day's instant."""
+    down): sample every due day not sampled yet, then wait for the next day's instant, or for
+    `stopping` (the daemon sets it before it cancels its tasks: a cancellation that a Redis
+    call in flight swallowed would otherwise leave the wait to run its course)."""
     sampler = sampler_of(host, keys)
-    never = asyncio.Event()  # the daemon stops the task by cancelling it
 
     async def step() -> None:
-        await sampler.run(never, once=True)
+        await sampler.run(stopping, once=True)
 
     return step
