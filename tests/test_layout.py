@@ -259,3 +259,13 @@ def test_every_package_is_in_the_wheel() -> None:
     }
     assert found - listed == set(), "add these to [tool.setuptools] packages"
     assert listed - found == set(), "these are listed but have no __init__.py"
+
+
+def test_the_licence_file_is_the_one_pyproject_names() -> None:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["license"] == {"text": "Apache-2.0"}
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert "Apache License" in text and "Version 2.0, January 2004" in text
+    assert "END OF TERMS AND CONDITIONS" in text  # the whole licence, not a pointer to it
