@@ -4,7 +4,6 @@ in it, the same sample twice for the same day, and one sample however many daemo
 from __future__ import annotations
 
 import asyncio
-import time
 
 from quality_helpers import close_requests, settings_now
 from redis.asyncio import Redis
@@ -28,9 +27,7 @@ async def sampled_events(redis: Redis, keys) -> list:
 
 async def test_five_percent_of_a_day_of_two_thousand_with_every_agent(redis, keys, agents):
     store = QueueStore(redis, keys, StoreSettings(record_ttl_s=RECORD_TTL_S))
-    began = time.monotonic()
     ids = await close_requests(store, agents, 2000, n_agents=40)
-    made_s = time.monotonic() - began
     settings = settings_now()
     sampler = sampler_on(redis, keys, settings)
     day = settings.day_of(await sampler.reviews.now_ms())
@@ -56,7 +53,6 @@ async def test_five_percent_of_a_day_of_two_thousand_with_every_agent(redis, key
     assert event.data["closed"] == "2000"
     summary = (await sampler.reviews.sampled_days([str(day)]))[str(day)]
     assert summary is not None and summary["size"] == taken.size and summary["agents"] == 40
-    assert made_s < 10, f"2,000 closed requests took {made_s:.1f}s"
 
 
 async def test_the_same_day_gives_the_same_sample_twice(redis, keys, agents, redis_server):
