@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from notice_standins import SmtpRelay
 from queue_ops_helpers import Events
 from redis.asyncio import Redis
 
@@ -185,3 +186,12 @@ async def front(store: QueueStore, front_settings):
     door = Front(store, CustomerStore(store), lambda: front_settings)
     await door.start()
     return door
+
+
+@pytest.fixture
+async def relay() -> AsyncIterator[SmtpRelay]:
+    """A real SMTP relay on a free loopback port that takes the daemon's notices."""
+    server = SmtpRelay()
+    await server.start()
+    yield server
+    await server.stop()

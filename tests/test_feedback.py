@@ -13,6 +13,7 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
@@ -79,14 +80,6 @@ surveys:
 
 
 @pytest.fixture
-async def relay() -> AsyncIterator[SmtpRelay]:
-    server = SmtpRelay()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 async def telegram(aiohttp_server) -> AsyncIterator[TelegramStandIn]:
     standin = TelegramStandIn(chats=(5550001,))
     server = await aiohttp_server(standin.app(), host="127.0.0.1")
@@ -95,16 +88,27 @@ async def telegram(aiohttp_server) -> AsyncIterator[TelegramStandIn]:
     standin.release.set()
 
 
-@pytest.fixture
-async def daemon(redis, redis_server, relay, telegram) -> AsyncIterator[Daemon]:
+@asynccontextmanager
+async def running(config: str, redis_url: str, relay: SmtpRelay, telegram: TelegramStandIn | None
+                  ) -> AsyncIterator[Daemon]:  # fmt: skip
+    """A daemon on `config` (this file's, or one built from it), its notices to `relay`."""
     text = (
-        CONFIG.replace("@URL@", redis_server.url).replace("@RELAY@", str(relay.port))
-        .replace("@TG_TOKEN@", telegram.token).replace("@TG_URL@", telegram.url)
+        config.replace("@URL@", redis_url).replace("@RELAY@", str(relay.port))
+        .replace("@TG_TOKEN@", telegram.token if telegram else TelegramStandIn().token)
+        .replace("@TG_URL@", telegram.url if telegram else "http://127.0.0.1:9")
     )  # fmt: skip
     d = Daemon(parse_settings(text, "feedback.yaml"), "feedback.yaml")
     await d.start()
-    yield d
-    await d.stop()
+    try:
+        yield d
+    finally:
+        await d.stop()
+
+
+@pytest.fixture
+async def daemon(redis, redis_server, relay, telegram) -> AsyncIterator[Daemon]:
+    async with running(CONFIG, redis_server.url, relay, telegram) as d:
+        yield d
 
 
 @pytest.fixture
@@ -357,3 +361,20 @@ async def test_an_important_customers_request_is_kept_twice_as_long(daemon: Daem
     assert 89 * day_ms < kept[normal] <= 90 * day_ms
     assert 179 * day_ms < kept[important] <= 180 * day_ms
     assert await redis.hget(daemon.store.keys.request(important), "retention") == b"important"
+
+
+@pytest.mark.parametrize(
+    ("text", "score"),
+    [
+        ("5", 5), ("\uff15", 5), ("4 分", 4), ("3!", 3), ("  2  ", 2), ("5 stars", 5),
+        ("\n\n4\n", 4),
+        ("5\n\nOn Tue, Service Desk wrote:\n> How did we do?", 5),
+        ("1\n在2026年12月3日写道：\n> 请评价", 1),  # noqa: RUF001
+        ("6", None), ("55", None), ("5 but slow", None), ("thanks\n5", None), ("", None),
+        ("> 5", None),
+    ],
+)  # fmt: skip
+def test_a_bare_score_is_read_and_anything_more_is_a_message(text: str, score: int | None):
+    from frontdesk.router.feedback.survey import lone_score
+
+    assert lone_score(text) == score

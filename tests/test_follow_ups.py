@@ -12,12 +12,10 @@ from typing import Any
 import aiohttp
 import pytest
 import test_feedback as fb
-from notice_standins import SmtpRelay
 from test_webhooks_out import until
 
 from frontdesk.queues.events import EventType
 from frontdesk.router.daemon.daemon import Daemon
-from frontdesk.router.daemon.settings import parse_settings
 from frontdesk.router.feedback.followups import FollowUpSink
 from frontdesk.router.outbound.sinks import DeliveryContext
 
@@ -37,24 +35,9 @@ follow_ups:
 
 
 @pytest.fixture
-async def relay() -> AsyncIterator[SmtpRelay]:
-    server = SmtpRelay()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 async def daemon(redis, redis_server, relay) -> AsyncIterator[Daemon]:
-    text = (
-        CONFIG.replace("@URL@", redis_server.url).replace("@RELAY@", str(relay.port))
-        .replace("@TG_TOKEN@", "123456:ABCdefGHIjklMNOpqrSTUvwxYZ012345")
-        .replace("@TG_URL@", "http://127.0.0.1:9")
-    )  # fmt: skip
-    d = Daemon(parse_settings(text, "followups.yaml"), "followups.yaml")
-    await d.start()
-    yield d
-    await d.stop()
+    async with fb.running(CONFIG, redis_server.url, relay, None) as d:
+        yield d
 
 
 @pytest.fixture

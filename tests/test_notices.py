@@ -120,14 +120,6 @@ def context(store: QueueStore, agents: AgentStore) -> DeliveryContext:
 
 
 @pytest.fixture
-async def relay() -> AsyncIterator[SmtpRelay]:
-    server = SmtpRelay()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 async def sinks() -> AsyncIterator[list[NoticeSink]]:
     made: list[NoticeSink] = []
     yield made

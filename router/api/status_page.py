@@ -128,18 +128,29 @@ def _document(title: str, lines: list[str], lang: str, refresh: bool, note: bool
     body = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
     if note:
         body += f'<p class="note">{html.escape(t["refresh"])}</p>'
+    return document(title, body, lang, head=head)
+
+
+def document(
+    title: str, body: str, lang: str, *, status: int = 200, head: str = "", style: str = "",
+    csp: str = "",
+) -> web.Response:  # fmt: skip
+    """A customer's page (the status page, the survey): `body` is HTML already escaped; no
+    scripts, nothing cached, no referrer (the token is in the address); `csp` adds directives
+    (a form's `form-action 'self'`)."""
     text = (
         f'<!doctype html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head>'
         f'<meta charset="utf-8"><meta name="viewport" content="width=device-width">{head}'
-        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
+        f"<title>{html.escape(title)}</title><style>{_STYLE}{style}</style></head>"
         f"<body><h1>{html.escape(title)}</h1>{body}</body></html>"
     )
     return web.Response(
         text=text,
+        status=status,
         content_type="text/html",
         headers={
-            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'" + csp,
             "Cache-Control": "no-store",
-            "Referrer-Policy": "no-referrer",  # the token is in the address
+            "Referrer-Policy": "no-referrer",
         },
     )

@@ -25,6 +25,7 @@ from frontdesk.router.http.errors import ApiError, Refusal
 
 MAX_FORM = 16 * 1024
 MAX_COMMENT = 2000
+_STYLE = "fieldset{border:0;padding:0;margin:1em 0}label{margin-right:1em}textarea{width:100%}"
 _TEXT = {
     "zh": {
         "title": "您对请求 {id} 的服务满意吗？", "speed": "响应速度", "attitude": "服务态度",  # noqa: RUF001
@@ -58,23 +59,10 @@ def _surveys(request: web.Request) -> Surveys:
 def _page(
     lang: str, request_id: str, lines: list[str], form: str = "", status: int = 200
 ) -> web.Response:
-    t = _TEXT[lang]
-    title = html.escape(t["title"].format(id=request_id))
     body = "".join(f"<p>{html.escape(line)}</p>" for line in lines) + form
-    text = (
-        f'<!doctype html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head>'
-        '<meta charset="utf-8"><meta name="viewport" content="width=device-width">'
-        f"<title>{title}</title><style>{status_page._STYLE}fieldset{{border:0;padding:0;"
-        "margin:1em 0}label{margin-right:1em}textarea{width:100%}</style></head>"
-        f"<body><h1>{title}</h1>{body}</body></html>"
-    )
-    return web.Response(
-        text=text, status=status, content_type="text/html",
-        headers={
-            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-            "form-action 'self'",
-            "Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
-        },
+    return status_page.document(
+        _TEXT[lang]["title"].format(id=request_id), body, lang, status=status, style=_STYLE,
+        csp="; form-action 'self'",
     )  # fmt: skip
 
 

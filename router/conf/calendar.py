@@ -18,13 +18,15 @@ spans the change. An interval end of `24:00` is the next local midnight.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 DAY_S = 86400
+T = TypeVar("T", int, datetime)
 Interval = tuple[int, int]  # seconds of the local day [start, end), 0 <= start < end <= 86400
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HORIZON_DAYS = 3660  # a calendar with no working time in ten years is treated as never open
@@ -143,6 +145,18 @@ class Calendar:
     def _from(self, when: datetime) -> Iterator[tuple[datetime, datetime]]:
         """Spans from the local day before `when` on (a span may open the day before)."""
         return self.spans(_days_before(when.astimezone(self.zone).date(), 1))
+
+
+def union(spans: Iterable[tuple[T, T]]) -> tuple[tuple[T, T], ...]:
+    """Overlapping or touching spans joined, in order: working windows of one day (seconds),
+    an iCalendar file's closures (instants)."""
+    out: list[tuple[T, T]] = []
+    for start, end in sorted(spans):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return tuple(out)
 
 
 def _days_before(day: date, n: int) -> date:

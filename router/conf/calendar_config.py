@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 
-from frontdesk.router.conf.calendar import Calendar, Interval
+from frontdesk.router.conf.calendar import Calendar, Interval, union
 from frontdesk.router.conf.hours import parse_days, parse_windows, parse_zone
 from frontdesk.router.conf.ical import read_closures
 from frontdesk.router.conf.public_holidays import known_country, public_days
@@ -105,7 +105,7 @@ def parse_calendar(check: Checker, path: Path, name: str, value: object) -> Cale
             holidays = holidays | frozenset(found.days)
             working = working - frozenset(found.days)
             named = tuple(found.spans)
-            closures = _merged([(a, b) for a, b, _ in found.spans])
+            closures = union((a, b) for a, b, _ in found.spans)
     if c.get("working_days") is not None and not extra:
         check.error((*path, "working_day_hours"), "the extra working days need hours")
     if zone is None:
@@ -118,16 +118,6 @@ def parse_calendar(check: Checker, path: Path, name: str, value: object) -> Cale
     except ValueError as exc:
         check.error((*path, "hours"), str(exc))
         return None
-
-
-def _merged(spans: list[tuple[datetime, datetime]]) -> tuple[tuple[datetime, datetime], ...]:
-    out: list[tuple[datetime, datetime]] = []
-    for start, end in sorted(spans):
-        if out and start <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], end))
-        else:
-            out.append((start, end))
-    return tuple(out)
 
 
 def _windows(check: Checker, path: Path, value: object) -> tuple[Interval, ...]:

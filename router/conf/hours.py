@@ -10,7 +10,7 @@ import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from frontdesk.router.conf.calendar import Calendar
+from frontdesk.router.conf.calendar import Calendar, union
 from frontdesk.router.conf.yaml import Checker, Path, items, strings
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -42,17 +42,7 @@ def working_hours(
                 week[day].append((start, DAY_S))
                 if end:
                     week[(day + 1) % 7].append((0, end))
-    return Calendar(name, zone, tuple(_union(w) for w in week))
-
-
-def _union(intervals: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
-    out: list[tuple[int, int]] = []
-    for start, end in sorted(intervals):
-        if out and start <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], end))
-        else:
-            out.append((start, end))
-    return tuple(out)
+    return Calendar(name, zone, tuple(union(w) for w in week))
 
 
 def utc(when: datetime) -> datetime:

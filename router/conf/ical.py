@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path as FilePath
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import icalendar
 from dateutil.rrule import rrulestr
 
+from frontdesk.router.conf.files import beside_config
 from frontdesk.router.conf.yaml import Checker, Path
 
 MAX_BYTES = 4 * 1024 * 1024
@@ -47,9 +47,7 @@ def read_closures(
     name = check.string(path, value)
     if name is None:
         return None
-    target = FilePath(name).expanduser()
-    if not target.is_absolute():
-        target = FilePath(check.lines.source).parent / target
+    target = beside_config(check.lines.source, name)
     try:
         with target.open("rb") as f:
             raw = f.read(MAX_BYTES + 1)

@@ -15,19 +15,18 @@ a bulk or list sender, or a missing address).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from frontdesk.queues.request import Request
 from frontdesk.router.conf.yaml import Checker, strings
-from frontdesk.router.intake.rules import Condition, CustomerFlags, Facts
+from frontdesk.router.intake.rules import Condition, CustomerFlags
 from frontdesk.router.sla.config import parse_when
+from frontdesk.router.sla.policy import untimed
 
 KEYS = ["when", "accept_for", "dimensions", "low_score", "good_score"]
 DIMENSIONS = ("speed", "attitude", "effectiveness", "overall")
 SCORE = "overall"
 _DIMENSION = r"^[a-z][a-z0-9_]{0,31}$"
 DAY_S = 86400.0
-_NO_TIME = datetime(1970, 1, 1, tzinfo=UTC)  # survey conditions have no time condition
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +45,7 @@ class SurveySettings:
         """Is the completed `request` asked?"""
         if not self.enabled:
             return False
-        facts = Facts(request, flags, _NO_TIME)
+        facts = untimed(request, flags)
         return all(c.holds(facts) for c in self.conditions)
 
 

@@ -24,16 +24,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from frontdesk.queues.events import Event, EventType
 from frontdesk.queues.request import CALLBACK, Channel, Request, Scalar
 from frontdesk.queues.store import RequestRecord
 from frontdesk.router.conf.yaml import Checker, Path
-from frontdesk.router.intake.rules import Condition, CustomerLists, Facts
+from frontdesk.router.intake.rules import Condition, CustomerLists
 from frontdesk.router.outbound.sinks import DeliveryContext
 from frontdesk.router.sla.config import parse_when
-from frontdesk.router.sla.policy import RESOLUTION, MetBy, Policy, plan_clocks
+from frontdesk.router.sla.policy import RESOLUTION, MetBy, Policy, plan_clocks, untimed
 from frontdesk.router.sla.policy import Target as SlaTarget
 
 log = logging.getLogger("frontdesk.followups")
@@ -42,7 +41,6 @@ FOLLOW_UP_OF = "follow_up_of"  # the attribute that links a follow-up to its ori
 SINK_NAME = "follow-ups"
 _KEYS = ["queue", "channel", "within", "policies"]
 _NAME = r"^[a-z][a-z0-9_-]{0,63}$"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # follow-up conditions have no time condition
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +58,7 @@ class FollowUpPolicy:
         request = record.request
         if self.escalated is not None and (request.tier >= 2) != self.escalated:
             return False
-        facts = Facts(request, lists.lookup(request.customer), _EPOCH)
+        facts = untimed(request, lists.lookup(request.customer))
         return all(c.holds(facts) for c in self.conditions)
 
 

@@ -35,14 +35,13 @@ def survey_path(request_id: str, token: str) -> str:
 def lone_score(text: str) -> int | None:
     """The score 1-5 when `text` is only that (and what a mail client quotes below a reply);
     None for anything else: a reply that says more is a message for an agent."""
-    lines = [line.strip() for line in unicodedata.normalize("NFKC", text).splitlines()]
-    said: list[str] = []
-    for line in lines:
+    said: str | None = None
+    for raw in text.splitlines():  # read as far as needed: every message comes this way
+        line = unicodedata.normalize("NFKC", raw).strip()
         if line.startswith(">") or _QUOTE_HEAD.match(line):
             break  # the quoted original from here on
-        if line:
-            said.append(line)
-    if len(said) != 1:
-        return None
-    m = _SCORE.match(said[0])
+        if line and said is not None:
+            return None  # says more than a score
+        said = line or said
+    m = _SCORE.match(said) if said is not None else None
     return int(m.group(1)) if m else None

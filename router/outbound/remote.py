@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from pathlib import Path as FilePath
 from urllib.parse import urlsplit
 
+from frontdesk.router.conf.files import beside_config
 from frontdesk.router.conf.yaml import Checker, Path
 
 
@@ -36,9 +36,7 @@ def secret_file(check: Checker, path: Path, value: object) -> str | None:
     name = check.string(path, value)
     if name is None:
         return None
-    target = FilePath(name).expanduser()
-    if not target.is_absolute():
-        target = FilePath(check.lines.source).parent / target
+    target = beside_config(check.lines.source, name)
     try:
         secret = target.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeError) as exc:

@@ -108,7 +108,7 @@ class SlaSettings:
         """The first policy whose conditions hold for the classified `request`."""
         if not self.policies:
             return None
-        facts = Facts(request, flags, _NO_TIME)
+        facts = untimed(request, flags)
         return next((p for p in self.policies if p.matches(facts)), None)
 
     def plan(self, request: Request, flags: CustomerFlags) -> str:
@@ -118,6 +118,12 @@ class SlaSettings:
 
     def policy(self, name: str) -> Policy | None:
         return next((p for p in self.policies if p.name == name), None)
+
+
+def untimed(request: Request, flags: CustomerFlags) -> Facts:
+    """The facts a policy's conditions read (SLA policies, surveys, follow-ups): the request
+    and its customer's standing; they have no time condition, so no clock is read."""
+    return Facts(request, flags, _NO_TIME)
 
 
 def plan_clocks(policy: Policy) -> str:
