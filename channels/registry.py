@@ -18,6 +18,22 @@ _PATHS = {
 }
 
 
+# The HTTP paths each channel serves on the daemon's listener (a trailing / : every path under
+# it), so that a request to one whose channel is not configured is told which key serves it.
+SERVES: Mapping[str, tuple[str, ...]] = {
+    "chat": ("/v1/chat/",),
+    "social": ("/v1/webhooks/",),
+    "form": ("/v1/requests",),
+    "phone": ("/v1/callbacks", "/v1/customers/by-phone/"),
+}
+
+
+def unserved(configured: set[str]) -> dict[str, str]:
+    """Path (or path prefix) -> the `channels.<name>` key that would serve it, for every
+    channel not in `configured`."""
+    return {p: f"channels.{n}" for n, paths in SERVES.items() if n not in configured for p in paths}
+
+
 class _Modules(Mapping[str, ChannelModule]):
     def __getitem__(self, name: str) -> ChannelModule:
         module: ChannelModule = importlib.import_module(_PATHS[name])

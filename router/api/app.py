@@ -117,29 +117,14 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     return await handler(request)
 
 
-CHANNEL_PATHS = (  # (path, exact) -> the channel whose routes they are
-    ("/v1/requests", True, "form"), ("/v1/callbacks", True, "phone"),
-    ("/v1/customers/by-phone/", False, "phone"), ("/v1/chat/", False, "chat"),
-    ("/v1/webhooks/", False, "social"),
-)  # fmt: skip
-
-
 def unrouted(request: web.Request, missing: web.HTTPException) -> web.HTTPException:
-    """What a path no route takes answers, before any token is asked for: a channel's path
-    while that channel (or that platform) is not configured names the config key to set; any
+    """What a path no route takes answers, before any token is asked for: the path of a channel
+    that is not configured names the key that would serve it (channels.registry.SERVES); any
     other answers aiohttp's own 404 or 405."""
     path = request.path
-    running = {channel.name for channel in request.app[keys.CHANNELS]}
-    for prefix, exact, name in CHANNEL_PATHS:
-        if not (path == prefix if exact else path.startswith(prefix)):
-            continue
-        key = f"channels.{name}"
-        if name in running and name == "social":  # configured, but not for this platform
-            platform = path.removeprefix(prefix).split("/", 1)[0][:32]
-            key += f".{platform}" if platform.isidentifier() else ""
-        elif name in running:
-            break
-        return web.HTTPNotFound(text=f"{path[:100]} is not served: {key} is not configured")
+    for served, key in request.app[keys.UNSERVED].items():
+        if path == served or (served.endswith("/") and path.startswith(served)):
+            return web.HTTPNotFound(text=f"{path[:100]} is not served: {key} is not configured")
     return missing
 
 
@@ -228,6 +213,7 @@ def create_app(services: Services) -> web.Application:
     app[keys.CHANNELS] = services.channels
     app[keys.SITE_ORIGIN] = services.site_origin
     app[keys.SURVEYS] = services.surveys
+    app[keys.UNSERVED] = services.unserved
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

@@ -3,7 +3,7 @@ by `create_app` from the `Services` it is given (router/api/services.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from aiohttp import web
 from redis.asyncio import Redis
@@ -33,3 +33,4 @@ FANOUT: web.AppKey[Fanout] = web.AppKey("fanout", Fanout)
 CHANNELS: web.AppKey[Sequence[ChannelRuntime]] = web.AppKey("channels")
 SITE_ORIGIN: web.AppKey[Callable[[str], bool]] = web.AppKey("site_origin")
 SURVEYS: web.AppKey[Surveys | None] = web.AppKey("surveys")
+UNSERVED: web.AppKey[Mapping[str, str]] = web.AppKey("unserved")

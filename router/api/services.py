@@ -5,7 +5,7 @@ daemon itself. The daemon's own `Settings` and `Metrics` satisfy them."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from prometheus_client import Gauge
@@ -117,3 +117,4 @@ class Services:
     channels: Sequence[ChannelRuntime] = ()  # their routes are mounted, their paths described
     site_origin: Callable[[str], bool] = no_site_origin  # CORS of the status lookup
     surveys: Surveys | None = None  # the satisfaction survey's page (None: no surveys)
+    unserved: Mapping[str, str] = field(default_factory=dict)  # path -> channels.<key> not set

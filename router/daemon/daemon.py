@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 
 from frontdesk.channels.base import ChannelRuntime, RoutesOnly
 from frontdesk.channels.form_config import form_site_origin
-from frontdesk.channels.registry import MODULES
+from frontdesk.channels.registry import MODULES, unserved
 from frontdesk.queues.agents import AgentStore
 from frontdesk.queues.customers import CustomerStore
 from frontdesk.queues.errors import AgentRefused
@@ -207,6 +207,7 @@ class Daemon:
             channels=self.channels,
             site_origin=lambda origin: form_site_origin(self.settings.channels, origin),
             surveys=self.surveys,
+            unserved=unserved(set(self.settings.channels)),
         )
 
     def _client(self, url: str | None, connections: int) -> Redis:
