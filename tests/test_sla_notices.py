@@ -17,7 +17,6 @@ from test_notices import (  # noqa: F401  (fixtures)
     mailed,
     notices_yaml,
     plain,
-    relay,
     sink_for,
     sinks,
 )
