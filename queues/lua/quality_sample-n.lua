@@ -37,8 +37,8 @@ for i = 1, size do
       'channel', r[2] or '', 'category', category, 'agent', r[4] or '', 'queue', r[3] or '',
       'closed_ms', closed, 'state', r[1])
     local ttl = redis.call('PTTL', reqKey)
-    if ttl > 0 then
-      redis.call('PEXPIRE', reviewKey, ttl)
+    if ttl > 0 then  -- less 1 ms: never outlive the request when the two calls straddle a ms
+      redis.call('PEXPIRE', reviewKey, math.max(ttl - 1, 1))
       if ttl > longest then longest = ttl end
     else
       forever = true

@@ -39,7 +39,10 @@ if redis.call('EXISTS', KEYS[2]) == 0 then  -- picked by the reviewer, not sampl
 end
 redis.call('HSET', KEYS[2], 'status', 'done', 'state', r[1], 'scores', ARGV[3],
   'comment', ARGV[4], 'reviewer', ARGV[2], 'reviewed_ms', string.format('%.0f', now))
-if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) else redis.call('PERSIST', KEYS[2]) end
+-- read again just before PEXPIRE, less 1 ms: the two commands may straddle a millisecond, and
+-- the review must never outlive its request
+ttl = redis.call('PTTL', KEYS[1])
+if ttl == -1 then redis.call('PERSIST', KEYS[2]) else redis.call('PEXPIRE', KEYS[2], math.max(ttl - 1, 1)) end
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZADD', KEYS[4], now, ARGV[1])
 local review = redis.call('HMGET', KEYS[2], 'day', 'sampled', 'agent', 'queue')
