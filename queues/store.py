@@ -132,6 +132,7 @@ class QueueStore(WorkOps):
                 "1" if idem else "0",
                 "1" if customer else "0",
                 self.settings.idempotency_ttl_s,
+                request.category or "",
                 *(seen or "" for seen in claims.values()),
             ],
         )

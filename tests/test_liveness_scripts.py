@@ -58,7 +58,11 @@ async def test_vanish_sets_an_available_agent_away_once(redis, keys, agents, liv
     await gone_since(redis, keys, "ann", GRACE_MS * 2)
     assert await live.vanish("ann", GRACE_MS, REASON) == 1
     event = await events.one(EventType.PRESENCE)
-    assert (event.agent, event.data) == ("ann", {"presence": "away", "reason": REASON})
+    assert event.data.pop("previous_ms").isdigit()  # how long it was available (reports)
+    assert (event.agent, event.data) == (
+        "ann",
+        {"presence": "away", "reason": REASON, "previous": "available"},
+    )
     ann = await agents.get("ann")
     assert ann is not None and (ann.presence, ann.away_reason) == (Presence.AWAY, REASON)
     assert await live.vanish("ann", GRACE_MS, REASON) == 0  # a second sweeper: nothing to do

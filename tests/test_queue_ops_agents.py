@@ -114,7 +114,12 @@ async def test_set_presence_returns_the_previous_one(agents, events):
 
     assert await agents.set_presence("ann", Presence.AWAY, "lunch") is Presence.OFFLINE
     event = await events.one(EventType.PRESENCE)
-    assert (event.agent, event.data) == ("ann", {"presence": "away", "reason": "lunch"})
+    lasted = event.data.pop("previous_ms")  # how long it was offline, for the reports
+    assert (event.agent, event.data) == (
+        "ann",
+        {"presence": "away", "reason": "lunch", "previous": "offline"},
+    )
+    assert lasted.isdigit()
     ann = await agents.get("ann")
     assert (ann.presence, ann.away_reason) == (Presence.AWAY, "lunch")
 

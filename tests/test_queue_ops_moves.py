@@ -45,7 +45,12 @@ async def test_transfer_keeps_the_age_and_releases_the_holder(
     assert await load(agents, "ann") == 0
     event = await events.one(EventType.TRANSFERRED)
     assert (event.request, event.queue) == (old, "billing")
-    assert event.data == {"from": "general", "reason": "wrong queue"}
+    assert event.data == {
+        "from": "general",
+        "reason": "wrong queue",
+        "channel": "chat",
+        "category": "",
+    }
     assert event.agent == ("" if state == "waiting" else "ann")
 
 
@@ -84,7 +89,13 @@ async def test_escalate_raises_the_tier_until_the_top(store, agents, redis, keys
     assert await store.escalate(rid, "l2", "needs a specialist") == 2
     event = await events.one(EventType.ESCALATED)
     assert (event.request, event.agent, event.queue) == (rid, "ann", "l2")
-    assert event.data == {"from": "l1", "tier": "2", "note": "needs a specialist"}
+    assert event.data == {
+        "from": "l1",
+        "tier": "2",
+        "note": "needs a specialist",
+        "channel": "chat",
+        "category": "",
+    }
     assert await load(agents, "ann") == 0
     assert await agents.holds("ann") == {}
 

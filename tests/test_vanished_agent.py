@@ -144,7 +144,12 @@ async def test_a_dropped_socket_past_the_grace_sets_the_agent_away_and_its_offer
     expired = await events_of(daemon, EventType.EXPIRED, rid)
     assert [(e.agent, e.data.get("reason")) for e in expired] == [("ann", "connection lost")]
     presence = [e for e in await events_of(daemon, EventType.PRESENCE) if e.agent == "ann"]
-    assert presence[-1].data == {"presence": "away", "reason": "connection lost"}
+    assert presence[-1].data | {"previous_ms": "-"} == {
+        "presence": "away",
+        "reason": "connection lost",
+        "previous": "available",
+        "previous_ms": "-",
+    }
 
     async with await connect(http, "bob") as bob:  # another agent gets it
         assert (await frame(bob, "offer"))["request"]["id"] == rid

@@ -14,6 +14,8 @@
   ARGV[4] '1' when KEYS[6..9] are a customer's   ARGV[5] how many of its newest requests
 
   A policy that counts taking the request as the first response (a callback) has it met.
+  The event carries what the reports read: channel, category, wait_ms, first ('1': the
+  first agent ever to take the request) and first_response_ms (when taking it is that).
 
   Returns {record (HGETALL), messages, {customer known 1|0, addresses...}, newest request ids,
   what KEYS[9]'s customer was merged into since ('' when not: the ids are the right ones)};
@@ -31,7 +33,7 @@ redis.call('HSET', KEYS[1], 'state', 'assigned')
 redis.call('HDEL', KEYS[1], 'deadline')
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[3], 'missed', 0)
-emit(KEYS[4], ARGV[3], 'accepted', ARGV[1], ARGV[2], r[4])
+emit(KEYS[4], ARGV[3], 'accepted', ARGV[1], ARGV[2], r[4], took(KEYS[1], ARGV[2]))
 sla_context(KEYS[10], KEYS[11], KEYS[12], KEYS[4], ARGV[3])
 agent_took(KEYS[1], ARGV[1], ARGV[2], r[4])
 local customer, newest, merged = {0}, {}, ''

@@ -10,6 +10,9 @@
   ARGV[6] '1': a supervisor's forced assignment (presence, wrap-up and exclusion waived; never
           the capacity)
 
+  The event carries `why` and what the reports read: channel, category, wait_ms, first ('1':
+  the first agent ever to take it) and first_response_ms (when taking it is that).
+
   Returns 1, or -1 no such request, -2 not waiting, -9 queue moved, -4 unknown agent,
   -5 agent not available (or in wrap-up), -7 agent excluded, -3 no capacity on the channel.
 ]]
@@ -20,7 +23,10 @@
 local channel = check_take(KEYS[1], KEYS[3], KEYS[5], ARGV[1], ARGV[2], ARGV[3], ARGV[6] == '1')
 if type(channel) == 'number' then return channel end
 take(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], channel, 'assigned', ARGV[5])
-emit(KEYS[6], ARGV[4], 'assigned', ARGV[1], ARGV[2], ARGV[3], {'why', ARGV[5]})
+local fields = took(KEYS[1], ARGV[2])
+table.insert(fields, 1, ARGV[5])
+table.insert(fields, 1, 'why')
+emit(KEYS[6], ARGV[4], 'assigned', ARGV[1], ARGV[2], ARGV[3], fields)
 sla_context(KEYS[7], KEYS[8], KEYS[9], KEYS[6], ARGV[4])
 agent_took(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
 return 1

@@ -18,7 +18,10 @@
   ARGV[9] '1' when KEYS[1] is a real idempotency key
   ARGV[10] '1' when KEYS[7] is a real customer's requests key
   ARGV[11] how long a claim leads to the request, in seconds
-  ARGV[12..] what each claim key held when the caller read it ('' for nothing)
+  ARGV[12] the request's category ('' none), kept in its hash and on the event for the reports
+  ARGV[13..] what each claim key held when the caller read it ('' for nothing)
+
+  The enqueued event carries channel, category, priority (high, medium, low) and tier.
 
   Returns {request id, 1} when created, {first request's id, 0} for a duplicate,
   {the request a claim now leads to, 2} when a claim changed since the caller read it
@@ -34,14 +37,15 @@ if ARGV[9] == '1' then
 end
 for i = 8, #KEYS do
   local now_at = redis.call('GET', KEYS[i]) or ''
-  if now_at ~= ARGV[i + 4] then return {now_at, 2} end
+  if now_at ~= ARGV[i + 5] then return {now_at, 2} end
 end
 if redis.call('EXISTS', KEYS[2]) == 1 then return -13 end
 if ARGV[9] == '1' then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[7]) end
 for i = 8, #KEYS do redis.call('SET', KEYS[i], ARGV[1], 'EX', ARGV[11]) end
 
 local now = put_waiting(KEYS[2], KEYS[3], KEYS[4], KEYS[6], ARGV[1], ARGV[2], ARGV[3], ARGV[4],
-  ARGV[5], ARGV[6])
+  ARGV[5], ARGV[6], ARGV[12])
 if ARGV[10] == '1' then redis.call('ZADD', KEYS[7], now, ARGV[1]) end
-emit(KEYS[5], ARGV[8], 'enqueued', ARGV[1], '', ARGV[3], {'channel', ARGV[2]})
+emit(KEYS[5], ARGV[8], 'enqueued', ARGV[1], '', ARGV[3],
+  enqueued_fields(ARGV[2], ARGV[12], ARGV[4], ARGV[5]))
 return {ARGV[1], 1}

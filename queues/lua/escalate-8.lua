@@ -10,6 +10,8 @@
   ARGV[7] highest tier   ARGV[8] the holder required (an agent's own token; '' for any)
   ARGV[2] and ARGV[3] are what the caller last saw (a cache; '' queue when it knows nothing).
 
+  The event carries from, tier (the new one), note, and channel and category for the reports.
+
   Returns the record after the change (HGETALL, its tier the new one); or -1 no such request,
   -15 not held by the required agent, -2 completed or abandoned, -8 already at the highest
   tier, or {-9, queue, holder} when ARGV[2..3] are not the request's: nothing changed, call
@@ -28,5 +30,6 @@ move(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[8], ARGV[1], sta
   ARGV[4])
 redis.call('HSET', KEYS[1], 'tier', tier + 1)
 emit(KEYS[7], ARGV[6], 'escalated', ARGV[1], ARGV[2], ARGV[4],
-  {'from', ARGV[3], 'tier', tier + 1, 'note', ARGV[5]})
+  {'from', ARGV[3], 'tier', tier + 1, 'note', ARGV[5], 'channel', channel,
+   'category', redis.call('HGET', KEYS[1], 'category') or ''})
 return redis.call('HGETALL', KEYS[1])

@@ -8,6 +8,8 @@
   ARGV[1] request id   ARGV[2] agent id   ARGV[3] queue name
   ARGV[4] missed offers in a row that set the agent away (0: never)   ARGV[5] stream max length
 
+  A presence event carries previous and previous_ms as set_presence's does.
+
   Returns 1, or 2 when the agent was set away; -1 no such request, -2 not offered,
   -6 offered to someone else, -9 queue moved, -11 the deadline has not passed.
 ]]
@@ -22,9 +24,10 @@ emit(KEYS[7], ARGV[5], 'expired', ARGV[1], ARGV[2], ARGV[3])
 local missed = redis.call('HINCRBY', KEYS[3], 'missed', 1)
 local limit = tonumber(ARGV[4])
 if limit > 0 and missed >= limit and redis.call('HGET', KEYS[3], 'presence') == 'available' then
-  redis.call('HSET', KEYS[3], 'presence', 'away', 'away_reason', 'missed offers')
+  local was = presence_to(KEYS[3], 'away', now_ms())
+  redis.call('HSET', KEYS[3], 'away_reason', 'missed offers')
   emit(KEYS[7], ARGV[5], 'presence', '', ARGV[2], '',
-    {'presence', 'away', 'reason', 'missed ' .. missed .. ' offers in a row'})
+    {'presence', 'away', 'reason', 'missed ' .. missed .. ' offers in a row', unpack(was)})
   return 2
 end
 return 1

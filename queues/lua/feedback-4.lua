@@ -12,12 +12,16 @@
   ARGV[9] for how long, ms   ARGV[10] a score at or above this takes them off ('6': never)
   ARGV[11] the customer's entry key (id:C-1; '' none)   ARGV[12] the entry as written
 
+  The event feedback.received carries score, dimensions, comment, via, and channel and
+  category for the reports.
+
   Returns {'ok', listed}: listed 'on', 'off' or ''; or -1 no such request, -2 not completed,
   -20 answered before, -21 the time to answer is over.
 ]]
 --- @include "common"
 
-local r = redis.call('HMGET', KEYS[1], 'state', 'closed_ms', 'agent', 'queue', 'feedback')
+local r = redis.call('HMGET', KEYS[1], 'state', 'closed_ms', 'agent', 'queue', 'feedback',
+  'channel', 'category')
 if not r[1] then return -1 end
 if r[1] ~= 'completed' then return -2 end
 if r[5] then return -20 end
@@ -28,7 +32,8 @@ redis.call('HSET', KEYS[1], 'feedback', cjson.encode({
   score = score, dimensions = cjson.decode(ARGV[3]), comment = ARGV[4], via = ARGV[5],
   at = math.floor(now)}))
 emit(KEYS[2], ARGV[7], 'feedback.received', ARGV[1], r[3], r[4],
-  {'score', ARGV[2], 'dimensions', ARGV[3], 'comment', ARGV[4], 'via', ARGV[5]})
+  {'score', ARGV[2], 'dimensions', ARGV[3], 'comment', ARGV[4], 'via', ARGV[5],
+   'channel', r[6] or '', 'category', r[7] or ''})
 local listed = ''
 if ARGV[11] ~= '' then
   if score <= tonumber(ARGV[8]) then

@@ -38,10 +38,13 @@
   counted again (a platform's retry)
   ARGV[23] '1' when the message only joins: no open request to join, no new one ('closed')
   ARGV[24] the new request's SLA clocks (JSON, router/sla/policy.py; '' none)
-  ARGV[25..]: na addresses (kind:value); nc customer ids; nr triples (the reference, the request it
+  ARGV[25] the new request's category ('' none), kept in its hash for the reports
+  ARGV[26..]: na addresses (kind:value); nc customer ids; nr triples (the reference, the request it
   names itself or '', flags: 'l' looked up, 'k' leads to the request from now on, 'r' a
   reference the message made); nq request ids; nl pairs (window ms, most hits); nx ids of the
   customer's requests known closed.
+
+  The enqueued event carries channel, category, priority (high, medium, low) and tier.
 
   Returns {outcome, request id, customer id, messages, facts...}, outcome one of
   'created', 'appended' (messages: the count after the append), 'duplicate' (the request the
@@ -63,7 +66,7 @@ local ka, kc = 12, 12 + na
 local kr = kc + nc
 local kq = kr + nr
 local kl = kq + 2 * nq
-local aa, ac = 25, 25 + na
+local aa, ac = 26, 26 + na
 local ar = ac + nc
 local aq = ar + 3 * nr
 local al = aq + nq
@@ -222,8 +225,9 @@ if redis.call('EXISTS', KEYS[3]) == 1 then return -13 end
 if ARGV[10] == '1' then redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl) end
 remember(ARGV[1], {'l', 'k', 'r'})
 local now = put_waiting(KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1], ARGV[2], ARGV[3], ARGV[4],
-  ARGV[5], ARGV[6])
+  ARGV[5], ARGV[6], ARGV[25])
 sla_start(KEYS[3], ARGV[1], ARGV[24], tonumber(now))
 redis.call('ZADD', KEYS[7], now, ARGV[1])
-emit(KEYS[2], maxlen, 'enqueued', ARGV[1], '', ARGV[3], {'channel', ARGV[2]})
+emit(KEYS[2], maxlen, 'enqueued', ARGV[1], '', ARGV[3],
+  enqueued_fields(ARGV[2], ARGV[25], ARGV[4], ARGV[5]))
 return {'created', ARGV[1], customer, 0, unpack(facts)}

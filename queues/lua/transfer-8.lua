@@ -10,6 +10,8 @@
   ARGV[7] the holder required (an agent's own token; '' for any)
   ARGV[2] and ARGV[3] are what the caller last saw (a cache; '' queue when it knows nothing).
 
+  The event carries from, reason, and channel and category for the reports.
+
   Returns the record after the change (HGETALL); or -1 no such request, -15 not held by the
   required agent, -2 completed or abandoned, or {-9, queue, holder} when ARGV[2..3] are not
   the request's: nothing changed, call again with those (and a target that follows from them).
@@ -24,5 +26,6 @@ if type(state) ~= 'string' then return state end
 move(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[8], ARGV[1], state, channel,
   ARGV[4])
 emit(KEYS[7], ARGV[6], 'transferred', ARGV[1], ARGV[2], ARGV[4],
-  {'from', ARGV[3], 'reason', ARGV[5]})
+  {'from', ARGV[3], 'reason', ARGV[5], 'channel', channel,
+   'category', redis.call('HGET', KEYS[1], 'category') or ''})
 return redis.call('HGETALL', KEYS[1])

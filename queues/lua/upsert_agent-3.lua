@@ -33,8 +33,9 @@ for channel, cap in pairs(caps) do
   redis.call('HSET', KEYS[1], 'cap:' .. channel, cap)
 end
 if not exists then
+  local now = string.format('%.0f', now_ms())
   redis.call('HSET', KEYS[1], 'presence', ARGV[6] ~= '' and ARGV[6] or 'offline', 'missed', 0,
-    'available_since_ms', string.format('%.0f', now_ms()))
+    'available_since_ms', now, 'presence_ms', now)
 end
 redis.call('SADD', KEYS[2], ARGV[1])
 emit(KEYS[3], ARGV[7], exists and 'agent_updated' or 'agent_created', '', ARGV[1], '')

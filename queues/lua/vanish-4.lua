@@ -10,6 +10,8 @@
 
   ARGV[1] agent id   ARGV[2] grace in ms   ARGV[3] reason   ARGV[4] stream max length
 
+  The presence event carries previous and previous_ms as set_presence's does.
+
   Returns 1 set away (with one presence event), 0 not available (nothing changed),
   -4 unknown agent (forgotten), -14 heard within the grace.
 ]]
@@ -32,6 +34,8 @@ if a[1] ~= 'available' then
   if redis.call('HLEN', KEYS[2]) == 0 then redis.call('ZREM', KEYS[3], ARGV[1]) end
   return 0
 end
-redis.call('HSET', KEYS[1], 'presence', 'away', 'away_reason', ARGV[3])
-emit(KEYS[4], ARGV[4], 'presence', '', ARGV[1], '', {'presence', 'away', 'reason', ARGV[3]})
+local was = presence_to(KEYS[1], 'away', now_ms())
+redis.call('HSET', KEYS[1], 'away_reason', ARGV[3])
+emit(KEYS[4], ARGV[4], 'presence', '', ARGV[1], '',
+  {'presence', 'away', 'reason', ARGV[3], unpack(was)})
 return 1

@@ -49,3 +49,53 @@ local function release(agentKey, holdsKey, reqId, channel)
     redis.call('HINCRBY', agentKey, 'load:' .. channel, -1)
   end
 end
+
+-- What the reports need of a request (router/reports/figures.py), read from its hash: its
+-- channel, its category and the ms since it was enqueued ('' when not known).
+local function report_facts(reqKey, now)
+  local r = redis.call('HMGET', reqKey, 'channel', 'category', 'enqueued_ms')
+  local since = r[3] and string.format('%.0f', now - tonumber(r[3])) or ''
+  return r[1] or '', r[2] or '', since
+end
+
+-- The first response to the request, now, if it has had none: the ms since it was enqueued
+-- (nil when it had one already). Its first agent message, or its taking for a policy that
+-- counts that (a callback).
+local function first_reply(reqKey, now)
+  if redis.call('HSETNX', reqKey, 'first_reply_ms', string.format('%.0f', now)) == 0 then
+    return nil
+  end
+  local since = redis.call('HGET', reqKey, 'enqueued_ms')
+  return since and string.format('%.0f', now - tonumber(since)) or nil
+end
+
+-- An agent takes the request (accept, assign): the instant is noted (its handle time counts
+-- from it), and the first agent ever to take it (first-contact resolution). Returns the event
+-- fields the reports read: channel, category, wait_ms (since it was enqueued), first ('1':
+-- the first agent to take it), and first_response_ms when taking it is its first response.
+local function took(reqKey, agent)
+  local now = now_ms()
+  local channel, category, waited = report_facts(reqKey, now)
+  local first = redis.call('HSETNX', reqKey, 'first_agent', agent)
+  redis.call('HSET', reqKey, 'taken_ms', string.format('%.0f', now))
+  local fields = {'channel', channel, 'category', category, 'wait_ms', waited,
+    'first', tostring(first)}
+  local raw = redis.call('HGET', reqKey, 'sla')
+  if raw and cjson.decode(raw).by == 'accept' then
+    local fr = first_reply(reqKey, now)
+    if fr then
+      fields[#fields + 1] = 'first_response_ms'
+      fields[#fields + 1] = fr
+    end
+  end
+  return fields
+end
+
+-- An agent's presence becomes `presence`; returns the event fields that say what it was and
+-- for how long (previous, previous_ms: '' when not known), which the reports add up.
+local function presence_to(agentKey, presence, now)
+  local r = redis.call('HMGET', agentKey, 'presence', 'presence_ms')
+  redis.call('HSET', agentKey, 'presence', presence, 'presence_ms', string.format('%.0f', now))
+  local lasted = r[2] and string.format('%.0f', math.max(now - tonumber(r[2]), 0)) or ''
+  return {'previous', r[1] or '', 'previous_ms', lasted}
+end

@@ -4,6 +4,7 @@ local function move(reqKey, fromKey, toKey, agentKey, holdsKey, offersKey, queue
                     reqId, state, channel, toName)
   detach(reqKey, fromKey, agentKey, holdsKey, offersKey, reqId, state, channel)
   redis.call('HSET', reqKey, 'queue', toName)
+  redis.call('HINCRBY', reqKey, 'moves', 1)  -- no first-contact resolution after a move
   redis.call('SADD', queuesKey, toName)
   requeue(reqKey, toKey, reqId)
 end
