@@ -251,8 +251,9 @@ class IntakeDesk:
             REQUESTS_LISTED, len(plan.addresses), len(plan.chain), len(plan.refs),
             len(plan.candidates), len(arrival.limits), len(plan.closed),
             "1" if arrival.limit_duplicates else "0", "1" if arrival.join_only else "0", clocks,
-            request.category or "", *plan.addresses, *plan.chain, *(x for triple in plan.refs for x in triple),
-            *plan.candidates, *rate_args, *plan.closed,
+            request.category or "", *plan.addresses, *plan.chain,
+            *(x for triple in plan.refs for x in triple), *plan.candidates, *rate_args,
+            *plan.closed,
         ]  # fmt: skip
         self.calls += 1
         answer = await self.scripts.intake(keys, args)
