@@ -290,3 +290,19 @@ class Keys:
         channel, category, agent, queue, closed_ms, and once reviewed: scores (JSON), comment,
         reviewer, reviewed_ms."""
         return f"{self.prefix}req:{request_id}:review"
+
+    # -- reports: figures kept per hour as the events happen (router/reports) --------------------
+    def report_hour(self, hour: int) -> str:
+        """Hash: the figures of one UTC hour (`hour` = ms since the epoch // 3,600,000), field
+        `<figure>|<dimension>|<value>[|<bucket>]` -> an integer (counts, sums of ms); see
+        router/reports/figures.py. Kept `reports` retention after its last write."""
+        return f"{self.prefix}reports:h:{hour}"
+
+    def report_notes(self, hour: int) -> str:
+        """List: the comments of that hour's low survey scores (JSON each), for the reports."""
+        return f"{self.prefix}reports:notes:{hour}"
+
+    def report_seen(self, hour: int) -> str:
+        """Set with TTL: ids of that hour's events applied to the figures, so that an event
+        delivered again is not counted twice (lua/report_apply-n.lua)."""
+        return f"{self.prefix}reports:seen:{hour}"
