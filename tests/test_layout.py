@@ -29,6 +29,7 @@ ALLOWED: dict[str, set[str]] = {
     "router.routing": {"router.http", "router.conf", "queues", "skills", "channels.base"},
     "router.outbound": {"router.http", "router.conf", "queues", "skills", "channels.base"},
     "router.api": {
+        "router.reports",
         "router.feedback",
         "router.sla",
         "router.quality",
@@ -47,6 +48,7 @@ ALLOWED: dict[str, set[str]] = {
         *("router.outbound", "channels.base"),
     },
     "router.quality": {"router.conf", "queues", "skills"},
+    "router.reports": {"router.outbound", "router.conf", "queues", "skills"},
     "router.daemon": {"*"},
     "router.cli": {"*"},
     "router.sim": {"*"},

@@ -14,7 +14,7 @@ from frontdesk.router.reports.tables import Table
 MAX_CELL = 40
 
 
-def _cell(v: Any) -> str:
+def cell(v: Any) -> str:
     if v is None:
         return ""
     if isinstance(v, float):
@@ -42,7 +42,7 @@ def as_text(table: Table) -> str:
     """A heading line, then the columns aligned (numbers to the right)."""
     m = table.meta()
     head = f"{m['title']}: {m['from']} to {m['to']} by {m['by']} ({m['timezone']})"
-    cells = [[_cell(row.get(c))[:MAX_CELL] for c in table.columns] for row in table.rows]
+    cells = [[cell(row.get(c))[:MAX_CELL] for c in table.columns] for row in table.rows]
     widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(table.columns)]
     numeric = [
         all(isinstance(row.get(c), int | float) or row.get(c) is None for row in table.rows)
