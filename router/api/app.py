@@ -20,6 +20,7 @@ from frontdesk.router.api import care as api_care
 from frontdesk.router.api import follow_ups as api_follow_ups
 from frontdesk.router.api import keys, status, survey_page, ws_tickets
 from frontdesk.router.api import outbox as api_outbox
+from frontdesk.router.api import reports as api_reports
 from frontdesk.router.api import reviews as api_reviews
 from frontdesk.router.api import sla as api_sla
 from frontdesk.router.api.agent_ws import agent_socket
@@ -186,6 +187,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 async def openapi_document(request: web.Request) -> web.Response:
     paths: dict[str, Any] = dict(api_outbox.OPENAPI_PATHS) | api_reviews.openapi_paths()
+    paths |= api_reports.openapi_paths()
     for channel in request.app[keys.CHANNELS]:
         describe = getattr(channel, "openapi_paths", None)
         paths |= describe() if describe else openapi.from_routes(channel.name, channel.routes())
@@ -240,6 +242,7 @@ def create_app(services: Services) -> web.Application:
     app.router.add_get("/v1/queues", api_agents.list_queues)
     api_outbox.mount(app, services.outbox)
     api_reviews.mount(app, services.store)
+    api_reports.mount(app, services.store)
     for channel in services.channels:
         app.router.add_routes(channel.routes())
     return app

@@ -40,6 +40,7 @@ from frontdesk.router.daemon.redis_connect import close, describe
 from frontdesk.router.daemon.redis_count import count_round_trips
 from frontdesk.router.daemon.redis_retry import daemon_client, wait_for_redis
 from frontdesk.router.daemon.redis_server import EmbeddedRedis
+from frontdesk.router.daemon.reports import report_target
 from frontdesk.router.daemon.settings import Settings, load_settings
 from frontdesk.router.feedback.followups import FollowUpSink
 from frontdesk.router.feedback.service import Surveys
@@ -66,8 +67,7 @@ RECENT_EVENTS = 100_000
 GAUGE_INTERVAL_S = 5.0
 _RESTART_ONLY = ("tenant", "redis", "http", "store", "webhooks", "helpdesks")
 _LIVE_CHANNELS = frozenset({"form", "phone"})  # their handlers read channel.settings per request
-BACKOFF_FIRST_S = 0.5  # background tasks while Redis is down: 0.5 s, 1 s, 2 s, 2 s...
-BACKOFF_MAX_S = 2.0
+BACKOFF_FIRST_S, BACKOFF_MAX_S = 0.5, 2.0  # tasks while Redis is down: 0.5 s, 1 s, 2 s, 2 s...
 
 
 class Daemon:
@@ -240,7 +240,7 @@ class Daemon:
         log.info("frontdesk stopped")
 
     def _outbox_targets(self, settings: Settings) -> list[Target]:
-        """Where events go out: signed webhooks, helpdesk connectors, customer notices."""
+        """Where events go out: signed webhooks, helpdesk connectors, customer notices, reports."""
         targets = webhook_targets(settings.webhooks, settings.tenant)
         targets += [Target(create_sink(h)) for h in settings.helpdesks]
         if settings.notices is not None:  # read at each delivery: SIGHUP applies new templates
@@ -252,7 +252,7 @@ class Daemon:
             made = FollowUpSink(lambda: self.settings.follow_ups, lambda: self.settings.customers,
                                 self.front.create)  # fmt: skip
             targets.append(Target(made))
-        return targets
+        return [*targets, report_target(self.redis, lambda: self.settings)]  # the figures
 
     def _groups(self, queue: str) -> tuple[str, ...]:
         """The agent groups a queue routes to, as the config has them now."""

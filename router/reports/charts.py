@@ -9,7 +9,9 @@ import io
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
+from typing import Any, cast
 
 import matplotlib
 from matplotlib import dates as mdates
@@ -19,7 +21,7 @@ from frontdesk.router.reports.figures import BOUNDS_S
 from frontdesk.router.reports.tables import Table, buckets_of, ratio, summed
 
 COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]
-STYLE = {
+STYLE: dict[str, Any] = {
     "svg.fonttype": "none",  # text stays text: smaller, selectable
     "svg.hashsalt": "frontdesk",  # the same figures draw the same file
     "font.family": "sans-serif",
@@ -28,9 +30,14 @@ STYLE = {
     "axes.spines.right": False,
     "axes.grid": True,
     "grid.color": "#dddddd",
-    "axes.prop_cycle": matplotlib.cycler(color=COLOURS),
+    "axes.prop_cycle": cast(Any, matplotlib).cycler(color=COLOURS),
 }
 _PROLOG = re.compile(r"\A.*?(?=<svg)", re.DOTALL)
+
+
+def _style() -> AbstractContextManager[None]:
+    """matplotlib's settings for these charts, for the time of one drawing."""
+    return cast(AbstractContextManager[None], matplotlib.rc_context(cast(Any, STYLE)))
 
 
 def _figure(width: float = 7.5, height: float = 2.8) -> Figure:
@@ -40,14 +47,14 @@ def _figure(width: float = 7.5, height: float = 2.8) -> Figure:
 def to_svg(fig: Figure, title: str) -> str:
     """The figure as an inline <svg> element (no XML prolog), titled for screen readers."""
     out = io.StringIO()
-    with matplotlib.rc_context(STYLE):
+    with _style():
         fig.savefig(out, format="svg", metadata={"Title": title, "Date": None})
     return _PROLOG.sub("", out.getvalue(), count=1)
 
 
 def line_chart(title: str, series: Mapping[str, Sequence[float | None]], unit: str) -> str:
     """Per-second series as lines (`frontdesk bench load`): x in seconds, y in `unit`."""
-    with matplotlib.rc_context(STYLE):
+    with _style():
         fig = _figure(8, 2.8)
         ax = fig.add_subplot()
         for name, values in series.items():
@@ -69,20 +76,21 @@ def volume_per_hour(table: Table) -> str:
     hours = list(range(first, end))
     channels = sorted({k.split("|")[2] for f in table.hourly.values() for k in f
                        if k.startswith("n|channel|")})  # fmt: skip
-    with matplotlib.rc_context(STYLE):
+    with _style():
         fig = _figure()
         ax = fig.add_subplot()
         x = [datetime.fromtimestamp(h * 3600, zone) for h in hours]
         bottom = [0] * len(hours)
         for channel in channels:
             counts = [table.hourly.get(h, Counter())[f"n|channel|{channel}"] for h in hours]
-            ax.bar(x, counts, width=1 / 24, bottom=bottom, align="edge", label=channel)
+            ax.bar(cast(Any, x), counts, width=1 / 24, bottom=bottom, align="edge", label=channel)
             bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
         ax.set_title(title, loc="left", fontweight="bold")
         ax.set_ylabel("requests")
-        locator = mdates.AutoDateLocator(tz=zone)
+        dates = cast(Any, mdates)  # untyped
+        locator = dates.AutoDateLocator(tz=zone)
         ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=zone))
+        ax.xaxis.set_major_formatter(dates.ConciseDateFormatter(locator, tz=zone))
         if channels:
             ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     return to_svg(fig, title)
@@ -109,7 +117,7 @@ def response_distribution(table: Table, metric: str = "fr") -> str:
     per = {c: buckets_of(figures, metric, "channel", c) for c in channels}
     last = max((i for c in per.values() for i, (_, n) in enumerate(c) if n), default=0)
     labels = [_bound(b) for b, _ in (next(iter(per.values()), [])[: last + 1])]
-    with matplotlib.rc_context(STYLE):
+    with _style():
         fig = _figure()
         ax = fig.add_subplot()
         width = 0.8 / max(len(channels), 1)
@@ -138,7 +146,7 @@ def sla_attainment(table: Table) -> str:
         share = ratio(met, met + breached)
         names.append(f"{policy}: {target}")
         shares.append(100 * share if share is not None else 0)
-    with matplotlib.rc_context(STYLE):
+    with _style():
         fig = _figure(7.5, 0.6 + 0.35 * max(len(names), 2))
         ax = fig.add_subplot()
         bars = ax.barh(names, shares, color=[COLOURS[2] if s >= 80 else COLOURS[3] for s in shares])
@@ -162,7 +170,7 @@ def satisfaction_trend(table: Table) -> str:
         n = sum(scores.values())
         answers.append(n)
         averages.append(sum(s * c for s, c in scores.items()) / n if n else None)
-    with matplotlib.rc_context(STYLE):
+    with _style():
         fig = _figure()
         ax = fig.add_subplot()
         ax.bar(periods, answers, color="#c6dbef", label="answers")
