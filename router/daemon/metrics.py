@@ -5,14 +5,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
-from frontdesk.queues.events import Event
+from frontdesk.queues.events import Event, EventType
 from frontdesk.router.daemon.redis_count import RedisCounts
 from frontdesk.router.daemon.sla_metrics import SlaCollector
 from frontdesk.skills import Agent, Presence
+
+WAIT_BUCKETS = (5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 28800, 86400)
+HANDLE_BUCKETS = (30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400)
+_EACH_DAEMON = (
+    " (every daemon observes every event of the tenant: each instance's histogram is the whole"
+    " tenant's since it started; read quantiles from any one, never sum rates across instances)"
+)
 
 
 class Metrics:
@@ -64,6 +71,20 @@ class Metrics:
             "redis.expected_rate): rate x retention x bytes per request",
             registry=r,
         )
+        self.wait = Histogram(
+            "frontdesk_wait_seconds",
+            "Time from intake to the first agent taking the request, by queue" + _EACH_DAEMON,
+            ["queue"],
+            buckets=WAIT_BUCKETS,
+            registry=r,
+        )
+        self.handle = Histogram(
+            "frontdesk_handle_seconds",
+            "Time from an agent taking a request to completing it, by queue" + _EACH_DAEMON,
+            ["queue"],
+            buckets=HANDLE_BUCKETS,
+            registry=r,
+        )
         self.reloads = Counter(
             "frontdesk_config_reloads_total", "Config reloads by outcome", ["outcome"], registry=r
         )
@@ -74,6 +95,12 @@ class Metrics:
 
     def observe(self, event: Event) -> None:
         self.events.labels(event.type.value).inc()
+        t, d = event.type, event.data
+        if t in (EventType.ACCEPTED, EventType.ASSIGNED) and d.get("first") == "1":
+            if (waited := d.get("wait_ms", "")).isdigit():
+                self.wait.labels(event.queue).observe(int(waited) / 1000)
+        elif t is EventType.COMPLETED and (handled := d.get("handle_ms", "")).isdigit():
+            self.handle.labels(event.queue).observe(int(handled) / 1000)
 
     def set_waiting(self, counts: dict[str, int]) -> None:
         for queue, n in counts.items():
