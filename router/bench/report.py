@@ -1,6 +1,7 @@
 """What `frontdesk bench load` measures and how it shows it: each request's acknowledgement, the
 event stream's timestamps (intake -> offer -> acceptance), Redis memory, processes' CPU; a progress
-bar on stderr while it runs; JSON, a text table and a self-contained HTML page (inline SVG) after.
+bar on stderr while it runs; JSON, a text table and a self-contained HTML page (inline SVG charts
+drawn by matplotlib, as the reports' are) after.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from redis.asyncio import Redis
 
 from frontdesk.queues.events import Event, EventType
 from frontdesk.queues.keys import Keys
+from frontdesk.router.reports.charts import line_chart
 
 PAGE = 10_000  # events read per XRANGE
 MIN_WAITING = 1000  # fewer waiting: memory per waiting request is not reported
@@ -337,64 +339,6 @@ def _bytes(n: int | None) -> str:
     return f"{n} B"
 
 
-_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]
-
-
-def _chart(
-    title: str, series: dict[str, list[float | None]], unit: str, pw: int = 550, h: int = 260
-) -> str:
-    """A line chart of per-second series as inline SVG, `pw` wide, its legend on the right."""
-    longest = max((len(name) for name in series), default=0)
-    pad_l, pad_r, pad_t, pad_b = 60, 40 + 7 * longest, 30, 35
-    w = pad_l + pw + pad_r
-    n = max((len(v) for v in series.values()), default=0)
-    top = max((x for v in series.values() for x in v if x is not None), default=0.0) or 1.0
-    top = _nice(top)
-    ph = h - pad_t - pad_b
-
-    def xy(i: int, v: float) -> str:
-        x = pad_l + (pw * i / max(1, n - 1))
-        return f"{x:.1f},{pad_t + ph - ph * v / top:.1f}"
-
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
-        'font-family="sans-serif" font-size="11">',
-        f'<text x="{pad_l}" y="18" font-size="13" font-weight="bold">{html.escape(title)}</text>',
-    ]
-    for k in range(5):
-        v = top * k / 4
-        y = pad_t + ph - ph * k / 4
-        out.append(
-            f'<line x1="{pad_l}" x2="{pad_l + pw}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
-        )
-        out.append(f'<text x="{pad_l - 6}" y="{y + 4:.1f}" text-anchor="end">{v:,.4g}</text>')
-    out.append(
-        f'<text x="{pad_l + pw / 2:.0f}" y="{h - 6}" text-anchor="middle">seconds; {unit}</text>'
-    )
-    for k in range(0, n, max(1, n // 10)):
-        x = pad_l + pw * k / max(1, n - 1)
-        out.append(f'<text x="{x:.1f}" y="{pad_t + ph + 14}" text-anchor="middle">{k}</text>')
-    for j, (name, values) in enumerate(series.items()):
-        colour = _COLOURS[j % len(_COLOURS)]
-        points = " ".join(xy(i, v) for i, v in enumerate(values) if v is not None)
-        out.append(
-            f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{points}"/>'
-        )
-        ly = pad_t + 14 * j + 6
-        out.append(
-            f'<rect x="{pad_l + pw + 12}" y="{ly - 8}" width="10" height="10" fill="{colour}"/>'
-        )
-        out.append(f'<text x="{pad_l + pw + 26}" y="{ly + 1}">{html.escape(name)}</text>')
-    out.append("</svg>")
-    return "\n".join(out)
-
-
-def _nice(top: float) -> float:
-    """The next round number above `top` for an axis."""
-    exp = 10.0 ** math.floor(math.log10(top))
-    return float(next(m * exp for m in (1, 2, 2.5, 5, 10) if m * exp >= top))
-
-
 def page(report: dict[str, Any]) -> str:
     """A self-contained HTML page: the table and three charts, no script, no external file."""
     s = report["series"]
@@ -402,13 +346,13 @@ def page(report: dict[str, Any]) -> str:
     per_second |= {"offered": s["offered"], "accepted": s["accepted"]}
     waiting = {"waiting": [w for _, w in s["waiting"]]}
     charts = [
-        _chart("Requests per second", per_second, "requests/s"),
-        _chart(
+        line_chart("Requests per second", per_second, "requests/s"),
+        line_chart(
             "Acknowledgement latency (by second sent)",
             {"p50": s["ack_p50_ms"], "p99": s["ack_p99_ms"]},
             "ms",
         ),
-        _chart("Requests waiting (sampled once a second)", waiting, "requests"),
+        line_chart("Requests waiting (sampled once a second)", waiting, "requests"),
     ]
     return (
         "<!doctype html>\n<html><head><meta charset='utf-8'><title>frontdesk bench load</title>"
