@@ -42,8 +42,10 @@ local now = now_ms()
 local f = redis.call('HMGET', KEYS[1], 'category', 'enqueued_ms', 'taken_ms', 'first_agent',
   'moves', 'tier')
 local function ago(ms) return ms and string.format('%.0f', now - tonumber(ms)) or '' end
+local fcr = (f[4] == ARGV[2] and not f[5]) and '1' or '0'
+redis.call('HSET', KEYS[1], 'fcr', fcr)  -- kept, so that a later reopen can take it back
 emit(KEYS[4], ARGV[4], 'completed', ARGV[1], ARGV[2], r[3],
   {'resolution', ARGV[3], 'wrap_up_ms', ARGV[5] or '0', 'channel', r[4], 'category', f[1] or '',
    'resolution_ms', ago(f[2]), 'handle_ms', ago(f[3]),
-   'fcr', (f[4] == ARGV[2] and not f[5]) and '1' or '0', 'tier', f[6] or '1'})
+   'fcr', fcr, 'tier', f[6] or '1'})
 return redis.call('HGETALL', KEYS[1])
