@@ -30,6 +30,7 @@ _TOOLS = [
     ("outbox", "frontdesk.router.cli.outbox", "dead letters of the outbox: list, replay, purge"),
     ("events", "frontdesk.router.cli.events", "export the event stream as JSON lines"),
     ("calendar", "frontdesk.router.cli.calendar", "check a business calendar: due times, days"),
+    ("demo", "frontdesk.router.cli.demo", "a desk to play with: every channel on loopback"),
 ]
 
 

@@ -41,6 +41,7 @@ from frontdesk.router.daemon.redis_count import count_round_trips
 from frontdesk.router.daemon.redis_retry import daemon_client, wait_for_redis
 from frontdesk.router.daemon.redis_server import EmbeddedRedis
 from frontdesk.router.daemon.settings import Settings, load_settings
+from frontdesk.router.daemon.startup import log_startup
 from frontdesk.router.feedback.followups import FollowUpSink
 from frontdesk.router.feedback.service import Surveys
 from frontdesk.router.intake.care import LiveCare
@@ -66,8 +67,7 @@ RECENT_EVENTS = 100_000
 GAUGE_INTERVAL_S = 5.0
 _RESTART_ONLY = ("tenant", "redis", "http", "store", "webhooks", "helpdesks")
 _LIVE_CHANNELS = frozenset({"form", "phone"})  # their handlers read channel.settings per request
-BACKOFF_FIRST_S = 0.5  # background tasks while Redis is down: 0.5 s, 1 s, 2 s, 2 s...
-BACKOFF_MAX_S = 2.0
+BACKOFF_FIRST_S, BACKOFF_MAX_S = 0.5, 2.0  # tasks while Redis is down: 0.5 s, 1 s, 2 s, 2 s...
 
 
 class Daemon:
@@ -188,7 +188,7 @@ class Daemon:
                 name="presence",
             ),
         ]
-        log.info("frontdesk listening on http://%s:%d (tenant %s)", host, port, s.tenant)
+        log_startup(s, host, port)
 
     def api_services(self) -> Services:
         """What the HTTP API is built on (started stores; the settings read as they are now)."""
