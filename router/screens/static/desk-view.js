@@ -81,7 +81,12 @@
     var send = function () {
       var text = reply.value.trim();
       if (!text) return;
-      actions.reply(r.id, text).then(function (ok) { if (ok) { drafts[r.id] = ""; reply.value = ""; } });
+      drafts[r.id] = "";
+      reply.value = "";
+      actions.reply(r.id, text).then(function (ok) { // refused: the text comes back to edit
+        var area = $("#reply");
+        if (!ok && area && !area.value) area.value = text;
+      });
     };
     reply.addEventListener("keydown", function (e) {
       if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); send(); }
@@ -112,8 +117,9 @@
       function (f) { actions.milestone(r.id, f.target.value, f.note.value.trim()); }) : null);
     var focused = document.activeElement && document.activeElement.id === "reply";
     FD.fill(box,
-      el("div", { cls: "head" }, el("h1", { text: r.subject || r.id }), badge(r.id),
-        channelBadge(r), badge(r.queue), badge(r.priority, r.priority === "high" ? "bad" : ""),
+      el("div", { cls: "head" }, el("h1", { text: r.subject || (r.body || "").split("\n")[0].slice(0, 60) || r.id }),
+        badge(r.id),
+        channelBadge(r), badge("→ " + r.queue), badge(r.priority, r.priority === "high" ? "bad" : ""),
         badge(stateName(r.state), r.state === "assigned" ? "ok" : "warn")),
       thread,
       el("div", { cls: "compose" }, reply,
@@ -133,9 +139,9 @@
     }
     var c = r.customer || {};
     FD.fill($("#customer"), el("dl", { cls: "facts" },
-      el("dt", { text: "name" }), el("dd", { text: c.name || "—" }),
-      c.email ? [el("dt", { text: "email" }), el("dd", { text: c.email })] : null,
-      c.phone ? [el("dt", { text: "phone" }), el("dd", { text: c.phone })] : null,
+      el("dt", { text: t("name") }), el("dd", { text: c.name || "—" }),
+      c.email ? [el("dt", { text: t("email") }), el("dd", { text: c.email })] : null,
+      c.phone ? [el("dt", { text: t("phone") }), el("dd", { text: c.phone })] : null,
       (c.addresses || []).length ? [el("dt", { text: "@" }), el("dd", { text: c.addresses.join(", ") })] : null,
       el("dt", { text: "id" }), el("dd", { text: c.id || "—" })));
     var targets = (r.sla && r.sla.targets) || [];

@@ -40,6 +40,7 @@
       partial: "(partial)", failed: "Refused: {m}", request: "Request", state: "State",
       offered: "offered", assigned: "assigned", pending_customer: "waiting on customer",
       completed: "completed", abandoned: "abandoned", waiting_state: "waiting",
+      name: "Name", email: "Email", phone: "Phone",
     },
     zh: {
       lang_switch: "English", sign_in: "登录", sign_out: "退出",
@@ -78,6 +79,7 @@
       partial: "（部分）", failed: "被拒绝：{m}", request: "请求", state: "状态",
       offered: "已分配待接", assigned: "处理中", pending_customer: "等待客户",
       completed: "已完成", abandoned: "已放弃", waiting_state: "排队中",
+      name: "姓名", email: "邮箱", phone: "电话",
     },
   };
   var FD = (window.FD = window.FD || {});
