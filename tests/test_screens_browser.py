@@ -24,6 +24,7 @@ SHOTS = ROOT / "docs" / "screens"
 MAX_PNG = 150 * 1024
 BUSY = "[data-agent=ann][data-busy='1'] [data-held]"  # the wall's row of ann, holding work
 SITE = "site-demo-7c21"
+ELSEWHERE = "site-shop-90ab"  # a site whose origins do not include the daemon's demo page
 TOKENS = {"ann": new_token(), "sup": new_token()}
 QUESTION = "我的发票抬头开错了，能帮我重开吗？"
 REPLY = "您好，我来帮您处理发票 — I'll reissue it today."
@@ -64,6 +65,7 @@ channels:
   chat:
     sites:
       - {{key: {SITE}, origins: ["http://127.0.0.1:{port}"], entry_point: web-chat}}
+      - {{key: {ELSEWHERE}, origins: ["https://www.example.com"], entry_point: web-chat}}
 """
 
 
@@ -213,3 +215,36 @@ def test_an_agent_takes_a_chat_on_the_desk_while_the_wall_watches(
     SHOTS.mkdir(parents=True, exist_ok=True)
     for name, shot in shots.items():
         (SHOTS / f"{name}.png").write_bytes(shot.read_bytes())
+
+
+def test_a_chat_that_cannot_start_says_so_offers_a_retry_and_is_not_resent_unasked(
+    redis_server, redis, daemons, tmp_path, browsers
+) -> None:
+    port = free_port()
+    path = tmp_path / "browser.yaml"
+    path.write_text(config(redis_server.url, port))
+    daemons(path).wait_ready()
+    customer = browsers("customer", (900, 700))
+    try:
+        customer.get(f"http://127.0.0.1:{port}/chat/?site={ELSEWHERE}")
+        chat = widget(customer)
+        chat.find_element(By.CSS_SELECTOR, "form.start textarea").send_keys(QUESTION)
+        chat.find_element(By.CSS_SELECTOR, "form.start button").click()
+        status = chat.find_element(By.CSS_SELECTOR, ".status")
+        until(customer, "the refusal in words", lambda d: "could not start" in status.text)
+        retry = chat.find_element(By.CSS_SELECTOR, ".retry")
+        assert retry.is_displayed() and "Try again" in retry.text
+        kept = customer.execute_script("return sessionStorage.getItem(arguments[0])",
+                                       f"frontdesk-chat:{ELSEWHERE}")  # fmt: skip
+        assert kept is None  # nothing left to send again by itself
+        retry.click()  # the customer asks: it is tried again, and refused again in words
+        until(customer, "the second refusal", lambda d: retry.is_displayed())
+        customer.refresh()
+        chat = widget(customer)
+        state = customer.execute_script("return window.FrontdeskChat.state()")
+        assert state["phase"] == "idle" and state["conversation"] is None
+        start = chat.find_element(By.CSS_SELECTOR, "form.start")
+        assert start.is_displayed()
+    except BaseException:
+        customer.save_screenshot(str(tmp_path / "failed-customer.png"))
+        raise
