@@ -204,6 +204,14 @@ def test_an_agent_takes_a_chat_on_the_desk_while_the_wall_watches(
             "ann free again",
             lambda d: d.find_elements(By.CSS_SELECTOR, "[data-agent=ann][data-busy='0']"),
         )
+        away = wall.find_element(By.CSS_SELECTOR, "[data-agent=ann] [data-act=away]")
+        away.click()  # the supervisor sets ann away from the wall
+        until(desk, "ann away on her desk", lambda d: "Away" in _text(d, "#presence-label"))
+        until(
+            wall,
+            "ann away on the wall",
+            lambda d: d.find_elements(By.CSS_SELECTOR, "[data-agent=ann] .dot.away"),
+        )
     except BaseException:
         for name, (driver, handle) in windows.items():
             try:

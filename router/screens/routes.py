@@ -42,7 +42,18 @@ _FEED = {
     "description": "Server-sent events: `snapshot` (queues, agents with what they hold, requests "
     "at risk, the last hour's service level by minute, the last event's id), then one `event` "
     "per event after it; `overflow` before a wall that fell behind is dropped",
-    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    "content": {
+        "text/event-stream": {
+            "schema": {  # one event of the stream
+                "type": "object",
+                "required": ["event", "data"],
+                "properties": {
+                    "event": {"enum": ["snapshot", "event", "overflow"]},
+                    "data": {"type": "string", "contentMediaType": "application/json"},
+                },
+            }
+        }
+    },
 }
 OPENAPI_PATHS: dict[str, Any] = {
     "/v1/wall/stream": {"get": operation("Supervisor: the wall's live feed", "wallStream", _FEED)},

@@ -78,6 +78,9 @@
       delete state.work[f.request];
       if (state.selected === f.request) state.selected = null;
       if (known) flash(t("gone_" + f.reason, { id: f.request }));
+    } else if (f.type === "presence") { // changed elsewhere: a supervisor, missed offers
+      state.presence = f.presence;
+      state.reason = f.reason || "";
     } else if (f.type === "message") {
       var r = state.work[f.request];
       if (r) r.thread.push({ author: f.author, body: f.body, received_at: Date.now() / 1000 });

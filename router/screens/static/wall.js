@@ -122,9 +122,9 @@
             onclick: function () { act.transfer(id, a.id); } }, id + " ", badge(t(r.state || "assigned"), r.state === "offered" ? "warn" : "ok"));
         })),
         el("td", {}, el("div", { cls: "row-actions" },
-          el("button", { type: "button", text: t("set_away"), disabled: a.presence !== "available",
+          el("button", { type: "button", text: t("set_away"), disabled: a.presence !== "available", "data-act": "away",
                          onclick: function () { act.away(a); } }),
-          el("button", { type: "button", text: t("capacity"), onclick: function () { act.capacity(a); } }))));
+          el("button", { type: "button", text: t("capacity"), "data-act": "capacity", onclick: function () { act.capacity(a); } }))));
     }));
     FD.fill($("#tiles"), [["total_waiting", waiting], ["total_available", free], ["total_busy", busy],
       ["total_risk", risk]].map(function (x) {
