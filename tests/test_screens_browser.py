@@ -24,7 +24,7 @@ SHOTS = ROOT / "docs" / "screens"
 MAX_PNG = 150 * 1024
 BUSY = "[data-agent=ann][data-busy='1'] [data-held]"  # the wall's row of ann, holding work
 SITE = "site-demo-7c21"
-ELSEWHERE = "site-shop-90ab"  # a site whose origins do not include the daemon's demo page
+ELSEWHERE = "site-typo-90ab"  # a page embedding the widget with a key no site has
 TOKENS = {"ann": new_token(), "sup": new_token()}
 QUESTION = "我的发票抬头开错了，能帮我重开吗？"
 REPLY = "您好，我来帮您处理发票 — I'll reissue it today."
@@ -65,7 +65,6 @@ channels:
   chat:
     sites:
       - {{key: {SITE}, origins: ["http://127.0.0.1:{port}"], entry_point: web-chat}}
-      - {{key: {ELSEWHERE}, origins: ["https://www.example.com"], entry_point: web-chat}}
 """
 
 
