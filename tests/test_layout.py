@@ -29,6 +29,7 @@ ALLOWED: dict[str, set[str]] = {
     "router.routing": {"router.http", "router.conf", "queues", "skills", "channels.base"},
     "router.outbound": {"router.http", "router.conf", "queues", "skills", "channels.base"},
     "router.api": {
+        "router.screens",
         "router.feedback",
         "router.sla",
         "router.quality",
@@ -47,6 +48,8 @@ ALLOWED: dict[str, set[str]] = {
         *("router.outbound", "channels.base"),
     },
     "router.quality": {"router.conf", "queues", "skills"},
+    # the people's screens: below the API, which mounts them (their pages call it)
+    "router.screens": {"router.routing", "router.http", "router.conf", "queues", "skills"},
     "router.daemon": {"*"},
     "router.cli": {"*"},
     "router.sim": {"*"},
