@@ -30,6 +30,7 @@ _TOOLS = [
     ("outbox", "frontdesk.router.cli.outbox", "dead letters of the outbox: list, replay, purge"),
     ("events", "frontdesk.router.cli.events", "export the event stream as JSON lines"),
     ("calendar", "frontdesk.router.cli.calendar", "check a business calendar: due times, days"),
+    ("config-schema", "frontdesk.router.cli.config_schema", "print the config's JSON Schema"),
 ]
 
 
