@@ -49,9 +49,10 @@ class Progress:
         """The watch for one run, or None when nothing is to be shown."""
         if self.quiet:
             return None
-        shown = {"step": -1, "at": float("-inf"), "width": 0}
+        step_shown, shown_at, width = -1, float("-inf"), 0
 
         def watch(now: int, end: int, done: int, total: int) -> None:
+            nonlocal step_shown, shown_at, width
             share = min(now / end, 1.0) if end > 0 else 1.0
             final = done >= total and now >= end
             line = (
@@ -59,15 +60,15 @@ class Progress:
                 f"{done:,} of {total:,} arrivals ({share:.0%})"
             )
             if self.tty:
-                if final or self.clock() - shown["at"] >= TTY_EVERY_S:
-                    pad = " " * max(shown["width"] - len(line), 0)
+                if final or self.clock() - shown_at >= TTY_EVERY_S:
+                    pad = " " * max(width - len(line), 0)
                     self.stream.write(f"\r{line}{pad}" + ("\n" if final else ""))
-                    shown["at"], shown["width"] = self.clock(), len(line)
+                    shown_at, width = self.clock(), len(line)
             else:
                 step = int(share * STEPS + 1e-9)
-                if step > shown["step"] and (step > 0 or final):
+                if step > step_shown and (step > 0 or final):
                     self.stream.write(line + "\n")
-                    shown["step"] = step
+                    step_shown = step
             self.stream.flush()
 
         return watch
