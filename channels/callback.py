@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from datetime import time as clock
@@ -49,12 +50,20 @@ class Reading(Protocol):
         ...
 
 
-def parse_window(value: object, now: datetime, zone: tzinfo) -> tuple[datetime, datetime | None]:
+Fits = Callable[[datetime, datetime], bool]
+WINDOW_DAYS_AHEAD = 14  # a time-of-day window is looked for up to two weeks ahead
+
+
+def parse_window(
+    value: object, now: datetime, zone: tzinfo, fits: Fits | None = None
+) -> tuple[datetime, datetime | None]:
     """A callback window [from, until) as UTC datetimes; ValueError says what is wrong.
 
-    `"HH:MM-HH:MM"`: the next such window (in `zone`) that is not over yet, crossing midnight
-    when the end is before the start. `{"from": ISO, "to": ISO}`: ISO 8601 datetimes, without an
-    offset read in `zone`; either may be left out (from: now, to: open-ended)."""
+    `"HH:MM-HH:MM"`: the next such window (in `zone`) that is not over yet and `fits` (meets
+    the desk's working hours: "14:00-16:00" sent on a Saturday is Monday's), crossing midnight
+    when the end is before the start; with none that fits in two weeks, the next one.
+    `{"from": ISO, "to": ISO}`: ISO 8601 datetimes, without an offset read in `zone`; either
+    may be left out (from: now, to: open-ended)."""
     now = utc(now)
     if isinstance(value, str):
         parsed = window(value) if _TIME_OF_DAY_WINDOW.fullmatch(value) else value
@@ -63,13 +72,17 @@ def parse_window(value: object, now: datetime, zone: tzinfo) -> tuple[datetime, 
         start_s, end_s = parsed
         length = (end_s - start_s) % DAY_S or DAY_S
         today = now.astimezone(zone).date()
-        for n in (-1, 0, 1):
+        first: tuple[datetime, datetime] | None = None
+        for n in range(-1, WINDOW_DAYS_AHEAD + 1):
             midnight = datetime.combine(today + timedelta(days=n), clock())
             start = (midnight + timedelta(seconds=start_s)).replace(tzinfo=zone).astimezone(UTC)
             end = (midnight + timedelta(seconds=start_s + length)).replace(tzinfo=zone)
             if end.astimezone(UTC) > now:
-                return start, end.astimezone(UTC)
-        raise AssertionError("tomorrow's window always ends after now")
+                first = first or (start, end.astimezone(UTC))
+                if fits is None or fits(start, end.astimezone(UTC)):
+                    return start, end.astimezone(UTC)
+        assert first is not None, "tomorrow's window always ends after now"
+        return first
     if not isinstance(value, dict):
         raise ValueError('must be "HH:MM-HH:MM" or {"from": ..., "to": ...}')
     unknown = sorted(set(value) - {"from", "to"})
@@ -151,8 +164,11 @@ class Callback:
         )
 
 
-def callback_fields(data: dict[str, Any], settings: Reading, now: datetime) -> Callback:
-    """The fields of a callback webhook, each checked; a refusal names the field (as sent)."""
+def callback_fields(
+    data: dict[str, Any], settings: Reading, now: datetime, fits: Fits | None = None
+) -> Callback:
+    """The fields of a callback webhook, each checked; a refusal names the field (as sent).
+    A time-of-day window is the next one that `fits` (the working hours)."""
     names = {field: field for field in FIELDS}
     if any(k in data for k in ("From", "CallSid")):  # Twilio's fields; the rest are ignored
         data = {mine: data[theirs] for theirs, mine in _TWILIO.items() if theirs in data}
@@ -169,7 +185,7 @@ def callback_fields(data: dict[str, Any], settings: Reading, now: datetime) -> C
     window = None
     if data.get("window") is not None:
         try:
-            window = parse_window(data["window"], now, settings.zone)
+            window = parse_window(data["window"], now, settings.zone, fits)
         except ValueError as exc:
             invalid("window", str(exc))
     return Callback(

@@ -208,12 +208,13 @@ class PhoneChannel(RoutesOnly[PhoneSettings]):
         if kind != "application/json" and not any(k in data for k in ("From", "CallSid")):
             data = form_window(data)
         now = datetime.now(UTC)
-        found = callback_fields(data, self.settings, now)
+        hours = self.settings.working_hours
+        hours = hours if isinstance(hours, Calendar) else None
+        fits = (lambda a, b: hours.meets(a, b, now)) if hours is not None else None
+        found = callback_fields(data, self.settings, now, fits)
         if found.external_id is None and replay_key is not None:
             found = dataclasses.replace(found, external_id=replay_key)  # a replay is a duplicate
         inbound = found.request(now)
-        hours = self.settings.working_hours
-        hours = hours if isinstance(hours, Calendar) else None
         if found.window is not None and hours is not None and not hours.meets(*found.window, now):
             invalid("window", f"never meets the working hours ({hours.describe()})")
         receipt = await self.context.receive(

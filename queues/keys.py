@@ -158,6 +158,11 @@ class Keys:
         name it stands for."""
         return f"{self.prefix}wsticket:{digest}"
 
+    def session(self, digest: str) -> str:
+        """String with TTL (renewed on each use): the sha256 of a screens' session cookie -> JSON
+        {token: the API token's name, csrf, at: when signed in (ms)}; deleted at sign-out."""
+        return f"{self.prefix}session:{digest}"
+
     def blob(self, ref: str) -> str:
         """String with TTL: an attachment's content, by its reference `sha256:<hex>`."""
         return f"{self.prefix}blob:{ref}"

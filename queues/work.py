@@ -192,6 +192,19 @@ class WorkOps:
         others = [i for i in ids if i != request_id]
         return Accepted(record, messages, addresses, await self._history(true, others))
 
+    async def held_view(self, record: RequestRecord) -> Accepted:
+        """What accept_full answers, read without accepting (a desk reloaded while the agent
+        holds the request): its thread, the customer's addresses and other requests."""
+        request_id = record.request.id
+        raw = await self.redis.lrange(self.keys.messages(request_id), 0, -1)
+        messages = [decode_message(as_bytes(m)) for m in raw]
+        customer = record.request.customer.id or ""
+        if not customer:
+            return Accepted(record, messages, None, [])
+        addresses, ids = await self._customer_view(customer)
+        others = [i for i in ids if i != request_id]
+        return Accepted(record, messages, addresses, await self._history(customer, others))
+
     async def _accept(self, request_id: str, agent_id: str, customer: str | None) -> list[Any]:
         k = self.keys
         owner = self.facts.owner(customer) if customer else ""

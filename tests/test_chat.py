@@ -318,6 +318,9 @@ async def test_unknown_site_and_foreign_origins_are_refused(
         assert r.status == 403 and (await r.json())["error"]["field"] == "Origin"
     async with http.post(url(daemon, "/v1/chat/conversations?site=nope"), json=body) as r:
         assert r.status == 403 and (await r.json())["error"]["field"] == "site"
+    own = f"http://127.0.0.1:{daemon.address[1]}"  # the daemon's own pages: its demo at /chat/
+    async with http.post(rest, json=body, headers={"Origin": own}) as r:
+        assert r.status == 201, await r.text()
     async with http.post(rest, json=body, headers={"Origin": ORIGIN}) as r:
         started = await r.json()
     # with the conversation's token, no Origin is needed (browsers send none on a same-origin

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from queue_ops_helpers import add_agent, enqueue
 
 from frontdesk.queues.events import Event, EventType
-from frontdesk.router.routing.eta import Throughput, estimate_wait_s
+from frontdesk.queues.request import Channel, SkillRequirement
+from frontdesk.router.routing.eta import Standing, Throughput, estimate_wait_s
 
 
 def _event(etype: EventType, queue: str, ts_ms: int) -> Event:
@@ -37,3 +41,22 @@ def test_a_young_tracker_measures_over_at_least_a_minute() -> None:
 )
 def test_estimate(position: int, rate: float, free: int, expected: float | None) -> None:
     assert estimate_wait_s(position, rate, free) == expected
+
+
+async def test_an_agent_without_the_required_skills_is_no_free_place(store, agents) -> None:
+    """The estimate counts only the available agents who could take the request: one without
+    its required skill leaves it at "no estimate", not "0 s"."""
+    skills = (SkillRequirement("orders", 2), SkillRequirement("english", 5, optional=True))
+    request_id = await enqueue(store, channel=Channel.FORM, skills=skills)
+    standing = Standing(store, agents, Throughput(), lambda queue: ())
+    await add_agent(agents, "sarah", capacity={"form": 8}, skills={"advice": 5})
+    await add_agent(agents, "tom", capacity={"form": 8}, skills={"orders": 1})  # too low
+    record = await store.get(request_id)
+    assert record is not None
+    assert await standing(record) == {"position": 1, "estimated_wait_s": None}
+    assert await standing(record, shared=True) == {"position": 1, "estimated_wait_s": None}
+    await add_agent(agents, "li.na", capacity={"form": 5}, skills={"orders": 3})
+    await asyncio.sleep(0.6)  # past the agents' read cache (AgentStore.recent)
+    standing = Standing(store, agents, Throughput(), lambda queue: ())
+    assert await standing(record) == {"position": 1, "estimated_wait_s": 0.0}
+    assert await standing(record, shared=True) == {"position": 1, "estimated_wait_s": 0.0}

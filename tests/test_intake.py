@@ -17,6 +17,7 @@ from frontdesk.router.daemon.settings import Settings, load_settings
 from frontdesk.router.intake.front import Front
 from frontdesk.router.intake.rules import classify
 from frontdesk.router.routing.dispatcher import Dispatcher
+from frontdesk.skills import Presence
 
 NOON = datetime(2026, 11, 24, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai, a Tuesday
 
@@ -33,8 +34,10 @@ async def intake(request: Request, settings: Settings, store: QueueStore) -> Rec
 
 
 async def test_a_chinese_refund_chat_is_classified_and_offered(store, agents, example) -> None:
-    for agent in example.agents:
+    for agent in example.agents:  # every example agent starts offline: these two signed in
         await agents.upsert(agent)
+        if agent.id in ("li.na", "wang.wei"):
+            await agents.set_presence(agent.id, Presence.AVAILABLE)
     chat = Request(
         "", Channel.CHAT, queue="", external_id="c-1", body="你好, 我要退款",
         customer=Customer(email="new@example.com"),

@@ -30,6 +30,7 @@ ALLOWED: dict[str, set[str]] = {
     "router.outbound": {"router.http", "router.conf", "queues", "skills", "channels.base"},
     "router.api": {
         "router.reports",
+        "router.screens",
         "router.feedback",
         "router.sla",
         "router.quality",
@@ -49,6 +50,8 @@ ALLOWED: dict[str, set[str]] = {
     },
     "router.quality": {"router.conf", "queues", "skills"},
     "router.reports": {"router.outbound", "router.conf", "queues", "skills"},
+    # the people's screens: below the API, which mounts them (their pages call it)
+    "router.screens": {"router.routing", "router.http", "router.conf", "queues", "skills"},
     "router.daemon": {"*"},
     "router.cli": {"*"},
     "router.sim": {"*"},

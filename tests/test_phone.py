@@ -709,3 +709,21 @@ def test_the_signature_is_the_hmac_of_the_body() -> None:
     body = b'{"number": "+8613800138000"}'
     expected = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
     assert signature(SECRET, body) == f"sha256={expected}"
+
+
+def test_a_time_of_day_window_sent_on_a_closed_day_is_the_next_working_days() -> None:
+    saturday = cst(TUESDAY + timedelta(4), 10)
+    monday = TUESDAY + timedelta(6)
+    fits = lambda a, b: WEEKDAY_HOURS.meets(a, b, saturday)  # noqa: E731
+    assert parse_window("14:00-16:00", saturday, SHANGHAI, fits) == (
+        cst(monday, 14),
+        cst(monday, 16),
+    )
+    assert parse_window("14:00-16:00", saturday, SHANGHAI) == (  # no hours: today's
+        cst(saturday.date(), 14),
+        cst(saturday.date(), 16),
+    )
+    assert monday.weekday() == 0
+    # a window the desk never works in is the next one, and the channel refuses it (REFUSALS)
+    night = parse_window("23:10-23:50", saturday, SHANGHAI, fits)
+    assert night == (cst(saturday.date(), 23, 10), cst(saturday.date(), 23, 50))

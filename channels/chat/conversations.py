@@ -85,7 +85,8 @@ class Conversations:
     def site(self, request: web.Request, origin: bool = True) -> Site:
         """The site named by `?site=`, if the request's Origin is one of its origins. With
         `origin` False (calls that carry a conversation token, the real credential) a missing
-        Origin is let through: browsers send none on a same-origin GET."""
+        Origin is let through: browsers send none on a same-origin GET. The daemon's own origin
+        (its demo page at /chat/) is always let through: its pages are its own."""
         key = request.query.get("site")
         if not key:
             raise ChatError("missing", "the site key is required: ?site=KEY", "site")
@@ -93,7 +94,8 @@ class Conversations:
         if site is None:
             raise ChatError("unknown_site", "no site has that key", "site")
         sent = request.headers.get("Origin")
-        if not site.allows(sent) and (origin or sent is not None):
+        own = sent is not None and sent == f"{request.scheme}://{request.host}"
+        if not own and not site.allows(sent) and (origin or sent is not None):
             shown = (sent or "(none)")[:200]
             raise ChatError(
                 "origin_not_allowed", f"this site key is not for origin {shown!r}", "Origin"

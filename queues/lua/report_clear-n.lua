@@ -8,4 +8,6 @@
   Returns how many of the keys existed.
 ]]
 
-return redis.call('DEL', unpack(KEYS))
+local removed = 0
+for i = 1, #KEYS do removed = removed + redis.call('DEL', KEYS[i]) end
+return removed

@@ -5,6 +5,7 @@ same socket. Frames are JSON objects with a `type`.
 
     server -> agent: hello {agent, work}, offer {request}, assigned {request},
                      gone {request, reason}, message {request, author, body},
+                     presence {presence, reason} (set by a supervisor, or after missed offers),
                      result {action, request}, error {code, message, field}
     agent -> server: {"type": "accept" | "reject" | "messages" | "complete" | "transfer" |
                       "escalate", "request": "FD-1", ...fields as in the REST API}
@@ -190,6 +191,9 @@ async def _frame(app: web.Application, agent: str, event: Event) -> dict[str, An
             return None
         kind = "offer" if event.type is EventType.OFFERED else "assigned"
         return {"type": kind, "request": describe(record)}
+    if event.type is EventType.PRESENCE and event.agent == agent:
+        return {"type": "presence", "presence": event.data.get("presence"),
+                "reason": event.data.get("reason", "")}  # fmt: skip
     if event.type in GONE and event.agent == agent:
         return {"type": "gone", "request": event.request, "reason": GONE[event.type]}
     if (

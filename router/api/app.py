@@ -15,6 +15,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 from redis.exceptions import RedisError
 
+from frontdesk.queues.sessions import SessionStore
 from frontdesk.router.api import agents as api_agents
 from frontdesk.router.api import care as api_care
 from frontdesk.router.api import follow_ups as api_follow_ups
@@ -24,7 +25,7 @@ from frontdesk.router.api import reports as api_reports
 from frontdesk.router.api import reviews as api_reviews
 from frontdesk.router.api import sla as api_sla
 from frontdesk.router.api.agent_ws import agent_socket
-from frontdesk.router.api.requests import get_attachment, get_request
+from frontdesk.router.api.requests import get_attachment, get_messages, get_request
 from frontdesk.router.api.services import HttpTimeouts, Services
 from frontdesk.router.api.work import work
 from frontdesk.router.http import openapi
@@ -39,6 +40,9 @@ from frontdesk.router.http.errors import (
     json_errors,
     short,
 )
+from frontdesk.router.screens import routes as screens
+from frontdesk.router.screens.deps import Screens
+from frontdesk.router.screens.session import cookie_principal
 
 log = logging.getLogger("frontdesk.http")
 
@@ -96,9 +100,11 @@ async def body_deadline(request: web.Request, handler: Handler) -> web.StreamRes
 
 @web.middleware
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every API call but the public ones carries a configured bearer token. Customer-facing
-    intake (marked with `auth.public`) authenticates by its own means (platform signatures, a
-    site key), and sees the caller's token when one was given."""
+    """Every API call but the public ones carries a configured bearer token, or the session
+    cookie of a signed-in screen (router/screens/session.py: a state-changing call then carries
+    its CSRF header too). Customer-facing intake (marked with `auth.public`) authenticates by
+    its own means (platform signatures, a site key), and sees the caller's bearer token when
+    one was given; a session cookie is never read there."""
     if request.path in PUBLIC or not request.path.startswith("/v1/"):
         return await handler(request)
     if (missing := request.match_info.http_exception) is not None:  # no such route: say so
@@ -107,6 +113,8 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     token = book.authenticate(request.headers.get("Authorization"))
     if token is None and is_public(request.match_info.handler):
         return await handler(request)
+    if token is None and "Authorization" not in request.headers:
+        token = await cookie_principal(request)
     if token is None:
         raise web.HTTPUnauthorized(
             text="a valid bearer token is required (Authorization: Bearer ...)",
@@ -193,6 +201,7 @@ async def openapi_document(request: web.Request) -> web.Response:
         paths |= describe() if describe else openapi.from_routes(channel.name, channel.routes())
         if channel.name == "form":  # the status lookup is described with the form, as it was
             paths |= status.OPENAPI_PATHS
+    paths |= screens.OPENAPI_PATHS
     return web.json_response(openapi.document(paths))
 
 
@@ -222,6 +231,7 @@ def create_app(services: Services) -> web.Application:
     app.router.add_get("/v1/openapi.json", openapi_document)
     app.router.add_get("/v1/requests/{id}", get_request)
     app.router.add_get("/v1/requests/{id}/attachments/{ref}", get_attachment)
+    app.router.add_get("/v1/requests/{id}/messages", get_messages)  # the thread, for a desk
     app.router.add_get("/v1/requests/{id}/status", status.status_lookup)  # any channel's receipt
     app.router.add_post("/v1/requests/{id}/assign", api_agents.force_assign)
     app.router.add_post(
@@ -243,6 +253,9 @@ def create_app(services: Services) -> web.Application:
     api_outbox.mount(app, services.outbox)
     api_reviews.mount(app, services.store)
     api_reports.mount(app, services.store)
+    sessions = SessionStore(services.store.redis, services.store.keys)
+    screens.mount(app, Screens(services.settings, sessions, services.store, services.agents,
+                               services.fanout))  # fmt: skip
     for channel in services.channels:
         app.router.add_routes(channel.routes())
     return app

@@ -10,7 +10,8 @@ from aiohttp import web
 from frontdesk.queues.blobs import is_reference
 from frontdesk.queues.store import RequestRecord
 from frontdesk.router.api.keys import FRONT, STANDING, STORE
-from frontdesk.router.http.auth import Scope, principal
+from frontdesk.router.api.work import full_request
+from frontdesk.router.http.auth import PRINCIPAL, Scope, principal
 from frontdesk.router.http.views import describe
 
 _BINARY = "application/octet-stream"
@@ -64,3 +65,13 @@ async def get_attachment(request: web.Request) -> web.Response:
             "Cache-Control": "private, max-age=3600",
         },
     )
+
+
+async def get_messages(request: web.Request) -> web.Response:
+    """GET /v1/requests/{id}/messages: the request with its thread, the customer and the
+    customer's other requests (open first), as accepting it answered: for the agent that holds
+    it (a desk that reloads), a supervisor or an integration."""
+    record = await _visible(request)
+    if request[PRINCIPAL].scope is Scope.QA:
+        raise web.HTTPNotFound(text=f"no request {record.request.id!r}")
+    return web.json_response(full_request(await request.app[STORE].held_view(record)))

@@ -3,6 +3,7 @@ agent acting is the token's agent; a supervisor's or admin's token names it in t
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from aiohttp import web
@@ -26,6 +27,8 @@ from frontdesk.router.http.auth import ApiToken, Scope, principal
 from frontdesk.router.http.body import json_body, number, text
 from frontdesk.router.http.errors import ApiError, invalid
 from frontdesk.router.http.views import attachment_view, describe
+
+log = logging.getLogger("frontdesk.work")
 
 MAX_WRAP_UP_S = 3600.0
 
@@ -119,7 +122,9 @@ async def perform(
     own = token.scope is Scope.AGENT
     try:
         if action == "accept":
-            return full_request(await store.accept_full(request_id, agent))
+            accepted = await store.accept_full(request_id, agent)
+            log.info("%s accepted by %s", request_id, agent)
+            return full_request(accepted)
         if action == "reject":
             reason = text(body, "reason", required=False)
             record = (await store.reject(request_id, agent, reason, holder_only=own)).record
@@ -140,7 +145,13 @@ async def perform(
         raise ApiError(409, "no_escalation", f"queue {exc.queue!r} has no escalate_to") from None
     except QueueError as exc:
         raise refusal(exc) from None
+    log.info("%s %s by %s (now %s in %s)", request_id, _DONE[action], agent,
+             record.state.value, record.request.queue)  # fmt: skip
     return describe(record)
+
+
+_DONE = {"reject": "rejected", "complete": "completed", "transfer": "transferred"}
+_DONE["escalate"] = "escalated"
 
 
 async def _other(

@@ -31,6 +31,8 @@ _TOOLS = [
     ("events", "frontdesk.router.cli.events", "export the event stream as JSON lines"),
     ("calendar", "frontdesk.router.cli.calendar", "check a business calendar: due times, days"),
     ("report", "frontdesk.router.cli.report", "reports from the figures kept; their rebuild"),
+    ("demo", "frontdesk.router.cli.demo", "a desk to play with: every channel on loopback"),
+    ("config-schema", "frontdesk.router.cli.config_schema", "print the config's JSON Schema"),
 ]
 
 

@@ -228,6 +228,9 @@ class Checker:
             return None
         return value
 
+    def one_or_list(self, path: Path) -> None:
+        """`path` takes one value or a list of them (`items` says so; the schema listens)."""
+
 
 def _kind(value: object) -> str:
     if value is None:
@@ -251,6 +254,7 @@ def merge(base: Any, override: Any) -> Any:
 
 def items(check: Checker, path: Path, value: object) -> list[tuple[Path, object]]:
     """One value or a list of them, each with its own path; an empty list is a problem."""
+    check.one_or_list(path)
     if not isinstance(value, list):
         return [(path, value)]
     if not value:

@@ -29,7 +29,7 @@ from frontdesk.queues.store import QueueStore
 from frontdesk.router.api.app import create_app, runner_options
 from frontdesk.router.api.services import Services
 from frontdesk.router.conf.yaml import ConfigError
-from frontdesk.router.daemon import memory
+from frontdesk.router.daemon import memory, reports
 from frontdesk.router.daemon.collector import keep_pauses_short
 from frontdesk.router.daemon.config_diff import changed_keys, top_key
 from frontdesk.router.daemon.context import DaemonContext
@@ -40,8 +40,8 @@ from frontdesk.router.daemon.redis_connect import close, describe
 from frontdesk.router.daemon.redis_count import count_round_trips
 from frontdesk.router.daemon.redis_retry import daemon_client, wait_for_redis
 from frontdesk.router.daemon.redis_server import EmbeddedRedis
-from frontdesk.router.daemon.reports import report_target
 from frontdesk.router.daemon.settings import Settings, load_settings
+from frontdesk.router.daemon.startup import log_startup
 from frontdesk.router.feedback.followups import FollowUpSink
 from frontdesk.router.feedback.service import Surveys
 from frontdesk.router.intake.care import LiveCare
@@ -188,7 +188,7 @@ class Daemon:
                 name="presence",
             ),
         ]
-        log.info("frontdesk listening on http://%s:%d (tenant %s)", host, port, s.tenant)
+        log_startup(s, host, port)
 
     def api_services(self) -> Services:
         """What the HTTP API is built on (started stores; the settings read as they are now)."""
@@ -252,7 +252,7 @@ class Daemon:
             made = FollowUpSink(lambda: self.settings.follow_ups, lambda: self.settings.customers,
                                 self.front.create)  # fmt: skip
             targets.append(Target(made))
-        return [*targets, report_target(self.redis, lambda: self.settings)]  # the figures
+        return [*targets, reports.report_target(self.redis, lambda: self.settings)]
 
     def _groups(self, queue: str) -> tuple[str, ...]:
         """The agent groups a queue routes to, as the config has them now."""

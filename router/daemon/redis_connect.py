@@ -68,7 +68,7 @@ def _sentinel(
     own = {k: v for k, v in options.items() if k.startswith("socket_")}
     if s.sentinel_password is not None:
         own["password"] = s.sentinel_password
-    sentinel = Sentinel(list(s.nodes), sentinel_kwargs=own)  # type: ignore[no-untyped-call]
+    sentinel = Sentinel(list(s.nodes), sentinel_kwargs=own)  # type: ignore[no-untyped-call,unused-ignore]
     extra: dict[str, Any] = {"timeout": POOL_WAIT_S} if blocking else {}
     return cast(
         Redis,

@@ -116,10 +116,11 @@ def load_settings(path: str | Path) -> Settings:
     return parse_settings(text, str(path))
 
 
-def parse_settings(text: str, source: str) -> Settings:
+def parse_settings(text: str, source: str, checker: type[Checker] = Checker) -> Settings:
+    """`checker`: the one the checks are made with (the schema's tracer listens to them)."""
     data, lines = load_yaml(text, source)
     base, base_lines = _defaults()
-    check = Checker(lines, base_lines)
+    check = checker(lines, base_lines)
     top = check.mapping((), data, _TOP)
     if data is not None and not isinstance(data, dict):
         check.raise_if_any()

@@ -248,6 +248,11 @@ def _core_paths() -> dict[str, Schema]:
                 errors=(400, 404, 409, 422) if action == "milestones" else (400, 404, 409),
             )
         }
+    paths["/v1/requests/{id}/messages"]["get"] = operation(
+        "The request with its thread, the customer and the customer's other requests (open "
+        "first), as accepting it answers: for its agent, a supervisor or an integration",
+        "getRequestMessages", json_content("The request and its thread", REQUEST),
+        path_params=("id",), errors=(404,))  # fmt: skip
     return paths
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -21,6 +22,7 @@ from frontdesk.queues.store import QueueStore
 from frontdesk.router.intake.config import IntakeSettings
 from frontdesk.router.intake.rules import classify
 
+log = logging.getLogger("frontdesk.intake")
 # `open:<customer>:<channel>`: the customer's open request on a channel that joins it
 OPEN_REF = "open:"
 MAX_RACES = 5  # lookups of one message when concurrent messages of its conversation keep winning
@@ -70,11 +72,14 @@ class Front:
         await self.blobs.put_many(inbound.contents, self.store.settings.record_ttl_s)
         when = now or datetime.now(UTC)
 
+        made: list[Request] = []  # the request as classified, for the log line
+
         def classified(found: Request) -> tuple[Request, str]:  # its id, its customer's id set
             flags = settings.customers.lookup(found.customer)
             rules = classify(found, settings.rules, flags, when, settings.default_queue)
             request = rules.apply(found)
             plan = settings.sla.plan(request, flags)
+            made.append(request)
             return request, keep_important(plan) if flags.important else plan
 
         arrival = Arrival(
@@ -97,6 +102,7 @@ class Front:
             return Receipt("", done.customer_id, False, False, "", retry_after=done.retry_after)
         if done.kind == "closed":
             return Receipt("", done.customer_id, False, False, "", closed=True)
+        _log_intake(done.kind, done.request_id, done.customer_id, request, made)
         return Receipt(
             done.request_id,
             done.customer_id,
@@ -144,6 +150,22 @@ class Front:
     def check_status_token(self, request_id: str, token: str) -> bool:
         """Constant-time check of a customer's status token."""
         return hmac.compare_digest(self.status_token(request_id).encode(), token.encode())
+
+
+def _log_intake(
+    kind: str, request_id: str, customer: str, request: Request, made: list[Request]
+) -> None:
+    """One INFO line per message taken: a new request (where the rules put it), a follow-up
+    joined to an open one; a duplicate only at DEBUG."""
+    channel = request.channel.value
+    if kind == "created" and made:
+        r = made[-1]
+        log.info("%s new %s request from %s into %s (category %s, priority %s)", request_id,
+                 channel, customer, r.queue, r.category or "-", r.priority.value)  # fmt: skip
+    elif kind == "appended":
+        log.info("%s follow-up by %s from %s", request_id, channel, customer)
+    else:
+        log.debug("%s %s (%s from %s)", request_id, kind, channel, customer)
 
 
 def _message(request: Request) -> Message:

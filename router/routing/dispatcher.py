@@ -228,9 +228,12 @@ class Dispatcher:
             refused = await self.store.hand_over([m for _, _, m in moves])
             self.split.hand_over_ms += (time.perf_counter() - t3) * 1000
             self.split.offers += refused.count(None)
-            for (w, agent, _), error in zip(moves, refused, strict=True):
+            verb = "assigned to" if queue.mode == "assign" else "offered to"
+            for k, ((w, agent, move), error) in enumerate(zip(moves, refused, strict=True)):
                 if error is None:
                     spare[agent.id][w.record.request.channel.value] -= 1
+                    log.info("%s %s %s in %s (score %.2f, waited %.1fs)", move.request_id, verb,
+                             agent.id, queue.name, decision.score[k], w.wait_s)  # fmt: skip
                 else:  # another daemon got there first, or what this one knew was stale
                     log.debug("not handed over: %s", error)
                     self.rows.drop(w.record.request.id)

@@ -18,6 +18,7 @@ HORIZON_S = 900.0  # throughput is measured over the last 15 minutes
 MIN_SPAN_S = 60.0  # ... or over at least this long, so that one early answer is no rate
 SERVED = frozenset({EventType.ACCEPTED, EventType.ASSIGNED})
 AGENT_EVENTS = frozenset({EventType.PRESENCE, EventType.AGENT_CREATED, EventType.AGENT_UPDATED})
+Fit = tuple[str, tuple[tuple[str, int], ...]]  # a channel, and the skills required (name, level)
 BOARD_EVERY_S = 0.25  # a queue's board is read at most this often, however many sockets ask
 BOARD_MAX_AGE_S = 2.0  # ... and again after this long without a change (the rate moves on)
 ASKED_KEPT_S = 30.0  # a request nobody asked about this long leaves its queue's board
@@ -72,7 +73,7 @@ class Board:
         self.read_at = -BOARD_MAX_AGE_S  # monotonic
         self.now_ms = 0
         self.agents: list[Agent] = []
-        self.free: dict[str, int] = {}  # channel -> spare capacity of the free agents
+        self.free: dict[Fit, int] = {}  # (channel, skills) -> spare capacity of free agents
         self.reading: asyncio.Future[None] | None = None
 
 
@@ -113,17 +114,19 @@ class Standing:
         if record.state is not State.WAITING:
             return {"position": None, "estimated_wait_s": None}
         queue = record.request.queue
-        channel = record.request.channel.value
+        required = record.request.skills
+        needs = tuple(sorted((s.name, s.min_level) for s in required if not s.optional))
+        fit: Fit = (record.request.channel.value, needs)
         if shared:
-            return await self._shared(record.request.id, queue, channel)
+            return await self._shared(record.request.id, queue, fit)
         position = await self.store.position(record.request.id, queue)
         if position is None:
             return {"position": None, "estimated_wait_s": None}
         agents = await self.agents.recent()
-        return self._view(queue, position, self._free(queue, channel, agents),
+        return self._view(queue, position, self._free(queue, fit, agents),
                           await self.store.now_ms())  # fmt: skip
 
-    async def _shared(self, request_id: str, queue: str, channel: str) -> dict[str, Any]:
+    async def _shared(self, request_id: str, queue: str, fit: Fit) -> dict[str, Any]:
         board = self.boards.get(queue)
         if board is None:
             board = self.boards[queue] = Board()
@@ -139,9 +142,9 @@ class Standing:
         position = board.ranks.get(request_id)
         if position is None:
             return {"position": None, "estimated_wait_s": None}
-        free = board.free.get(channel)
+        free = board.free.get(fit)
         if free is None:
-            free = board.free[channel] = self._free(queue, channel, board.agents)
+            free = board.free[fit] = self._free(queue, fit, board.agents)
         return self._view(queue, position, free, board.now_ms)
 
     def _stale(self, queue: str, board: Board) -> bool:
@@ -171,12 +174,18 @@ class Standing:
         finally:
             board.reading = None
 
-    def _free(self, queue: str, channel: str, agents: list[Agent]) -> int:
+    def _free(self, queue: str, fit: Fit, agents: list[Agent]) -> int:
+        """Spare capacity on the request's channel of the available agents in the queue's
+        groups who have every skill it requires: an agent who cannot take it is no free
+        place for it (relaxation may widen this later; the estimate does not count on it)."""
+        channel, needs = fit
         groups = set(self.groups(queue))
         return sum(
             a.spare(channel)
             for a in agents
-            if a.presence is Presence.AVAILABLE and (not groups or groups & set(a.groups))
+            if a.presence is Presence.AVAILABLE
+            and (not groups or groups & set(a.groups))
+            and all(a.skills.get(name, 0) >= level for name, level in needs)
         )
 
     def _view(self, queue: str, position: int, free: int, now_ms: int) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from frontdesk.router.daemon.settings import Settings, load_settings
 from frontdesk.router.sim.engine import Engine
 from frontdesk.router.sim.model import Arrivals, Workload, draw
 from frontdesk.router.sim.policies import POLICIES, make
+from frontdesk.router.sim.progress import Progress
 from frontdesk.router.sim.result import Result
 from frontdesk.router.sim.sla import goal_met
 from frontdesk.router.sim.staffing import Goal, check_goals, parse_counts, parse_goals, sweep
@@ -38,14 +39,17 @@ Row = tuple[str, Callable[[dict[str, Any]], Any], str]  # label, getter, unit
 
 
 def simulate(
-    settings: Settings, workload: Workload, policies: Sequence[str], arrivals: Arrivals | None
-) -> dict[str, Result]:
-    """Each policy over the same arrivals (drawn from `workload` unless given)."""
+    settings: Settings, workload: Workload, policies: Sequence[str], arrivals: Arrivals | None,
+    progress: Progress | None = None, label: str = "",
+) -> dict[str, Result]:  # fmt: skip
+    """Each policy over the same arrivals (drawn from `workload` unless given); `progress`
+    shows each run's (`label` before the policy's name)."""
     arrivals = draw(workload) if arrivals is None else arrivals
-    return {
-        name: Engine(settings, workload, arrivals, make(name, workload.seed)).run()
-        for name in policies
-    }
+    runs = {}
+    for name in policies:
+        watch = progress.run(f"{label}{name}") if progress else None
+        runs[name] = Engine(settings, workload, arrivals, make(name, workload.seed), watch).run()
+    return runs
 
 
 def _overall(key: str) -> Callable[[dict[str, Any]], Any]:
@@ -179,6 +183,7 @@ def _parser() -> argparse.ArgumentParser:
         help="with --staff: stop at the first count meeting these, e.g. chat.first_response=95%%",
     )
     parser.add_argument("--json", help="also write every figure as JSON to this file")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr while it runs")
     return parser
 
 
@@ -191,7 +196,7 @@ STAFFING_ROWS: list[Row] = [
 
 
 def staffing(args: argparse.Namespace, settings: Settings, workload: Workload, arrivals: Arrivals,
-             policy: str) -> tuple[int, dict[str, Any]]:  # fmt: skip
+             policy: str, progress: Progress) -> tuple[int, dict[str, Any]]:  # fmt: skip
     """The --staff sweep: one column per head count, and the answer to the goal."""
     try:
         counts = parse_counts(args.staff)
@@ -203,7 +208,7 @@ def staffing(args: argparse.Namespace, settings: Settings, workload: Workload, a
     if wrong:
         print(f"frontdesk simulate: --sla-goal: {wrong}", file=sys.stderr)
         return EXIT_CONFIG, {}
-    runs = sweep(settings, workload, arrivals, counts, policy, goals)
+    runs = sweep(settings, workload, arrivals, counts, policy, goals, progress)
     reports = [r for _, r in runs]
     rows = sla_rows(reports) + STAFFING_ROWS
     body = [[label, *(_cell(get(r), unit) for r in reports)] for label, get, unit in rows]
@@ -268,9 +273,10 @@ def main(argv: list[str]) -> int:
         return EXIT_CONFIG
     arrivals = draw(workload)
     chosen = names or (["frontdesk"] if args.what_if or args.staff else list(POLICIES))
+    progress = Progress(sys.stderr, quiet=args.quiet)
     if args.staff:
         try:
-            code, found = staffing(args, configs[0], workload, arrivals, chosen[0])
+            code, found = staffing(args, configs[0], workload, arrivals, chosen[0], progress)
         except SimulationError as exc:
             print(f"simulation stopped: {exc}", file=sys.stderr)
             return EXIT_RUNTIME
@@ -279,7 +285,11 @@ def main(argv: list[str]) -> int:
                 json.dump({"workload": args.workload, "seed": workload.seed} | found, f, indent=2)
         return code
     try:
-        runs = [simulate(s, workload, chosen, arrivals) for s in configs]
+        labels = ["A ", "B "] if args.what_if else [""]
+        runs = [
+            simulate(s, workload, chosen, arrivals, progress, label)
+            for s, label in zip(configs, labels, strict=True)
+        ]
     except SimulationError as exc:
         print(f"simulation stopped: {exc}", file=sys.stderr)
         return EXIT_RUNTIME

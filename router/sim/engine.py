@@ -44,6 +44,7 @@ from frontdesk.router.routing.head import HeadScan, Seen
 from frontdesk.router.routing.window import CHANNEL_INDEX
 from frontdesk.router.sim.floor import Floor
 from frontdesk.router.sim.model import Arrivals, Replayed, Staff, Workload, staff_from_config
+from frontdesk.router.sim.progress import Watch
 from frontdesk.router.sim.result import Result
 from frontdesk.router.sim.state import (
     ABANDONED,
@@ -76,11 +77,13 @@ class Engine(Floor):
     """One run: a routing config, a workload's arrivals and staff, one policy."""
 
     def __init__(
-        self, settings: Settings, workload: Workload, arrivals: Arrivals, policy: Policy
-    ) -> None:
+        self, settings: Settings, workload: Workload, arrivals: Arrivals, policy: Policy,
+        watch: Watch | None = None,  # told the simulated time and arrivals every 1% of them
+    ) -> None:  # fmt: skip
         self.settings, self.workload, self.arrivals, self.policy = (
             settings, workload, arrivals, policy,
         )  # fmt: skip
+        self.watch = watch
         staff = workload.staff
         self.staff: tuple[Staff, ...] = (
             staff_from_config(settings.agents) if staff is None else staff
@@ -142,6 +145,8 @@ class Engine(Floor):
         n, i, heap, free, stop = len(times), 0, self.heap, self.free, self.stop_ms
         budget = EVENTS_PER_ARRIVAL * (n + 1) + 16 * len(self.heap) + 100_000
         events, heappop, arrive, event = 0, heapq.heappop, self._arrive, self._event
+        watch, every = self.watch, max(n // 100, 1)
+        next_watch = every if watch else NEVER
         while True:  # every pass handles at least one event, and the budget bounds them
             t = times[i] if i < n else NEVER
             if heap and heap[0][0] < t:
@@ -160,6 +165,11 @@ class Engine(Floor):
                 self._round(t)
             if events > budget:
                 raise SimulationError(f"more than {budget} events: a run that does not end")
+            if i >= next_watch and watch:
+                watch(t, stop, i, n)
+                next_watch = i + every
+        if watch:
+            watch(stop, stop, n, n)
         self.events = events
         for agent in self.agents:
             self._accrue(agent, self.end_ms)

@@ -20,6 +20,7 @@ from frontdesk.router.daemon.settings import Settings
 from frontdesk.router.sim.engine import Engine
 from frontdesk.router.sim.model import Arrivals, Staff, Workload, staff_from_config
 from frontdesk.router.sim.policies import make
+from frontdesk.router.sim.progress import Progress
 from frontdesk.router.sim.sla import goal_met
 
 MAX_STAFF = 2000
@@ -91,7 +92,7 @@ def scaled(staff: Sequence[Staff], n: int) -> tuple[Staff, ...]:
 
 def sweep(
     settings: Settings, workload: Workload, arrivals: Arrivals, counts: Sequence[int],
-    policy: str, goals: Sequence[Goal] = (),
+    policy: str, goals: Sequence[Goal] = (), progress: Progress | None = None,
 ) -> list[tuple[int, dict[str, Any]]]:  # fmt: skip
     """(head count, report) for each count in order, up to the first that meets `goals`."""
     base = workload.staff if workload.staff is not None else staff_from_config(settings.agents)
@@ -101,7 +102,9 @@ def sweep(
     runs = []
     for n in counts:
         staffed = replace(workload, staff=scaled(base, n))
-        report = Engine(settings, staffed, arrivals, make(policy, workload.seed)).run().report()
+        watch = progress.run(f"{policy}, {n} agents") if progress else None
+        engine = Engine(settings, staffed, arrivals, make(policy, workload.seed), watch)
+        report = engine.run().report()
         runs.append((n, report))
         if wanted and goal_met(report["sla"], wanted):
             break

@@ -73,6 +73,7 @@
     "header b{flex:1}header button{background:none;border:0;color:#fff;font:inherit;cursor:pointer;padding:2px 6px}" +
     ".status{padding:6px 12px;background:#eef3fb;font-size:13px;min-height:18px}" +
     ".status.err{background:#fdecea;color:#8a1c12}" +
+    ".retry{margin:6px 12px 0;align-self:flex-start;background:#fff;border:1px solid #8a1c12;color:#8a1c12;border-radius:6px;padding:5px 12px;font:inherit;cursor:pointer}" +
     ".log{flex:1;overflow-y:auto;padding:10px 12px;display:flex;flex-direction:column;gap:6px}" +
     ".msg{max-width:80%;padding:7px 10px;border-radius:10px;white-space:pre-wrap;word-wrap:break-word}" +
     ".customer{align-self:flex-end;background:#1f6feb;color:#fff}.customer.sending{opacity:.6}" +
@@ -89,6 +90,7 @@
     '<button class="end" type="button" hidden>End chat</button>' +
     '<button class="hide" type="button" aria-label="Minimize">&#x2013;</button></header>' +
     '<div class="status" role="status" aria-live="polite"></div>' +
+    '<button class="retry" type="button" hidden>Try again</button>' +
     '<div class="log" aria-live="polite"></div>' +
     '<form class="start"><input name="name" placeholder="Your name" maxlength="100" autocomplete="name">' +
     '<input name="email" type="email" placeholder="Email (optional)" maxlength="254" autocomplete="email">' +
@@ -101,6 +103,8 @@
   var $ = function (sel) { return root.querySelector(sel); };
   var box = $(".fd"), log = $(".log"), status = $(".status");
   var startForm = $(".start"), compose = $(".compose"), again = $(".again"), endButton = $(".end");
+  var retryButton = $(".retry");
+  var refusedStart = null; // a start the server refused: sent again only when the customer asks
   $(".launch").textContent = title;
   $(".title").textContent = title;
 
@@ -217,8 +221,22 @@
         break;
     }
   }
+  // A start that failed is said so in words, with a button to try again; it is no longer kept,
+  // so that the next visit does not send it again unasked.
+  function startFailed(reason) {
+    refusedStart = saved.start || refusedStart;
+    forget();
+    phase = "idle";
+    setStatus("We could not start the chat" + (reason ? ": " + reason : "") +
+      ". Please try again in a moment.", true);
+    retryButton.hidden = !refusedStart;
+    show(refusedStart ? null : startForm);
+  }
   function onError(f) {
-    if (f.code === "bad_token" || f.code === "not_found") {
+    if (phase === "starting" && !saved.conversation && f.code !== "rate_limited" &&
+        f.code !== "unavailable") {
+      startFailed(f.message);
+    } else if (f.code === "bad_token" || f.code === "not_found") {
       forget();
       phase = "idle";
       show(startForm);
@@ -330,7 +348,7 @@
             viewToFrames(a.body);
             clearTimeout(timer);
             timer = setTimeout(poll, POLL_MS);
-          }, function () { setStatus("Could not reach the chat; trying again.", true); });
+          }, function () { startFailed("the chat service did not answer"); });
         } else if (frame.type === "message") {
           call("POST", "/" + saved.conversation + "/messages" + q(), frame).then(function (a) {
             if (!refused(a)) onFrame({ type: "ack", id: frame.id });
@@ -430,6 +448,15 @@
     transport = { kind: null, stop: function () {} };
     setStatus("");
     show(startForm);
+  });
+  retryButton.addEventListener("click", function () {
+    if (!refusedStart) return;
+    retryButton.hidden = true;
+    saved = { start: refusedStart, pending: [] }; // the same id: a start that did arrive is not doubled
+    save();
+    phase = "starting";
+    setStatus("Connecting…");
+    if (transport.kind) transport.send(refusedStart); else connect();
   });
   $(".launch").addEventListener("click", function () { api.open(); });
   $(".hide").addEventListener("click", function () { api.close(); });
