@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -44,4 +46,12 @@ def chromium(profile: Path, size: tuple[int, int] = (1280, 800)) -> WebDriver:
 def until(driver: WebDriver, what: str, check: Callable[[WebDriver], Any]) -> Any:
     """`check(driver)` once it is truthy (an explicit wait, polled by selenium); fails naming
     `what` after WAIT_S."""
-    return WebDriverWait(driver, WAIT_S, poll_frequency=0.05).until(check, f"waiting for {what}")
+    ignored = (NoSuchElementException, StaleElementReferenceException)  # a re-rendered element
+    wait = WebDriverWait(driver, WAIT_S, poll_frequency=0.05, ignored_exceptions=ignored)
+    return wait.until(check, f"waiting for {what}")
+
+
+def click(driver: WebDriver, what: str, css: str) -> None:
+    """Click the element `css` names, found again if the page drew it anew meanwhile (the
+    screens re-render rows as events arrive)."""
+    until(driver, what, lambda d: d.find_element(By.CSS_SELECTOR, css).click() or True)

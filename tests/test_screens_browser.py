@@ -12,7 +12,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from browsers import chromium, until
+from browsers import chromium, click, until
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -158,9 +158,9 @@ def test_an_agent_takes_a_chat_on_the_desk_while_the_wall_watches(
         )
 
         desk.switch_to.window(windows["desk"][1])
-        desk.find_element(By.ID, "go-available").click()
-        offer = until(desk, "the offer", lambda d: _shown(d, "[data-offer]"))
-        assert "s left" in offer.text and "吴磊" in offer.text
+        click(desk, "go available", "#go-available")
+        offer = until(desk, "the offer", lambda d: _text(d, "[data-offer]"))
+        assert "s left" in offer and "吴磊" in offer
         desk.find_element(By.TAG_NAME, "body").send_keys("a")  # the accept shortcut
         until(desk, "the thread", lambda d: QUESTION in _text(d, "#thread"))
         assert not desk.find_elements(By.CSS_SELECTOR, "[data-offer]")
@@ -192,8 +192,7 @@ def test_an_agent_takes_a_chat_on_the_desk_while_the_wall_watches(
         _save(desk, shots["desk"])
         _save(wall, shots["wall"])
 
-        tool = desk.find_element(By.CSS_SELECTOR, "details:has(form[data-tool=complete]) summary")
-        tool.click()
+        click(desk, "the complete tool", "details:has(form[data-tool=complete]) summary")
         form = desk.find_element(By.CSS_SELECTOR, "form[data-tool=complete]")
         form.find_element(By.NAME, "resolution").send_keys("invoice reissued")
         form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
@@ -203,8 +202,7 @@ def test_an_agent_takes_a_chat_on_the_desk_while_the_wall_watches(
             "ann free again",
             lambda d: d.find_elements(By.CSS_SELECTOR, "[data-agent=ann][data-busy='0']"),
         )
-        away = wall.find_element(By.CSS_SELECTOR, "[data-agent=ann] [data-act=away]")
-        away.click()  # the supervisor sets ann away from the wall
+        click(wall, "set ann away", "[data-agent=ann] [data-act=away]")  # the supervisor does
         until(desk, "ann away on her desk", lambda d: "Away" in _text(d, "#presence-label"))
         until(
             wall,
