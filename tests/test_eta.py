@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from queue_ops_helpers import add_agent, enqueue
 
+from frontdesk.queues.agents import AgentStore
 from frontdesk.queues.events import Event, EventType
 from frontdesk.queues.request import Channel, SkillRequirement
 from frontdesk.router.routing.eta import Standing, Throughput, estimate_wait_s
@@ -56,7 +55,7 @@ async def test_an_agent_without_the_required_skills_is_no_free_place(store, agen
     assert await standing(record) == {"position": 1, "estimated_wait_s": None}
     assert await standing(record, shared=True) == {"position": 1, "estimated_wait_s": None}
     await add_agent(agents, "li.na", capacity={"form": 5}, skills={"orders": 3})
-    await asyncio.sleep(0.6)  # past the agents' read cache (AgentStore.recent)
-    standing = Standing(store, agents, Throughput(), lambda queue: ())
+    fresh = AgentStore(agents.redis, agents.keys)  # its own read cache (AgentStore.recent)
+    standing = Standing(store, fresh, Throughput(), lambda queue: ())
     assert await standing(record) == {"position": 1, "estimated_wait_s": 0.0}
     assert await standing(record, shared=True) == {"position": 1, "estimated_wait_s": 0.0}

@@ -88,16 +88,15 @@ async def test_the_scripts_put_what_reports_need_on_the_events(redis, keys, stor
                              "tier": "1"}  # fmt: skip
     accepted = of[EventType.ACCEPTED, ids["fcr"], "ann"]
     assert accepted.data["first"] == "1" and accepted.data["category"] == "orders"
-    assert abs(int(accepted.data["wait_ms"]) - (accepted.ts_ms - enqueued.ts_ms)) <= 1
+    # one instant per script call: the durations are the events' own ts apart, to the ms
+    assert int(accepted.data["wait_ms"]) == accepted.ts_ms - enqueued.ts_ms
     messages = [e for e in events if e.type is EventType.MESSAGE and e.request == ids["fcr"]]
     assert [("first_response_ms" in m.data) for m in messages] == [True, False]
-    assert (
-        abs(int(messages[0].data["first_response_ms"]) - (messages[0].ts_ms - enqueued.ts_ms)) <= 1
-    )
+    assert int(messages[0].data["first_response_ms"]) == messages[0].ts_ms - enqueued.ts_ms
     done = of[EventType.COMPLETED, ids["fcr"], "ann"]
     assert (done.data["fcr"], done.data["channel"], done.data["tier"]) == ("1", "chat", "1")
     assert done.data["resolution"] == "solved" and done.data["wrap_up_ms"] == "0"  # as before
-    assert abs(int(done.data["handle_ms"]) - (done.ts_ms - accepted.ts_ms)) <= 1
+    assert int(done.data["handle_ms"]) == done.ts_ms - accepted.ts_ms
     moved = of[EventType.COMPLETED, ids["moved"], "ann"]
     assert moved.data["fcr"] == "0"  # transferred, then completed by another agent
     second = of[EventType.ASSIGNED, ids["moved"], "ann"]

@@ -1,9 +1,15 @@
 -- Shared helpers, included at the top of every script by queues/scripts.py.
 
--- Milliseconds since the epoch on the Redis clock: one clock for every daemon.
+-- Milliseconds since the epoch on the Redis clock: one clock for every daemon, and one instant
+-- for the whole script call (read once): an event's ts, the durations it carries and the
+-- instants the script stores agree to the millisecond.
+local _now_ms = nil
 local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  if _now_ms == nil then
+    local t = redis.call('TIME')
+    _now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return _now_ms
 end
 
 -- Append one event to the stream, trimmed to about `maxlen` entries.
