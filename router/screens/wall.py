@@ -72,7 +72,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
             if id_order(event.id) > after:
                 await _send(response, "event", dumps(event_view(event)))
                 quiet_since = loop.time()
-        log.warning("wall feed closed: over %d events behind", BACKLOG)
+        log.info("wall feed closed: over %d events behind (the wall reconnects)", BACKLOG)
         await _send(response, "overflow", "{}")
         return response
     except (ConnectionError, TimeoutError):
