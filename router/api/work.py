@@ -150,8 +150,10 @@ async def perform(
     return describe(record)
 
 
-_DONE = {"reject": "rejected", "complete": "completed", "transfer": "transferred"}
-_DONE["escalate"] = "escalated"
+_DONE = {
+    "reject": "rejected", "complete": "completed", "transfer": "transferred",
+    "escalate": "escalated",
+}  # fmt: skip
 
 
 async def _other(
