@@ -79,6 +79,9 @@ class Arrival:
     limits: Sequence[tuple[str, str, int, float]] = ()  # (scope, key, most hits, window s)
     limit_duplicates: bool = True  # False: a message seen before is not counted again
     join_only: bool = False  # only a follow-up: no open request to join, nothing is stored
+    # sent by a robot (why: 'auto-replied', 'list', ...): only joins, as a message marked auto
+    # that is not the customer speaking; with nothing to join, the event auto_reply.dropped
+    auto: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,7 +253,7 @@ class IntakeDesk:
             arrival.request.channel.value if arrival.join_open is not None else "",
             REQUESTS_LISTED, len(plan.addresses), len(plan.chain), len(plan.refs),
             len(plan.candidates), len(arrival.limits), len(plan.closed),
-            "1" if arrival.limit_duplicates else "0", "1" if arrival.join_only else "0", clocks,
+            "1" if arrival.limit_duplicates else "0", _joins(arrival), clocks,
             request.category or "", *plan.addresses, *plan.chain,
             *(x for triple in plan.refs for x in triple), *plan.candidates, *rate_args,
             *plan.closed,
@@ -324,6 +327,14 @@ class IntakeDesk:
             found = self.members.get(final)
             if found is not None:
                 found[request_id] = None
+
+
+def _joins(arrival: Arrival) -> str:
+    """ARGV[23] of the intake script: '0' may open a request, '1' only joins, else the reason
+    a robot sent it (only joins, as an auto message)."""
+    if arrival.auto:
+        return arrival.auto if arrival.auto not in ("0", "1") else f"auto-{arrival.auto}"
+    return "1" if arrival.join_only else "0"
 
 
 def keep_important(plan: str) -> str:

@@ -88,6 +88,7 @@ class Message:
     external_id: str | None = None
     received_at: float = 0.0
     attachments: tuple[Attachment, ...] = ()
+    auto: str | None = None  # sent by a robot (an auto-reply, list mail): why; None a person
 
 
 @dataclass(frozen=True, slots=True)

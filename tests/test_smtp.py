@@ -247,12 +247,13 @@ async def test_the_subject_token_threads_when_headers_are_lost(
     assert len(await front.store.messages(request_id)) == 1
 
 
-async def test_an_auto_reply_is_flagged(smtp: SmtpChannel, front: Front) -> None:
+async def test_an_auto_reply_answering_nothing_is_kept_out(smtp: SmtpChannel, front: Front) -> None:
+    # tests/test_auto_replies.py: one answering a request is attached to it
     auto = _mail("自动回复 休假中", "我正在休假", "<ooo@x>", Auto_Submitted="auto-replied")
-    request = await _stored(front, await _send(smtp, auto))
-    assert request.attributes["auto_submitted"] == "auto-replied"
+    reply = await _send(smtp, auto)
+    assert reply[0] == 250 and "kept out" in reply[1] and _ids(reply) == []
     bulk = _mail("Newsletter", "news", "<news@x>", List_Id="<news.example.com>")
-    assert (await _stored(front, await _send(smtp, bulk))).attributes["auto_submitted"] == "list"
+    assert _ids(await _send(smtp, bulk)) == [] and await _waiting(front) == []
 
 
 async def test_a_bounce_attaches_to_the_request_it_concerns(

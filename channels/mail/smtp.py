@@ -36,6 +36,7 @@ log = logging.getLogger("frontdesk.smtp")
 SENDER_OK = "250 2.1.0 OK"
 RECIPIENT_OK = "250 2.1.5 OK"
 QUEUED = "250 2.0.0 OK: queued as {ids}"
+KEPT_OUT = "250 2.0.0 OK: automatic mail answering no open request, kept out of the queues"
 NO_SUCH_MAILBOX = "550 5.1.1 <{address}>: no such mailbox here"
 RELAY_DENIED = "550 5.7.1 <{address}>: relaying denied, no such mailbox here"
 RATE_LIMITED = "450 4.7.1 Too many messages; try again in {seconds} seconds"
@@ -238,7 +239,9 @@ class MailHandler:
             log.exception("mail from %s (%s) refused with 451", envelope.mail_from, peer)
             return TEMPORARY_FAILURE
         log.info("mail from %s (%s) to %s: %s", envelope.mail_from, peer, envelope.rcpt_tos, ids)
-        return QUEUED.format(ids=" ".join(dict.fromkeys(ids)))
+        if not any(ids):
+            return KEPT_OUT
+        return QUEUED.format(ids=" ".join(dict.fromkeys(i for i in ids if i)))
 
     async def handle_exception(self, error: Exception) -> str:
         """Anything a hook raised (Redis down while counting a rate limit, a bug): a temporary

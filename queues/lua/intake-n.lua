@@ -36,7 +36,11 @@
   ARGV[16] na   ARGV[17] nc   ARGV[18] nr   ARGV[19] nq   ARGV[20] nl   ARGV[21] nx
   ARGV[22] '1' when the limits count a duplicate too, '0' when a message seen before is not
   counted again (a platform's retry)
-  ARGV[23] '1' when the message only joins: no open request to join, no new one ('closed')
+  ARGV[23] '1' when the message only joins: no open request to join, no new one ('closed');
+  else why a robot sent it (an auto-reply, list mail: 'auto-replied', 'list', ...): it only
+  joins too, kept as a message marked auto that is not the customer speaking (no resumed
+  pending, no clock), and with nothing to join the event auto_reply.dropped is appended;
+  '0' a message of a person that may open a request
   ARGV[24] the new request's SLA clocks (JSON, router/sla/policy.py; '' none)
   ARGV[25] the new request's category ('' none), kept in its hash for the reports
   ARGV[26..]: na addresses (kind:value); nc customer ids; nr triples (the reference, the request it
@@ -153,7 +157,12 @@ end
 if stale or blocked then return {'stale', '', customer, 0, unpack(facts)} end
 
 local seen = ARGV[10] == '1' and redis.call('GET', KEYS[1])
-if ARGV[23] == '1' and not target and not seen then
+local auto = ARGV[23] ~= '0' and ARGV[23] ~= '1' and ARGV[23] or nil
+if ARGV[23] ~= '0' and not target and not seen then
+  if auto then
+    emit(KEYS[2], maxlen, 'auto_reply.dropped', '', '', '', {'reason', auto, 'channel', ARGV[2],
+      'customer', mode == 'new' and '' or customer, 'from', na > 0 and ARGV[aa] or ''})
+  end
   return {'closed', '', customer, 0, unpack(facts)}
 end
 for i = 1, (seen and ARGV[22] == '0') and 0 or nl do
@@ -215,8 +224,11 @@ if target then
   if ARGV[10] == '1' then redis.call('SET', KEYS[1], id, 'EX', ttl) end
   redis.call('RPUSH', KEYS[kq + 2 * target - 1], ARGV[7])
   local n = redis.call('HINCRBY', key, 'messages', 1)
-  emit(KEYS[2], maxlen, 'message', id, r[2], r[1], {'author', ARGV[13]})
-  if ARGV[13] == 'customer' then customer_spoke(key, id, r[3], r[2], r[1], maxlen) end
+  emit(KEYS[2], maxlen, 'message', id, r[2], r[1],
+    auto and {'author', ARGV[13], 'auto', auto} or {'author', ARGV[13]})
+  if ARGV[13] == 'customer' and not auto then
+    customer_spoke(key, id, r[3], r[2], r[1], maxlen)
+  end
   remember(id, {'k'})
   return {'appended', id, customer, n, unpack(facts)}
 end

@@ -7,6 +7,7 @@ temporarily (HTTP 503, SMTP 451)."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import logging
@@ -82,9 +83,10 @@ class Front:
             made.append(request)
             return request, keep_important(plan) if flags.important else plan
 
+        auto = _auto(inbound)
         arrival = Arrival(
             request,
-            _message(request),
+            dataclasses.replace(_message(request), auto=auto),
             lookups=tuple(
                 Lookup(ref, ref.removeprefix(TOKEN_REF) if ref.startswith(TOKEN_REF) else None)
                 for ref in inbound.thread_refs
@@ -95,12 +97,16 @@ class Front:
             limits=limits,
             limit_duplicates=inbound.admit_again,
             join_only=inbound.join_only,
+            auto=auto,
         )
         # one script call: limits, who, seen before, which conversation, the enqueue or append
         done = await self.intake.take(arrival, classified, MAX_RACES)
         if done.kind == "limited":
             return Receipt("", done.customer_id, False, False, "", retry_after=done.retry_after)
         if done.kind == "closed":
+            if auto:
+                log.info("auto-reply (%s) from %s answers no open request: dropped", auto,
+                         request.customer.email or request.customer.phone or "-")  # fmt: skip
             return Receipt("", done.customer_id, False, False, "", closed=True)
         _log_intake(done.kind, done.request_id, done.customer_id, request, made)
         return Receipt(
@@ -166,6 +172,15 @@ def _log_intake(
         log.info("%s follow-up by %s from %s", request_id, channel, customer)
     else:
         log.debug("%s %s (%s from %s)", request_id, kind, channel, customer)
+
+
+def _auto(inbound: Inbound) -> str | None:
+    """Why a robot sent this message (an auto-reply, a bounce, list mail), None for a person:
+    such a message only joins the request it answers and never becomes work."""
+    if not inbound.auto_submitted:
+        return None
+    reason = inbound.request.attributes.get("auto_submitted")
+    return str(reason) if reason and reason != "no" else "auto-submitted"
 
 
 def _message(request: Request) -> Message:

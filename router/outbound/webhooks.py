@@ -61,6 +61,7 @@ _NOT_REQUEST = {
     EventType.CUSTOMER_UNLISTED: "customer.unlisted",
     EventType.FEEDBACK: "request.feedback",
     EventType.FOLLOW_UP: "request.follow_up",
+    EventType.AUTO_REPLY_DROPPED: "mail.auto_reply_dropped",
     EventType.QUALITY_SAMPLED: "quality.sampled",
     EventType.REVIEW_SUBMITTED: "review.submitted",
 }
