@@ -48,6 +48,7 @@ class EventType(StrEnum):
     CUSTOMER_UNLISTED = "customer.unlisted"  # off a care list
     FEEDBACK = "feedback.received"  # the customer's satisfaction survey answer
     FOLLOW_UP = "follow_up.recorded"  # the outcome of a follow-up call
+    REOPENED = "reopened"  # a customer's message on a request completed not long ago
     AUTO_REPLY_DROPPED = "auto_reply.dropped"  # an auto-reply answering no open request
 
 

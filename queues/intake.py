@@ -82,12 +82,16 @@ class Arrival:
     # sent by a robot (why: 'auto-replied', 'list', ...): only joins, as a message marked auto
     # that is not the customer speaking; with nothing to join, the event auto_reply.dropped
     auto: str | None = None
+    # a person's message on a request completed less than this ago reopens it (0: never);
+    # later, it opens a new request linked to it (`previous`)
+    reopen_within_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What one message became: 'created', 'appended', 'duplicate', 'limited' (over a rate
-    limit) or 'closed' (only to join, and nothing open to join)."""
+    """What one message became: 'created', 'appended', 'reopened' (a completed request waiting
+    again), 'duplicate', 'limited' (over a rate limit) or 'closed' (only to join, and nothing
+    open to join)."""
 
     kind: str
     request_id: str
@@ -254,14 +258,14 @@ class IntakeDesk:
             REQUESTS_LISTED, len(plan.addresses), len(plan.chain), len(plan.refs),
             len(plan.candidates), len(arrival.limits), len(plan.closed),
             "1" if arrival.limit_duplicates else "0", _joins(arrival), clocks,
-            request.category or "", *plan.addresses, *plan.chain,
+            request.category or "", arrival.reopen_within_ms, *plan.addresses, *plan.chain,
             *(x for triple in plan.refs for x in triple), *plan.candidates, *rate_args,
             *plan.closed,
         ]  # fmt: skip
         self.calls += 1
         answer = await self.scripts.intake(keys, args)
         kind = text(answer[0]) if isinstance(answer, list) else "refused"
-        if plan.new_customer and kind not in ("created", "appended", "duplicate"):
+        if plan.new_customer and kind not in ("created", "appended", "reopened", "duplicate"):
             self.customer_ids.give_back(plan.new_customer)  # not made: the next one takes it
         raise_for_code(answer, request.id)
         _, first, customer, count, *facts = answer

@@ -18,7 +18,7 @@ from .wire import as_bytes, text
 _BY_BAND = {p.band: p for p in Priority}
 ROW_FIELDS = (
     *("data", "queue", "band", "tier", "enqueued_ms", "state", "seq", "score", "messages"),
-    *("sla_due", "sla_span"),
+    *("sla_due", "sla_span", "preferred"),
 )
 
 
@@ -49,9 +49,11 @@ def _s(value: bytes | None) -> str | None:
 
 def decode_record(f: dict[str, bytes]) -> RequestRecord:
     """The record of a request hash (text field names, raw values)."""
+    stored = decode_request(f["data"])
     request = dataclasses.replace(
-        decode_request(f["data"]),
+        stored,
         queue=f["queue"].decode(),
+        preferred_agent=_s(f.get("preferred")) or stored.preferred_agent,  # a reopen's, sticky
         priority=_BY_BAND[int(f["band"])],
         tier=int(f["tier"]),
         enqueued_at=int(f["enqueued_ms"]) / 1000,
@@ -125,9 +127,11 @@ def decode_row(values: Sequence[bytes | None]) -> RequestRecord | None:
     if values[0] is None or values[5] is None:
         return None
     f = dict(zip(ROW_FIELDS, values, strict=True))
+    stored = decode_request(as_bytes(f["data"]))
     request = dataclasses.replace(
-        decode_request(as_bytes(f["data"])),
+        stored,
         queue=text(f["queue"] or b""),
+        preferred_agent=text(f["preferred"] or b"") or stored.preferred_agent,
         priority=_BY_BAND[int(f["band"] or 0)],
         tier=int(f["tier"] or 1),
         enqueued_at=int(f["enqueued_ms"] or 0) / 1000,

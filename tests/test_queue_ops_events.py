@@ -72,7 +72,7 @@ async def test_every_state_change_appends_exactly_one_event(store, agents, event
     beside |= {"quality.sampled", "review.submitted"}  # tests/test_quality_*.py walk them
     beside |= {"customer.listed", "customer.unlisted", "feedback.received"}  # test_feedback.py
     beside |= {"follow_up.recorded"}  # test_follow_ups.py
-    beside |= {"auto_reply.dropped"}  # test_auto_replies.py
+    beside |= {"auto_reply.dropped", "reopened"}  # test_auto_replies.py, test_reopen.py
     assert {etype for _, etype in steps} | beside == {t.value for t in EventType}
 
 

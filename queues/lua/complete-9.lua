@@ -13,7 +13,7 @@
   A request pending on the customer may be completed too. The event carries what the
   reports read: channel, category, resolution_ms (since it was enqueued), handle_ms (since
   the agent took it), fcr ('1': completed by the first agent who took it, never transferred
-  nor escalated) and tier.
+  nor escalated nor reopened) and tier.
 
   Returns the record after the change (HGETALL); or -1 no such request, -15 not held by the
   agent (with ARGV[7]), -2 not assigned (nor pending), -6 assigned to someone else.
@@ -40,9 +40,9 @@ sla_close(KEYS[1], ARGV[1], ARGV[2], r[3], true)
 keep_for(ARGV[6], KEYS[1], KEYS[5], KEYS[6])
 local now = now_ms()
 local f = redis.call('HMGET', KEYS[1], 'category', 'enqueued_ms', 'taken_ms', 'first_agent',
-  'moves', 'tier')
+  'moves', 'tier', 'reopens')
 local function ago(ms) return ms and string.format('%.0f', now - tonumber(ms)) or '' end
-local fcr = (f[4] == ARGV[2] and not f[5]) and '1' or '0'
+local fcr = (f[4] == ARGV[2] and not f[5] and not f[7]) and '1' or '0'
 redis.call('HSET', KEYS[1], 'fcr', fcr)  -- kept, so that a later reopen can take it back
 emit(KEYS[4], ARGV[4], 'completed', ARGV[1], ARGV[2], r[3],
   {'resolution', ARGV[3], 'wrap_up_ms', ARGV[5] or '0', 'channel', r[4], 'category', f[1] or '',

@@ -43,7 +43,11 @@
   '0' a message of a person that may open a request
   ARGV[24] the new request's SLA clocks (JSON, router/sla/policy.py; '' none)
   ARGV[25] the new request's category ('' none), kept in its hash for the reports
-  ARGV[26..]: na addresses (kind:value); nc customer ids; nr triples (the reference, the request it
+  ARGV[26] reopen window, ms: a person's message whose first reference leading to a request
+  finds it completed less than this ago reopens it (back to waiting in the queue of KEYS[4],
+  its last agent preferred; the event reopened); later, or '0', a new request linked to it
+  (`previous` in its hash and its enqueued event). An auto message never reopens.
+  ARGV[27..]: na addresses (kind:value); nc customer ids; nr triples (the reference, the request it
   names itself or '', flags: 'l' looked up, 'k' leads to the request from now on, 'r' a
   reference the message made); nq request ids; nl pairs (window ms, most hits); nx ids of the
   customer's requests known closed.
@@ -51,7 +55,7 @@
   The enqueued event carries channel, category, priority (high, medium, low) and tier.
 
   Returns {outcome, request id, customer id, messages, facts...}, outcome one of
-  'created', 'appended' (messages: the count after the append), 'duplicate' (the request the
+  'created', 'appended' (messages: the count after the append), 'reopened' (the same), 'duplicate' (the request the
   same message became or joined before), 'limited' (request id: the ms to wait; nothing else
   counted or written), 'closed' (ARGV[23]: nothing to join; nothing written), 'stale'
   (nothing written). Facts are triples (kind, index, value):
@@ -70,7 +74,7 @@ local ka, kc = 12, 12 + na
 local kr = kc + nc
 local kq = kr + nr
 local kl = kq + 2 * nq
-local aa, ac = 26, 26 + na
+local aa, ac = 27, 27 + na
 local ar = ac + nc
 local aq = ar + 3 * nr
 local al = aq + nq
@@ -117,7 +121,7 @@ local customer = ARGV[ac + nc - 1]
 -- open request on the channel; a request the caller did not pass cannot be read: stale
 local passed = {}
 for i = 1, nq do passed[ARGV[aq + i - 1]] = i end
-local target, blocked
+local target, blocked, done
 for i = 1, nr do
   local flags = ARGV[ar + 3 * (i - 1) + 2]
   if string.find(flags, 'l', 1, true) then
@@ -126,10 +130,13 @@ for i = 1, nr do
     local candidate = now_at or ARGV[ar + 3 * (i - 1) + 1]
     if not target and not blocked and candidate ~= '' then
       local q = passed[candidate]
+      local state = q and redis.call('HGET', KEYS[kq + 2 * (q - 1)], 'state')
       if not q then
         blocked = true
-      elseif open(redis.call('HGET', KEYS[kq + 2 * (q - 1)], 'state')) then
+      elseif open(state) then
         target = q
+      elseif state == 'completed' and not done then
+        done = q  -- the first completed request a reference leads to: reopened or linked
       end
     end
   end
@@ -158,7 +165,17 @@ if stale or blocked then return {'stale', '', customer, 0, unpack(facts)} end
 
 local seen = ARGV[10] == '1' and redis.call('GET', KEYS[1])
 local auto = ARGV[23] ~= '0' and ARGV[23] ~= '1' and ARGV[23] or nil
-if ARGV[23] ~= '0' and not target and not seen then
+local reopen, previous
+if not target and done and not auto then
+  local closed = redis.call('HGET', KEYS[kq + 2 * (done - 1)], 'closed_ms')
+  local within = tonumber(ARGV[26])
+  if within > 0 and closed and now_ms() - tonumber(closed) <= within then
+    reopen = done
+  else
+    previous = ARGV[aq + done - 1]
+  end
+end
+if ARGV[23] ~= '0' and not target and not reopen and not seen then
   if auto then
     emit(KEYS[2], maxlen, 'auto_reply.dropped', '', '', '', {'reason', auto, 'channel', ARGV[2],
       'customer', mode == 'new' and '' or customer, 'from', na > 0 and ARGV[aa] or ''})
@@ -217,6 +234,33 @@ if seen then
   return {'duplicate', seen, customer, 0, unpack(facts)}
 end
 
+if reopen then
+  local id = ARGV[aq + reopen - 1]
+  local key, list = KEYS[kq + 2 * (reopen - 1)], KEYS[kq + 2 * reopen - 1]
+  local r = redis.call('HMGET', key, 'agent', 'closed_ms', 'fcr', 'channel', 'category', 'band',
+    'resolution', 'queue')
+  if ARGV[10] == '1' then redis.call('SET', KEYS[1], id, 'EX', ttl) end
+  redis.call('RPUSH', list, ARGV[7])
+  local n = redis.call('HINCRBY', key, 'messages', 1)
+  redis.call('PERSIST', key)  -- no longer a closed request kept for a while
+  redis.call('PERSIST', list)
+  local seq = redis.call('INCR', KEYS[5])
+  local score = string.format('%.0f', tonumber(r[6]) * 4294967296 + seq)
+  local now = now_ms()
+  redis.call('HDEL', key, 'agent', 'closed_ms', 'resolution', 'deadline')
+  redis.call('HSET', key, 'state', 'waiting', 'queue', ARGV[3], 'seq', seq, 'score', score,
+    'preferred', r[1] or '', 'fcr', '0', 'reopened_ms', string.format('%.0f', now))
+  redis.call('HINCRBY', key, 'reopens', 1)
+  redis.call('ZADD', KEYS[4], score, id)
+  redis.call('SADD', KEYS[6], ARGV[3])
+  emit(KEYS[2], maxlen, 'reopened', id, r[1] or '', ARGV[3],
+    {'channel', r[4] or '', 'category', r[5] or '', 'since_ms',
+     string.format('%.0f', now - tonumber(r[2])), 'closed_ms', r[2], 'fcr', r[3] or '0',
+     'resolution', r[7] or '', 'from', r[8] or '', 'author', ARGV[13]})
+  remember(id, {'k'})
+  return {'reopened', id, customer, n, unpack(facts)}
+end
+
 if target then
   local id = ARGV[aq + target - 1]
   local key = KEYS[kq + 2 * (target - 1)]
@@ -240,6 +284,11 @@ local now = put_waiting(KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1], ARGV[2], AR
   ARGV[5], ARGV[6], ARGV[25])
 sla_start(KEYS[3], ARGV[1], ARGV[24], tonumber(now))
 redis.call('ZADD', KEYS[7], now, ARGV[1])
-emit(KEYS[2], maxlen, 'enqueued', ARGV[1], '', ARGV[3],
-  enqueued_fields(ARGV[2], ARGV[25], ARGV[4], ARGV[5]))
+local fields = enqueued_fields(ARGV[2], ARGV[25], ARGV[4], ARGV[5])
+if previous then
+  redis.call('HSET', KEYS[3], 'previous', previous)  -- the completed request it follows up
+  fields[#fields + 1] = 'previous'
+  fields[#fields + 1] = previous
+end
+emit(KEYS[2], maxlen, 'enqueued', ARGV[1], '', ARGV[3], fields)
 return {'created', ARGV[1], customer, 0, unpack(facts)}

@@ -29,6 +29,7 @@ from frontdesk.router.intake.config import (
     Limits,
     parse_customer_lists,
     parse_limits,
+    parse_reopen,
     parse_rules,
 )
 from frontdesk.router.intake.rules import CustomerLists, Rule
@@ -54,6 +55,7 @@ _TOP = [
     "follow_ups",
     "sla",
     "quality",
+    "reopen_within",
 ]
 _AGENT = ["id", "name", "tier", "groups", "skills", "capacity", "presence"]
 
@@ -94,6 +96,7 @@ class Settings:
     surveys: SurveySettings = field(default_factory=SurveySettings)  # satisfaction surveys
     follow_ups: FollowUpSettings = field(default_factory=FollowUpSettings)  # follow-up calls
     quality: QualitySettings = field(default_factory=QualitySettings)  # the daily review sample
+    reopen_within: dict[str, float] = field(default_factory=dict)  # channel -> s (intake/config)
 
     @property
     def callback_hours(self) -> Calendar | None:
@@ -160,6 +163,7 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
     customers = parse_customer_lists(check, d.get("customers"))
     tokens = _tokens(check, d.get("api"), agent_ids)
     limits = parse_limits(check, d.get("limits"))
+    reopen_within = parse_reopen(check, d.get("reopen_within"))
     channels = _channels(check, d.get("channels"), queue_names, calendars)
     helpdesks = parse_helpdesks(check, d.get("helpdesks"), agent_ids=agent_ids)
     notices = parse_notices(check, d.get("notices"))
@@ -204,6 +208,7 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
         surveys=surveys,
         follow_ups=follow_ups,
         quality=quality,
+        reopen_within=reopen_within,
     )
 
 

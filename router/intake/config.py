@@ -84,6 +84,8 @@ class IntakeSettings(Protocol):
     def limits(self) -> Limits: ...
     @property
     def sla(self) -> ServiceLevels: ...
+    @property
+    def reopen_within(self) -> dict[str, float]: ...
 
 
 class ServiceLevels(Protocol):
@@ -368,6 +370,25 @@ def _skills(
     return tuple(out.values())
 
 
+# how long after its completion a customer's message reopens a request, per channel (seconds)
+REOPEN_DEFAULTS = {c.value: 72 * 3600.0 for c in Channel} | {"chat": 1800.0, "phone": 0.0}
+MAX_REOPEN_S = 366 * 86400.0
+
+
+def parse_reopen(check: Checker, value: object) -> dict[str, float]:
+    """`reopen_within`: per channel (email, chat, ...), a duration from 0 (never reopened: a
+    new request, linked) to 366d; channels not named keep their default."""
+    raw = check.mapping(("reopen_within",), value, list(REOPEN_DEFAULTS))
+    out = dict(REOPEN_DEFAULTS)
+    for name, given in raw.items():
+        seconds = check.duration(("reopen_within", name), given)
+        if seconds is not None and not 0 <= seconds <= MAX_REOPEN_S:
+            check.error(("reopen_within", name), "must be from 0s to 366d")
+        elif seconds is not None:
+            out[name] = seconds
+    return out
+
+
 def parse_limits(check: Checker, value: object) -> Limits:
     """`limits.per_sender` and `limits.per_source`: `{count, per}` each."""
     raw = check.mapping(("limits",), value, LIMIT_KEYS)
@@ -383,6 +404,7 @@ def parse_limits(check: Checker, value: object) -> Limits:
 
 
 __all__ = [
-    "ACTION_KEYS", "CONDITION_KEYS", "LIMIT_KEYS", "RULE_KEYS", "IntakeSettings", "Limit", "Limits",
-    "parse_conditions", "parse_customer_lists", "parse_limits", "parse_rules",
+    "ACTION_KEYS", "CONDITION_KEYS", "LIMIT_KEYS", "REOPEN_DEFAULTS", "RULE_KEYS",
+    "IntakeSettings", "Limit", "Limits", "parse_conditions", "parse_customer_lists",
+    "parse_limits", "parse_reopen", "parse_rules",
 ]  # fmt: skip

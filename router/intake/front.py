@@ -98,6 +98,7 @@ class Front:
             limit_duplicates=inbound.admit_again,
             join_only=inbound.join_only,
             auto=auto,
+            reopen_within_ms=int(settings.reopen_within.get(request.channel.value, 0) * 1000),
         )
         # one script call: limits, who, seen before, which conversation, the enqueue or append
         done = await self.intake.take(arrival, classified, MAX_RACES)
@@ -113,7 +114,7 @@ class Front:
             done.request_id,
             done.customer_id,
             done.kind == "created",
-            done.kind == "appended",
+            done.kind in ("appended", "reopened"),
             self.status_token(done.request_id),
         )
 
@@ -170,6 +171,8 @@ def _log_intake(
                  channel, customer, r.queue, r.category or "-", r.priority.value)  # fmt: skip
     elif kind == "appended":
         log.info("%s follow-up by %s from %s", request_id, channel, customer)
+    elif kind == "reopened":
+        log.info("%s reopened by a %s follow-up from %s", request_id, channel, customer)
     else:
         log.debug("%s %s (%s from %s)", request_id, kind, channel, customer)
 

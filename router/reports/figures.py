@@ -7,7 +7,9 @@ A figure's field in its hour's hash is `<figure>|<dimension>|<value>[|<part>]`:
 
     n|<dim>|<v>                 requests enqueued (dim: all, channel, queue, category, priority)
     done|<dim>|<v>              completed (all, channel, queue, category, agent)
-    fcr|<dim>|<v>               of those, resolved at first contact
+    fcr|<dim>|<v>               of those, resolved at first contact (a reopen takes its
+                                completion's back, in the completion's hour)
+    ro|<dim>|<v>                reopened (all, channel, queue, category, agent: the last one)
     ab|<dim>|<v>, abw|<dim>|<v> abandoned; abandoned before any agent took it
     tr|<dim>|<v>                transferred (queue: the one it left)
     esc|<dim>|<v>               escalated (also tier: the tier reached, reason)
@@ -48,7 +50,7 @@ WANTED = frozenset(
         EventType.COMPLETED, EventType.ABANDONED, EventType.TRANSFERRED, EventType.ESCALATED,
         EventType.SLA_MET, EventType.SLA_BREACHED, EventType.SLA_WARNING, EventType.FEEDBACK,
         EventType.REVIEW_SUBMITTED, EventType.OFFERED, EventType.REJECTED, EventType.EXPIRED,
-        EventType.PRESENCE,
+        EventType.PRESENCE, EventType.REOPENED,
     }
 )  # fmt: skip
 
@@ -140,6 +142,12 @@ def adds(event: Event, basis: Basis) -> tuple[Add, ...]:
             a.histogram("handle", request | {"agent": agent}, handled)
             a.count("ag", {agent: "handle_ms"}, handled)
         a.count("ag", {agent: "handled"})
+    elif t is EventType.REOPENED:
+        a.count("ro", request | {"agent": agent})
+        closed = _ms(d.get("closed_ms"))
+        if d.get("fcr") == "1" and closed is not None:  # it was not resolved at first contact
+            dims = request | {"queue": value(d.get("from", "")), "agent": agent}
+            a.count("fcr", dims, -1, closed // HOUR_MS)
     elif t is EventType.ABANDONED:
         a.count("ab", request)
         if d.get("taken") == "0":

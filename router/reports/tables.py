@@ -156,9 +156,8 @@ def _fcr(f: Figures, g: str) -> list[Row]:
     rows = []
     for v in sorted(values(f, f"done|{g}|")):
         done, first = f[f"done|{g}|{v}"], f[f"fcr|{g}|{v}"]
-        rows.append(
-            {g: v, "completed": done, "first_contact": first, "fcr_rate": ratio(first, done)}
-        )
+        rows.append({g: v, "completed": done, "first_contact": first,
+                     "fcr_rate": ratio(first, done), "reopened": f[f"ro|{g}|{v}"]})  # fmt: skip
     return rows
 
 
@@ -216,6 +215,7 @@ def _overview(f: Figures, g: str) -> list[Row]:
         "resolution_p50_s": res["p50_s"], "sla_attainment": ratio(met, met + breached),
         "satisfaction": csat[0]["average"] if csat else None,
         "fcr_rate": ratio(f["fcr|all|-"], done), "escalated": f["esc|all|-"],
+        "reopened": f["ro|all|-"],
     }]  # fmt: skip
 
 

@@ -1,0 +1,217 @@
+"""Reopen: a customer's reply to a completed request, through our real SMTP channel (smtplib
+against aiosmtpd on a loopback port) or in its chat conversation, with the real Front and a real
+Redis. Within the channel's `reopen_within` the same request waits again, its last agent
+preferred, with the event `reopened`; later, a new request linked to the old one. A reopened
+request is not a first-contact resolution, in the completed event and in the reports."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import smtplib
+from collections import Counter
+from collections.abc import AsyncIterator
+from email.message import EmailMessage
+
+import pytest
+from conftest import FRONT_CONFIG
+
+from frontdesk.channels.base import Inbound
+from frontdesk.channels.mail.smtp import SmtpChannel, create
+from frontdesk.queues.agents import AgentStore
+from frontdesk.queues.events import Event, EventLog, EventType
+from frontdesk.queues.request import Channel, Customer, Request
+from frontdesk.queues.states import State
+from frontdesk.queues.store import QueueStore
+from frontdesk.router.conf.yaml import ConfigError, render
+from frontdesk.router.daemon.settings import Settings, parse_settings
+from frontdesk.router.intake.front import Front
+from frontdesk.router.reports.figures import Basis, adds
+from frontdesk.router.reports.tables import REPORTS
+from frontdesk.skills import Agent, Presence
+
+SUPPORT = "support@example.com"
+SMTP_SECTION = """\
+channels:
+  smtp:
+    host: 127.0.0.1
+    port: 0
+    hostname: frontdesk.test
+    addresses:
+      support@example.com: {}
+reopen_within: {email: 7d, chat: 30m}
+"""
+
+
+@pytest.fixture
+def front_settings() -> Settings:
+    return parse_settings(FRONT_CONFIG + SMTP_SECTION, "front.yaml")
+
+
+@pytest.fixture
+async def smtp(front: Front, front_settings: Settings) -> AsyncIterator[SmtpChannel]:
+    channel = create(front_settings.channels["smtp"], front)
+    await channel.start()
+    yield channel
+    await channel.stop()
+
+
+def _mail(subject: str, body: str, msgid: str, **headers: str) -> EmailMessage:
+    m = EmailMessage()
+    m["From"], m["To"] = "Li Na <li@example.com>", SUPPORT
+    m["Subject"], m["Message-ID"] = subject, msgid
+    for name, value in headers.items():
+        m[name.replace("_", "-")] = value
+    m.set_content(body)
+    return m
+
+
+async def _send(channel: SmtpChannel, mail: EmailMessage) -> list[str]:
+    assert channel.address is not None
+
+    def send() -> tuple[int, bytes]:
+        assert channel.address is not None
+        with smtplib.SMTP(*channel.address, timeout=30) as client:
+            client.ehlo("client.test")
+            assert client.mail("li@example.com")[0] == 250
+            assert client.rcpt(SUPPORT)[0] == 250
+            return client.data(mail.as_bytes())
+
+    code, text = await asyncio.to_thread(send)
+    assert code == 250, (code, text)
+    return re.findall(r"FD-\d+", text.decode())
+
+
+async def _events(store: QueueStore, kind: EventType) -> list[Event]:
+    return [e for e in await EventLog(store.redis, store.keys).range() if e.type is kind]
+
+
+async def _ann(agents: AgentStore) -> None:
+    await agents.upsert(
+        Agent(id="ann", name="Ann", capacity={c.value: 5 for c in Channel},
+              presence=Presence.AVAILABLE)
+    )  # fmt: skip
+
+
+async def _completed_mail_request(smtp: SmtpChannel, store: QueueStore, agents: AgentStore) -> str:
+    await _ann(agents)
+    (rid,) = await _send(smtp, _mail("Cannot log in", "The reset link fails.", "<c1@example.com>"))
+    await store.assign(rid, "ann")
+    await store.complete(rid, "ann", "password_reset")
+    (done,) = await _events(store, EventType.COMPLETED)
+    assert done.data["fcr"] == "1"  # as it stands: solved by the first agent
+    return rid
+
+
+async def test_a_reply_within_the_window_reopens_the_request_for_its_last_agent(
+    smtp: SmtpChannel, store: QueueStore, agents: AgentStore
+) -> None:
+    rid = await _completed_mail_request(smtp, store, agents)
+    reply = _mail("Re: Cannot log in", "It broke again.", "<c2@example.com>",
+                  In_Reply_To="<c1@example.com>")  # fmt: skip
+    assert await _send(smtp, reply) == [rid]  # the same request, not a new one
+
+    record = await store.get(rid)
+    assert record is not None and record.state is State.WAITING and record.agent is None
+    assert record.request.preferred_agent == "ann"  # its last agent first
+    assert await store.peek("email", 10) == [rid]
+    assert "It broke again." in (await store.messages(rid))[-1].body
+    (reopened,) = await _events(store, EventType.REOPENED)
+    assert reopened.request == rid and reopened.agent == "ann" and reopened.queue == "email"
+    assert int(reopened.data["since_ms"]) >= 0 and reopened.data["fcr"] == "1"
+    assert await _events(store, EventType.ENQUEUED) != [] and all(
+        e.request == rid for e in await _events(store, EventType.ENQUEUED)
+    )
+    # its second completion is not a first-contact resolution
+    await store.assign(rid, "ann")
+    await store.complete(rid, "ann", "password_reset")
+    assert [e.data["fcr"] for e in await _events(store, EventType.COMPLETED)] == ["1", "0"]
+
+
+async def test_the_reports_count_a_reopen_and_take_back_its_first_contact(
+    smtp: SmtpChannel, store: QueueStore, agents: AgentStore
+) -> None:
+    rid = await _completed_mail_request(smtp, store, agents)
+    reply = _mail("Re: Cannot log in", "Still broken.", "<c3@example.com>",
+                  In_Reply_To="<c1@example.com>")  # fmt: skip
+    assert await _send(smtp, reply) == [rid]
+    total: Counter[str] = Counter()  # the figures the real events add (router/reports)
+    for event in await EventLog(store.redis, store.keys).range():
+        for add in adds(event, Basis()):
+            if add.target == "h" and isinstance(add.value, int):
+                total[add.field] += add.value
+    (overview,) = REPORTS["overview"](total, "all")
+    assert overview["completed"] == 1 and overview["reopened"] == 1
+    assert overview["fcr_rate"] == 0  # the one completion was reopened: not first contact
+    (row,) = REPORTS["fcr"](total, "agent")
+    assert row == {"agent": "ann", "completed": 1, "first_contact": 0, "fcr_rate": 0,
+                   "reopened": 1}  # fmt: skip
+
+
+async def test_a_reply_after_the_window_opens_a_new_request_linked_to_the_old(
+    smtp: SmtpChannel, store: QueueStore, agents: AgentStore
+) -> None:
+    rid = await _completed_mail_request(smtp, store, agents)
+    eight_days_ago = await store.now_ms() - 8 * 86_400_000
+    await store.redis.hset(store.keys.request(rid), "closed_ms", eight_days_ago)
+    reply = _mail("Re: Cannot log in", "Same problem, new phone.", "<c4@example.com>",
+                  In_Reply_To="<c1@example.com>")  # fmt: skip
+    (new,) = await _send(smtp, reply)
+    assert new != rid
+    old = await store.get(rid)
+    assert old is not None and old.state is State.COMPLETED
+    assert await store.redis.hget(store.keys.request(new), "previous") == rid.encode()
+    (enqueued,) = [e for e in await _events(store, EventType.ENQUEUED) if e.request == new]
+    assert enqueued.data["previous"] == rid
+    assert await _events(store, EventType.REOPENED) == []
+
+
+async def test_an_auto_reply_never_reopens(
+    smtp: SmtpChannel, store: QueueStore, agents: AgentStore
+) -> None:
+    rid = await _completed_mail_request(smtp, store, agents)
+    ooo = _mail("Out of Office", "Away.", "<ooo@example.com>", In_Reply_To="<c1@example.com>",
+                Auto_Submitted="auto-replied")  # fmt: skip
+    assert await _send(smtp, ooo) == []
+    record = await store.get(rid)
+    assert record is not None and record.state is State.COMPLETED
+    assert await _events(store, EventType.REOPENED) == []
+    assert len(await _events(store, EventType.AUTO_REPLY_DROPPED)) == 1
+
+
+async def test_a_chat_message_in_the_conversation_of_a_completed_request_reopens_it(
+    front: Front, store: QueueStore, agents: AgentStore
+) -> None:
+    await _ann(agents)
+    start = Request("", Channel.CHAT, "", external_id="conv1:start", body="Where is my order?",
+                    customer=Customer(email="li@example.com"))  # fmt: skip
+    receipt = await front.receive(Inbound(start, thread_keys=("chat:conv1",)))
+    rid = receipt.request_id
+    await store.assign(rid, "ann")
+    await store.complete(rid, "ann", "answered")
+    again = Request("", Channel.CHAT, "", external_id="conv1:m2", body="One more question",
+                    customer=Customer(id=receipt.customer_id))  # fmt: skip
+    # as the chat channel sends a conversation's message (channels/chat/conversations.py)
+    reply = await front.receive(Inbound(again, thread_refs=("chat:conv1",), join_only=True))
+    assert not reply.closed and reply.request_id == rid
+    record = await store.get(rid)
+    assert record is not None and record.state is State.WAITING
+    assert record.request.preferred_agent == "ann"
+    (reopened,) = await _events(store, EventType.REOPENED)
+    assert reopened.request == rid and reopened.data["channel"] == "chat"
+
+
+def test_reopen_within_is_checked_with_its_path_and_line() -> None:
+    text = FRONT_CONFIG + "reopen_within:\n  email: soon\n  chat: 400d\n  fax: 1h\n"
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(text, "bad.yaml")
+    found = {(render(p.path), p.line) for p in caught.value.problems}
+    first = text.count("\n", 0, text.index("reopen_within:")) + 1
+    assert found == {
+        ("reopen_within.email", first + 1),
+        ("reopen_within.chat", first + 2),
+        ("reopen_within.fax", first + 3),
+    }
+    defaults = parse_settings(FRONT_CONFIG, "ok.yaml").reopen_within
+    assert defaults == {"email": 259200.0, "chat": 1800.0, "phone": 0.0, "social": 259200.0,
+                        "form": 259200.0}  # fmt: skip
