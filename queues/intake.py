@@ -126,6 +126,8 @@ class IntakeDesk:
         # customer -> its open requests; "closed:<customer>" -> those known closed (they stay so)
         self.members: _Lru[str, dict[str, None]] = _Lru(cached)
         self.calls = 0  # intake scripts sent (a STALE answer and its retry count two)
+        # a queue's sticky window in ms (0 none): the customer's last agent there is preferred
+        self.sticky_ms: Callable[[str], int] = lambda queue: 0
 
     async def take(
         self, arrival: Arrival, classify: Callable[[Request], tuple[Request, str]], attempts: int
@@ -244,6 +246,7 @@ class IntakeDesk:
             k.sla_due,
             k.calendars,
             k.sla_stats,
+            k.last_agents,
             *(k.address(a) for a in plan.addresses),
             *(k.customer(c) for c in plan.chain),
             *(k.thread(ref) for ref, _, _ in plan.refs),
@@ -258,7 +261,8 @@ class IntakeDesk:
             REQUESTS_LISTED, len(plan.addresses), len(plan.chain), len(plan.refs),
             len(plan.candidates), len(arrival.limits), len(plan.closed),
             "1" if arrival.limit_duplicates else "0", _joins(arrival), clocks,
-            request.category or "", arrival.reopen_within_ms, *plan.addresses, *plan.chain,
+            request.category or "", arrival.reopen_within_ms, self.sticky_ms(request.queue),
+            *plan.addresses, *plan.chain,
             *(x for triple in plan.refs for x in triple), *plan.candidates, *rate_args,
             *plan.closed,
         ]  # fmt: skip

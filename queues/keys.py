@@ -131,6 +131,12 @@ class Keys:
         """Hash: name, created_ms, merged_into (when linked into another customer)."""
         return f"{self.prefix}cust:{customer_id}"
 
+    @property
+    def last_agents(self) -> str:
+        """Hash: `<customer>|<queue>` -> `<agent>|<ms>`, who completed the customer's last request
+        in that queue and when (sticky routing: queues/lua/complete-10.lua writes, intake reads)."""
+        return f"{self.prefix}last_agents"
+
     def customer_addresses(self, customer_id: str) -> str:
         """Set: the customer's addresses, each `kind:value` (email:a@b, phone:+86..)."""
         return f"{self.prefix}cust:{customer_id}:addrs"

@@ -304,7 +304,7 @@ class WorkOps:
         k = self.keys
         result = await self.scripts.complete(
             [k.request(request_id), k.agent(agent_id), k.holds(agent_id), k.events,
-             k.messages(request_id), k.excluded(request_id), *k.sla_keys],
+             k.messages(request_id), k.excluded(request_id), *k.sla_keys, k.last_agents],
             [request_id, agent_id, resolution, self.settings.stream_maxlen, int(wrap_up_s * 1000),
              keep_arg(self.settings), "1" if holder_only else "0"],
         )  # fmt: skip

@@ -13,8 +13,8 @@
   KEYS[5] seq counter (arrival order)                       KEYS[6] set of queue names
   KEYS[7] the customer's requests (sorted set)              KEYS[8] the customer's addresses (set)
   KEYS[9] SLA due instants (sorted set)   KEYS[10] calendars' working spans (hash)
-  KEYS[11] SLA counters (hash)
-  KEYS[12..] then, in this order (counts in ARGV[16..21]):
+  KEYS[11] SLA counters (hash)     KEYS[12] last agents (hash: '<customer>|<queue>' -> '<agent>|<ms>')
+  KEYS[13..] then, in this order (counts in ARGV[16..21]):
     na address keys, one per address (ARGV)
     nc customer hashes: the merge chain, from the first customer found (by the given id, by
        the first address that has an owner, or the new customer) to the one it was merged into
@@ -47,7 +47,10 @@
   finds it completed less than this ago reopens it (back to waiting in the queue of KEYS[4],
   its last agent preferred; the event reopened); later, or '0', a new request linked to it
   (`previous` in its hash and its enqueued event). An auto message never reopens.
-  ARGV[27..]: na addresses (kind:value); nc customer ids; nr triples (the reference, the request it
+  ARGV[27] sticky window of the new request's queue, ms ('0' none): the agent who completed
+  the customer's last request in that queue less than this ago is its preferred agent
+  (`preferred` in its hash and its enqueued event)
+  ARGV[28..]: na addresses (kind:value); nc customer ids; nr triples (the reference, the request it
   names itself or '', flags: 'l' looked up, 'k' leads to the request from now on, 'r' a
   reference the message made); nq request ids; nl pairs (window ms, most hits); nx ids of the
   customer's requests known closed.
@@ -70,11 +73,11 @@
 
 local na, nc, nr = tonumber(ARGV[16]), tonumber(ARGV[17]), tonumber(ARGV[18])
 local nq, nl, nx = tonumber(ARGV[19]), tonumber(ARGV[20]), tonumber(ARGV[21])
-local ka, kc = 12, 12 + na
+local ka, kc = 13, 13 + na
 local kr = kc + nc
 local kq = kr + nr
 local kl = kq + 2 * nq
-local aa, ac = 27, 27 + na
+local aa, ac = 28, 28 + na
 local ar = ac + nc
 local aq = ar + 3 * nr
 local al = aq + nq
@@ -285,6 +288,17 @@ local now = put_waiting(KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1], ARGV[2], AR
 sla_start(KEYS[3], ARGV[1], ARGV[24], tonumber(now))
 redis.call('ZADD', KEYS[7], now, ARGV[1])
 local fields = enqueued_fields(ARGV[2], ARGV[25], ARGV[4], ARGV[5])
+redis.call('HSET', KEYS[3], 'customer', customer)  -- whose last agent its completion records
+local sticky = tonumber(ARGV[27])
+local last = sticky > 0 and redis.call('HGET', KEYS[12], customer .. '|' .. ARGV[3])
+if last then
+  local agent, at = string.match(last, '^(.*)|(%d+)$')
+  if agent and tonumber(now) - tonumber(at) <= sticky then
+    redis.call('HSET', KEYS[3], 'preferred', agent)
+    fields[#fields + 1] = 'preferred'
+    fields[#fields + 1] = agent
+  end
+end
 if previous then
   redis.call('HSET', KEYS[3], 'previous', previous)  -- the completed request it follows up
   fields[#fields + 1] = 'previous'

@@ -98,6 +98,11 @@ class Settings:
     quality: QualitySettings = field(default_factory=QualitySettings)  # the daily review sample
     reopen_within: dict[str, float] = field(default_factory=dict)  # channel -> s (intake/config)
 
+    def sticky_for(self, queue: str) -> float:
+        """The queue's sticky window in seconds (queues.<q>.sticky.within; 0 none)."""
+        found = self.queues.get(queue)
+        return found.routing.sticky_s if found is not None else 0.0
+
     @property
     def callback_hours(self) -> Calendar | None:
         """The working hours phone callbacks are made in: the phone channel's, if it has any."""

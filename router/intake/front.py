@@ -40,6 +40,7 @@ class Front:
         self.settings = settings
         self.blobs = BlobStore(store.redis, store.keys)
         self.intake = IntakeDesk(store)
+        self.intake.sticky_ms = lambda queue: int(self.settings().sticky_for(queue) * 1000)
         self._secret: bytes | None = None
         # a bare score answering a survey (router/feedback/service.py sets it): a receipt, or
         # None for a message that is not one

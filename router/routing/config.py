@@ -18,6 +18,8 @@ from frontdesk.skills import TIERS
 
 ASSIGNMENT = ["greedy", "batch"]
 ROUTING_KEYS = ["assignment", "window", "groups", "weights", "preferred_agent_for", "relax"]
+ROUTING_KEYS += ["sticky"]
+STICKY_KEYS = ["within", "mode", "only_for"]
 _STEP = ["after", "lower_skills", "drop_optional", "widen_groups", "widen_tiers", "overflow_to"]
 QUEUE_MODES = ["offer", "assign"]
 QUEUE_KEYS = ["tier", "mode", "offer_timeout", "escalate_to", "description", *ROUTING_KEYS]
@@ -64,6 +66,7 @@ class Routing:
     weights: Weights = field(default_factory=Weights)
     preferred_agent_for_s: float = 0.0  # the preferred agent alone, for this long
     relax: tuple[RelaxStep, ...] = ()  # in order of `after_s`
+    sticky_s: float = 0.0  # the customer's last agent here, within this long, is preferred
 
     def steps_at(self, wait_s: float) -> tuple[RelaxStep, ...]:
         """The relaxation steps in force for a request that has waited `wait_s`."""
@@ -178,6 +181,13 @@ def parse_routing(check: Checker, path: Path, q: dict[str, Any]) -> Routing | No
     groups = _names(check, (*path, "groups"), q.get("groups"))
     weights = _weights(check, (*path, "weights"), q.get("weights"))
     preferred = check.duration((*path, "preferred_agent_for"), q.get("preferred_agent_for", 0))
+    sticky = check.mapping((*path, "sticky"), q.get("sticky"), STICKY_KEYS)
+    within = check.duration((*path, "sticky", "within"), sticky.get("within", 0))
+    sticky_mode = check.choice((*path, "sticky", "mode"), sticky.get("mode", "prefer"),
+                               ("prefer", "only"))  # fmt: skip
+    only_for = check.duration((*path, "sticky", "only_for"), sticky.get("only_for", "60s"))
+    if sticky_mode == "only" and preferred is not None and only_for is not None:
+        preferred = max(preferred, only_for)  # the preferred agent alone, then anyone
     steps = [
         _step(check, (*path, "relax", i), s)
         for i, s in enumerate(check.sequence((*path, "relax"), q.get("relax")))
@@ -192,7 +202,7 @@ def parse_routing(check: Checker, path: Path, q: dict[str, Any]) -> Routing | No
     assert assignment and window and weights is not None and preferred is not None
     assert groups is not None
     mode = cast(Literal["greedy", "batch"], assignment)
-    return Routing(mode, window, groups, weights, preferred, tuple(ordered))
+    return Routing(mode, window, groups, weights, preferred, tuple(ordered), within or 0.0)
 
 
 def _names(check: Checker, path: Path, value: object) -> tuple[str, ...] | None:

@@ -4,6 +4,7 @@
   KEYS[1] request hash   KEYS[2] agent hash   KEYS[3] agent holds hash   KEYS[4] events stream
   KEYS[5] request's messages   KEYS[6] request's excluded agents
   KEYS[7] SLA due instants   KEYS[8] calendars' working spans   KEYS[9] SLA counters
+  KEYS[10] last agents (hash: '<customer>|<queue>' -> '<agent>|<ms>', for sticky routing)
 
   ARGV[1] request id   ARGV[2] agent id   ARGV[3] resolution code   ARGV[4] stream max length
   ARGV[5] wrap-up in ms (0: none)   ARGV[6] how long the closed request is kept: '<normal ms>/<important ms>' (0: always)
@@ -42,6 +43,10 @@ local now = now_ms()
 local f = redis.call('HMGET', KEYS[1], 'category', 'enqueued_ms', 'taken_ms', 'first_agent',
   'moves', 'tier', 'reopens')
 local function ago(ms) return ms and string.format('%.0f', now - tonumber(ms)) or '' end
+local customer = redis.call('HGET', KEYS[1], 'customer')
+if customer then
+  redis.call('HSET', KEYS[10], customer .. '|' .. r[3], ARGV[2] .. '|' .. string.format('%.0f', now))
+end
 local fcr = (f[4] == ARGV[2] and not f[5] and not f[7]) and '1' or '0'
 redis.call('HSET', KEYS[1], 'fcr', fcr)  -- kept, so that a later reopen can take it back
 emit(KEYS[4], ARGV[4], 'completed', ARGV[1], ARGV[2], r[3],
