@@ -28,6 +28,7 @@ from frontdesk.router.daemon.settings import Settings, parse_settings
 from frontdesk.router.intake.front import Front
 from frontdesk.router.reports.figures import Basis, adds
 from frontdesk.router.reports.tables import REPORTS
+from frontdesk.router.routing.dispatcher import Dispatcher
 from frontdesk.skills import Agent, Presence
 
 SUPPORT = "support@example.com"
@@ -104,7 +105,7 @@ async def _completed_mail_request(smtp: SmtpChannel, store: QueueStore, agents: 
 
 
 async def test_a_reply_within_the_window_reopens_the_request_for_its_last_agent(
-    smtp: SmtpChannel, store: QueueStore, agents: AgentStore
+    smtp: SmtpChannel, store: QueueStore, agents: AgentStore, front_settings: Settings
 ) -> None:
     rid = await _completed_mail_request(smtp, store, agents)
     reply = _mail("Re: Cannot log in", "It broke again.", "<c2@example.com>",
@@ -122,8 +123,15 @@ async def test_a_reply_within_the_window_reopens_the_request_for_its_last_agent(
     assert await _events(store, EventType.ENQUEUED) != [] and all(
         e.request == rid for e in await _events(store, EventType.ENQUEUED)
     )
+    # routed to its last agent first, though bob is as good and idle far longer
+    await agents.upsert(Agent(id="bob", name="Bob", capacity={c.value: 5 for c in Channel},
+                              presence=Presence.AVAILABLE))  # fmt: skip
+    an_hour_ago = await store.now_ms() - 3_600_000
+    await store.redis.hset(store.keys.agent("bob"), "available_since_ms", an_hour_ago)
+    await Dispatcher(store, agents, lambda: front_settings).round()
+    record = await store.get(rid)
+    assert record is not None and record.state is State.ASSIGNED and record.agent == "ann"
     # its second completion is not a first-contact resolution
-    await store.assign(rid, "ann")
     await store.complete(rid, "ann", "password_reset")
     assert [e.data["fcr"] for e in await _events(store, EventType.COMPLETED)] == ["1", "0"]
 

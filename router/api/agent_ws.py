@@ -199,6 +199,7 @@ async def _frame(app: web.Application, agent: str, event: Event) -> dict[str, An
     if (
         event.type is EventType.MESSAGE
         and event.data.get("author") == "customer"
+        and "auto" not in event.data  # an auto-reply: in the thread, not news for the agent
         and event.request in await app[AGENTS].holds(agent)
     ):
         thread = await app[STORE].messages(event.request)

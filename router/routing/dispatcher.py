@@ -50,6 +50,7 @@ WAKE_ON = frozenset(
         EventType.TRANSFERRED,
         EventType.ESCALATED,
         EventType.REQUEUED,
+        EventType.REOPENED,  # a completed request waiting again
         EventType.PRESENCE,
         EventType.AGENT_CREATED,
         EventType.AGENT_UPDATED,
