@@ -27,6 +27,7 @@ from frontdesk.channels.mail.parse import parse_email
 from frontdesk.channels.registry import MODULES
 from frontdesk.queues.blobs import reference
 from frontdesk.queues.customers import CustomerStore
+from frontdesk.queues.events import EventLog, EventType
 from frontdesk.queues.keys import Keys
 from frontdesk.queues.store import QueueStore
 from frontdesk.router.conf.yaml import ConfigError
@@ -210,6 +211,42 @@ async def test_before_start_and_during_idle_each_message_is_one_request(
     await _assert_one_request_each(store, sent)
     assert (poller.stats.stored, poller.stats.duplicates, poller.stats.connects) == (5, 0, 1)
     assert poller.stats.idles >= 1
+
+
+async def test_auto_replies_attach_or_are_kept_out_and_acknowledged(
+    dovecot: Dovecot, user: str, front: Front, store: QueueStore, running: list[ImapChannel]
+) -> None:
+    first_id, first = _mail(1, "ooo")
+    await asyncio.to_thread(_deliver, dovecot, user, first, "append")
+    await _start(running, front, _mailbox(dovecot, user))
+    sent = {first_id: first}
+    await eventually(lambda: _settled(dovecot, user, store, sent, "move", PROCESSED), "stored")
+    rid = await _request_of(store, first)
+    assert rid is not None
+    replies = []
+    for n, answers in ((2, first_id), (3, "<nothing@elsewhere.example>")):
+        msg = EmailMessage()
+        msg["From"], msg["To"] = "Away <away@example.org>", "support@example.com"
+        msg["Subject"], msg["Message-ID"] = "Automatic reply: Out of Office", f"<ooo{n}@x.example>"
+        msg["Auto-Submitted"], msg["In-Reply-To"] = "auto-replied", answers
+        msg.set_content("I am out of the office until Monday.\n")
+        replies.append(msg.as_bytes(policy=SMTP))
+        await asyncio.to_thread(_deliver, dovecot, user, replies[-1], "append")
+    # both acknowledged (moved out of INBOX), neither is work
+    done = ["<ooo2@x.example>", "<ooo3@x.example>", first_id]
+    await eventually(lambda: _moved(dovecot, user, done), "both auto-replies acknowledged")
+    (message,) = await store.messages(rid)
+    assert message.auto == "auto-replied"
+    assert await store.waiting_count("email") == 1
+    log = await EventLog(store.redis, store.keys).range()
+    assert [e.type for e in log].count(EventType.AUTO_REPLY_DROPPED) == 1
+    assert [e.request for e in log if e.type is EventType.ENQUEUED] == [rid]
+
+
+async def _moved(server: Dovecot, user: str, ids: list[str]) -> bool:
+    return not await _messages(server, user) and sorted(
+        await _ids(server, user, PROCESSED)
+    ) == sorted(ids)
 
 
 @pytest.mark.parametrize("after", ["move", "flag"])
