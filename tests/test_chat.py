@@ -527,6 +527,31 @@ async def test_rest_fallback_end_to_end(daemon: Daemon, http: aiohttp.ClientSess
         assert r.status == 200 and (await r.json())["duplicate"] is True
 
 
+async def test_a_message_in_a_completed_conversation_reopens_it_for_its_agent(
+    daemon: Daemon, http: aiohttp.ClientSession
+) -> None:
+    cors = {"Origin": ORIGIN}
+    base = url(daemon, "/v1/chat/conversations")
+    async with http.post(f"{base}?site={SITE}", json={"text": "refund?"}, headers=cors) as r:
+        started = await r.json()
+    conv, token, rid = started["conversation"], started["token"], started["request"]
+    await offered_to_ann(daemon, rid)
+    await daemon.store.accept(rid, "ann")
+    await daemon.store.complete(rid, "ann", "answered")
+    messages = f"{base}/{conv}/messages?site={SITE}&token={token}"
+    # within reopen_within (chat: 30m by default) the customer's message reopens the request
+    async with http.post(messages, json={"id": "r1", "text": "one more thing"}, headers=cors) as r:
+        assert r.status == 201, await r.text()
+
+    async def offered_again() -> bool:
+        record = await daemon.store.get(rid)
+        return record is not None and record.state is State.OFFERED and record.agent == "ann"
+
+    await until(offered_again, f"{rid} reopened and offered to its last agent")
+    reopened = [e for e in await daemon.events.range() if e.type.value == "reopened"]
+    assert [(e.request, e.agent, e.data["channel"]) for e in reopened] == [(rid, "ann", "chat")]
+
+
 async def test_the_widget_and_demo_page_are_served(
     daemon: Daemon, http: aiohttp.ClientSession
 ) -> None:
