@@ -10,6 +10,7 @@ from conftest import FRONT_CONFIG
 
 from frontdesk.channels.base import Inbound
 from frontdesk.queues.agents import AgentStore
+from frontdesk.queues.customers import CustomerStore
 from frontdesk.queues.events import EventLog, EventType
 from frontdesk.queues.request import Channel, Customer, Request
 from frontdesk.queues.states import State
@@ -85,6 +86,28 @@ async def test_a_returning_customer_goes_to_their_last_agent_unless_away(
     record = await store.get(fourth)
     assert record is not None and record.request.preferred_agent == "ann"
     assert await _offered_to(store, dispatcher, fourth) == "bob"  # ann is offline: anyone
+
+
+async def test_in_only_mode_the_last_agent_alone_is_offered_it_at_first(
+    store: QueueStore, agents: AgentStore
+) -> None:
+    only = STICKY.replace("sticky: {within: 30d}", "sticky: {within: 30d, mode: only}")
+    settings = parse_settings(only, "only.yaml")
+    front = Front(store, CustomerStore(store), lambda: settings)
+    await front.start()
+    dispatcher = Dispatcher(store, agents, lambda: settings)
+    await _agent(agents, "ann")
+    await _agent(agents, "bob")
+    first = await _chat(front, 1)
+    await store.assign(first, "ann")
+    await store.complete(first, "ann", "answered")
+    await agents.set_presence("ann", Presence.AWAY)
+    second = await _chat(front, 2)
+    await dispatcher.round()
+    record = await store.get(second)
+    assert record is not None and record.state is State.WAITING  # bob waits out only_for (60s)
+    other = await _chat(front, 3, "someone@example.com")
+    assert await _offered_to(store, dispatcher, other) == "bob"  # bob is there for the others
 
 
 def test_sticky_is_checked_with_its_path_and_line() -> None:
