@@ -132,6 +132,7 @@ async def test_an_auto_reply_to_a_waiting_request_makes_no_new_work(
                 References=f"<c1@example.com> {NOTICE_ID}")  # fmt: skip
     assert await _send(smtp, ooo) == [rid]
     assert await store.peek("email", 10) == [rid]  # nothing new for any agent to be offered
+    assert [m.auto for m in await store.messages(rid)] == ["auto-replied"]
     enqueued = [e for e in await _events(store) if e.type is EventType.ENQUEUED]
     assert [e.request for e in enqueued] == [rid]
 
