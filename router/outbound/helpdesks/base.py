@@ -36,6 +36,13 @@ from frontdesk.queues.events import Event, EventType
 from frontdesk.queues.request import Request
 from frontdesk.queues.tickets import TicketMap
 from frontdesk.router.conf.yaml import Checker, Path
+from frontdesk.router.outbound.helpdesks.notes import (
+    NOTED,
+    Note,
+    message_note,
+    note_text,
+    origin_of,
+)
 from frontdesk.router.outbound.remote import error_text, retry_after_s
 from frontdesk.router.outbound.sinks import DeliveryContext, RetryLater, Undeliverable
 
@@ -61,6 +68,7 @@ class HelpdeskSettings(Generic[OptionsT]):
     priorities: dict[str, str] = field(default_factory=dict)  # high / medium / low -> priority
     tags: tuple[str, ...] = ()
     unmapped_agent: str = "dead_letter"  # or "skip"
+    webhook_secret: str | None = field(default=None, repr=False)  # the helpdesk's own webhooks
 
 
 class Helpdesk(Protocol):
@@ -91,6 +99,11 @@ class Helpdesk(Protocol):
     async def set_satisfaction(self, ticket: str, score: int, note: str) -> None:
         """Put the customer's survey score on the ticket (a tag and an internal note, as the
         helpdesk's API allows)."""
+        ...
+
+    async def add_note(self, ticket: str, note: Note) -> None:
+        """Put a customer's message, an agent's reply (public) or what frontdesk did (an
+        internal note) on the ticket."""
         ...
 
     async def aclose(self) -> None:
@@ -150,7 +163,11 @@ class HelpdeskSink:
         self.helpdesk = helpdesk
 
     def wants(self, event: Event) -> bool:
+        if origin_of(event) == f"helpdesk:{self.name}":
+            return False  # applied from this helpdesk's own webhook: never written back
         if event.type in (EventType.ENQUEUED, EventType.FEEDBACK) or event.type in ASSIGNING:
+            return True
+        if event.type is EventType.MESSAGE or event.type in NOTED:
             return True
         ending = ENDINGS.get(event.type)
         return ending is not None and ending in self.settings.states
@@ -174,7 +191,11 @@ class HelpdeskSink:
             raise Undeliverable(f"{self.name}: request {event.request} is no longer in frontdesk")
         tickets = TicketMap.of(context.store, self.name)
         ticket = await self.ensure_ticket(record.request, tickets)
-        if event.type is EventType.FEEDBACK:
+        if event.type is EventType.MESSAGE:
+            await self.post_messages(record.request.id, ticket, tickets)
+        elif event.type in NOTED:
+            await self.helpdesk.add_note(ticket, Note(note_text(event), public=False))
+        elif event.type is EventType.FEEDBACK:
             await self.helpdesk.set_satisfaction(ticket, int(event.data["score"]), _note(event))
         elif user is not None:
             await self.helpdesk.set_assignee(ticket, user)
@@ -184,6 +205,23 @@ class HelpdeskSink:
     async def aclose(self) -> None:
         """Close the HTTP client (the daemon calls this when it stops the sink)."""
         await self.helpdesk.aclose()
+
+    async def post_messages(self, request_id: str, ticket: str, tickets: TicketMap) -> None:
+        """Every message of the request not on the ticket yet, in order, each once (one
+        delivery at a time per request: the ticket's lock)."""
+        lock = tickets.lock(request_id, self.settings.timeout_s * 8 + 5)
+        if not await lock.acquire(blocking=False):
+            raise RetryLater(f"{self.name}: another delivery writes to the ticket of {request_id}",
+                             1.0)  # fmt: skip
+        try:
+            posted, messages = await tickets.unposted(request_id)
+            for message in messages:
+                await self.helpdesk.add_note(ticket, message_note(message))
+                posted += 1
+                await tickets.mark_posted(request_id, posted)
+        finally:
+            with contextlib.suppress(LockError):
+                await lock.release()
 
     async def ensure_ticket(self, request: Request, tickets: TicketMap) -> str:
         """The request's ticket id, creating the ticket (and its follow-ups) once."""
