@@ -89,6 +89,7 @@ class ZammadStandIn(StandIn):
         router.add_get("/api/v1/tickets/search", self.search)
         router.add_get("/api/v1/tickets/{id}", self.show)
         router.add_put("/api/v1/tickets/{id}", self.update)
+        router.add_post("/api/v1/ticket_articles", self.create_article)
 
     def authorized(self, request: web.Request) -> bool:
         return request.headers.get("Authorization") == f"Token token={self.token}"
@@ -260,6 +261,24 @@ class ZammadStandIn(StandIn):
                 return self.refuse(refused)
             self.articles[ticket["id"]].append(body["article"])
         return web.json_response(ticket)
+
+    async def create_article(self, request: web.Request) -> web.Response:
+        """POST /api/v1/ticket_articles: an article on an existing ticket (`ticket_id`)."""
+        body = dict(request[BODY])
+        ticket_id = body.pop("ticket_id", None)
+        if not isinstance(ticket_id, int) or ticket_id not in self.tickets:
+            return self.refuse(f"Couldn't find Ticket with 'id'={ticket_id}", 422)
+        refused = self._check_article(body)
+        if refused is not None:
+            return self.refuse(refused)
+        self.articles[ticket_id].append(body)
+        self.tickets[ticket_id]["article_count"] += 1
+        article_id = ticket_id * 10 + len(self.articles[ticket_id])
+        return web.json_response(
+            {"id": article_id, "ticket_id": ticket_id, **body,
+             "sender_id": self.senders[body.get("sender", "Agent")]},
+            status=201,
+        )  # fmt: skip
 
     async def search(self, request: web.Request) -> web.Response:
         query = request.query.get("query", "")

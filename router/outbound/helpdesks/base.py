@@ -194,7 +194,10 @@ class HelpdeskSink:
         if event.type is EventType.MESSAGE:
             await self.post_messages(record.request.id, ticket, tickets)
         elif event.type in NOTED:
-            await self.helpdesk.add_note(ticket, Note(note_text(event), public=False))
+            step = f"event:{event.id}"  # each event's note once, however often it is delivered
+            if step not in (await tickets.get(record.request.id)).done:
+                await self.helpdesk.add_note(ticket, Note(note_text(event), public=False))
+                await tickets.mark_done(record.request.id, step)
         elif event.type is EventType.FEEDBACK:
             await self.helpdesk.set_satisfaction(ticket, int(event.data["score"]), _note(event))
         elif user is not None:
