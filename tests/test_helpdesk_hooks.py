@@ -137,7 +137,7 @@ async def held_with_ticket(world: World, name: str, store, agents, redis, keys) 
     return rid, ticket
 
 
-# -- inbound: closing, reassigning, refusing -------------------------------------------------------
+# -- inbound: closing, reassigning, refusing ------------------------------------------------
 
 
 async def test_a_zendesk_trigger_solving_the_ticket_completes_the_request_without_a_loop(
@@ -251,8 +251,12 @@ async def test_a_zendesk_event_subscription_reassigning_moves_the_request(
 ):
     rid, ticket = await held_with_ticket(world, "zendesk", store, agents, redis, keys)
     await add_agent(agents, "bob")
-    body = json.dumps({"type": "zen:event-type:ticket.agent_assignment_changed",
-                       "detail": {"id": ticket, "status": "OPEN", "assignee_id": "902"}}).encode()
+    body = json.dumps(
+        {
+            "type": "zen:event-type:ticket.agent_assignment_changed",
+            "detail": {"id": ticket, "status": "OPEN", "assignee_id": "902"},
+        }
+    ).encode()
     sent_before = len(world.standins["zendesk"].received)
     reply = await world.client.post(
         "/v1/helpdesks/zendesk/webhook", data=body, headers=zendesk_headers(body)
@@ -298,8 +302,14 @@ async def test_a_chatwoot_webhook_resolving_completes_and_other_events_are_ignor
         "/v1/helpdesks/chatwoot/webhook", data=created, headers=chatwoot_headers(created)
     )
     assert reply.status == 202 and (await reply.json())["ignored"] == "event"
-    body = json.dumps({"event": "conversation_status_changed", "id": int(ticket),
-                       "status": "resolved", "meta": {"assignee": {"id": 21}}}).encode()
+    body = json.dumps(
+        {
+            "event": "conversation_status_changed",
+            "id": int(ticket),
+            "status": "resolved",
+            "meta": {"assignee": {"id": 21}},
+        }
+    ).encode()
     reply = await world.client.post(
         "/v1/helpdesks/chatwoot/webhook", data=body, headers=chatwoot_headers(body)
     )
@@ -307,7 +317,7 @@ async def test_a_chatwoot_webhook_resolving_completes_and_other_events_are_ignor
     assert (await store.get(rid)).state is State.COMPLETED
 
 
-# -- outbound: the conversation on the ticket --------------------------------------------------------
+# -- outbound: the conversation on the ticket ------------------------------------------------
 
 
 async def test_messages_replies_and_escalations_reach_every_ticket(
@@ -325,7 +335,9 @@ async def test_messages_replies_and_escalations_reach_every_ticket(
     (zd_ticket,) = zendesk.tickets
     comments = zendesk.comments[zd_ticket]
     assert [(c["body"], c["public"]) for c in comments[:2]] == [
-        ("It happened again today.", True), ("Refund sent, sorry about that.", True)]
+        ("It happened again today.", True),
+        ("Refund sent, sorry about that.", True),
+    ]
     assert comments[0]["author_id"] == zendesk.tickets[zd_ticket]["requester_id"]
     assert "author_id" not in comments[1]
     assert comments[2]["public"] is False and "tier2" in comments[2]["body"]
@@ -337,7 +349,8 @@ async def test_messages_replies_and_escalations_reach_every_ticket(
     articles = zammad.articles[zm_ticket][1:]  # after the first one, made with the ticket
     assert [(a["body"], a["sender"], a["internal"]) for a in articles[:2]] == [
         ("It happened again today.", "Customer", False),
-        ("Refund sent, sorry about that.", "Agent", False)]
+        ("Refund sent, sorry about that.", "Agent", False),
+    ]
     assert articles[2]["internal"] is True and "needs a supervisor" in articles[2]["body"]
     assert len(articles) == 3
 
@@ -346,6 +359,7 @@ async def test_messages_replies_and_escalations_reach_every_ticket(
     messages = chatwoot.messages[cw_ticket][1:]  # after the customer's first words
     assert [(m["content"], m["message_type"], m["private"]) for m in messages[:2]] == [
         ("It happened again today.", 0, False),
-        ("Refund sent, sorry about that.", 1, False)]
+        ("Refund sent, sorry about that.", 1, False),
+    ]
     assert messages[2]["private"] is True and "needs a supervisor" in messages[2]["content"]
     assert len(messages) == 3

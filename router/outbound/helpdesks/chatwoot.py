@@ -32,13 +32,13 @@ from frontdesk.router.outbound.helpdesks.base import (
     HelpdeskClient,
     HelpdeskSettings,
     Kind,
-    Note,
     Refused,
     customer_name,
     ticket_body,
     ticket_tags,
     ticket_title,
 )
+from frontdesk.router.outbound.helpdesks.notes import Note
 from frontdesk.router.outbound.sinks import Undeliverable
 
 

@@ -66,8 +66,8 @@ def verify(kind: str, secret: str, headers: Mapping[str, str], body: bytes, now_
         stamp, given = headers.get(stamp_h, ""), headers.get(sig_h, "")
         if not stamp or not given:
             raise _unauthorized(f"{sig_h} and {stamp_h} are required", sig_h)
-        wanted = base64.b64encode(hmac.new(key, stamp.encode() + body, hashlib.sha256).digest())
-        if not _equal(given, wanted.decode()):
+        raw = hmac.new(key, stamp.encode() + body, hashlib.sha256).digest()
+        if not _equal(given, base64.b64encode(raw).decode()):
             raise _unauthorized("the signature does not match the body", sig_h)
         _fresh(_iso_seconds(stamp, stamp_h), now_s, stamp_h)
     elif kind == "zammad":
@@ -140,8 +140,10 @@ def read(kind: str, body: bytes) -> Change | None:
         raise ApiError(400, "invalid", "event must be a string", "event")
     if event not in _CHATWOOT_EVENTS:
         return None
-    meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
-    assignee = meta.get("assignee") if isinstance(meta.get("assignee"), dict) else {}
+    meta = data.get("meta")
+    meta = meta if isinstance(meta, dict) else {}
+    assignee = meta.get("assignee")
+    assignee = assignee if isinstance(assignee, dict) else {}
     return Change(_id(data.get("id"), "id"), _status(data.get("status"), "status"),
                   _user(assignee.get("id"), "meta.assignee.id"))  # fmt: skip
 

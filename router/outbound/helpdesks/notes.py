@@ -46,8 +46,9 @@ def origin_of(event: Event) -> str:
             found = json.loads(why)
         except ValueError:
             return ""
-        if isinstance(found, dict) and isinstance(found.get("origin"), str):
-            return found["origin"]
+        origin = found.get("origin") if isinstance(found, dict) else None
+        if isinstance(origin, str):
+            return origin
     return ""
 
 

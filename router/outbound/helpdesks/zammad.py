@@ -27,12 +27,12 @@ from frontdesk.router.outbound.helpdesks.base import (
     HelpdeskClient,
     HelpdeskSettings,
     Kind,
-    Note,
     customer_name,
     ticket_body,
     ticket_tags,
     ticket_title,
 )
+from frontdesk.router.outbound.helpdesks.notes import Note
 
 ARTICLE_TYPES = {Channel.PHONE: "phone"}  # every other channel: "web", a customer's own words
 

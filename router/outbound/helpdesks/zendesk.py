@@ -28,13 +28,13 @@ from frontdesk.router.outbound.helpdesks.base import (
     HelpdeskClient,
     HelpdeskSettings,
     Kind,
-    Note,
     customer_name,
     satisfaction_tag,
     ticket_body,
     ticket_tags,
     ticket_title,
 )
+from frontdesk.router.outbound.helpdesks.notes import Note
 
 TICKET_TYPES = ("question", "incident", "problem", "task")
 
