@@ -9,14 +9,16 @@ from typing import Any, cast
 
 from frontdesk.queues.request import Priority
 from frontdesk.router.conf.yaml import Checker, Path, render
-from frontdesk.router.outbound.helpdesks import chatwoot, zammad, zendesk
+from frontdesk.router.outbound.helpdesks import chatwoot, freshdesk, glpi, zammad, zendesk
 from frontdesk.router.outbound.helpdesks.base import ENDINGS, HelpdeskSettings, Kind
 from frontdesk.router.outbound.helpdesks.inbound import INBOUND
 from frontdesk.router.outbound.remote import base_url, secret_file
 from frontdesk.router.outbound.sinks import Sink
 
 # each kind's module: its options' own type is checked there, where its parser and connector meet
-KINDS: dict[str, Kind[Any]] = {k.name: k for k in (zammad.KIND, chatwoot.KIND, zendesk.KIND)}
+KINDS: dict[str, Kind[Any]] = {
+    k.name: k for k in (zammad.KIND, chatwoot.KIND, zendesk.KIND, freshdesk.KIND, glpi.KIND)
+}
 
 UNMAPPED = ("dead_letter", "skip")
 _NAME = r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}"
