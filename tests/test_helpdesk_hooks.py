@@ -18,7 +18,7 @@ from api_services import services
 from helpdesk_standins import ChatwootStandIn, ZammadStandIn, ZendeskStandIn
 from test_helpdesks import accepted_by, add_agent, event, new_request
 
-from frontdesk.queues.events import EventLog, EventType
+from frontdesk.queues.events import Event, EventLog, EventType
 from frontdesk.queues.request import Message
 from frontdesk.queues.states import State
 from frontdesk.queues.tickets import TicketMap
@@ -26,6 +26,7 @@ from frontdesk.router.api.app import create_app
 from frontdesk.router.daemon.settings import parse_settings
 from frontdesk.router.outbound.helpdesks.base import HelpdeskSink
 from frontdesk.router.outbound.helpdesks.config import create_sink
+from frontdesk.router.outbound.helpdesks.notes import note_text, origin_of
 from frontdesk.router.outbound.sinks import DeliveryContext
 
 SECRET = "hook-secret-1"
@@ -327,6 +328,7 @@ async def test_messages_replies_and_escalations_reach_every_ticket(
     await accepted_by(store, agents, redis, keys, rid, "ann")
     await store.append_message(rid, Message("It happened again today.", "customer"))
     await store.append_message(rid, Message("Refund sent, sorry about that.", "agent"))
+    await store.transfer(rid, None, "wrong desk")
     await store.escalate(rid, "tier2", "needs a supervisor")
     for name in KINDS:
         await world.deliver_all(name, rid)
@@ -340,9 +342,11 @@ async def test_messages_replies_and_escalations_reach_every_ticket(
     ]
     assert comments[0]["author_id"] == zendesk.tickets[zd_ticket]["requester_id"]
     assert "author_id" not in comments[1]
-    assert comments[2]["public"] is False and "tier2" in comments[2]["body"]
-    assert "needs a supervisor" in comments[2]["body"]
-    assert len(comments) == 3
+    assert comments[2] == {"body": "frontdesk: transferred by ann from general to general\n"
+                                   "Reason: wrong desk", "public": False}  # fmt: skip
+    assert comments[3]["public"] is False and "tier2" in comments[3]["body"]
+    assert "needs a supervisor" in comments[3]["body"]
+    assert len(comments) == 4
 
     zammad = world.standins["zammad"]
     (zm_ticket,) = zammad.tickets
@@ -351,8 +355,9 @@ async def test_messages_replies_and_escalations_reach_every_ticket(
         ("It happened again today.", "Customer", False),
         ("Refund sent, sorry about that.", "Agent", False),
     ]
-    assert articles[2]["internal"] is True and "needs a supervisor" in articles[2]["body"]
-    assert len(articles) == 3
+    assert articles[2]["internal"] is True and "wrong desk" in articles[2]["body"]
+    assert articles[3]["internal"] is True and "needs a supervisor" in articles[3]["body"]
+    assert len(articles) == 4
 
     chatwoot = world.standins["chatwoot"]
     (cw_ticket,) = chatwoot.conversations
@@ -361,5 +366,42 @@ async def test_messages_replies_and_escalations_reach_every_ticket(
         ("It happened again today.", 0, False),
         ("Refund sent, sorry about that.", 1, False),
     ]
-    assert messages[2]["private"] is True and "needs a supervisor" in messages[2]["content"]
-    assert len(messages) == 3
+    assert messages[2]["private"] is True and "wrong desk" in messages[2]["content"]
+    assert messages[3]["private"] is True and "needs a supervisor" in messages[3]["content"]
+    assert len(messages) == 4
+
+
+async def test_a_chatwoot_reassignment_moves_the_request_to_the_mapped_agent(
+    world, store, agents, redis, keys
+):
+    rid, ticket = await held_with_ticket(world, "chatwoot", store, agents, redis, keys)
+    await add_agent(agents, "bob")
+    body = json.dumps({"event": "conversation_updated", "id": int(ticket), "status": "open",
+                       "meta": {"assignee": {"id": 22}}}).encode()  # fmt: skip
+    reply = await world.client.post(
+        "/v1/helpdesks/chatwoot/webhook", data=body, headers=chatwoot_headers(body)
+    )
+    assert await reply.json() == {"request": rid, "applied": "moved", "agent": "bob"}
+    assert (await store.get(rid)).agent == "bob"
+    nobody = {"assignee": {"id": 99}}
+    unmapped = json.dumps({"event": "conversation_updated", "id": int(ticket), "status": "open",
+                           "meta": nobody}).encode()  # fmt: skip
+    reply = await world.client.post(
+        "/v1/helpdesks/chatwoot/webhook", data=unmapped, headers=chatwoot_headers(unmapped)
+    )
+    assert reply.status == 202
+    assert await reply.json() == {"ignored": "unmapped_assignee", "assignee": 99}
+    assert (await store.get(rid)).agent == "bob"
+
+
+def test_sla_notes_and_the_origin_of_an_assignment():
+    due = {"policy": "email", "target": "first_response", "due": "1767225600000"}
+    warning = Event("1-0", EventType.SLA_WARNING, "FD-1", "ann", "general", 0, due)
+    assert note_text(warning) == (
+        "frontdesk: SLA warning: first_response of policy email, due 2026-01-01 00:00:00 UTC"
+    )
+    assigned = Event("2-0", EventType.ASSIGNED, "FD-1", "bob", "general", 0,
+                     {"why": json.dumps({"origin": "helpdesk:zendesk"})})  # fmt: skip
+    assert origin_of(assigned) == "helpdesk:zendesk"
+    assert origin_of(Event("3-0", EventType.ASSIGNED, "FD-1", "bob", "general", 0,
+                           {"why": "{not json"})) == ""  # fmt: skip
