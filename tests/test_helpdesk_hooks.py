@@ -405,3 +405,10 @@ def test_sla_notes_and_the_origin_of_an_assignment():
     assert origin_of(assigned) == "helpdesk:zendesk"
     assert origin_of(Event("3-0", EventType.ASSIGNED, "FD-1", "bob", "general", 0,
                            {"why": "{not json"})) == ""  # fmt: skip
+
+
+async def test_the_webhook_is_described_in_the_openapi_document(world):
+    reply = await world.client.get("/v1/openapi.json")
+    post = (await reply.json())["paths"]["/v1/helpdesks/{name}/webhook"]["post"]
+    assert post["operationId"] == "helpdeskWebhook" and "security" not in post
+    assert {"200", "400", "401", "404"} <= set(post["responses"])

@@ -195,7 +195,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 async def openapi_document(request: web.Request) -> web.Response:
     paths: dict[str, Any] = dict(api_outbox.OPENAPI_PATHS) | api_reviews.openapi_paths()
-    paths |= api_reports.openapi_paths()
+    paths |= api_reports.openapi_paths() | helpdesk_hooks.OPENAPI_PATHS
     for channel in request.app[keys.CHANNELS]:
         describe = getattr(channel, "openapi_paths", None)
         paths |= describe() if describe else openapi.from_routes(channel.name, channel.routes())

@@ -32,12 +32,27 @@ from frontdesk.queues.tickets import TicketMap
 from frontdesk.router.api.keys import SETTINGS, STORE
 from frontdesk.router.http.auth import public
 from frontdesk.router.http.errors import ApiError
+from frontdesk.router.http.openapi import Schema, json_content, operation
 from frontdesk.router.outbound.helpdesks.base import HelpdeskSettings
 from frontdesk.router.outbound.helpdesks.inbound import CLOSED, Change, read, verify
 
 log = logging.getLogger("frontdesk.helpdesks")
 
 PATH = "/v1/helpdesks/{name}/webhook"
+_ANSWER: Schema = {
+    "type": "object",
+    "properties": {
+        "request": {"type": "string"},
+        "applied": {"type": "string", "enum": ["completed", "moved", "transferred", "nothing"]},
+        "ignored": {"type": "string"},
+    },
+}
+_OP = operation(
+    "A helpdesk's own signed webhook (Zendesk trigger, Zammad trigger, Chatwoot webhook)",
+    "helpdeskWebhook", json_content("Applied (202: ignored, with the reason)", _ANSWER),
+    path_params=("name",), body={"type": "object"}, secured=False, errors=(400, 401, 404),
+)  # fmt: skip
+OPENAPI_PATHS: dict[str, Schema] = {PATH: {"post": _OP}}
 
 
 def mount(app: web.Application) -> None:
