@@ -198,6 +198,8 @@ class HelpdeskSink:
             if step not in (await tickets.get(record.request.id)).done:
                 await self.helpdesk.add_note(ticket, Note(note_text(event), public=False))
                 await tickets.mark_done(record.request.id, step)
+            if event.type is EventType.REOPENED:  # the customer's message that reopened it
+                await self.post_messages(record.request.id, ticket, tickets)
         elif event.type is EventType.FEEDBACK:
             await self.helpdesk.set_satisfaction(ticket, int(event.data["score"]), _note(event))
         elif user is not None:
