@@ -412,3 +412,21 @@ async def test_the_webhook_is_described_in_the_openapi_document(world):
     post = (await reply.json())["paths"]["/v1/helpdesks/{name}/webhook"]["post"]
     assert post["operationId"] == "helpdeskWebhook" and "security" not in post
     assert {"200", "400", "401", "404"} <= set(post["responses"])
+
+
+async def test_closing_the_ticket_of_a_waiting_request_is_202_not_held(world, store, redis, keys):
+    rid = await new_request(store)
+    await world.deliver_all("zammad", rid)
+    ticket = await TicketMap(redis, keys, "zammad").ticket(rid)
+    body = json.dumps({"ticket": {"id": int(ticket), "state": "closed"}}).encode()
+    reply = await world.client.post(
+        "/v1/helpdesks/zammad/webhook", data=body, headers=zammad_headers(body)
+    )
+    assert reply.status == 202
+    assert await reply.json() == {"ignored": "not_held", "request": rid, "state": "waiting"}
+    assert (await store.get(rid)).state is State.WAITING
+    malformed = json.dumps({"ticket": {"state": "closed"}}).encode()
+    reply = await world.client.post(
+        "/v1/helpdesks/zammad/webhook", data=malformed, headers=zammad_headers(malformed)
+    )
+    assert reply.status == 400 and (await reply.json())["error"]["field"] == "ticket.id"
