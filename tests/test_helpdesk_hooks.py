@@ -18,8 +18,9 @@ from api_services import services
 from helpdesk_standins import ChatwootStandIn, ZammadStandIn, ZendeskStandIn
 from test_helpdesks import accepted_by, add_agent, event, new_request
 
+from frontdesk.channels.base import Inbound
 from frontdesk.queues.events import Event, EventLog, EventType
-from frontdesk.queues.request import Message
+from frontdesk.queues.request import Channel, Customer, Message, Request
 from frontdesk.queues.states import State
 from frontdesk.queues.tickets import TicketMap
 from frontdesk.router.api.app import create_app
@@ -430,3 +431,25 @@ async def test_closing_the_ticket_of_a_waiting_request_is_202_not_held(world, st
         "/v1/helpdesks/zammad/webhook", data=malformed, headers=zammad_headers(malformed)
     )
     assert reply.status == 400 and (await reply.json())["error"]["field"] == "ticket.id"
+
+
+async def test_a_reopening_message_goes_on_the_ticket_after_the_reopen_note(
+    world, front, store, agents
+):
+    await add_agent(agents, "ann")
+    start = Request("", Channel.CHAT, "", external_id="conv1:start", body="Where is my order?",
+                    customer=Customer(email="li@example.com"))  # fmt: skip
+    receipt = await front.receive(Inbound(start, thread_keys=("chat:conv1",)))
+    rid = receipt.request_id
+    await store.assign(rid, "ann")
+    await store.complete(rid, "ann", "answered")
+    await world.deliver_all("zendesk", rid)
+    again = Request("", Channel.CHAT, "", external_id="conv1:m2", body="One more question",
+                    customer=Customer(id=receipt.customer_id))  # fmt: skip
+    await front.receive(Inbound(again, thread_refs=("chat:conv1",), join_only=True))
+    await world.deliver_all("zendesk", rid)
+    zendesk = world.standins["zendesk"]
+    (ticket,) = zendesk.tickets
+    note, message = zendesk.comments[ticket]
+    assert note["public"] is False and note["body"].startswith("frontdesk: reopened")
+    assert (message["body"], message["public"]) == ("One more question", True)
