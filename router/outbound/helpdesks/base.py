@@ -4,7 +4,11 @@ A request's first event (`enqueued`) creates its ticket (or conversation) and re
 helpdesk's id for the request (`frontdesk.queues.tickets.TicketMap`); `assigned` and `accepted`
 set the ticket's assignee from the connector's agent map; `completed` and `abandoned` set a state
 when one is configured. Any event of a request whose ticket does not exist yet creates it first,
-so a connector added to a running desk catches up with the requests it sees.
+so a connector added to a running desk catches up with the requests it sees. Every follow-up
+message goes on the ticket (public for the customer's and the agent's words), and each
+escalation, transfer, SLA warning or breach and reopening as an internal note (notes.py), each
+once; an event applied from this helpdesk's own webhook (origin `helpdesk:<name>`, inbound.py)
+is never written back.
 
 Creating is idempotent: the mapping is read first, and before every create a marker is written;
 a later attempt that finds the marker without a ticket id (the earlier create timed out, or the
