@@ -453,3 +453,22 @@ async def test_a_reopening_message_goes_on_the_ticket_after_the_reopen_note(
     note, message = zendesk.comments[ticket]
     assert note["public"] is False and note["body"].startswith("frontdesk: reopened")
     assert (message["body"], message["public"]) == ("One more question", True)
+
+
+async def test_a_chatwoot_webhook_with_a_wrong_or_stale_signature_is_401(
+    world, store, agents, redis, keys
+):
+    rid, ticket = await held_with_ticket(world, "chatwoot", store, agents, redis, keys)
+    body = json.dumps({"event": "conversation_status_changed", "id": int(ticket),
+                       "status": "resolved"}).encode()  # fmt: skip
+    wrong = chatwoot_headers(body, secret="not-it")
+    stamp = str(int(time.time()) - 3600)
+    mac = hmac.new(SECRET.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+    stale = {"X-Chatwoot-Signature": f"sha256={mac}", "X-Chatwoot-Timestamp": stamp}
+    for headers, header in ((wrong, "X-Chatwoot-Signature"), (stale, "X-Chatwoot-Timestamp")):
+        reply = await world.client.post(
+            "/v1/helpdesks/chatwoot/webhook", data=body, headers=headers
+        )
+        assert reply.status == 401
+        assert (await reply.json())["error"]["field"] == header
+    assert (await store.get(rid)).state is State.ASSIGNED
