@@ -235,8 +235,14 @@ class Keys:
     def helpdesk_ticket(self, sink: str, request_id: str) -> str:
         """Hash with TTL: what helpdesk connector `sink` made of the request: ticket (the
         helpdesk's ticket id), attempt_ms (a create was sent whose outcome is not known yet),
-        done:<step> (follow-up steps of the creation already applied)."""
+        done:<step> (follow-up steps of the creation already applied), posted (how many of the
+        request's messages are on the ticket)."""
         return f"{self.prefix}hd:{sink}:req:{request_id}"
+
+    def helpdesk_request(self, sink: str, ticket: str) -> str:
+        """String with TTL: the request whose ticket in `sink` is `ticket` (the helpdesk's own
+        webhooks name the ticket)."""
+        return f"{self.prefix}hd:{sink}:ticket:{ticket}"
 
     def helpdesk_lock(self, sink: str, request_id: str) -> str:
         """String with TTL: held by the one delivery that creates the request's ticket in `sink`."""

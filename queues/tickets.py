@@ -16,13 +16,15 @@ from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
 
 from .keys import Keys
+from .request import Message, decode_message
 from .store import QueueStore
-from .wire import text
+from .wire import as_bytes, text
 
 DEFAULT_TTL_S = 400 * 86400
 _TICKET = "ticket"
 _ATTEMPT = "attempt_ms"
 _DONE = "done:"
+_POSTED = "posted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,13 +73,34 @@ class TicketMap:
         await self._write(request_id, {_ATTEMPT: str(int(time.time() * 1000))})
 
     async def save(self, request_id: str, ticket_id: str) -> None:
-        """The request's ticket is `ticket_id`; the create is no longer in doubt."""
+        """The request's ticket is `ticket_id`; the create is no longer in doubt. The ticket
+        names the request back (`request_of`), for the helpdesk's own webhooks."""
         key = self.keys.helpdesk_ticket(self.sink, request_id)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, _TICKET, ticket_id)
             pipe.hdel(key, _ATTEMPT)
             pipe.expire(key, self.ttl_s)
+            pipe.set(self.keys.helpdesk_request(self.sink, ticket_id), request_id, ex=self.ttl_s)
             await pipe.execute()
+
+    async def request_of(self, ticket_id: str) -> str | None:
+        """The request whose ticket is `ticket_id` (None: no request of ours)."""
+        found = await self.redis.get(self.keys.helpdesk_request(self.sink, ticket_id))
+        return text(found) if found is not None else None
+
+    async def unposted(self, request_id: str) -> tuple[int, list[Message]]:
+        """(how many of the request's messages are on its ticket, the messages after those),
+        in one pipelined read."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hget(self.keys.helpdesk_ticket(self.sink, request_id), _POSTED)
+            pipe.lrange(self.keys.messages(request_id), 0, -1)
+            posted, raw = await pipe.execute()
+        start = int(posted or 0)
+        return start, [decode_message(as_bytes(m)) for m in raw[start:]]
+
+    async def mark_posted(self, request_id: str, count: int) -> None:
+        """The first `count` messages of the request are on its ticket."""
+        await self._write(request_id, {_POSTED: str(count)})
 
     async def mark_done(self, request_id: str, step: str) -> None:
         """A follow-up step of the creation (a first message, labels) was applied."""

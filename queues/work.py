@@ -298,28 +298,37 @@ class WorkOps:
         resolution: str = "",
         wrap_up_s: float = 0,
         holder_only: bool = False,
+        origin: str = "",
     ) -> RecordReply:
         """The agent finished; with `wrap_up_s` it takes no new work for that long. Returns the
-        closed record. `holder_only` as for reject."""
+        closed record. `holder_only` as for reject; `origin` ('helpdesk:<name>') marks the
+        event as applied from that helpdesk, which its connector then does not write back."""
         k = self.keys
         result = await self.scripts.complete(
             [k.request(request_id), k.agent(agent_id), k.holds(agent_id), k.events,
              k.messages(request_id), k.excluded(request_id), *k.sla_keys, k.last_agents],
             [request_id, agent_id, resolution, self.settings.stream_maxlen, int(wrap_up_s * 1000),
-             keep_arg(self.settings), "1" if holder_only else "0"],
+             keep_arg(self.settings), "1" if holder_only else "0", origin],
         )  # fmt: skip
         raise_for_code(result, request_id, f"agent {agent_id}")
         return self._noted(request_id, result)
 
     # -- moves -----------------------------------------------------------------------------------
     async def transfer(
-        self, request_id: str, to_queue: str | None, reason: str = "", holder: str | None = None
+        self,
+        request_id: str,
+        to_queue: str | None,
+        reason: str = "",
+        holder: str | None = None,
+        origin: str = "",
     ) -> RecordReply:
         """Move an open request to another queue (None: back to its own), keeping its age.
-        `holder` (an agent's own token): refused unless that agent holds the request."""
+        `holder` (an agent's own token): refused unless that agent holds the request; `origin`
+        as for complete."""
         return await self._move(
-            "transfer", request_id, lambda queue: to_queue or queue, holder, reason
-        )
+            "transfer", request_id, lambda queue: to_queue or queue, holder, reason,
+            after=(origin,) if origin else (),
+        )  # fmt: skip
 
     async def escalate(self, request_id: str, to_queue: str, note: str = "") -> int:
         """Raise an open request one tier, into that tier's queue; returns the new tier."""
@@ -347,6 +356,7 @@ class WorkOps:
         holder: str | None,
         text_arg: str,
         *more: Any,
+        after: tuple[str, ...] = (),
     ) -> RecordReply:
         k = self.keys
         script = getattr(self.scripts, verb)
@@ -362,7 +372,7 @@ class WorkOps:
                 [k.request(request_id), k.queue(queue), k.queue(to) if to else k.nobody,
                  *holder_keys, k.offers, k.events, k.queues],
                 [request_id, agent, queue, to, text_arg, self.settings.stream_maxlen, *more,
-                 holder or ""],
+                 holder or "", *after],
             )  # fmt: skip
 
         return self._noted(request_id, await self._with_facts(request_id, call))

@@ -89,6 +89,7 @@ class ZammadStandIn(StandIn):
         router.add_get("/api/v1/tickets/search", self.search)
         router.add_get("/api/v1/tickets/{id}", self.show)
         router.add_put("/api/v1/tickets/{id}", self.update)
+        router.add_post("/api/v1/ticket_articles", self.create_article)
 
     def authorized(self, request: web.Request) -> bool:
         return request.headers.get("Authorization") == f"Token token={self.token}"
@@ -260,6 +261,24 @@ class ZammadStandIn(StandIn):
                 return self.refuse(refused)
             self.articles[ticket["id"]].append(body["article"])
         return web.json_response(ticket)
+
+    async def create_article(self, request: web.Request) -> web.Response:
+        """POST /api/v1/ticket_articles: an article on an existing ticket (`ticket_id`)."""
+        body = dict(request[BODY])
+        ticket_id = body.pop("ticket_id", None)
+        if not isinstance(ticket_id, int) or ticket_id not in self.tickets:
+            return self.refuse(f"Couldn't find Ticket with 'id'={ticket_id}", 422)
+        refused = self._check_article(body)
+        if refused is not None:
+            return self.refuse(refused)
+        self.articles[ticket_id].append(body)
+        self.tickets[ticket_id]["article_count"] += 1
+        article_id = ticket_id * 10 + len(self.articles[ticket_id])
+        return web.json_response(
+            {"id": article_id, "ticket_id": ticket_id, **body,
+             "sender_id": self.senders[body.get("sender", "Agent")]},
+            status=201,
+        )  # fmt: skip
 
     async def search(self, request: web.Request) -> web.Response:
         query = request.query.get("query", "")
@@ -784,3 +803,307 @@ class ZendeskStandIn(StandIn):
                 return self.invalid("comment", "Comment: body cannot be blank")
             self.comments.setdefault(ticket["id"], []).append(comment)
         return web.json_response({"ticket": ticket, "audit": {"ticket_id": ticket["id"]}})
+
+
+# -- Freshdesk -----------------------------------------------------------------------------------
+
+
+class FreshdeskStandIn(StandIn):
+    """Freshdesk's /api/v2 tickets and notes (developers.freshdesk.com API v2: Basic auth with
+    the API key and X; validation errors `{"description": "Validation failed", "errors": [{field,
+    message, code}]}` with 400; 404 `{"code": "not_found"}`; search answers `results`)."""
+
+    TICKET_KEYS: ClassVar[set[str]] = {
+        *("subject", "description", "email", "phone", "name", "unique_external_id"),
+        *("requester_id", "priority", "status", "source", "tags", "group_id", "responder_id"),
+        *("type", "cc_emails", "custom_fields", "due_by", "product_id"),
+    }
+    NOTE_KEYS: ClassVar[set[str]] = {"body", "private", "incoming", "user_id", "notify_emails"}
+
+    def __init__(self, api_key: str = "fd-key", agents: tuple[int, ...] = (7001, 7002)) -> None:
+        super().__init__()
+        self.auth = "Basic " + base64.b64encode(f"{api_key}:X".encode()).decode()
+        self.agents = set(agents)
+        self.tickets: dict[int, dict[str, Any]] = {}
+        self.notes: dict[int, list[dict[str, Any]]] = {}
+        self._ids = iter(range(1, 10**6))
+
+    def routes(self, router: web.UrlDispatcher) -> None:
+        router.add_post("/api/v2/tickets", self.create)
+        router.add_get("/api/v2/search/tickets", self.search)
+        router.add_put("/api/v2/tickets/{id}", self.update)
+        router.add_post("/api/v2/tickets/{id}/notes", self.create_note)
+
+    def authorized(self, request: web.Request) -> bool:
+        return request.headers.get("Authorization") == self.auth
+
+    def unauthorized(self) -> web.Response:
+        message = "You have to be logged in to perform this action."
+        return problem(401, {"code": "invalid_credentials", "message": message})
+
+    @staticmethod
+    def invalid(field_name: str, message: str, code: str = "invalid_value") -> web.Response:
+        error = {"field": field_name, "message": message, "code": code}
+        return problem(400, {"description": "Validation failed", "errors": [error]})
+
+    # -- for tests -----------------------------------------------------------------------------
+    def ticket_ids(self) -> list[str]:
+        return [str(t) for t in self.tickets]
+
+    def assignee(self, ticket: str) -> int | None:
+        return self.tickets[int(ticket)]["responder_id"]  # type: ignore[no-any-return]
+
+    def state(self, ticket: str) -> str:
+        return {2: "open", 3: "pending", 4: "resolved", 5: "closed"}[
+            self.tickets[int(ticket)]["status"]
+        ]
+
+    # -- handlers ------------------------------------------------------------------------------
+    def _check(self, body: dict[str, Any], creating: bool) -> web.Response | None:
+        extra = unknown_keys(body, self.TICKET_KEYS)
+        if extra:
+            return self.invalid(extra[0], "Unexpected/invalid field in request", "invalid_field")
+        for key, allowed in (("priority", (1, 2, 3, 4)), ("status", (2, 3, 4, 5)),
+                             ("source", (1, 2, 3, 5, 6, 7, 9, 10))):  # fmt: skip
+            if key in body and body[key] not in allowed:
+                return self.invalid(key, f"It should be one of these values: {allowed}")
+        if "responder_id" in body and body["responder_id"] not in self.agents:
+            return self.invalid("responder_id", "There is no agent matching the given id")
+        if "tags" in body and not (isinstance(body["tags"], list)
+                                   and all(isinstance(t, str) for t in body["tags"])):  # fmt: skip
+            return self.invalid("tags", "It should be an Array of Strings", "datatype_mismatch")
+        if not creating:
+            return None
+        if not any(body.get(k) for k in ("requester_id", "email", "phone", "unique_external_id")):
+            return self.invalid("requester_id", "Please fill at least 1 of requester_id, email, "
+                                "phone, unique_external_id fields", "missing_field")  # fmt: skip
+        if "phone" in body and not body.get("name"):
+            return self.invalid("name", "It should be a/an String", "missing_field")
+        if "email" in body and not EMAIL.match(str(body["email"])):
+            return self.invalid("email", "It should be in the 'valid email address' format")
+        for key in ("subject", "description"):
+            if not isinstance(body.get(key), str) or not body[key].strip():
+                return self.invalid(key, "It should be a/an String", "missing_field")
+        return None
+
+    async def create(self, request: web.Request) -> web.Response:
+        body = request[BODY]
+        refused = self._check(body, creating=True)
+        if refused is not None:
+            return refused
+        ticket_id = next(self._ids)
+        ticket = {"id": ticket_id, "responder_id": None, "status": 2, "priority": 1,
+                  "source": 2, "tags": [], "created_at": "2026-11-24T09:00:00Z",
+                  **body}  # fmt: skip
+        self.tickets[ticket_id] = ticket
+        self.notes[ticket_id] = []
+        return web.json_response(ticket, status=201)
+
+    def _ticket(self, request: web.Request) -> dict[str, Any] | web.Response:
+        raw = request.match_info["id"]
+        ticket = self.tickets.get(int(raw)) if raw.isdigit() else None
+        return ticket if ticket is not None else problem(404, {"code": "not_found"})
+
+    async def update(self, request: web.Request) -> web.Response:
+        ticket = self._ticket(request)
+        if isinstance(ticket, web.Response):
+            return ticket
+        body = request[BODY]
+        refused = self._check(body, creating=False)
+        if refused is not None:
+            return refused
+        ticket.update(body)
+        return web.json_response(ticket)
+
+    async def create_note(self, request: web.Request) -> web.Response:
+        ticket = self._ticket(request)
+        if isinstance(ticket, web.Response):
+            return ticket
+        body = request[BODY]
+        extra = unknown_keys(body, self.NOTE_KEYS)
+        if extra:
+            return self.invalid(extra[0], "Unexpected/invalid field in request", "invalid_field")
+        if not isinstance(body.get("body"), str) or not body["body"].strip():
+            return self.invalid("body", "It should be a/an String", "missing_field")
+        for key in ("private", "incoming"):
+            if key in body and not isinstance(body[key], bool):
+                return self.invalid(key, "It should be a/an Boolean", "datatype_mismatch")
+        note = {"id": 90000 + len(self.notes[ticket["id"]]), "ticket_id": ticket["id"],
+                "private": True, "incoming": False, **body}  # fmt: skip
+        self.notes[ticket["id"]].append(note)
+        return web.json_response(note, status=201)
+
+    async def search(self, request: web.Request) -> web.Response:
+        query = request.query.get("query", "")
+        tag = re.fullmatch(r"\"tag:'([^']+)'\"", query)
+        if tag is None:
+            return self.invalid("query", "It should be a valid query", "invalid_value")
+        found = [t for t in self.tickets.values() if tag[1] in t.get("tags", [])]
+        return web.json_response({"results": found, "total": len(found)})
+
+
+# -- GLPI ----------------------------------------------------------------------------------------
+
+
+class GlpiStandIn(StandIn):
+    """GLPI's apirest.php (glpi-project/glpi apirest.md: initSession with App-Token and
+    `Authorization: user_token`, Session-Token on every later call, errors as
+    `["ERROR_...", "message"]`, 201 `{"id", "message"}` for an added item)."""
+
+    TICKET_KEYS: ClassVar[set[str]] = {
+        *("name", "content", "priority", "urgency", "impact", "type", "status"),
+        *("itilcategories_id", "entities_id", "requesttypes_id", "_users_id_requester"),
+    }
+
+    def __init__(
+        self, app_token: str = "glpi-app", user_token: str = "glpi-user",
+        users: tuple[int, ...] = (41, 42),
+    ) -> None:  # fmt: skip
+        super().__init__()
+        self.app_token = app_token
+        self.user_token = user_token
+        self.users = set(users)
+        self.sessions: set[str] = set()
+        self.killed: list[str] = []
+        self.tickets: dict[int, dict[str, Any]] = {}
+        self.followups: dict[int, list[dict[str, Any]]] = {}
+        self.links: list[dict[str, Any]] = []  # Ticket_User
+        self._ids = iter(range(1, 10**6))
+
+    def routes(self, router: web.UrlDispatcher) -> None:
+        router.add_get("/apirest.php/initSession", self.init_session)
+        router.add_get("/apirest.php/killSession", self.kill_session)
+        router.add_post("/apirest.php/Ticket", self.create)
+        router.add_get("/apirest.php/Ticket", self.index)
+        router.add_put("/apirest.php/Ticket/{id}", self.update)
+        router.add_post("/apirest.php/Ticket/{id}/ITILFollowup", self.followup)
+        router.add_post("/apirest.php/Ticket/{id}/Ticket_User", self.link_user)
+
+    @staticmethod
+    def error(status: int, code: str, message: str) -> web.Response:
+        return problem(status, [code, message])
+
+    def authorized(self, request: web.Request) -> bool:
+        if request.headers.get("App-Token") != self.app_token:
+            return False
+        if request.path == "/apirest.php/initSession":
+            return request.headers.get("Authorization") == f"user_token {self.user_token}"
+        return request.headers.get("Session-Token") in self.sessions
+
+    def unauthorized(self) -> web.Response:
+        return self.error(401, "ERROR_SESSION_TOKEN_INVALID", "session_token seems invalid")
+
+    # -- for tests -----------------------------------------------------------------------------
+    def expire_sessions(self) -> None:
+        self.sessions.clear()
+
+    def ticket_ids(self) -> list[str]:
+        return [str(t) for t in self.tickets]
+
+    def assignee(self, ticket: str) -> int | None:
+        found = [x["users_id"] for x in self.links
+                 if x["tickets_id"] == int(ticket) and x["type"] == 2]  # fmt: skip
+        return found[-1] if found else None
+
+    def state(self, ticket: str) -> str:
+        names = {1: "new", 2: "assigned", 3: "planned", 4: "waiting", 5: "solved", 6: "closed"}
+        return names[self.tickets[int(ticket)]["status"]]
+
+    # -- handlers ------------------------------------------------------------------------------
+    async def init_session(self, request: web.Request) -> web.Response:
+        token = uuid.uuid4().hex
+        self.sessions.add(token)
+        return web.json_response({"session_token": token})
+
+    async def kill_session(self, request: web.Request) -> web.Response:
+        token = request.headers["Session-Token"]
+        self.sessions.discard(token)
+        self.killed.append(token)
+        return web.json_response(True)
+
+    def _input(self, request: web.Request) -> dict[str, Any] | web.Response:
+        found = request[BODY].get("input")
+        if not isinstance(found, dict):
+            return self.error(400, "ERROR_BAD_ARRAY", "input parameter must be an array of objects")
+        return found
+
+    def _ticket(self, request: web.Request) -> dict[str, Any] | web.Response:
+        raw = request.match_info["id"]
+        ticket = self.tickets.get(int(raw)) if raw.isdigit() else None
+        if ticket is None:
+            return self.error(404, "ERROR_ITEM_NOT_FOUND", "Item not found")
+        return ticket
+
+    def _check(self, fields: dict[str, Any]) -> web.Response | None:
+        extra = unknown_keys(fields, self.TICKET_KEYS)
+        if extra:
+            return self.error(400, "ERROR_GLPI_ADD", f"unknown field {extra[0]}")
+        for key, allowed in (("priority", range(1, 7)), ("urgency", range(1, 6)),
+                             ("type", (1, 2)), ("status", range(1, 7))):  # fmt: skip
+            if key in fields and fields[key] not in allowed:
+                return self.error(400, "ERROR_GLPI_ADD", f"{key}: invalid value")
+        return None
+
+    async def create(self, request: web.Request) -> web.Response:
+        fields = self._input(request)
+        if isinstance(fields, web.Response):
+            return fields
+        refused = self._check(fields)
+        if refused is not None:
+            return refused
+        if not str(fields.get("name") or "").strip() or not str(fields.get("content") or ""):
+            return self.error(400, "ERROR_GLPI_ADD", "name and content are mandatory")
+        ticket_id = next(self._ids)
+        self.tickets[ticket_id] = {"id": ticket_id, "status": 1, **fields}
+        self.followups[ticket_id] = []
+        where = {"Location": f"{self.url}/apirest.php/Ticket/{ticket_id}"}
+        return web.json_response({"id": ticket_id, "message": ""}, status=201, headers=where)
+
+    async def index(self, request: web.Request) -> web.Response:
+        text = request.query.get("searchText[content]", "")
+        found = [t for t in self.tickets.values() if text in t["content"]]
+        return web.json_response(found[:5])
+
+    async def update(self, request: web.Request) -> web.Response:
+        ticket = self._ticket(request)
+        if isinstance(ticket, web.Response):
+            return ticket
+        fields = self._input(request)
+        if isinstance(fields, web.Response):
+            return fields
+        refused = self._check(fields)
+        if refused is not None:
+            return refused
+        ticket.update(fields)
+        return web.json_response([{str(ticket["id"]): True, "message": ""}])
+
+    async def followup(self, request: web.Request) -> web.Response:
+        ticket = self._ticket(request)
+        if isinstance(ticket, web.Response):
+            return ticket
+        fields = self._input(request)
+        if isinstance(fields, web.Response):
+            return fields
+        if fields.get("itemtype") != "Ticket" or fields.get("items_id") != ticket["id"]:
+            return self.error(400, "ERROR_GLPI_ADD", "itemtype and items_id must name the ticket")
+        if not str(fields.get("content") or "").strip() or fields.get("is_private") not in (0, 1):
+            return self.error(400, "ERROR_GLPI_ADD", "content and is_private are mandatory")
+        self.followups[ticket["id"]].append(fields)
+        return web.json_response({"id": 500 + len(self.followups[ticket["id"]]), "message": ""},
+                                 status=201)  # fmt: skip
+
+    async def link_user(self, request: web.Request) -> web.Response:
+        ticket = self._ticket(request)
+        if isinstance(ticket, web.Response):
+            return ticket
+        fields = self._input(request)
+        if isinstance(fields, web.Response):
+            return fields
+        if fields.get("tickets_id") != ticket["id"] or fields.get("type") not in (1, 2, 3):
+            return self.error(400, "ERROR_GLPI_ADD", "tickets_id and type are mandatory")
+        if fields.get("users_id") not in self.users:
+            return self.error(400, "ERROR_GLPI_ADD", "users_id: no such user")
+        self.links.append(fields)
+        if fields["type"] == 2 and ticket["status"] == 1:
+            ticket["status"] = 2  # GLPI moves a new ticket to "assigned"
+        return web.json_response({"id": len(self.links), "message": ""}, status=201)

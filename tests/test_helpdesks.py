@@ -911,7 +911,11 @@ def test_a_broken_helpdesks_section_reports_every_problem_with_path_and_line(tmp
         (20, "helpdesks[2].priorities.urgent", "unknown key; expected one of: high, low, medium"),
         (21, "helpdesks[2].ticket_type", "must be one of question, incident, problem, task"),
         (22, "helpdesks[3].token", "give either token or token_file"),
-        (23, "helpdesks[3].kind", "must be one of zammad, chatwoot, zendesk, got 'osticket'"),
+        (
+            23,
+            "helpdesks[3].kind",
+            "must be one of zammad, chatwoot, zendesk, freshdesk, glpi, got 'osticket'",
+        ),
         (25, "helpdesks[4]", "must be a mapping"),
     ]
     for line, where, text in expected:

@@ -9,6 +9,8 @@
   ARGV[1] request id   ARGV[2] agent id   ARGV[3] resolution code   ARGV[4] stream max length
   ARGV[5] wrap-up in ms (0: none)   ARGV[6] how long the closed request is kept: '<normal ms>/<important ms>' (0: always)
   ARGV[7] '1' when only the request's holder may complete it (an agent's own token)
+  ARGV[8] origin ('' or absent: frontdesk itself; 'helpdesk:<name>': that helpdesk's webhook,
+          whose connector then does not write the completion back)
 
   Completing meets the request's resolution and any response still due; other clocks stop.
   A request pending on the customer may be completed too. The event carries what the
@@ -49,8 +51,10 @@ if customer then
 end
 local fcr = (f[4] == ARGV[2] and not f[5] and not f[7]) and '1' or '0'
 redis.call('HSET', KEYS[1], 'fcr', fcr)  -- kept, so that a later reopen can take it back
-emit(KEYS[4], ARGV[4], 'completed', ARGV[1], ARGV[2], r[3],
-  {'resolution', ARGV[3], 'wrap_up_ms', ARGV[5] or '0', 'channel', r[4], 'category', f[1] or '',
+local fields = {'resolution', ARGV[3], 'wrap_up_ms', ARGV[5] or '0', 'channel', r[4],
+   'category', f[1] or '',
    'resolution_ms', ago(f[2]), 'handle_ms', ago(f[3]),
-   'fcr', fcr, 'tier', f[6] or '1'})
+   'fcr', fcr, 'tier', f[6] or '1'}
+if ARGV[8] and ARGV[8] ~= '' then fields[#fields + 1] = 'origin'; fields[#fields + 1] = ARGV[8] end
+emit(KEYS[4], ARGV[4], 'completed', ARGV[1], ARGV[2], r[3], fields)
 return redis.call('HGETALL', KEYS[1])

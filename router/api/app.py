@@ -19,7 +19,7 @@ from frontdesk.queues.sessions import SessionStore
 from frontdesk.router.api import agents as api_agents
 from frontdesk.router.api import care as api_care
 from frontdesk.router.api import follow_ups as api_follow_ups
-from frontdesk.router.api import keys, status, survey_page, ws_tickets
+from frontdesk.router.api import helpdesk_hooks, keys, status, survey_page, ws_tickets
 from frontdesk.router.api import outbox as api_outbox
 from frontdesk.router.api import reports as api_reports
 from frontdesk.router.api import reviews as api_reviews
@@ -195,7 +195,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 async def openapi_document(request: web.Request) -> web.Response:
     paths: dict[str, Any] = dict(api_outbox.OPENAPI_PATHS) | api_reviews.openapi_paths()
-    paths |= api_reports.openapi_paths()
+    paths |= api_reports.openapi_paths() | helpdesk_hooks.OPENAPI_PATHS
     for channel in request.app[keys.CHANNELS]:
         describe = getattr(channel, "openapi_paths", None)
         paths |= describe() if describe else openapi.from_routes(channel.name, channel.routes())
@@ -243,6 +243,7 @@ def create_app(services: Services) -> web.Application:
     api_care.mount(app)
     survey_page.mount(app)
     api_follow_ups.mount(app)
+    helpdesk_hooks.mount(app)
     app.router.add_get("/v1/agents", api_agents.list_agents)
     app.router.add_get("/v1/agents/ws", agent_socket)
     app.router.add_post("/v1/agents/ws-ticket", ws_tickets.issue)

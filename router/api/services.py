@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from prometheus_client import Gauge
 from redis.asyncio import Redis
@@ -18,6 +18,7 @@ from frontdesk.router.conf.calendar import Calendar
 from frontdesk.router.feedback.service import Surveys
 from frontdesk.router.http.auth import ApiToken
 from frontdesk.router.intake.front import Front
+from frontdesk.router.outbound.helpdesks.base import HelpdeskSettings
 from frontdesk.router.outbound.outbox import OutboxEngine
 from frontdesk.router.quality.config import QualitySettings
 from frontdesk.router.routing.config import Routing
@@ -82,6 +83,9 @@ class ApiSettings(Protocol):
 
     @property
     def quality(self) -> QualitySettings: ...
+
+    @property
+    def helpdesks(self) -> Sequence[HelpdeskSettings[Any]]: ...
 
 
 class ApiMetrics(Protocol):

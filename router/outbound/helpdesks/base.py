@@ -4,7 +4,11 @@ A request's first event (`enqueued`) creates its ticket (or conversation) and re
 helpdesk's id for the request (`frontdesk.queues.tickets.TicketMap`); `assigned` and `accepted`
 set the ticket's assignee from the connector's agent map; `completed` and `abandoned` set a state
 when one is configured. Any event of a request whose ticket does not exist yet creates it first,
-so a connector added to a running desk catches up with the requests it sees.
+so a connector added to a running desk catches up with the requests it sees. Every follow-up
+message goes on the ticket (public for the customer's and the agent's words), and each
+escalation, transfer, SLA warning or breach and reopening as an internal note (notes.py), each
+once; an event applied from this helpdesk's own webhook (origin `helpdesk:<name>`, inbound.py)
+is never written back.
 
 Creating is idempotent: the mapping is read first, and before every create a marker is written;
 a later attempt that finds the marker without a ticket id (the earlier create timed out, or the
@@ -36,6 +40,13 @@ from frontdesk.queues.events import Event, EventType
 from frontdesk.queues.request import Request
 from frontdesk.queues.tickets import TicketMap
 from frontdesk.router.conf.yaml import Checker, Path
+from frontdesk.router.outbound.helpdesks.notes import (
+    NOTED,
+    Note,
+    message_note,
+    note_text,
+    origin_of,
+)
 from frontdesk.router.outbound.remote import error_text, retry_after_s
 from frontdesk.router.outbound.sinks import DeliveryContext, RetryLater, Undeliverable
 
@@ -61,6 +72,7 @@ class HelpdeskSettings(Generic[OptionsT]):
     priorities: dict[str, str] = field(default_factory=dict)  # high / medium / low -> priority
     tags: tuple[str, ...] = ()
     unmapped_agent: str = "dead_letter"  # or "skip"
+    webhook_secret: str | None = field(default=None, repr=False)  # the helpdesk's own webhooks
 
 
 class Helpdesk(Protocol):
@@ -91,6 +103,11 @@ class Helpdesk(Protocol):
     async def set_satisfaction(self, ticket: str, score: int, note: str) -> None:
         """Put the customer's survey score on the ticket (a tag and an internal note, as the
         helpdesk's API allows)."""
+        ...
+
+    async def add_note(self, ticket: str, note: Note) -> None:
+        """Put a customer's message, an agent's reply (public) or what frontdesk did (an
+        internal note) on the ticket."""
         ...
 
     async def aclose(self) -> None:
@@ -150,7 +167,11 @@ class HelpdeskSink:
         self.helpdesk = helpdesk
 
     def wants(self, event: Event) -> bool:
+        if origin_of(event) == f"helpdesk:{self.name}":
+            return False  # applied from this helpdesk's own webhook: never written back
         if event.type in (EventType.ENQUEUED, EventType.FEEDBACK) or event.type in ASSIGNING:
+            return True
+        if event.type is EventType.MESSAGE or event.type in NOTED:
             return True
         ending = ENDINGS.get(event.type)
         return ending is not None and ending in self.settings.states
@@ -174,7 +195,16 @@ class HelpdeskSink:
             raise Undeliverable(f"{self.name}: request {event.request} is no longer in frontdesk")
         tickets = TicketMap.of(context.store, self.name)
         ticket = await self.ensure_ticket(record.request, tickets)
-        if event.type is EventType.FEEDBACK:
+        if event.type is EventType.MESSAGE:
+            await self.post_messages(record.request.id, ticket, tickets)
+        elif event.type in NOTED:
+            step = f"event:{event.id}"  # each event's note once, however often it is delivered
+            if step not in (await tickets.get(record.request.id)).done:
+                await self.helpdesk.add_note(ticket, Note(note_text(event), public=False))
+                await tickets.mark_done(record.request.id, step)
+            if event.type is EventType.REOPENED:  # the customer's message that reopened it
+                await self.post_messages(record.request.id, ticket, tickets)
+        elif event.type is EventType.FEEDBACK:
             await self.helpdesk.set_satisfaction(ticket, int(event.data["score"]), _note(event))
         elif user is not None:
             await self.helpdesk.set_assignee(ticket, user)
@@ -184,6 +214,23 @@ class HelpdeskSink:
     async def aclose(self) -> None:
         """Close the HTTP client (the daemon calls this when it stops the sink)."""
         await self.helpdesk.aclose()
+
+    async def post_messages(self, request_id: str, ticket: str, tickets: TicketMap) -> None:
+        """Every message of the request not on the ticket yet, in order, each once (one
+        delivery at a time per request: the ticket's lock)."""
+        lock = tickets.lock(request_id, self.settings.timeout_s * 8 + 5)
+        if not await lock.acquire(blocking=False):
+            raise RetryLater(f"{self.name}: another delivery writes to the ticket of {request_id}",
+                             1.0)  # fmt: skip
+        try:
+            posted, messages = await tickets.unposted(request_id)
+            for message in messages:
+                await self.helpdesk.add_note(ticket, message_note(message))
+                posted += 1
+                await tickets.mark_posted(request_id, posted)
+        finally:
+            with contextlib.suppress(LockError):
+                await lock.release()
 
     async def ensure_ticket(self, request: Request, tickets: TicketMap) -> str:
         """The request's ticket id, creating the ticket (and its follow-ups) once."""

@@ -12,6 +12,8 @@
   conversation (`id`, its display id); then, each once: the customer's words as an `incoming`
   message (`POST conversations/{id}/messages`, which Chatwoot accepts in API-channel inboxes),
   `toggle_priority`, and `labels`;
+- follow-ups: `POST conversations/{id}/messages` with `content`, `message_type` (incoming: the
+  customer's, outgoing: an agent's reply or a frontdesk note) and `private` (true for notes);
 - assign: `POST conversations/{id}/assignments` with `assignee_id` (Chatwoot answers `null` when
   no agent of the account has that id); state: `POST conversations/{id}/toggle_status`;
 - after a create of unknown outcome: `GET contacts/{id}/conversations`, the one whose
@@ -36,6 +38,7 @@ from frontdesk.router.outbound.helpdesks.base import (
     ticket_tags,
     ticket_title,
 )
+from frontdesk.router.outbound.helpdesks.notes import Note
 from frontdesk.router.outbound.sinks import Undeliverable
 
 
@@ -212,6 +215,14 @@ class Chatwoot:
     async def set_satisfaction(self, ticket: str, score: int, note: str) -> None:
         path = f"{self.base}/conversations/{ticket}/messages"
         body = {"content": note, "message_type": "outgoing", "private": True}
+        await self.http.call("POST", path, body=body)
+
+    async def add_note(self, ticket: str, note: Note) -> None:
+        """`POST conversations/{id}/messages`: the customer's words `incoming`, the rest
+        `outgoing`, `private` unless public."""
+        path = f"{self.base}/conversations/{ticket}/messages"
+        kind = "incoming" if note.author == "customer" else "outgoing"
+        body = {"content": note.text, "message_type": kind, "private": not note.public}
         await self.http.call("POST", path, body=body)
 
     async def aclose(self) -> None:

@@ -9,19 +9,23 @@ from typing import Any, cast
 
 from frontdesk.queues.request import Priority
 from frontdesk.router.conf.yaml import Checker, Path, render
-from frontdesk.router.outbound.helpdesks import chatwoot, zammad, zendesk
+from frontdesk.router.outbound.helpdesks import chatwoot, freshdesk, glpi, zammad, zendesk
 from frontdesk.router.outbound.helpdesks.base import ENDINGS, HelpdeskSettings, Kind
+from frontdesk.router.outbound.helpdesks.inbound import INBOUND
 from frontdesk.router.outbound.remote import base_url, secret_file
 from frontdesk.router.outbound.sinks import Sink
 
 # each kind's module: its options' own type is checked there, where its parser and connector meet
-KINDS: dict[str, Kind[Any]] = {k.name: k for k in (zammad.KIND, chatwoot.KIND, zendesk.KIND)}
+KINDS: dict[str, Kind[Any]] = {
+    k.name: k for k in (zammad.KIND, chatwoot.KIND, zendesk.KIND, freshdesk.KIND, glpi.KIND)
+}
 
 UNMAPPED = ("dead_letter", "skip")
 _NAME = r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}"
 _COMMON = (
     *("name", "kind", "url", "token", "token_file", "agents", "timeout"),
     *("states", "priorities", "tags", "unmapped_agent"),
+    *("webhook_secret", "webhook_secret_file"),  # the helpdesk's own webhooks (inbound.py)
 )
 _MAX_TIMEOUT_S = 300.0
 
@@ -57,6 +61,7 @@ def parse_helpdesks(
             seen[name] = i
         url = base_url(check, (*where, "url"), h.get("url"))
         token = _token(check, where, h)
+        hook_secret = _webhook_secret(check, where, h, kind_name)
         agents = _agents(check, (*where, "agents"), h.get("agents"), agent_ids)
         timeout = check.duration((*where, "timeout"), h.get("timeout", "10s"))
         if timeout is not None and not 0 < timeout <= _MAX_TIMEOUT_S:
@@ -98,6 +103,7 @@ def parse_helpdesks(
                 tags=tuple(tags),
                 unmapped_agent=unmapped,
                 options=options,
+                webhook_secret=hook_secret,
             )
         )
     return tuple(out)
@@ -112,6 +118,22 @@ def _token(check: Checker, where: Path, h: dict[str, Any]) -> str | None:
     if "token" in h:
         return check.string((*where, "token"), h["token"])
     return secret_file(check, (*where, "token_file"), h["token_file"])
+
+
+def _webhook_secret(check: Checker, where: Path, h: dict[str, Any], kind: str | None) -> str | None:
+    """`webhook_secret` or `webhook_secret_file` (at most one): what the helpdesk signs its
+    webhooks with; without, POST /v1/helpdesks/<name>/webhook answers 404."""
+    if "webhook_secret" in h and "webhook_secret_file" in h:
+        check.error((*where, "webhook_secret"), "give webhook_secret or webhook_secret_file")
+        return None
+    if "webhook_secret" not in h and "webhook_secret_file" not in h:
+        return None
+    if kind is not None and kind not in INBOUND:
+        check.error((*where, "webhook_secret"), f"a {kind} helpdesk sends no signed webhooks here")
+        return None
+    if "webhook_secret" in h:
+        return check.string((*where, "webhook_secret"), h["webhook_secret"])
+    return secret_file(check, (*where, "webhook_secret_file"), h["webhook_secret_file"])
 
 
 def _agents(

@@ -7,6 +7,9 @@
   a customer without an email is sent as `customer: {firstname, phone, login}` (found by login,
   else created), login `frontdesk-<customer id>`; answer 201 with the ticket (`id`);
 - assign: `PUT /api/v1/tickets/{id}` with `owner_id`; state: the same with `state` (by name);
+- follow-ups: `POST /api/v1/ticket_articles` with `ticket_id`, `body`, `type` (web, note),
+  `sender` (Customer, Agent, System) and `internal` (false for the customer's and the agent's
+  words, true for escalations, transfers, SLA events);
 - every ticket carries the tag `frontdesk-<request id>`; after a create of unknown outcome the
   connector searches `GET /api/v1/tickets/search?query=tags:"frontdesk-<request id>"` (a search
   Zammad answers from Elasticsearch) before creating again.
@@ -29,6 +32,7 @@ from frontdesk.router.outbound.helpdesks.base import (
     ticket_tags,
     ticket_title,
 )
+from frontdesk.router.outbound.helpdesks.notes import Note
 
 ARTICLE_TYPES = {Channel.PHONE: "phone"}  # every other channel: "web", a customer's own words
 
@@ -104,6 +108,19 @@ class Zammad:
     async def set_satisfaction(self, ticket: str, score: int, note: str) -> None:
         article = {"body": note, "type": "note", "internal": True}
         await self.http.call("PUT", f"/api/v1/tickets/{ticket}", body={"article": article})
+
+    async def add_note(self, ticket: str, note: Note) -> None:
+        """`POST /api/v1/ticket_articles`: a customer's words as a web article from the
+        Customer, an agent's reply as a public note from an Agent, the rest internal notes."""
+        article: dict[str, Any] = {
+            "ticket_id": int(ticket) if ticket.isdigit() else ticket,
+            "body": note.text,
+            "content_type": "text/plain",
+            "type": "web" if note.author == "customer" else "note",
+            "sender": {"customer": "Customer", "agent": "Agent"}.get(note.author, "System"),
+            "internal": not note.public,
+        }
+        await self.http.call("POST", "/api/v1/ticket_articles", body=article)
 
     async def aclose(self) -> None:
         await self.http.aclose()

@@ -8,6 +8,8 @@
   first ticket); answer 201 `{"ticket": {"id": ...}, "audit": ...}`;
 - assign: `PUT /api/v2/tickets/{id}.json` with `{"ticket": {"assignee_id": ...}}`; state: the
   same with `status`;
+- follow-ups: the same PUT with `comment` {body, public, author_id}: the customer's words a
+  public comment by the requester, an agent's reply public, frontdesk's notes `public: false`;
 - after a create of unknown outcome (and past the idempotency key's lifetime):
   `GET /api/v2/tickets.json?external_id=<request id>`;
 - rate limits: 429 with `Retry-After` (seconds).
@@ -32,6 +34,7 @@ from frontdesk.router.outbound.helpdesks.base import (
     ticket_tags,
     ticket_title,
 )
+from frontdesk.router.outbound.helpdesks.notes import Note
 
 TICKET_TYPES = ("question", "incident", "problem", "task")
 
@@ -106,6 +109,19 @@ class Zendesk:
         change = {"additional_tags": [satisfaction_tag(score)],
                   "comment": {"body": note, "public": False}}  # fmt: skip
         await self.http.call("PUT", f"/api/v2/tickets/{ticket}.json", body={"ticket": change})
+
+    async def add_note(self, ticket: str, note: Note) -> None:
+        """`PUT /api/v2/tickets/{id}.json` with a `comment` {body, public}; a customer's words
+        as a public comment authored by the ticket's requester (read from the ticket)."""
+        comment: dict[str, Any] = {"body": note.text, "public": note.public}
+        if note.author == "customer":
+            path = f"/api/v2/tickets/{ticket}.json"
+            reply = await self.http.call("GET", path)
+            requester = self.http.answer(reply, "ticket", what=f"GET {path}").get("requester_id")
+            if requester is not None:
+                comment["author_id"] = requester
+        body = {"ticket": {"comment": comment}}
+        await self.http.call("PUT", f"/api/v2/tickets/{ticket}.json", body=body)
 
     async def aclose(self) -> None:
         await self.http.aclose()
