@@ -9,6 +9,7 @@
   ARGV[1] request id   ARGV[2] agent id   ARGV[3] resolution code   ARGV[4] stream max length
   ARGV[5] wrap-up in ms (0: none)   ARGV[6] how long the closed request is kept: '<normal ms>/<important ms>' (0: always)
   ARGV[7] '1' when only the request's holder may complete it (an agent's own token)
+  ARGV[8] the agent's summary for the customer ('' none; shown in the completed notice)
 
   Completing meets the request's resolution and any response still due; other clocks stop.
   A request pending on the customer may be completed too. The event carries what the
@@ -35,6 +36,11 @@ if wrap > 0 then
 end
 redis.call('HSET', KEYS[1], 'state', 'completed', 'resolution', ARGV[3],
   'closed_ms', string.format('%.0f', now_ms()))
+if (ARGV[8] or '') ~= '' then
+  redis.call('HSET', KEYS[1], 'summary', ARGV[8])
+else
+  redis.call('HDEL', KEYS[1], 'summary')
+end
 redis.call('HDEL', KEYS[1], 'pending_ms')
 sla_context(KEYS[7], KEYS[8], KEYS[9], KEYS[4], ARGV[4])
 sla_close(KEYS[1], ARGV[1], ARGV[2], r[3], true)
@@ -52,5 +58,5 @@ redis.call('HSET', KEYS[1], 'fcr', fcr)  -- kept, so that a later reopen can tak
 emit(KEYS[4], ARGV[4], 'completed', ARGV[1], ARGV[2], r[3],
   {'resolution', ARGV[3], 'wrap_up_ms', ARGV[5] or '0', 'channel', r[4], 'category', f[1] or '',
    'resolution_ms', ago(f[2]), 'handle_ms', ago(f[3]),
-   'fcr', fcr, 'tier', f[6] or '1'})
+   'fcr', fcr, 'tier', f[6] or '1', 'summary', ARGV[8] or ''})
 return redis.call('HGETALL', KEYS[1])
