@@ -21,13 +21,19 @@ from redis.exceptions import WatchError
 from .errors import raise_for_code
 from .keys import Keys
 from .request import Message, encode
-from .store import QueueStore
+from .store import QueueStore, RequestRecord
 from .wire import text
 
 _PENDING = "pending:"
 _SENT = "sent:"
 _SHOWN = "shown:"
 _CLAIM_ATTEMPTS = 3
+
+
+def closing_tag(record: RequestRecord) -> str:
+    """The tag of a closed request's closing notice in its thread: its state and when it closed
+    (a request reopened and closed again gets a new one)."""
+    return f"{record.state.value}:{record.closed_ms or 0}"
 
 
 class ClaimState(StrEnum):

@@ -18,6 +18,7 @@ from frontdesk.router.conf.calendar import Calendar
 from frontdesk.router.feedback.service import Surveys
 from frontdesk.router.http.auth import ApiToken
 from frontdesk.router.intake.front import Front
+from frontdesk.router.outbound.notices.config import NoticeSettings
 from frontdesk.router.outbound.outbox import OutboxEngine
 from frontdesk.router.quality.config import QualitySettings
 from frontdesk.router.routing.config import Routing
@@ -82,6 +83,9 @@ class ApiSettings(Protocol):
 
     @property
     def quality(self) -> QualitySettings: ...
+
+    @property
+    def notices(self) -> NoticeSettings | None: ...
 
 
 class ApiMetrics(Protocol):

@@ -50,7 +50,7 @@ from frontdesk.channels.base import mail_ref
 from frontdesk.queues.customers import CustomerStore
 from frontdesk.queues.errors import RequestNotFound, WrongState
 from frontdesk.queues.events import Event, EventType
-from frontdesk.queues.notices import ClaimState, NoticeLog
+from frontdesk.queues.notices import ClaimState, NoticeLog, closing_tag
 from frontdesk.queues.request import Channel, Message, Request
 from frontdesk.queues.states import TERMINAL_STATES, State
 from frontdesk.queues.store import RequestRecord
@@ -420,12 +420,6 @@ class NoticeSink:
         if self._http is None or self._http.closed:
             self._http = aiohttp.ClientSession(headers={"User-Agent": f"frontdesk/{__version__}"})
         return self._http
-
-
-def closing_tag(record: RequestRecord) -> str:
-    """The tag of a closed request's closing notice: its state and when it closed (a request
-    reopened and closed again gets a new one)."""
-    return f"{record.state.value}:{record.closed_ms or 0}"
 
 
 def notice_target(
