@@ -50,6 +50,12 @@ class Keys:
         return self.prefix + "offers"
 
     @property
+    def wait_due(self) -> str:
+        """Sorted set: request id -> the instant its wait in a queue counts as long (ms), for
+        progress notices (queues/notices.py WaitTimer)."""
+        return self.prefix + "notices:wait_due"
+
+    @property
     def sla_due(self) -> str:
         """Sorted set: `<request>|<target index>|w` (warning) or `|b` (breach) -> the instant it
         is due (ms, Redis clock); claimed by the timer that fires it (queues/sla.py)."""

@@ -144,3 +144,31 @@ class NoticeLog:
         if found is None:
             return None
         return ClaimState.SENT if text(found).startswith(_SENT) else ClaimState.PENDING
+
+
+class WaitTimer:
+    """When a waiting request's wait counts as long (progress notices): one due-set member per
+    request, armed when it starts waiting, fired by the daemons' notice ticks. A tick costs one
+    read when nothing is due, and one script more for what is, never a scan of a queue."""
+
+    def __init__(self, store: QueueStore) -> None:
+        self.store = store
+        self.keys = store.keys
+
+    async def arm(self, request_id: str, due_ms: int) -> None:
+        """The request waits from now on; long at `due_ms` (a later arm moves it)."""
+        await self.store.redis.zadd(self.keys.wait_due, {request_id: due_ms})
+
+    async def fire(self, again_ms: int, batch: int = 200) -> list[str]:
+        """The requests that fell due: an event `long_wait` for those still waiting (due again
+        after `again_ms`); the others leave the due set."""
+        now_ms = int(time.time() * 1000)
+        due = await self.store.redis.zrangebyscore(self.keys.wait_due, "-inf", now_ms, 0, batch)
+        if not due:
+            return []
+        ids = [text(d) for d in due]
+        fired = await self.store.scripts.long_wait(
+            [self.keys.wait_due, self.keys.events, *(self.keys.request(i) for i in ids)],
+            [self.store.settings.stream_maxlen, again_ms, *ids],
+        )
+        return [text(f) for f in fired or []]

@@ -389,7 +389,7 @@ async def test_no_notice_to_mail_without_an_address_or_a_known_auto_submitted_fl
     # wanted, but with nowhere to go: a dead letter with its reason (never only a log line)
     with pytest.raises(Undeliverable, match="the request has no email address"):
         await sink.deliver(await event_of(store, rid, EventType.ENQUEUED), context)
-    unknown = Request("", Channel.EMAIL, "", external_id="x2", customer=Customer(email="a@b.example"))
+    unknown = Request("", Channel.EMAIL, "", external_id="x2", customer=Customer(email="a@b.ex"))
     rid = await received(front, Inbound(unknown))
     await sink.deliver(await event_of(store, rid, EventType.ENQUEUED), context)  # left out
     assert relay.received == []
@@ -611,11 +611,10 @@ async def test_a_chat_request_gets_a_system_message_once(front, store, agents, c
     with pytest.raises(Undeliverable, match="the chat had closed"):
         await sink.deliver(completed, context)
     await sink.deliver(completed, context)  # delivered again (a replay): nothing twice
-    first, closing = await store.messages(rid)
+    _opening, closing = await store.messages(rid)
     assert closing.author == "system"
     assert closing.body == (
-        f"Your request {rid} is complete. Your issue has been solved. "
-        "Summary: Invoice 42 corrected"
+        f"Your request {rid} is complete. Your issue has been solved. Summary: Invoice 42 corrected"
     )
 
 

@@ -14,10 +14,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from frontdesk.queues.events import Event, EventType
+from frontdesk.queues.notices import WaitTimer
+from frontdesk.queues.store import QueueStore
 from frontdesk.router.conf.yaml import Checker, Path
 
 ON = ("escalated", "transferred", "long_wait")
 _KEYS = ("on", "long_wait_after", "at_most_every")
+PROGRESS_OF = {EventType.ESCALATED: "escalated", EventType.TRANSFERRED: "transferred"}
+# the events after which a request waits in a queue (again): its long wait is armed anew
+ARMS = frozenset({EventType.ENQUEUED, EventType.TRANSFERRED, EventType.ESCALATED,
+                  EventType.REQUEUED, EventType.REOPENED})  # fmt: skip
+TICK_S = 1.0  # the longest a due long wait waits for its event
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,3 +61,32 @@ def parse_progress(check: Checker, raw: object, path: Path) -> ProgressSettings 
     if len(check.problems) > before or after is None or every is None:
         return None
     return ProgressSettings(frozenset(found), after, every)
+
+
+def progress_of(event: Event) -> str:
+    """What progress an event tells: escalated, transferred, long_wait; "" for none."""
+    return PROGRESS_OF.get(event.type) or event.data.get("progress", "")
+
+
+def wanted(p: ProgressSettings | None, event: Event) -> bool:
+    """Whether the customer hears the progress `event` tells."""
+    return p is not None and progress_of(event) in p.on
+
+
+def arms(p: ProgressSettings | None, event: Event) -> bool:
+    """Whether `event` starts (again) a wait that may grow long."""
+    return p is not None and "long_wait" in p.on and event.type in ARMS
+
+
+async def arm(store: QueueStore, p: ProgressSettings, event: Event) -> None:
+    """The request waits from the event on: long after long_wait_after."""
+    await WaitTimer(store).arm(event.request, event.ts_ms + int(p.long_wait_after_s * 1000))
+
+
+async def tick(store: QueueStore, p: ProgressSettings | None) -> float:
+    """Fire the long waits that fell due (each still waiting gets a `long_wait` event, which
+    the sink delivers as a progress notice); the seconds until the next look."""
+    if p is None or "long_wait" not in p.on:
+        return TICK_S * 5
+    await WaitTimer(store).fire(int(p.at_most_every_s * 1000))
+    return min(TICK_S, p.long_wait_after_s / 4)

@@ -57,7 +57,7 @@ from frontdesk.queues.store import RequestRecord
 from frontdesk.router import __version__
 from frontdesk.router.http.views import status_path
 from frontdesk.router.outbound.notices import mail as notice_mail
-from frontdesk.router.outbound.notices import supervisors
+from frontdesk.router.outbound.notices import progress, supervisors
 from frontdesk.router.outbound.notices.config import NoticeSettings, parse_notices
 from frontdesk.router.outbound.notices.social import (
     Connector,
@@ -79,7 +79,6 @@ LEASE_MARGIN_S = 30.0
 SMTP_COMMANDS = 7  # connect, EHLO, STARTTLS, EHLO, AUTH, MAIL/RCPT, DATA: each up to the timeout
 CHANNEL_OF = {Channel.EMAIL: "email", Channel.CHAT: "chat", Channel.SOCIAL: "social"}
 CHAT_SHOWN_WAIT_S = 5.0  # a closed chat's notice: how long an open socket has to show it
-PROGRESS_OF = {EventType.ESCALATED: "escalated", EventType.TRANSFERRED: "transferred"}
 
 Settings = Callable[[], NoticeSettings | None]
 
@@ -102,11 +101,6 @@ class Skip:
 
     reason: str
     failed: bool = False
-
-
-def progress_of(event: Event) -> str:
-    """What progress an event tells: escalated, transferred, long_wait; "" for none."""
-    return PROGRESS_OF.get(event.type) or event.data.get("progress", "")
 
 
 def send_budget_s(settings: NoticeSettings) -> float:
@@ -139,13 +133,15 @@ class NoticeSink:
         kind = KIND_OF.get(event.type)
         if s is not None and kind == "completed" and self._surveying(s):
             return True
+        if s is not None and progress.arms(s.progress, event):
+            return True  # its long wait is armed (and its own notice sent, if any)
         if s is None or kind not in s.events:
             return False
         if kind == "late":  # only when the service-level policy asks for it
             asked = event.data.get("actions", "").split(",")
             return "notify_customer" in asked or supervisors.wanted(s, event)
         if kind == "progress":
-            return s.progress is not None and progress_of(event) in s.progress.on
+            return progress.wanted(s.progress, event)
         if event.type is EventType.ENQUEUED:  # the only event that names its channel
             return event.data.get("channel", "") in s.channels
         return True
@@ -156,9 +152,13 @@ class NoticeSink:
     async def deliver(self, event: Event, context: DeliveryContext) -> None:
         s = self._settings()
         kind = KIND_OF.get(event.type)
+        if s is not None and s.progress is not None and progress.arms(s.progress, event):
+            await progress.arm(context.store, s.progress, event)
         if s is None or kind is None:
             return
         kinds = [kind] if kind in s.events else []
+        if kind == "progress" and not progress.wanted(s.progress, event):
+            kinds = []
         if kind == "completed" and self._surveying(s):
             kinds.append("survey")  # after the completed notice, its own claim
         if not kinds:
@@ -224,6 +224,11 @@ class NoticeSink:
         else:
             with contextlib.suppress(RedisError, OSError):
                 await notices.release(request.id, once, claim.token)
+
+    async def tick(self, context: DeliveryContext) -> float:
+        """The long waits that fell due become events (the outbox engine asks, every second)."""
+        s = self._settings()
+        return await progress.tick(context.store, s.progress if s is not None else None)
 
     async def aclose(self) -> None:
         """Close the HTTP client (the outbox engine calls this when it stops)."""
@@ -319,7 +324,7 @@ class NoticeSink:
             )
             values["summary"] = language.summary_text(event.data.get("summary") or record.summary)
         if kind == "progress":
-            what = progress_of(event)
+            what = progress.progress_of(event)
             values["progress"] = language.progress.get(what, what.replace("_", " "))
         if kind == "survey" and self.surveys is not None:
             values["survey_url"] = (s.status_base_url or "") + self.surveys.path(request.id)

@@ -29,6 +29,7 @@ KIND_OF = {
     EventType.SLA_WARNING: "late",
     EventType.ESCALATED: "progress",  # when notices.progress.on names it
     EventType.TRANSFERRED: "progress",
+    EventType.LONG_WAIT: "progress",
 }
 COMMON = ("request_id", "subject", "status_url", "customer_name", "queue")
 PLACEHOLDERS = {
