@@ -42,6 +42,8 @@ def parse_progress(check: Checker, raw: object, path: Path) -> ProgressSettings 
     if raw is None:
         return None
     before = len(check.problems)
+    if isinstance(raw, dict) and True in raw:  # YAML 1.1 reads a bare `on:` as true
+        raw = {("on" if k is True else k): v for k, v in raw.items()}
     body = check.mapping(path, raw, _KEYS)
     if not isinstance(raw, dict):
         return None
