@@ -13,6 +13,7 @@ import inspect
 import json
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -23,9 +24,11 @@ from test_chat import ORIGIN, SITE, frame, ws_url
 from frontdesk.channels.phone import signed_headers
 from frontdesk.queues.events import EventLog, EventType
 from frontdesk.queues.notices import ClaimState, NoticeLog
+from frontdesk.router.conf.yaml import Checker, load_yaml
 from frontdesk.router.daemon.daemon import Daemon
 from frontdesk.router.daemon.settings import parse_settings
 from frontdesk.router.http.auth import digest, new_token
+from frontdesk.router.outbound.notices.config import parse_notices
 
 TOKENS = {name: new_token() for name in ("ann", "sup")}
 SECRET = "ivr-shared-secret-for-notices"
@@ -328,3 +331,45 @@ async def test_a_long_wait_tells_the_customer_once_per_period_from_a_due_set(
     assert due is not None and due > time.time() * 1000 + 3500 * 1000
     record = await daemon.store.get(request_id)
     assert record is not None and record.state.value == "waiting"
+
+
+# -- config -----------------------------------------------------------------------------------
+def test_resolutions_and_progress_config_problems_name_their_path_and_line() -> None:
+    text = """\
+notices:
+  status_base_url: https://desk.example.com
+  resolutions:
+    refund_issued: {zh: "退款已发起。"}
+    password_reset: {en: "Reset.", fr: "Réinitialisé."}
+  progress:
+    "on": [escalated, lost]
+    long_wait_after: soon
+"""
+    data, lines = load_yaml(text, "bad.yaml")
+    check = Checker(lines)
+    parse_notices(check, data["notices"])
+    found = sorted(str(p) for p in check.problems)
+    assert any("bad.yaml:4" in p and "needs the text in en" in p for p in found), found
+    assert any("bad.yaml:5" in p and "no templates for 'fr'" in p for p in found), found
+    assert any("bad.yaml:7" in p and "progress.on[1]" in p for p in found), found
+    assert any("bad.yaml:8" in p and "long_wait_after" in p for p in found), found
+
+
+def test_the_example_notices_block_parses_and_a_summary_is_templated() -> None:
+    example = (Path(__file__).parent.parent / "config" / "frontdesk.example.yaml").read_text()
+    block = example.split("# notices:\n", 1)[1]
+    text = "notices:\n" + "".join(
+        line[2:] + "\n" for line in block.splitlines() if line.startswith("#  ")
+    )
+    text = text.replace("password_file: smtp-password", "password: secret")
+    data, lines = load_yaml(text, "example.yaml")
+    check = Checker(lines)
+    settings = parse_notices(check, data["notices"])
+    check.raise_if_any()
+    assert settings is not None and settings.progress is not None
+    assert settings.progress.on == {"escalated", "transferred", "long_wait"}
+    assert settings.resolution_codes is not None and "refund_issued" in settings.resolution_codes
+    zh = settings.templates.languages["zh"]
+    assert zh.resolution("refund-issued") == "退款已发起,请留意到账。"
+    assert zh.summary_text("  已退款 \n 200 元 ") == " 处理说明:已退款 200 元"
+    assert zh.summary_text("") == ""
