@@ -2,12 +2,14 @@
 still waiting after a long time (`notices.progress`), at most once per `at_most_every` for one
 request, whichever of the three asks first.
 
-A long wait is found without scanning any queue: each request that enters a queue gets one
-entry in a due set (`queues.notices.ProgressTimer`, a sorted set by due instant, as the SLA's
-due set is); the daemon's notice tick pops the entries that fell due (a bounded batch per tick,
-cheapest first), and for each one still waiting appends a `progress` event (`why: long_wait`)
-through one script, which the notice sink then delivers like any other. Work per tick grows
-with the entries due, never with the length of a queue or the number of agents.
+A long wait is found without scanning any queue: each request that starts waiting (enqueued,
+transferred, escalated, requeued, reopened) gets one entry in a due set
+(`queues.notices.WaitTimer`, a sorted set by due instant, as the SLA's due set is); the notice
+sink's tick (run by the outbox engine, every second) reads the entries that fell due (a batch of
+at most 200) and fires them in one script (queues/lua/long_wait-n.lua): each one still waiting
+gets a `long_wait` event (due again after `at_most_every`), which the sink then delivers like
+any other; the rest leave the set. Work per tick grows with the entries due, never with the
+length of a queue or the number of agents.
 """
 
 from __future__ import annotations
