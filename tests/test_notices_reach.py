@@ -32,6 +32,7 @@ from frontdesk.router.outbound.notices.config import parse_notices
 
 TOKENS = {name: new_token() for name in ("ann", "sup")}
 SECRET = "ivr-shared-secret-for-notices"
+FORM_SITE = "shop-site-key-notices"
 SUMMARY = "Reset the password and unlocked the account"
 WU = {"type": "start", "name": "Wu Lei", "contact": {"email": "wu@example.com"}}
 
@@ -53,7 +54,7 @@ rules:
     when: {{channel: phone}}
     then: {{queue: calls}}
 agents:
-  - {{id: ann, name: Ann Lee, capacity: {{chat: 1, phone: 1}}, presence: available}}
+  - {{id: ann, name: Ann Lee, capacity: {{chat: 1, phone: 1, form: 1}}, presence: available}}
   - {{id: bo, name: Bo Chen, tier: 2, capacity: {{phone: 1}}, presence: available}}
 limits:
   per_sender: {{count: 1000, per: 1m}}
@@ -63,6 +64,9 @@ api:
     - {{name: ann, scope: agent, agent: ann, sha256: {digest(TOKENS["ann"])}}}
     - {{name: sup, scope: supervisor, sha256: {digest(TOKENS["sup"])}}}
 channels:
+  form:
+    sites:
+      - {{key: {FORM_SITE}, origins: ["{ORIGIN}"], entry_point: "form:support"}}
   chat:
     sites:
       - {{key: {SITE}, origins: ["{ORIGIN}/"], entry_point: web-chat}}
@@ -283,6 +287,26 @@ async def test_a_caller_who_gave_an_email_gets_the_resolution_by_email_in_chines
     assert f"您的请求 {request_id} 已处理完毕。我们已为您重置密码。 处理说明:已重置密码" in text
     assert mail.rcpt_tos == ["li.na@example.cn"]
     assert f"[#{request_id}]" in mail.message["Subject"]
+
+
+async def test_a_form_customer_with_an_email_gets_the_resolution_by_email(
+    daemon: Daemon, http: aiohttp.ClientSession, relay: SmtpRelay
+) -> None:
+    form = {"name": "Li Na", "email": "li.na@example.com", "phone": "+8613900139000",
+            "subject": "Cannot download my invoice", "body": "The link says expired."}  # fmt: skip
+    headers = {"X-Frontdesk-Site": FORM_SITE, "Origin": ORIGIN, "Idempotency-Key": "form-1"}
+    async with http.post(base(daemon) + "/v1/requests", json=form, headers=headers) as r:
+        receipt = await r.json()
+        assert r.status == 201, receipt
+    request_id = receipt["id"]
+    status, _ = await complete(http, daemon, request_id, resolution="information",
+                               summary="A new invoice link is in your account page")  # fmt: skip
+    assert status == 200
+    ((text, mail),) = await until(lambda: relayed(relay, "is complete"), "the resolution mail")
+    assert "We have sent you the information you asked for." in text
+    assert "Summary: A new invoice link is in your account page" in text
+    assert mail.rcpt_tos == ["li.na@example.com"]
+    assert mail.message["Subject"] == f"Re: Cannot download my invoice [#{request_id}]"
 
 
 # -- progress ---------------------------------------------------------------------------------
