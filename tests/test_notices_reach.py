@@ -334,6 +334,21 @@ async def test_escalation_and_transfer_tell_the_customer_at_most_once_an_hour(
     assert len(mails(relay, "An update on your request")) == 1
 
 
+async def test_a_transfer_tells_the_customer_in_their_language(
+    daemon: Daemon, http: aiohttp.ClientSession, relay: SmtpRelay
+) -> None:
+    request_id = await callback(http, daemon, reason="发票开错了", language="zh",
+                                email="wang@example.cn", id="call-transferred")  # fmt: skip
+    holder = await assigned(daemon, request_id)
+    status, _ = await api(http, daemon, "POST", f"/v1/requests/{request_id}/transfer",
+                          {"agent": holder, "queue": "calls-l2", "reason": "billing team"},
+                          who="sup")  # fmt: skip
+    assert status == 200
+    ((text, mail),) = await until(lambda: relayed(relay, "有新进展"), "the progress mail")
+    assert f"您的请求 {request_id} 有新进展:已转交最合适的团队为您处理。" in text
+    assert mail.rcpt_tos == ["wang@example.cn"]
+
+
 async def test_a_long_wait_tells_the_customer_once_per_period_from_a_due_set(
     daemon: Daemon, http: aiohttp.ClientSession, relay: SmtpRelay
 ) -> None:
