@@ -15,7 +15,7 @@
   A request pending on the customer may be completed too. The event carries what the
   reports read: channel, category, resolution_ms (since it was enqueued), handle_ms (since
   the agent took it), fcr ('1': completed by the first agent who took it, never transferred
-  nor escalated nor reopened) and tier.
+  nor escalated nor reopened), tier and the agent's summary (for the completed notice).
 
   Returns the record after the change (HGETALL); or -1 no such request, -15 not held by the
   agent (with ARGV[7]), -2 not assigned (nor pending), -6 assigned to someone else.
