@@ -92,7 +92,8 @@ class Keys:
     def request(self, request_id: str) -> str:
         """Hash: data (msgpack Request), state, queue, band (priority), seq, score, tier, channel,
         agent, deadline, enqueued_ms, messages, why (JSON routing explanation), resolution,
-        summary (the agent's words for the customer, given with complete), closed_ms, flagged (`<agent>:<ms>` while flagged as orphaned work of a vanished agent)."""
+        summary (the agent's words for the customer, given with complete), closed_ms, flagged
+        (`<agent>:<ms>` while flagged as orphaned work of a vanished agent)."""
         return f"{self.prefix}req:{request_id}"
 
     def messages(self, request_id: str) -> str:
