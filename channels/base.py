@@ -113,6 +113,11 @@ class ChannelContext(Protocol):
         """The name the customer is shown for an agent (the id when the config has none)."""
         ...
 
+    def notice_on_close(self, record: RequestRecord) -> bool:
+        """Whether a customer notice is sent for a chat closing as `record` did (completed or
+        abandoned): its socket waits a little for it before it closes."""
+        ...
+
     def subscribe(
         self,
         listener: Callable[[Event], None],

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from frontdesk.channels.fields import (
     attributes_field,
+    email_address,
     form_attributes,
     invalid,
     language_tag,
@@ -28,7 +29,7 @@ from frontdesk.router.conf.hours import DAY_S, utc, window
 
 MAX_AHEAD = timedelta(days=30)  # a window may start at most this far ahead
 RESERVED = frozenset({CALLBACK, FROM, UNTIL})
-FIELDS = {"number", "name", "reason", "language", "window", "id", "to", "attributes"}
+FIELDS = {"number", "name", "reason", "language", "window", "id", "to", "attributes", "email"}
 FORM_WINDOW = ("window_from", "window_to")  # a form-encoded window as two fields
 LIMITS = {"number": 40, "name": 200, "reason": 2000, "subject": 100}
 _TWILIO = {"From": "number", "To": "to", "CallSid": "id", "CallerName": "name"}
@@ -130,6 +131,7 @@ class Callback:
     external_id: str | None
     to: str | None
     attributes: dict[str, Scalar]
+    email: str | None = None  # the caller's address, for notices by email (optional)
 
     @property
     def subject(self) -> str:
@@ -155,7 +157,7 @@ class Callback:
             queue="",
             external_id=self.external_id,
             entry_point=f"phone:{self.to}" if self.to else "phone:callback",
-            customer=Customer(name=self.name, phone=self.number),
+            customer=Customer(name=self.name, phone=self.number, email=self.email),
             subject=self.subject,
             body=self.body,
             language=self.language,
@@ -180,6 +182,7 @@ def callback_fields(
     reason = text_field(data, "reason", LIMITS["reason"], multiline=True) or ""
     language = text_field(data, "language", 35)
     external_id = text_field(data, "id", 128)
+    email = text_field(data, "email", 254)
     if external_id is not None and not _ID.fullmatch(external_id):
         invalid(names["id"], "must be 1 to 128 printable ASCII characters, no spaces")
     window = None
@@ -197,6 +200,7 @@ def callback_fields(
         external_id=external_id,
         to=phone_field(names["to"], to, settings.default_country) if to is not None else None,
         attributes=attributes_field("attributes", data.get("attributes"), RESERVED),
+        email=email_address("email", email) if email is not None else None,
     )
 
 

@@ -296,6 +296,7 @@ _CALLBACK_BODY: dict[str, Any] = {
         "id": {"type": "string", "description": "the platform's call id: retries are one request"},
         "to": {"type": "string", "description": "the number dialled (entry point phone:<to>)"},
         "attributes": {"type": "object", "additionalProperties": True},
+        "email": {"type": "string", "format": "email", "description": "for notices by email"},
     },
 }
 _RECEIPT: dict[str, Any] = {

@@ -50,6 +50,12 @@ class Keys:
         return self.prefix + "offers"
 
     @property
+    def wait_due(self) -> str:
+        """Sorted set: request id -> the instant its wait in a queue counts as long (ms), for
+        progress notices (queues/notices.py WaitTimer)."""
+        return self.prefix + "notices:wait_due"
+
+    @property
     def sla_due(self) -> str:
         """Sorted set: `<request>|<target index>|w` (warning) or `|b` (breach) -> the instant it
         is due (ms, Redis clock); claimed by the timer that fires it (queues/sla.py)."""
@@ -86,7 +92,8 @@ class Keys:
     def request(self, request_id: str) -> str:
         """Hash: data (msgpack Request), state, queue, band (priority), seq, score, tier, channel,
         agent, deadline, enqueued_ms, messages, why (JSON routing explanation), resolution,
-        closed_ms, flagged (`<agent>:<ms>` while flagged as orphaned work of a vanished agent)."""
+        summary (the agent's words for the customer, given with complete), closed_ms, flagged
+        (`<agent>:<ms>` while flagged as orphaned work of a vanished agent)."""
         return f"{self.prefix}req:{request_id}"
 
     def messages(self, request_id: str) -> str:

@@ -41,6 +41,8 @@ class RequestRecord:
     sla_span_ms: int | None = None  # that target's time from its start to its due instant
     feedback: dict[str, Any] | None = None  # the survey answer (score, dimensions, comment, via)
     follow_up: dict[str, Any] | None = None  # a follow-up call's outcome (reached, verdict, ...)
+    closed_ms: int | None = None  # when it was completed or abandoned (the last time)
+    summary: str | None = None  # the agent's summary for the customer, given with complete
 
 
 def _s(value: bytes | None) -> str | None:
@@ -75,6 +77,8 @@ def decode_record(f: dict[str, bytes]) -> RequestRecord:
         sla_span_ms=_int(f.get("sla_span")),
         feedback=json.loads(f["feedback"]) if f.get("feedback") else None,
         follow_up=json.loads(f["follow_up_outcome"]) if f.get("follow_up_outcome") else None,
+        closed_ms=_int(f.get("closed_ms")),
+        summary=_s(f.get("summary")),
     )
 
 

@@ -298,17 +298,19 @@ class WorkOps:
         resolution: str = "",
         wrap_up_s: float = 0,
         holder_only: bool = False,
+        summary: str = "",
         origin: str = "",
     ) -> RecordReply:
         """The agent finished; with `wrap_up_s` it takes no new work for that long. Returns the
-        closed record. `holder_only` as for reject; `origin` ('helpdesk:<name>') marks the
-        event as applied from that helpdesk, which its connector then does not write back."""
+        closed record. `holder_only` as for reject; `summary` the agent's words for the customer
+        (in the completed notice); `origin` ('helpdesk:<name>') marks the event as applied from
+        that helpdesk, which its connector then does not write back."""
         k = self.keys
         result = await self.scripts.complete(
             [k.request(request_id), k.agent(agent_id), k.holds(agent_id), k.events,
              k.messages(request_id), k.excluded(request_id), *k.sla_keys, k.last_agents],
             [request_id, agent_id, resolution, self.settings.stream_maxlen, int(wrap_up_s * 1000),
-             keep_arg(self.settings), "1" if holder_only else "0", origin],
+             keep_arg(self.settings), "1" if holder_only else "0", summary, origin],
         )  # fmt: skip
         raise_for_code(result, request_id, f"agent {agent_id}")
         return self._noted(request_id, result)

@@ -384,12 +384,14 @@ async def test_no_notice_to_mail_without_an_address_or_a_known_auto_submitted_fl
     front, store, context, relay, sink_for
 ):
     sink = sink_for(notices_yaml(relay))
-    for request in (
-        Request("", Channel.EMAIL, "", external_id="x1", attributes={"auto_submitted": "no"}),
-        Request("", Channel.EMAIL, "", external_id="x2", customer=Customer(email="a@b.example")),
-    ):
-        rid = await received(front, Inbound(request))
+    nowhere = Request("", Channel.EMAIL, "", external_id="x1", attributes={"auto_submitted": "no"})
+    rid = await received(front, Inbound(nowhere))
+    # wanted, but with nowhere to go: a dead letter with its reason (never only a log line)
+    with pytest.raises(Undeliverable, match="the request has no email address"):
         await sink.deliver(await event_of(store, rid, EventType.ENQUEUED), context)
+    unknown = Request("", Channel.EMAIL, "", external_id="x2", customer=Customer(email="a@b.ex"))
+    rid = await received(front, Inbound(unknown))
+    await sink.deliver(await event_of(store, rid, EventType.ENQUEUED), context)  # left out
     assert relay.received == []
 
 
@@ -602,9 +604,18 @@ async def test_a_chat_request_gets_a_system_message_once(front, store, agents, c
 
     await add_agent(agents, "li.na", "Li Na")
     await store.assign(rid, "li.na")
-    await store.complete(rid, "li.na", "solved")
-    await sink.deliver(await event_of(store, rid, EventType.COMPLETED), context)
-    assert len(await store.messages(rid)) == 1  # a closed chat takes no message
+    await store.complete(rid, "li.na", "solved", summary="Invoice 42 corrected")
+    completed = await event_of(store, rid, EventType.COMPLETED)
+    # a closed chat takes its closing notice into its thread; with no socket to show it and no
+    # email address, the notice is a dead letter saying so
+    with pytest.raises(Undeliverable, match="the chat had closed"):
+        await sink.deliver(completed, context)
+    await sink.deliver(completed, context)  # delivered again (a replay): nothing twice
+    _opening, closing = await store.messages(rid)
+    assert closing.author == "system"
+    assert closing.body == (
+        f"Your request {rid} is complete. Your issue has been solved. Summary: Invoice 42 corrected"
+    )
 
 
 async def test_phone_and_form_requests_get_no_automatic_message(front, store, context, sink_for):

@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from frontdesk.channels.chat.conversations import Conversations, message_view
 from frontdesk.channels.chat.protocol import ChatError
 from frontdesk.queues.events import Event, EventType
+from frontdesk.queues.notices import NoticeLog, closing_tag
 from frontdesk.queues.states import TERMINAL_STATES, State
 from frontdesk.queues.store import RequestRecord
 from frontdesk.router.http.errors import STORAGE_RETRY_S
@@ -30,6 +31,7 @@ REFRESH_S = 5.0  # the wait estimate is recomputed at least this often while wai
 FULL_READ_S = 30.0  # a waiting socket rereads its own request at least this often
 COALESCE_S = 0.25  # a burst of other requests' events costs one recomputation
 SURVEY_WAIT_S = 300.0  # a completed chat's socket waits this long for the rating
+CLOSE_HOLD_S = 15.0  # a closed chat's socket waits this long for its closing notice
 _AGENT_EVENTS = frozenset({EventType.PRESENCE, EventType.AGENT_CREATED, EventType.AGENT_UPDATED})
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -53,6 +55,8 @@ class Watch:
         self.record: RequestRecord | None = None  # its request as last read
         self.read_at = 0.0  # when (monotonic)
         self.stops: list[Callable[[], None]] = []  # its subscriptions: request, then queue
+        self.hold_until: float | None = None  # closed: waiting for its notice until then
+        self.shown: str | None = None  # the closing notice shown (its tag)
 
     @property
     def waiting(self) -> bool:
@@ -138,7 +142,10 @@ class Watchers:
                     )
                 elif message.author == "system":
                     frames.append({"type": "message", **message_view(seq, message, "")})
+                    await self._shown(watch, record, message.external_id)
             watch.seq = max(watch.seq, len(messages))
+        if record.state in TERMINAL_STATES and await self._holding(watch, record):
+            return frames  # its closing notice first: woken by its message event
         if record.state in TERMINAL_STATES:
             rating = chats.context.rating
             asked = rating.dimensions_for(record) if rating is not None else None
@@ -149,6 +156,30 @@ class Watchers:
                 watch.closed = True
                 frames.append({"type": "closed", "state": record.state.value})
         return frames
+
+    async def _shown(self, watch: Watch, record: RequestRecord, external_id: str | None) -> None:
+        """A system message went to the socket: when it is the closing notice, say so (the
+        notice sink then sends no email copy)."""
+        tag = closing_tag(record)
+        if record.state in TERMINAL_STATES and external_id == f"notice:{tag}":
+            watch.shown = tag
+            await NoticeLog.of(self.chats.store).mark_shown(record.request.id, tag)
+
+    async def _holding(self, watch: Watch, record: RequestRecord) -> bool:
+        """A closed chat whose notice is on its way (notices configured for it) and not shown
+        yet: hold the `closed` frame (and the survey) for it, at most CLOSE_HOLD_S."""
+        tag = closing_tag(record)
+        if watch.shown == tag or not self.chats.context.notice_on_close(record):
+            return False
+        now = time.monotonic()
+        watch.hold_until = watch.hold_until or now + CLOSE_HOLD_S
+        if now >= watch.hold_until:
+            return False
+        messages = await self.chats.store.messages(watch.request_id)  # shown on a resume?
+        if any(m.external_id == f"notice:{tag}" for m in messages):
+            watch.shown = tag
+            return False
+        return True
 
     async def push(self, watch: Watch, send: Send, ws: web.WebSocketResponse) -> None:
         """Keep one socket up to date until its conversation closes."""

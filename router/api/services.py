@@ -19,6 +19,7 @@ from frontdesk.router.feedback.service import Surveys
 from frontdesk.router.http.auth import ApiToken
 from frontdesk.router.intake.front import Front
 from frontdesk.router.outbound.helpdesks.base import HelpdeskSettings
+from frontdesk.router.outbound.notices.config import NoticeSettings
 from frontdesk.router.outbound.outbox import OutboxEngine
 from frontdesk.router.quality.config import QualitySettings
 from frontdesk.router.routing.config import Routing
@@ -86,6 +87,9 @@ class ApiSettings(Protocol):
 
     @property
     def helpdesks(self) -> Sequence[HelpdeskSettings[Any]]: ...
+
+    @property
+    def notices(self) -> NoticeSettings | None: ...
 
 
 class ApiMetrics(Protocol):

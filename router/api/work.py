@@ -27,10 +27,12 @@ from frontdesk.router.http.auth import ApiToken, Scope, principal
 from frontdesk.router.http.body import json_body, number, text
 from frontdesk.router.http.errors import ApiError, invalid
 from frontdesk.router.http.views import attachment_view, describe
+from frontdesk.router.outbound.notices.templates import resolution_key
 
 log = logging.getLogger("frontdesk.work")
 
 MAX_WRAP_UP_S = 3600.0
+MAX_SUMMARY = 1000  # the agent's summary for the customer, given with complete
 
 
 def refusal(exc: QueueError) -> ApiError:
@@ -89,7 +91,7 @@ def full_request(accepted: Accepted) -> dict[str, Any]:
 
 
 FIELDS = {"agent", "reason", "text", "resolution", "wrap_up_s", "queue", "to_agent", "note"}
-FIELDS |= {"target"}  # milestones
+FIELDS |= {"target", "summary"}  # milestones; complete's summary for the customer
 
 
 async def work(request: web.Request) -> web.Response:
@@ -130,8 +132,9 @@ async def perform(
             record = (await store.reject(request_id, agent, reason, holder_only=own)).record
         elif action == "complete":
             wrap = number(body, "wrap_up_s", 0, MAX_WRAP_UP_S, 0)
-            resolution = text(body, "resolution", False, 200)
-            done = await store.complete(request_id, agent, resolution, wrap, holder_only=own)
+            resolution = _resolution(app, text(body, "resolution", False, 200))
+            summary = text(body, "summary", False, MAX_SUMMARY).strip()
+            done = await store.complete(request_id, agent, resolution, wrap, own, summary)
             record = done.record
         elif action == "transfer":
             record = await _transfer(app, request_id, body, agent if own else None)
@@ -174,6 +177,17 @@ async def _other(
     except QueueError as exc:
         raise refusal(exc) from None
     return describe(await _record(app, request_id))
+
+
+def _resolution(app: web.Application, code: str) -> str:
+    """A resolution code as given; with `notices.resolutions` in the config, one of its codes
+    (or the shipped ones) only, compared as the notices compare them."""
+    notices = app[SETTINGS]().notices
+    codes = notices.resolution_codes if notices is not None else None
+    if code and codes is not None and resolution_key(code) not in codes:
+        raise invalid("resolution", f"unknown resolution code {code!r}; known: "
+                      + ", ".join(sorted(codes)))  # fmt: skip
+    return code
 
 
 def _next_tier(app: web.Application, queue: str) -> str | None:

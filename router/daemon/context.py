@@ -12,6 +12,7 @@ from frontdesk.queues.customers import CustomerStore
 from frontdesk.queues.events import Event
 from frontdesk.queues.store import QueueStore, RequestRecord
 from frontdesk.router.intake.front import Front
+from frontdesk.router.outbound.notices.config import NoticeSettings
 from frontdesk.router.routing.eta import Standing
 from frontdesk.router.routing.fanout import Fanout
 from frontdesk.skills import Agent
@@ -27,6 +28,7 @@ class DaemonContext:
         agents: Callable[[], Iterable[Agent]],
         fanout: Fanout,
         rating: Rating | None = None,
+        notices: Callable[[], NoticeSettings | None] = lambda: None,
     ) -> None:
         self.front = front
         self.rating = rating
@@ -35,6 +37,7 @@ class DaemonContext:
         self._standing = standing
         self._agents = agents  # the configured agents, as the config has them now
         self._fanout = fanout
+        self._notices = notices  # the notices as the config has them now
 
     async def receive(self, inbound: Inbound) -> Receipt:
         return await self.front.receive(inbound)
@@ -53,6 +56,10 @@ class DaemonContext:
 
     def agent_name(self, agent_id: str) -> str:
         return next((a.name for a in self._agents() if a.id == agent_id), agent_id)
+
+    def notice_on_close(self, record: RequestRecord) -> bool:
+        s = self._notices()
+        return s is not None and "chat" in s.channels and record.state.value in s.events
 
     def subscribe(
         self,

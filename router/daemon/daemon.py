@@ -153,9 +153,9 @@ class Daemon:
         self.standing = Standing(self.store, self.agents, self.dispatcher.throughput, self._groups)
         self.fanout.subscribe(self.standing.heard)  # which queues' boards are out of date
         self.fanout.subscribe(self.care.heard)  # care lists changed by any daemon
-        context = DaemonContext(
-            self.front, self.standing, lambda: self.settings.agents, self.fanout, self.surveys
-        )
+        notices = lambda: self.settings.notices  # noqa: E731
+        context = DaemonContext(self.front, self.standing, lambda: self.settings.agents,
+                                self.fanout, self.surveys, notices)  # fmt: skip
         self.channels = [MODULES[n].create(c, context) for n, c in s.channels.items()]
         await self._sync_agents(s)
         await self._learn_recent_throughput()

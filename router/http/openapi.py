@@ -150,8 +150,15 @@ _ACTIONS: dict[str, tuple[str, Schema]] = {
     ),
     "messages": ("Reply to the customer on the request's channel", _obj(agent=_TEXT, text=_TEXT)),
     "complete": (
-        "Finish; with wrap_up_s the agent takes no new work for that long",
-        _obj(agent=_TEXT, resolution=_TEXT, wrap_up_s={"type": "number", "minimum": 0}),
+        "Finish; with wrap_up_s the agent takes no new work for that long. resolution: a code "
+        "(at most 200 characters; one of notices.resolutions when configured), told to the "
+        "customer in words; summary: the agent's own words for the customer's notice",
+        _obj(
+            agent=_TEXT,
+            resolution={"type": "string", "maxLength": 200},
+            summary={"type": "string", "maxLength": 1000},
+            wrap_up_s={"type": "number", "minimum": 0},
+        ),
     ),
     "transfer": (
         "Move to another queue, or to a named colleague (age kept)",

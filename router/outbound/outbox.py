@@ -12,6 +12,7 @@ events go on. Several daemons run one engine each on the same Redis; the scripts
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -100,6 +101,13 @@ class _Closable(Protocol):
     async def aclose(self) -> None: ...
 
 
+@runtime_checkable
+class _Ticking(Protocol):
+    async def tick(self, context: DeliveryContext) -> float:
+        """Do what is due; the seconds until it should be asked again."""
+        ...
+
+
 @dataclass(eq=False)
 class _SinkRun:
     """The working state of one sink in this engine."""
@@ -170,6 +178,9 @@ class OutboxEngine:
                     scheduler = self._guarded(run, "scheduler", self._schedule_once, stopping)
                     group.create_task(reader, name=f"outbox-{run.name}-reader")
                     group.create_task(scheduler, name=f"outbox-{run.name}-scheduler")
+                    if isinstance(run.target.sink, _Ticking):  # its own timer (long waits)
+                        ticker = self._guarded(run, "ticker", self._tick_once, stopping)
+                        group.create_task(ticker, name=f"outbox-{run.name}-ticker")
         finally:
             await self._wind_down()
 
@@ -229,6 +240,19 @@ class OutboxEngine:
             if down:
                 log.info("outbox %s %s: Redis is back", run.name, what)
                 delay, down = o.redis_retry_s, False
+
+    async def _tick_once(self, run: _SinkRun, stopping: asyncio.Event) -> None:
+        sink = run.target.sink
+        assert isinstance(sink, _Ticking)
+        try:
+            wait = await sink.tick(self.context)
+        except (RedisError, OSError):
+            raise
+        except Exception:
+            log.exception("outbox %s: its timer failed; trying again", run.name)
+            wait = self.options.redis_retry_cap_s
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), max(wait, 0.05))
 
     # -- reading -----------------------------------------------------------------------------------
     async def _read_once(self, run: _SinkRun, stopping: asyncio.Event) -> None:

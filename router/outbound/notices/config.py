@@ -19,6 +19,7 @@ from frontdesk.router.outbound.notices.mail import (
     MailSettings,
     SmtpRelay,
 )
+from frontdesk.router.outbound.notices.progress import ProgressSettings, parse_progress
 from frontdesk.router.outbound.notices.social import (
     GRAPH_API,
     GRAPH_VERSION,
@@ -32,6 +33,7 @@ from frontdesk.router.outbound.notices.social import (
 from frontdesk.router.outbound.notices.templates import (
     KINDS,
     Templates,
+    parse_resolutions,
     parse_templates,
     placeholders,
 )
@@ -46,6 +48,8 @@ _KEYS = (
     *("from", "envelope_from", "smtp", "language", "guess_language", "status_base_url"),
     *("events", "channels", "timeout", "max_attempts", "templates", *PLATFORMS),
     "supervisors",
+    "resolutions",
+    "progress",
 )
 _SMTP_KEYS = ("host", "port", "security", "user", "password", "password_file", "timeout", "helo")
 _ID = r"[A-Za-z0-9_.-]{1,128}"
@@ -69,6 +73,8 @@ class NoticeSettings:
     timeout_s: float = 10.0  # each call to a platform's API
     max_attempts: int = 12  # then the dead letters
     supervisors: tuple[str, ...] = ()  # told by email of service-level warnings and breaches
+    resolution_codes: frozenset[str] | None = None  # notices.resolutions given: the codes allowed
+    progress: ProgressSettings | None = None  # escalated, transferred, long waits
 
 
 def parse_notices(check: Checker, raw: object, path: Path = ("notices",)) -> NoticeSettings | None:
@@ -80,10 +86,16 @@ def parse_notices(check: Checker, raw: object, path: Path = ("notices",)) -> Not
     if not isinstance(raw, dict):
         return None
     events = _names(check, (*path, "events"), n.get("events", list(DEFAULT_EVENTS)), KINDS)
+    progress = parse_progress(check, n.get("progress"), (*path, "progress"))
+    if events is not None and progress is not None:
+        events.add("progress")
     language = check.string((*path, "language"), n.get("language", DEFAULT_LANGUAGE))
     guess = check.boolean((*path, "guess_language"), n.get("guess_language", True))
     templates = parse_templates(
         check, n.get("templates"), path, tuple(events or ()), language or DEFAULT_LANGUAGE
+    )
+    templates, codes = parse_resolutions(
+        check, n.get("resolutions"), (*path, "resolutions"), templates
     )
     status = _status_url(check, path, n.get("status_base_url"), templates, events or set())
     mail = _mail(check, path, n)
@@ -125,6 +137,8 @@ def parse_notices(check: Checker, raw: object, path: Path = ("notices",)) -> Not
         wechat=wechat,
         messenger=messenger,
         supervisors=supervisors,
+        resolution_codes=codes,
+        progress=progress,
     )
 
 

@@ -32,7 +32,7 @@ from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime
 
-from frontdesk.queues.request import Request
+from frontdesk.queues.request import Channel, Request
 from frontdesk.router.outbound.notices.templates import Rendered
 from frontdesk.router.outbound.sinks import DeliveryError, RetryLater, Undeliverable
 
@@ -78,9 +78,11 @@ class MailSettings:
 def recipient(request: Request, settings: MailSettings) -> tuple[str | None, str]:
     """The address a notice for `request` goes to, or None and the reason it goes nowhere."""
     reason = request.attributes.get("auto_submitted")
-    if reason is None:
+    if request.channel is not Channel.EMAIL:
+        pass  # an address the customer typed (a form, a callback, a chat): no mail to judge
+    elif reason is None:
         return None, "the request does not say whether its mail was sent by a person"
-    if reason != "no":
+    elif reason != "no":
         return None, f"the customer's mail was automatic ({reason})"
     reply_to = request.attributes.get("reply_to")
     address = reply_to if isinstance(reply_to, str) and reply_to else request.customer.email
@@ -95,6 +97,15 @@ def recipient(request: Request, settings: MailSettings) -> tuple[str | None, str
     if address.lower() in (settings.sender.lower(), settings.envelope_from.lower()):
         return None, f"{address} is our own address"
     return address, ""
+
+
+UNREACHABLE = ("the request has no email address", "is not an address we write to")
+
+
+def unreachable(why: str) -> bool:
+    """Whether a reason of `recipient` is a failure (the notice was wanted but has nowhere to
+    go) rather than a choice (automatic mail, a robot's or our own address)."""
+    return any(part in why for part in UNREACHABLE)
 
 
 def customer_subject(request: Request) -> str:

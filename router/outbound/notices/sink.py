@@ -10,8 +10,17 @@ the resolution code in words) and, when configured, that it was closed (`abandon
   the customer's socket. A closed chat takes no message (the widget shows that it closed), so
   `completed` and `abandoned` say nothing there.
 - social: the platform's send API (`notice_social`: WhatsApp, Telegram, WeChat, Messenger).
-- phone and form: nothing. A phone customer's answer is the callback; a form customer has the
-  status link in the form's answer already.
+- chat, once closed: the `completed` (or `abandoned`) notice joins the closed conversation's
+  thread; an open socket shows it before it closes (channels/chat/watch.py waits for it). When
+  no socket showed it within `CHAT_SHOWN_WAIT_S` and the customer gave an email address, it
+  goes by email as well.
+- phone and form: by email, when the customer gave an address (every notice but `enqueued`:
+  the call's or the form's answer carries the number and the status link already).
+
+A notice that was wanted but cannot reach the customer (no address, a chat gone with no email,
+a platform without its connector) is Undeliverable: it shows in the outbox's dead letters with
+its reason (`frontdesk outbox dead`, GET /v1/outbox/dead), never only in a log line. A notice
+left out on purpose (automatic mail, a robot's address, a kind not enabled) is only logged.
 
 An `assigned` event whose request has moved on (another agent, transferred, finished) by the time
 it is delivered sends nothing: the customer hears the newer news instead.
@@ -26,6 +35,7 @@ email duplicate carries the same Message-ID, which mail clients show once).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -40,14 +50,14 @@ from frontdesk.channels.base import mail_ref
 from frontdesk.queues.customers import CustomerStore
 from frontdesk.queues.errors import RequestNotFound, WrongState
 from frontdesk.queues.events import Event, EventType
-from frontdesk.queues.notices import ClaimState, NoticeLog
+from frontdesk.queues.notices import ClaimState, NoticeLog, closing_tag
 from frontdesk.queues.request import Channel, Message, Request
 from frontdesk.queues.states import TERMINAL_STATES, State
 from frontdesk.queues.store import RequestRecord
 from frontdesk.router import __version__
 from frontdesk.router.http.views import status_path
 from frontdesk.router.outbound.notices import mail as notice_mail
-from frontdesk.router.outbound.notices import supervisors
+from frontdesk.router.outbound.notices import progress, supervisors
 from frontdesk.router.outbound.notices.config import NoticeSettings, parse_notices
 from frontdesk.router.outbound.notices.social import (
     Connector,
@@ -58,8 +68,9 @@ from frontdesk.router.outbound.notices.social import (
     platform_of,
 )
 from frontdesk.router.outbound.notices.templates import KIND_OF, Language, Rendered
+from frontdesk.router.outbound.notices.words import LATE_WORDS
 from frontdesk.router.outbound.outbox import Policy, Target
-from frontdesk.router.outbound.sinks import DeliveryContext, RetryLater
+from frontdesk.router.outbound.sinks import DeliveryContext, RetryLater, Undeliverable
 
 log = logging.getLogger("frontdesk.notices")
 
@@ -67,24 +78,9 @@ SINK_NAME = "notices"
 LEASE_MARGIN_S = 30.0
 SMTP_COMMANDS = 7  # connect, EHLO, STARTTLS, EHLO, AUTH, MAIL/RCPT, DATA: each up to the timeout
 CHANNEL_OF = {Channel.EMAIL: "email", Channel.CHAT: "chat", Channel.SOCIAL: "social"}
+CHAT_SHOWN_WAIT_S = 5.0  # a closed chat's notice: how long an open socket has to show it
 
 Settings = Callable[[], NoticeSettings | None]
-LATE_WORDS = {  # the `late` notice's {target} and {next_step}
-    "en": {
-        "first_response": "first reply", "next_response": "reply", "resolution": "resolution",
-        "investigation_started": "start of our investigation",
-        "investigation_done": "investigation", "final_answer": "final answer",
-        "escalated": "Your request has been passed to a senior colleague, who will contact you.",
-        "hurried": "It is at the front of the queue now and we are on it.",
-    },
-    "zh": {
-        "first_response": "首次回复", "next_response": "回复", "resolution": "处理",
-        "investigation_started": "调查启动", "investigation_done": "调查",
-        "final_answer": "最终答复",
-        "escalated": "您的请求已转交资深同事处理，他们会尽快与您联系。",  # noqa: RUF001
-        "hurried": "您的请求已优先处理，我们正在加急跟进。",  # noqa: RUF001
-    },
-}  # fmt: skip
 
 
 class SurveyHook(Protocol):
@@ -100,9 +96,11 @@ class SurveyHook(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Skip:
-    """Why a notice is not sent (logged, never an error)."""
+    """Why a notice is not sent: on purpose (logged), or `failed` (wanted, but it cannot reach
+    the customer: Undeliverable, shown in the outbox's dead letters with this reason)."""
 
     reason: str
+    failed: bool = False
 
 
 def send_budget_s(settings: NoticeSettings) -> float:
@@ -135,11 +133,15 @@ class NoticeSink:
         kind = KIND_OF.get(event.type)
         if s is not None and kind == "completed" and self._surveying(s):
             return True
+        if s is not None and progress.arms(s.progress, event):
+            return True  # its long wait is armed (and its own notice sent, if any)
         if s is None or kind not in s.events:
             return False
         if kind == "late":  # only when the service-level policy asks for it
             asked = event.data.get("actions", "").split(",")
             return "notify_customer" in asked or supervisors.wanted(s, event)
+        if kind == "progress":
+            return progress.wanted(s.progress, event)
         if event.type is EventType.ENQUEUED:  # the only event that names its channel
             return event.data.get("channel", "") in s.channels
         return True
@@ -150,9 +152,13 @@ class NoticeSink:
     async def deliver(self, event: Event, context: DeliveryContext) -> None:
         s = self._settings()
         kind = KIND_OF.get(event.type)
+        if s is not None and s.progress is not None and progress.arms(s.progress, event):
+            await progress.arm(context.store, s.progress, event)
         if s is None or kind is None:
             return
         kinds = [kind] if kind in s.events else []
+        if kind == "progress" and not progress.wanted(s.progress, event):
+            kinds = []
         if kind == "completed" and self._surveying(s):
             kinds.append("survey")  # after the completed notice, its own claim
         if not kinds:
@@ -178,6 +184,8 @@ class NoticeSink:
         found = self._route(s, record, event, kind)
         if isinstance(found, Skip):
             log.info("notice %s of %s not sent: %s", kind, event.request, found.reason)
+            if found.failed:
+                raise Undeliverable(f"notice {kind} of {event.request} not sent: {found.reason}")
             return
         request = record.request
         language = s.templates.choose(
@@ -189,8 +197,11 @@ class NoticeSink:
         # one "late" notice per target, whether its warning or its breach asked for it first
         once = f"late:{event.data.get('target', '')}" if kind == "late" else event.id
         once = "survey" if kind == "survey" else once
+        once = "progress" if kind == "progress" else once  # at most one per at_most_every
         claim = await notices.claim(request.id, once, send_budget_s(s))
         if claim.state is ClaimState.SENT:
+            if kind == "progress":
+                log.info("notice progress of %s not sent: one went out lately", request.id)
             return
         if claim.state is ClaimState.PENDING:
             raise RetryLater(
@@ -207,11 +218,17 @@ class NoticeSink:
         if sent:
             if kind == "survey" and self.surveys is not None:
                 await self.surveys.opened(record)  # a bare digit answers it from now on
-            await notices.mark_sent(request.id, once)
+            every = s.progress.at_most_every_s if s.progress and kind == "progress" else None
+            await notices.mark_sent(request.id, once, every)
             log.info("notice %s of %s sent by %s (%s)", kind, request.id, found, rendered.language)
         else:
             with contextlib.suppress(RedisError, OSError):
                 await notices.release(request.id, once, claim.token)
+
+    async def tick(self, context: DeliveryContext) -> float:
+        """The long waits that fell due become events (the outbox engine asks, every second)."""
+        s = self._settings()
+        return await progress.tick(context.store, s.progress if s is not None else None)
 
     async def aclose(self) -> None:
         """Close the HTTP client (the outbox engine calls this when it stops)."""
@@ -230,28 +247,28 @@ class NoticeSink:
         ):
             return Skip(f"the request moved on (now {record.state.value}) before it went out")
         channel = CHANNEL_OF.get(request.channel)
-        if channel is None and kind == "survey" and request.customer.email:
-            channel = "email"  # a form's or a caller's survey goes to their email, if known
+        if channel is None and request.customer.email and kind != "enqueued":
+            channel = "email"  # a form's or a caller's notices go to their email, if known
         if channel is None:
-            return Skip(f"no notices on the {request.channel.value} channel")
+            return Skip(f"no notices on the {request.channel.value} channel without an email")
         if channel not in s.channels:
             return Skip(f"{channel} notices are not enabled")
         if channel == "email":
             assert s.mail is not None
             _, why = notice_mail.recipient(request, s.mail)
-            return Skip(why) if why else "email"
+            return Skip(why, notice_mail.unreachable(why)) if why else "email"
         if channel == "chat":
             if kind == "survey":
                 return Skip("a chat is rated in the widget")
-            if record.state in TERMINAL_STATES:
+            if record.state in TERMINAL_STATES and kind not in ("completed", "abandoned"):
                 return Skip("the chat has closed")
             return "chat"
         platform = platform_of(request)
         connector = self._connector(s, platform) if platform else None
         if connector is None:
-            return Skip(f"no connector for {platform or 'this platform'} under notices")
+            return Skip(f"no connector for {platform or 'this platform'} under notices", True)
         if connector.address(request) is None:
-            return Skip(f"no {platform} address for the customer")
+            return Skip(f"no {platform} address for the customer", True)
         return connector.platform
 
     def _connector(self, s: NoticeSettings, platform: str) -> Connector | None:
@@ -305,6 +322,10 @@ class NoticeSink:
             values["resolution"] = language.resolution(
                 event.data.get("resolution") or record.resolution
             )
+            values["summary"] = language.summary_text(event.data.get("summary") or record.summary)
+        if kind == "progress":
+            what = progress.progress_of(event)
+            values["progress"] = language.progress.get(what, what.replace("_", " "))
         if kind == "survey" and self.surveys is not None:
             values["survey_url"] = (s.status_base_url or "") + self.surveys.path(request.id)
         if kind == "late":
@@ -332,6 +353,8 @@ class NoticeSink:
             return await self._mail(s, rendered, request, event, context)
         if route == "chat":
             message = Message(body=rendered.message, author="system", received_at=time.time())
+            if record.state in TERMINAL_STATES:
+                return await self._closed_chat(s, rendered, message, event, record, context)
             try:
                 await context.store.append_message(
                     request.id, message, f"notice:{request.id}:{event.id}"
@@ -346,6 +369,37 @@ class NoticeSink:
             return False
         await connector.send(self._session(), to, rendered.message, request)
         return True
+
+    async def _closed_chat(
+        self, s: NoticeSettings, rendered: Rendered, message: Message, event: Event,
+        record: RequestRecord, context: DeliveryContext,
+    ) -> bool:  # fmt: skip
+        """A closed chat's notice: into its thread (an open socket shows it before it closes);
+        by email too when no socket showed it and the customer gave an address."""
+        request, notices = record.request, NoticeLog.of(context.store)
+        tag = closing_tag(record)
+        message = Message(message.body, "system", received_at=message.received_at,
+                          external_id=f"notice:{tag}")  # fmt: skip
+        try:
+            await notices.append(request.id, message, tag)
+        except RequestNotFound:
+            return False
+        deadline = time.monotonic() + CHAT_SHOWN_WAIT_S
+        while not await notices.shown(request.id, tag) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        if await notices.shown(request.id, tag):
+            return True
+        if s.mail is not None and "email" in s.channels:
+            _, why = notice_mail.recipient(request, s.mail)
+            if not why:
+                return await self._mail(s, rendered, request, event, context)
+        else:
+            why = "email notices are not enabled"
+        await notices.mark_sent(request.id, event.id)  # in the thread: never appended again
+        raise Undeliverable(
+            f"notice {KIND_OF.get(event.type)} of {request.id}: the chat had closed (no socket "
+            f"showed it; it is in the conversation's thread) and no email went: {why}"
+        )
 
     async def _mail(
         self,

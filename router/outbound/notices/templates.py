@@ -4,6 +4,7 @@ customer gets, and rendering with the placeholders checked at load."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import html
 import re
@@ -17,7 +18,7 @@ from frontdesk.router.conf.yaml import Checker, Lines, Path, load_yaml, merge
 
 SHIPPED_PATH = shipped("notices.yaml")
 
-KINDS = ("enqueued", "assigned", "completed", "abandoned", "late", "survey")
+KINDS = ("enqueued", "assigned", "completed", "abandoned", "late", "survey", "progress")
 KIND_OF = {
     EventType.ENQUEUED: "enqueued",
     EventType.ASSIGNED: "assigned",
@@ -26,15 +27,19 @@ KIND_OF = {
     EventType.ABANDONED: "abandoned",
     EventType.SLA_BREACHED: "late",  # when the policy's actions say notify_customer
     EventType.SLA_WARNING: "late",
+    EventType.ESCALATED: "progress",  # when notices.progress.on names it
+    EventType.TRANSFERRED: "progress",
+    EventType.LONG_WAIT: "progress",
 }
 COMMON = ("request_id", "subject", "status_url", "customer_name", "queue")
 PLACEHOLDERS = {
     "enqueued": COMMON,
     "assigned": (*COMMON, "agent"),
-    "completed": (*COMMON, "agent", "resolution"),
+    "completed": (*COMMON, "agent", "resolution", "summary"),
     "abandoned": COMMON,
     "late": (*COMMON, "target", "next_step"),  # a service-level target breached (or warned)
     "survey": (*COMMON, "survey_url"),  # after completed, when `surveys:` asks the request
+    "progress": (*COMMON, "progress"),  # escalated, transferred, a long wait (notices.progress)
 }
 ALL_PLACEHOLDERS = frozenset(p for names in PLACEHOLDERS.values() for p in names)
 FIELDS = ("subject", "text", "html", "message")
@@ -44,7 +49,8 @@ _FALLBACKS = {
     "customer_fallback": "{customer_name} when the customer gave no name",
     "agent_fallback": "{agent} when the agent's name is not known",
 }
-_LANGUAGE_KEYS = (*KINDS, "resolutions", *_FALLBACKS)
+_LANGUAGE_KEYS = (*KINDS, "resolutions", "summary", "progress_words", *_FALLBACKS)
+PROGRESS = ("escalated", "transferred", "long_wait")
 LANGUAGE_TAG = r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*"
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _KANA = re.compile(r"[\u3040-\u30ff]")
@@ -72,6 +78,13 @@ class Language:
     resolutions: dict[str, str]  # normalized resolution code -> text; always has "default"
     customer_fallback: str  # {customer_name} when the customer gave no name
     agent_fallback: str  # {agent} when the agent's name is not known
+    summary: str = "{summary}"  # how {summary} shows the agent's own summary ("" when none)
+    progress: dict[str, str] = dataclasses.field(default_factory=dict)  # {progress}: its words
+
+    def summary_text(self, summary: str | None) -> str:
+        """{summary}: the agent's summary in this language's words; "" when there is none."""
+        said = " ".join((summary or "").split())
+        return self.summary.replace("{summary}", said) if said else ""
 
     def resolution(self, code: str | None) -> str:
         """The text for a resolution code; the `default` text for any other (codes are the
@@ -232,10 +245,51 @@ def _language(
             fallbacks.append(None)
         else:
             fallbacks.append(check.string((*path, name), body[name]))
-    if len(check.problems) > before or None in fallbacks:
+    summary = check.string((*path, "summary"), body.get("summary", "{summary}"))
+    if summary is not None and "{summary}" not in summary:
+        check.error((*path, "summary"), "must hold {summary}: where the agent's words go")
+    words = {}
+    for key, value in check.mapping((*path, "progress_words"), body.get("progress_words")).items():
+        if check.choice((*path, "progress_words", key), key, PROGRESS) is not None:
+            words[key] = check.string((*path, "progress_words", key), value) or ""
+    if len(check.problems) > before or None in fallbacks or summary is None:
         return None
     customer, agent = (str(f).strip() for f in fallbacks)
-    return Language(code, notices, resolutions, customer, agent)
+    return Language(code, notices, resolutions, customer, agent, summary, words)
+
+
+def parse_resolutions(
+    check: Checker, raw: object, path: Path, templates: Templates | None
+) -> tuple[Templates | None, frozenset[str] | None]:
+    """`notices.resolutions: {code: {en: text, zh: text}}` laid over the templates' own
+    resolutions; with it, the codes an agent may complete with are these (and the shipped ones),
+    any other is refused at the API. A language a code does not give says the default
+    language's text. None for the codes: the section is absent, any code goes."""
+    if raw is None or templates is None:
+        return templates, None
+    codes: dict[str, dict[str, str]] = {}
+    for code, texts in check.mapping(path, raw).items():
+        at = (*path, code)
+        if len(code) > 200:
+            check.error(at, "a resolution code is at most 200 characters")
+            continue
+        given = {}
+        for tag, value in check.mapping(at, texts).items():
+            if normalize_tag(tag) not in templates.languages:
+                check.error((*at, tag), f"no templates for {tag!r}; there are: "
+                            + ", ".join(sorted(templates.languages)))  # fmt: skip
+            elif (said := check.string((*at, tag), value)) is not None:
+                given[normalize_tag(tag)] = said.strip()
+        if isinstance(texts, dict) and templates.default not in given:
+            check.error(at, f"needs the text in {templates.default} (the default language)")
+        codes[resolution_key(code)] = given
+    languages = {}
+    for tag, language in templates.languages.items():
+        extra = {c: t.get(tag) or t.get(templates.default, "") for c, t in codes.items()}
+        merged = language.resolutions | extra
+        languages[tag] = dataclasses.replace(language, resolutions=merged)
+    known = frozenset(k for lang in languages.values() for k in lang.resolutions)
+    return Templates(languages, templates.default), known - {DEFAULT_RESOLUTION}
 
 
 def _notice(check: Checker, path: Path, kind: str, raw: object) -> Template | None:
