@@ -251,8 +251,11 @@ class QueueStore(WorkOps):
         first = await self.redis.zrange(self.keys.offers, 0, 0, withscores=True)
         return int(first[0][1]) if first else None
 
-    async def messages(self, request_id: str) -> list[Message]:
-        raw = await self.redis.lrange(self.keys.messages(request_id), 0, -1)
+    async def messages(self, request_id: str, newest: int | None = None) -> list[Message]:
+        """The thread of `request_id` after its opening message, oldest first (with `newest`:
+        only the newest that many)."""
+        start = -newest if newest else 0
+        raw = await self.redis.lrange(self.keys.messages(request_id), start, -1)
         return [decode_message(as_bytes(m)) for m in raw]
 
     async def peek(self, queue: str, n: int, start: int = 0) -> list[str]:

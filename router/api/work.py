@@ -26,7 +26,7 @@ from frontdesk.router.api.sla import SLA_VERBS, sla_verb
 from frontdesk.router.http.auth import ApiToken, Scope, principal
 from frontdesk.router.http.body import json_body, number, text
 from frontdesk.router.http.errors import ApiError, invalid
-from frontdesk.router.http.views import attachment_view, describe
+from frontdesk.router.http.views import describe, thread_view
 
 log = logging.getLogger("frontdesk.work")
 
@@ -69,23 +69,10 @@ def full_request(accepted: Accepted) -> dict[str, Any]:
     record = accepted.record
     described = describe(record)
     addresses = accepted.addresses
-    return described | {
-        "body": record.request.body,
-        "thread": [
-            {
-                "author": m.author,
-                "body": m.body,
-                "received_at": m.received_at,
-                "attachments": [attachment_view(record.request.id, a) for a in m.attachments],
-            }
-            for m in accepted.thread
-        ],
-        "customer": described["customer"]
-        | ({"addresses": sorted(addresses)} if addresses is not None else {}),
-        "customer_requests": [
-            {"id": p.id, "state": p.state.value, "subject": p.subject} for p in accepted.history
-        ],
-    }
+    known = {"addresses": sorted(addresses)} if addresses is not None else {}
+    history = [{"id": p.id, "state": p.state.value, "subject": p.subject} for p in accepted.history]
+    more = {"customer": described["customer"] | known, "customer_requests": history}
+    return described | thread_view(record, accepted.thread) | more
 
 
 FIELDS = {"agent", "reason", "text", "resolution", "wrap_up_s", "queue", "to_agent", "note"}
