@@ -50,6 +50,7 @@ class EventType(StrEnum):
     FOLLOW_UP = "follow_up.recorded"  # the outcome of a follow-up call
     REOPENED = "reopened"  # a customer's message on a request completed not long ago
     AUTO_REPLY_DROPPED = "auto_reply.dropped"  # an auto-reply answering no open request
+    RECLASSIFIED = "reclassified"  # category, priority or skills corrected (before, after)
 
 
 _BASE_FIELDS = ("type", "req", "agent", "queue", "ts")

@@ -17,6 +17,7 @@ from .feedback import FeedbackStore
 from .ids import IdBlock
 from .keys import Keys
 from .pipelined import Call, read_rows, run_scripts
+from .reclassify import ReclassifyOps
 from .record import RequestRecord as RequestRecord  # where every caller imports it from
 from .record import decode_record, decode_row
 from .request import Message, Request, decode_message, encode
@@ -66,8 +67,9 @@ class Enqueued:
     stale: bool = False  # a conversation claim changed since it was read: nothing was written
 
 
-class QueueStore(WorkOps):
-    """Requests in Redis for one tenant (the agent's verbs are WorkOps's, queues/work.py)."""
+class QueueStore(WorkOps, ReclassifyOps):
+    """Requests in Redis for one tenant (the agent's verbs are WorkOps's, queues/work.py;
+    reclassify is ReclassifyOps's, queues/reclassify.py)."""
 
     settings: StoreSettings
 

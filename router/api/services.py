@@ -18,6 +18,7 @@ from frontdesk.router.conf.calendar import Calendar
 from frontdesk.router.feedback.service import Surveys
 from frontdesk.router.http.auth import ApiToken
 from frontdesk.router.intake.front import Front
+from frontdesk.router.intake.rules import Rule
 from frontdesk.router.outbound.outbox import OutboxEngine
 from frontdesk.router.quality.config import QualitySettings
 from frontdesk.router.routing.config import Routing
@@ -76,6 +77,9 @@ class ApiSettings(Protocol):
 
     @property
     def skills(self) -> Collection[str]: ...
+
+    @property
+    def rules(self) -> Sequence[Rule]: ...
 
     @property
     def calendars(self) -> Mapping[str, Calendar]: ...

@@ -22,6 +22,7 @@ from frontdesk.queues.request import Message
 from frontdesk.queues.store import RequestRecord
 from frontdesk.queues.work import Accepted
 from frontdesk.router.api.keys import SETTINGS, STORE
+from frontdesk.router.api.reclassify import RECLASSIFY_FIELDS, parse_reclassify
 from frontdesk.router.api.sla import SLA_VERBS, sla_verb
 from frontdesk.router.http.auth import ApiToken, Scope, principal
 from frontdesk.router.http.body import json_body, number, text
@@ -77,6 +78,7 @@ def full_request(accepted: Accepted) -> dict[str, Any]:
 
 FIELDS = {"agent", "reason", "text", "resolution", "wrap_up_s", "queue", "to_agent", "note"}
 FIELDS |= {"target"}  # milestones
+FIELDS |= RECLASSIFY_FIELDS | {"reason_code"}
 
 
 async def work(request: web.Request) -> web.Response:
@@ -90,7 +92,7 @@ async def work(request: web.Request) -> web.Response:
     return web.json_response(result)
 
 
-VERBS = {"accept", "reject", "complete", "transfer", "escalate"}
+VERBS = {"accept", "reject", "complete", "transfer", "escalate", "reclassify"}
 
 
 async def perform(
@@ -105,8 +107,11 @@ async def perform(
     if action not in VERBS:
         return await _other(app, token, action, request_id, body)
     store = app[STORE]
-    agent = acting_agent(token, body)
     own = token.scope is Scope.AGENT
+    if action == "reclassify" and not own and body.get("agent") is None:
+        agent = f"supervisor:{token.name}"  # a supervisor corrects it for no agent
+    else:
+        agent = acting_agent(token, body)
     try:
         if action == "accept":
             accepted = await store.accept_full(request_id, agent)
@@ -122,6 +127,12 @@ async def perform(
             record = done.record
         elif action == "transfer":
             record = await _transfer(app, request_id, body, agent if own else None)
+        elif action == "reclassify":
+            category, priority, skills = parse_reclassify(app[SETTINGS](), body)
+            changed = await store.reclassify(
+                request_id, category, priority, skills, agent if own else None, agent
+            )
+            record = changed.record
         else:
             note = text(body, "note", required=False)
             raised = await store.escalate_to(
@@ -139,7 +150,7 @@ async def perform(
 
 _DONE = {
     "reject": "rejected", "complete": "completed", "transfer": "transferred",
-    "escalate": "escalated",
+    "escalate": "escalated", "reclassify": "reclassified",
 }  # fmt: skip
 
 
