@@ -321,9 +321,11 @@ class WorkOps:
             "transfer", request_id, lambda queue: to_queue or queue, holder, reason
         )
 
-    async def escalate(self, request_id: str, to_queue: str, note: str = "") -> int:
+    async def escalate(
+        self, request_id: str, to_queue: str, note: str = "", reason_code: str = ""
+    ) -> int:
         """Raise an open request one tier, into that tier's queue; returns the new tier."""
-        reply = await self.escalate_to(request_id, lambda _queue: to_queue, note)
+        reply = await self.escalate_to(request_id, lambda _queue: to_queue, note, None, reason_code)
         return reply.tier
 
     async def escalate_to(
@@ -332,12 +334,15 @@ class WorkOps:
         next_queue: Callable[[str], str | None],
         note: str = "",
         holder: str | None = None,
+        reason_code: str = "",
     ) -> RecordReply:
         """Raise an open request one tier into `next_queue(its queue)`; raises NoNextTier when
-        that is None. Returns the record after (its tier the new one)."""
+        that is None. `reason_code`: why (one of the config's escalation.reasons; the caller
+        checks it), in the event. Returns the record after (its tier the new one)."""
         return await self._move(
-            "escalate", request_id, next_queue, holder, note, self.settings.max_tier
-        )
+            "escalate", request_id, next_queue, holder, note, self.settings.max_tier,
+            after=(reason_code,),
+        )  # fmt: skip
 
     async def _move(
         self,
@@ -347,6 +352,7 @@ class WorkOps:
         holder: str | None,
         text_arg: str,
         *more: Any,
+        after: tuple[str, ...] = (),
     ) -> RecordReply:
         k = self.keys
         script = getattr(self.scripts, verb)
@@ -362,7 +368,7 @@ class WorkOps:
                 [k.request(request_id), k.queue(queue), k.queue(to) if to else k.nobody,
                  *holder_keys, k.offers, k.events, k.queues],
                 [request_id, agent, queue, to, text_arg, self.settings.stream_maxlen, *more,
-                 holder or ""],
+                 holder or "", *after],
             )  # fmt: skip
 
         return self._noted(request_id, await self._with_facts(request_id, call))

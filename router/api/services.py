@@ -15,6 +15,7 @@ from frontdesk.channels.base import ChannelRuntime
 from frontdesk.queues.agents import AgentStore
 from frontdesk.queues.store import QueueStore
 from frontdesk.router.conf.calendar import Calendar
+from frontdesk.router.conf.escalation import EscalationSettings
 from frontdesk.router.feedback.service import Surveys
 from frontdesk.router.http.auth import ApiToken
 from frontdesk.router.intake.front import Front
@@ -80,6 +81,9 @@ class ApiSettings(Protocol):
 
     @property
     def rules(self) -> Sequence[Rule]: ...
+
+    @property
+    def escalation(self) -> EscalationSettings: ...
 
     @property
     def calendars(self) -> Mapping[str, Calendar]: ...

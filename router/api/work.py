@@ -135,9 +135,11 @@ async def perform(
             record = changed.record
         else:
             note = text(body, "note", required=False)
+            code = _reason_code(app, body)
             raised = await store.escalate_to(
-                request_id, lambda queue: _next_tier(app, queue), note, agent if own else None
-            )
+                request_id, lambda queue: _next_tier(app, queue), note, agent if own else None,
+                code,
+            )  # fmt: skip
             record = raised.record
     except NoNextTier as exc:
         raise ApiError(409, "no_escalation", f"queue {exc.queue!r} has no escalate_to") from None
@@ -172,6 +174,18 @@ async def _other(
     except QueueError as exc:
         raise refusal(exc) from None
     return describe(await _record(app, request_id))
+
+
+def _reason_code(app: web.Application, body: dict[str, Any]) -> str:
+    """An escalation's `reason_code`: one of escalation.reasons ('' none, unless required)."""
+    settings = app[SETTINGS]().escalation
+    code = body.get("reason_code")
+    if code is None and not settings.require_reason:
+        return ""
+    if code not in settings.reasons:
+        known = ", ".join(settings.reasons)
+        raise invalid("reason_code", f"must be one of {known} (escalation.reasons)")
+    return str(code)
 
 
 def _next_tier(app: web.Application, queue: str) -> str | None:

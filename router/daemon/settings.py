@@ -11,6 +11,7 @@ from frontdesk.queues.request import Channel
 from frontdesk.queues.store import StoreSettings
 from frontdesk.router.conf.calendar import Calendar
 from frontdesk.router.conf.calendar_config import parse_calendars
+from frontdesk.router.conf.escalation import EscalationSettings, parse_escalation
 from frontdesk.router.conf.files import shipped
 from frontdesk.router.conf.hours import resolve_calendar
 from frontdesk.router.conf.yaml import NAME, Checker, ConfigError, Lines, Problem, load_yaml, merge
@@ -56,6 +57,7 @@ _TOP = [
     "sla",
     "quality",
     "reopen_within",
+    "escalation",
 ]
 _AGENT = ["id", "name", "tier", "groups", "skills", "capacity", "presence"]
 
@@ -97,6 +99,7 @@ class Settings:
     follow_ups: FollowUpSettings = field(default_factory=FollowUpSettings)  # follow-up calls
     quality: QualitySettings = field(default_factory=QualitySettings)  # the daily review sample
     reopen_within: dict[str, float] = field(default_factory=dict)  # channel -> s (intake/config)
+    escalation: EscalationSettings = field(default_factory=EscalationSettings)  # reason codes
 
     def sticky_for(self, queue: str) -> float:
         """The queue's sticky window in seconds (queues.<q>.sticky.within; 0 none)."""
@@ -181,6 +184,7 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
     surveys = parse_surveys(check, d.get("surveys"), queue_names)
     follow_ups = parse_follow_ups(check, d.get("follow_ups"), queue_names, set(calendars))
     quality = parse_quality(check, d.get("quality"), calendars)
+    escalation = parse_escalation(check, d.get("escalation"))
     if check.problems:
         return None
     assert tenant and host and port is not None and default_queue and redis and store
@@ -213,6 +217,7 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
         surveys=surveys,
         follow_ups=follow_ups,
         quality=quality,
+        escalation=escalation,
         reopen_within=reopen_within,
     )
 
