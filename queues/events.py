@@ -50,6 +50,7 @@ class EventType(StrEnum):
     FOLLOW_UP = "follow_up.recorded"  # the outcome of a follow-up call
     REOPENED = "reopened"  # a customer's message on a request completed not long ago
     AUTO_REPLY_DROPPED = "auto_reply.dropped"  # an auto-reply answering no open request
+    CALL_ATTEMPTED = "call.attempted"  # a callback's call and its outcome (retry_at: re-queued)
     RECLASSIFIED = "reclassified"  # category, priority or skills corrected (before, after)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from .batch import HashReads
+from .calls import CallOps
 from .care import CareStore
 from .errors import ErrorCode, QueueError, StaleRead, raise_for_code
 from .feedback import FeedbackStore
@@ -67,9 +68,9 @@ class Enqueued:
     stale: bool = False  # a conversation claim changed since it was read: nothing was written
 
 
-class QueueStore(WorkOps, ReclassifyOps):
+class QueueStore(WorkOps, ReclassifyOps, CallOps):
     """Requests in Redis for one tenant (the agent's verbs are WorkOps's, queues/work.py;
-    reclassify is ReclassifyOps's, queues/reclassify.py)."""
+    reclassify is ReclassifyOps's, queues/reclassify.py; call attempts CallOps's, calls.py)."""
 
     settings: StoreSettings
 

@@ -15,6 +15,7 @@ from frontdesk.channels.base import ChannelRuntime
 from frontdesk.queues.agents import AgentStore
 from frontdesk.queues.store import QueueStore
 from frontdesk.router.conf.calendar import Calendar
+from frontdesk.router.conf.callback_config import CallbackSettings
 from frontdesk.router.conf.escalation import EscalationSettings
 from frontdesk.router.feedback.service import Surveys
 from frontdesk.router.http.auth import ApiToken
@@ -84,6 +85,12 @@ class ApiSettings(Protocol):
 
     @property
     def escalation(self) -> EscalationSettings: ...
+
+    @property
+    def callbacks(self) -> CallbackSettings: ...
+
+    @property
+    def callback_hours(self) -> Calendar | None: ...
 
     @property
     def calendars(self) -> Mapping[str, Calendar]: ...

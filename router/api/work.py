@@ -21,6 +21,7 @@ from frontdesk.queues.errors import (
 from frontdesk.queues.request import Message
 from frontdesk.queues.store import RequestRecord
 from frontdesk.queues.work import Accepted
+from frontdesk.router.api.calls import CALL_ACTION, CALL_FIELDS, call_attempt
 from frontdesk.router.api.keys import SETTINGS, STORE
 from frontdesk.router.api.reclassify import RECLASSIFY_FIELDS, parse_reclassify
 from frontdesk.router.api.sla import SLA_VERBS, sla_verb
@@ -78,7 +79,7 @@ def full_request(accepted: Accepted) -> dict[str, Any]:
 
 FIELDS = {"agent", "reason", "text", "resolution", "wrap_up_s", "queue", "to_agent", "note"}
 FIELDS |= {"target"}  # milestones
-FIELDS |= RECLASSIFY_FIELDS | {"reason_code"}
+FIELDS |= RECLASSIFY_FIELDS | {"reason_code"} | CALL_FIELDS
 
 
 async def work(request: web.Request) -> web.Response:
@@ -104,6 +105,8 @@ async def perform(
     if action in SLA_VERBS:
         agent = acting_agent(token, body)
         return await sla_verb(app, token, agent, action, request_id, body, refusal)
+    if action == CALL_ACTION:
+        return await call_attempt(app, acting_agent(token, body), request_id, body, refusal)
     if action not in VERBS:
         return await _other(app, token, action, request_id, body)
     store = app[STORE]

@@ -11,6 +11,7 @@ from frontdesk.queues.request import Channel
 from frontdesk.queues.store import StoreSettings
 from frontdesk.router.conf.calendar import Calendar
 from frontdesk.router.conf.calendar_config import parse_calendars
+from frontdesk.router.conf.callback_config import CallbackSettings, parse_callbacks
 from frontdesk.router.conf.escalation import EscalationSettings, parse_escalation
 from frontdesk.router.conf.files import shipped
 from frontdesk.router.conf.hours import resolve_calendar
@@ -58,6 +59,7 @@ _TOP = [
     "quality",
     "reopen_within",
     "escalation",
+    "callbacks",
 ]
 _AGENT = ["id", "name", "tier", "groups", "skills", "capacity", "presence"]
 
@@ -100,6 +102,7 @@ class Settings:
     quality: QualitySettings = field(default_factory=QualitySettings)  # the daily review sample
     reopen_within: dict[str, float] = field(default_factory=dict)  # channel -> s (intake/config)
     escalation: EscalationSettings = field(default_factory=EscalationSettings)  # reason codes
+    callbacks: CallbackSettings = field(default_factory=CallbackSettings)  # missed calls' retry
 
     def sticky_for(self, queue: str) -> float:
         """The queue's sticky window in seconds (queues.<q>.sticky.within; 0 none)."""
@@ -185,6 +188,7 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
     follow_ups = parse_follow_ups(check, d.get("follow_ups"), queue_names, set(calendars))
     quality = parse_quality(check, d.get("quality"), calendars)
     escalation = parse_escalation(check, d.get("escalation"))
+    callbacks = parse_callbacks(check, d.get("callbacks"))
     if check.problems:
         return None
     assert tenant and host and port is not None and default_queue and redis and store
@@ -218,6 +222,7 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
         follow_ups=follow_ups,
         quality=quality,
         escalation=escalation,
+        callbacks=callbacks,
         reopen_within=reopen_within,
     )
 

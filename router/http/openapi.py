@@ -175,6 +175,15 @@ _ACTIONS: dict[str, tuple[str, Schema]] = {
             skills={"type": "array", "items": {"type": ["string", "object"]}},
         ),
     ),
+    "call-attempts": (
+        "Agent: a phone callback's call attempt and its outcome; a missed one waits "
+        "callbacks.retry_after, the last (or a wrong number) completes the request",
+        _obj(
+            agent=_TEXT,
+            outcome={"enum": ["reached", "no_answer", "busy", "wrong_number"]},
+            note=_TEXT,
+        ),
+    ),
     "pending": (
         "Wait on the customer: the request's service-level clocks pause until they answer",
         _obj(agent=_TEXT, reason=_TEXT),
@@ -259,7 +268,7 @@ def _core_paths() -> dict[str, Schema]:
         paths[f"/v1/requests/{{id}}/{action}"] = {
             "post": operation(
                 summary,
-                f"{action}Request",
+                f"{action.split('-')[0]}{''.join(w.title() for w in action.split('-')[1:])}Request",
                 json_content("The request", REQUEST),
                 path_params=("id",),
                 body=body,
