@@ -101,6 +101,37 @@ async def test_a_held_callback_says_when_it_will_be_called(daemon: Daemon, http)
     assert view["estimated_wait_s"] > 3600
 
 
+async def test_a_callback_outside_working_hours_is_called_at_the_first_working_hour(
+    redis, redis_server
+) -> None:
+    now = datetime.now(UTC)
+    opens = (now + timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
+    hours = f"{opens:%H}:00-{opens:%H}:59"  # one hour a day, opening 1 to 2 hours from now
+    config = CONFIG.replace("{url}", redis_server.url) + (
+        f'    working_hours: {{timezone: UTC, days: mon-sun, hours: "{hours}"}}\n'
+    )
+    d = Daemon(parse_settings(config, "h.yaml"), "h.yaml")
+    await d.start()
+    try:
+        assert d.address is not None
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{d.address[1]}") as session:
+            receipt = await callback(session, "13800138009")
+            async with session.get(receipt["status_url"]) as response:
+                view = await response.json()
+            page_headers = {"Accept": "text/html", "Accept-Language": "en"}
+            async with session.get(receipt["status_url"], headers=page_headers) as response:
+                page = await response.text()
+        assert f"We will call you at {opens:%Y-%m-%d %H:%M} UTC." in page
+        assert view["state"] == "waiting"
+        call_at = datetime.fromisoformat(view["call_at"])
+        assert call_at == opens  # the first working hour, not "position 1, 0 s"
+        assert view["estimated_wait_s"] >= 60  # not 0 s: not before the call
+        record = await d.store.get(receipt["id"])
+        assert record is not None and record.agent is None  # ann is available: held, not offered
+    finally:
+        await d.stop()
+
+
 async def test_a_callback_is_retried_after_no_answer(daemon: Daemon, http) -> None:
     headers = {"Authorization": f"Bearer {TOKENS['ann']}"}
     async with http.ws_connect("/v1/agents/ws", headers=headers) as ws:

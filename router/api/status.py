@@ -135,6 +135,10 @@ _STATUS: dict[str, Any] = {
         "state": {"enum": [s.value for s in State]},
         "position": {"type": ["integer", "null"], "description": "1-based, while waiting"},
         "estimated_wait_s": {"type": ["number", "null"]},
+        "call_at": {
+            "type": ["string", "null"],
+            "description": "a held phone callback: when it will be called (ISO 8601, UTC)",
+        },
         "agent": {"type": ["string", "null"], "description": "the agent's display name"},
         "service_levels": {
             "type": "array",
