@@ -9,7 +9,8 @@ same socket. Frames are JSON objects with a `type`.
                      presence {presence, reason} (set by a supervisor, or after missed offers),
                      result {action, request}, error {code, message, field}
     agent -> server: {"type": "accept" | "reject" | "messages" | "complete" | "transfer" |
-                      "escalate", "request": "FD-1", ...fields as in the REST API}
+                      "escalate" | "reclassify" | "call-attempts", "request": "FD-1",
+                      ...fields as in the REST API}
                      {"type": "presence", "presence": "away", "reason": "lunch"}
 """
 
