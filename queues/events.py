@@ -51,6 +51,8 @@ class EventType(StrEnum):
     REOPENED = "reopened"  # a customer's message on a request completed not long ago
     AUTO_REPLY_DROPPED = "auto_reply.dropped"  # an auto-reply answering no open request
     LONG_WAIT = "long_wait"  # a request still waiting after notices.progress.long_wait_after
+    CALL_ATTEMPTED = "call.attempted"  # a callback's call and its outcome (retry_at: re-queued)
+    RECLASSIFIED = "reclassified"  # category, priority or skills corrected (before, after)
 
 
 _BASE_FIELDS = ("type", "req", "agent", "queue", "ts")

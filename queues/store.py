@@ -11,12 +11,14 @@ from typing import Any
 from redis.asyncio import Redis
 
 from .batch import HashReads
+from .calls import CallOps
 from .care import CareStore
 from .errors import ErrorCode, QueueError, StaleRead, raise_for_code
 from .feedback import FeedbackStore
 from .ids import IdBlock
 from .keys import Keys
 from .pipelined import Call, read_rows, run_scripts
+from .reclassify import ReclassifyOps
 from .record import RequestRecord as RequestRecord  # where every caller imports it from
 from .record import decode_record, decode_row
 from .request import Message, Request, decode_message, encode
@@ -66,8 +68,9 @@ class Enqueued:
     stale: bool = False  # a conversation claim changed since it was read: nothing was written
 
 
-class QueueStore(WorkOps):
-    """Requests in Redis for one tenant (the agent's verbs are WorkOps's, queues/work.py)."""
+class QueueStore(WorkOps, ReclassifyOps, CallOps):
+    """Requests in Redis for one tenant (the agent's verbs are WorkOps's, queues/work.py;
+    reclassify is ReclassifyOps's, queues/reclassify.py; call attempts CallOps's, calls.py)."""
 
     settings: StoreSettings
 
@@ -251,8 +254,11 @@ class QueueStore(WorkOps):
         first = await self.redis.zrange(self.keys.offers, 0, 0, withscores=True)
         return int(first[0][1]) if first else None
 
-    async def messages(self, request_id: str) -> list[Message]:
-        raw = await self.redis.lrange(self.keys.messages(request_id), 0, -1)
+    async def messages(self, request_id: str, newest: int | None = None) -> list[Message]:
+        """The thread of `request_id` after its opening message, oldest first (with `newest`:
+        only the newest that many)."""
+        start = -newest if newest else 0
+        raw = await self.redis.lrange(self.keys.messages(request_id), start, -1)
         return [decode_message(as_bytes(m)) for m in raw]
 
     async def peek(self, queue: str, n: int, start: int = 0) -> list[str]:

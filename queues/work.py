@@ -332,9 +332,11 @@ class WorkOps:
             after=(origin,) if origin else (),
         )  # fmt: skip
 
-    async def escalate(self, request_id: str, to_queue: str, note: str = "") -> int:
+    async def escalate(
+        self, request_id: str, to_queue: str, note: str = "", reason_code: str = ""
+    ) -> int:
         """Raise an open request one tier, into that tier's queue; returns the new tier."""
-        reply = await self.escalate_to(request_id, lambda _queue: to_queue, note)
+        reply = await self.escalate_to(request_id, lambda _queue: to_queue, note, None, reason_code)
         return reply.tier
 
     async def escalate_to(
@@ -343,12 +345,15 @@ class WorkOps:
         next_queue: Callable[[str], str | None],
         note: str = "",
         holder: str | None = None,
+        reason_code: str = "",
     ) -> RecordReply:
         """Raise an open request one tier into `next_queue(its queue)`; raises NoNextTier when
-        that is None. Returns the record after (its tier the new one)."""
+        that is None. `reason_code`: why (one of the config's escalation.reasons; the caller
+        checks it), in the event. Returns the record after (its tier the new one)."""
         return await self._move(
-            "escalate", request_id, next_queue, holder, note, self.settings.max_tier
-        )
+            "escalate", request_id, next_queue, holder, note, self.settings.max_tier,
+            after=(reason_code,),
+        )  # fmt: skip
 
     async def _move(
         self,

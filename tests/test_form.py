@@ -383,6 +383,7 @@ async def test_the_customer_looks_their_request_up_with_its_token(client, servic
         "state": "waiting",
         "position": 2,
         "estimated_wait_s": None,
+        "call_at": None,  # a phone callback's only
         "agent": None,
         "service_levels": [],  # no sla policy in this config
     }

@@ -267,9 +267,10 @@ class QueueMachine(RuleBasedStateMachine):
     def accept(self, data):
         r = self.choose(data, {State.OFFERED})
         agent = self.choose_holder(data, r)
-        expected = self.predict_holder_op(r, State.OFFERED, agent)
+        held = r.state is State.ASSIGNED and r.agent == agent  # accepting again: idempotent
+        expected = None if held else self.predict_holder_op(r, State.OFFERED, agent)
         ok, _ = self.attempt(self.store.accept(r.id, agent), expected)
-        if ok:
+        if ok and not held:
             r.state = State.ASSIGNED
             self.agents[agent].missed = 0
             self.emit("accepted", r, agent)

@@ -43,6 +43,7 @@ async def test_every_state_change_appends_exactly_one_event(store, agents, event
         (lambda: store.assign("FD-3", "ann"), "assigned"),
         (lambda: store.sla.pend("FD-3", "ann", False, "order number?", True), "pending"),
         (lambda: store.sla.pend("FD-3", "ann", True, "", True), "resumed"),
+        (lambda: store.reclassify("FD-3", category="billing"), "reclassified"),
         (lambda: store.transfer("FD-3", "billing"), "transferred"),
         (lambda: store.escalate("FD-3", "l2"), "escalated"),
         (lambda: store.offer("FD-3", "ann", 0), "offered"),
@@ -74,6 +75,7 @@ async def test_every_state_change_appends_exactly_one_event(store, agents, event
     beside |= {"follow_up.recorded"}  # test_follow_ups.py
     beside |= {"auto_reply.dropped", "reopened"}  # test_auto_replies.py, test_reopen.py
     beside |= {"long_wait"}  # test_notices_reach.py (queues/lua/long_wait-n.lua)
+    beside |= {"call.attempted"}  # test_callback_attempts.py
     assert {etype for _, etype in steps} | beside == {t.value for t in EventType}
 
 
@@ -85,8 +87,10 @@ async def test_refusals_append_no_event(store, agents, events):
     refusals = [
         lambda: store.offer(rid, "ann", 30),
         lambda: store.assign(rid, "ann"),
-        lambda: store.accept(rid, "ann"),
+        lambda: store.accept(rid, "bob"),  # ann's: her own accept again is idempotent
         lambda: store.reject(rid, "ann"),
+        lambda: store.reclassify("FD-404", category="x"),
+        lambda: store.reclassify(rid, category="x", holder="bob"),
         lambda: store.complete(rid, "bob"),
         lambda: store.escalate("FD-404", "l2"),
         lambda: store.transfer("FD-404", "x"),

@@ -86,13 +86,14 @@ async def test_escalate_raises_the_tier_until_the_top(store, agents, redis, keys
     await store.assign(rid, "ann")
     await events.new()
 
-    assert await store.escalate(rid, "l2", "needs a specialist") == 2
+    assert await store.escalate(rid, "l2", "needs a specialist", "complexity") == 2
     event = await events.one(EventType.ESCALATED)
     assert (event.request, event.agent, event.queue) == (rid, "ann", "l2")
     assert event.data == {
         "from": "l1",
         "tier": "2",
         "note": "needs a specialist",
+        "reason_code": "complexity",
         "channel": "chat",
         "category": "",
     }

@@ -250,9 +250,10 @@ async def test_accept_after_the_deadline_is_refused(store, agents, redis, keys, 
 @pytest.mark.parametrize("state", ["waiting", "assigned"])
 async def test_accept_refused_unless_offered(store, agents, events, state):
     await add_agent(agents, "ann")
+    await add_agent(agents, "bob")
     rid = await enqueue(store)
     if state == "assigned":
-        await store.assign(rid, "ann")
+        await store.assign(rid, "bob")  # another's: accepting one's own is idempotent
     await events.new()
 
     with pytest.raises(WrongState) as refused:
@@ -260,6 +261,27 @@ async def test_accept_refused_unless_offered(store, agents, events, state):
 
     assert refused.value.code is ErrorCode.WRONG_STATE
     assert await state_of(store, rid) == state
+    await events.none()
+
+
+@pytest.mark.parametrize("how", ["assigned", "accepted"])
+async def test_accept_is_idempotent_for_the_holder(store, agents, events, how):
+    """An assign-mode queue's request, or an accept retried: the holder's accept answers the
+    record and thread again, changing nothing and emitting nothing."""
+    await add_agent(agents, "ann")
+    rid = await enqueue(store)
+    if how == "assigned":
+        await store.assign(rid, "ann")
+    else:
+        await store.offer(rid, "ann", 30)
+        await store.accept(rid, "ann")
+    await events.new()
+
+    again = await store.accept_full(rid, "ann")
+
+    assert (again.record.state, again.record.agent) == (State.ASSIGNED, "ann")
+    assert await agents.holds("ann") == {rid: "chat"}
+    assert await load(agents, "ann") == 1
     await events.none()
 
 

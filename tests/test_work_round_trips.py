@@ -26,7 +26,7 @@ from frontdesk.queues.scripts import sources
 from frontdesk.queues.store import QueueStore, RequestRecord
 from frontdesk.router.daemon.settings import parse_settings
 from frontdesk.router.http.auth import digest, new_token
-from frontdesk.router.http.views import describe
+from frontdesk.router.http.views import describe, thread_view
 
 TOKENS = {name: new_token() for name in ("ann", "bob", "sup")}
 CONFIG = f"""\
@@ -105,26 +105,23 @@ async def desk(counted: Counted, aiohttp_client: Any) -> Desk:
 
 
 async def _old_accept_reply(desk: Desk, record: RequestRecord) -> dict[str, Any]:
-    """The accept reply as the reads it replaces built it (router/api/work.py before)."""
+    """The accept reply as the reads it replaces built it (router/api/work.py before; the
+    thread as views.thread_view shows it)."""
     rid, customer_id = record.request.id, record.request.customer.id
     thread: list[Message] = await desk.store.messages(rid)
     customer = await desk.customers.get(customer_id) if customer_id else None
     history = await desk.customers.requests(customer_id) if customer_id else []
     described = describe(record)
-    return described | {
-        "body": record.request.body,
-        "thread": [
-            {"author": m.author, "body": m.body, "received_at": m.received_at, "attachments": []}
-            for m in thread
-        ],
-        "customer": described["customer"]
-        | ({"addresses": sorted(customer.addresses)} if customer else {}),
+    known = {"addresses": sorted(customer.addresses)} if customer else {}
+    more = {
+        "customer": described["customer"] | known,
         "customer_requests": [
             {"id": r.request.id, "state": r.state.value, "subject": r.request.subject}
             for r in history
             if r.request.id != rid
         ],
     }
+    return described | thread_view(record, thread) | more
 
 
 async def test_accept_costs_two_round_trips_with_thread_customer_and_history(desk: Desk) -> None:

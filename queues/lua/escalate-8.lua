@@ -8,9 +8,11 @@
   ARGV[1] request id   ARGV[2] current holder ('' if none)   ARGV[3] current queue name
   ARGV[4] next tier's queue name   ARGV[5] note   ARGV[6] stream max length
   ARGV[7] highest tier   ARGV[8] the holder required (an agent's own token; '' for any)
+  ARGV[9] the reason code (escalation.reasons; '' none)
   ARGV[2] and ARGV[3] are what the caller last saw (a cache; '' queue when it knows nothing).
 
-  The event carries from, tier (the new one), note, and channel and category for the reports.
+  The event carries from, tier (the new one), note, reason_code, and channel and category for
+  the reports.
 
   Returns the record after the change (HGETALL, its tier the new one); or -1 no such request,
   -15 not held by the required agent, -2 completed or abandoned, -8 already at the highest
@@ -30,6 +32,7 @@ move(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[8], ARGV[1], sta
   ARGV[4])
 redis.call('HSET', KEYS[1], 'tier', tier + 1)
 emit(KEYS[7], ARGV[6], 'escalated', ARGV[1], ARGV[2], ARGV[4],
-  {'from', ARGV[3], 'tier', tier + 1, 'note', ARGV[5], 'channel', channel,
+  {'from', ARGV[3], 'tier', tier + 1, 'note', ARGV[5], 'reason_code', ARGV[9] or '',
+   'channel', channel,
    'category', redis.call('HGET', KEYS[1], 'category') or ''})
 return redis.call('HGETALL', KEYS[1])

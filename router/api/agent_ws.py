@@ -3,12 +3,14 @@ router/api/ws_tickets.py): offers pushed as they happen,
 and the agent's actions (accept, reject, message, complete, transfer, escalate, presence) over the
 same socket. Frames are JSON objects with a `type`.
 
-    server -> agent: hello {agent, work}, offer {request}, assigned {request},
+    server -> agent: hello {agent, work}, offer {request}, assigned {request + its thread,
+                     bounded: FRAME_MESSAGES newest messages, texts cut to FRAME_CHARS},
                      gone {request, reason}, message {request, author, body},
                      presence {presence, reason} (set by a supervisor, or after missed offers),
                      result {action, request}, error {code, message, field}
     agent -> server: {"type": "accept" | "reject" | "messages" | "complete" | "transfer" |
-                      "escalate", "request": "FD-1", ...fields as in the REST API}
+                      "escalate" | "reclassify" | "call-attempts", "request": "FD-1",
+                      ...fields as in the REST API}
                      {"type": "presence", "presence": "away", "reason": "lunch"}
 """
 
@@ -25,18 +27,21 @@ from redis.exceptions import RedisError
 
 from frontdesk.queues.events import Event, EventType
 from frontdesk.queues.states import State
+from frontdesk.queues.store import RequestRecord
 from frontdesk.router.api.keys import AGENTS, FANOUT, PRESENCE, STORE
 from frontdesk.router.api.work import FIELDS, perform
 from frontdesk.router.api.ws_tickets import agent_token, redeem
 from frontdesk.router.http.auth import PRINCIPAL, ApiToken, public
 from frontdesk.router.http.body import choice, text
 from frontdesk.router.http.errors import REDIS_DOWN, ApiError, Unavailable
-from frontdesk.router.http.views import describe
+from frontdesk.router.http.views import describe, thread_view
 from frontdesk.skills import Presence
 
 log = logging.getLogger("frontdesk.agents")
 
 MAX_FRAME = 64 * 1024
+FRAME_MESSAGES = 20  # an `assigned` frame lists the newest this many messages of the thread
+FRAME_CHARS = 4000  # and cuts every text to this many characters (a frame stays under ~100 KB)
 BACKLOG = 1000  # events queued for one socket before it is closed as too slow
 PUSH_RETRY_S = 15.0  # an event's request unreadable this long: the socket is closed (1013)
 RETRY_FIRST_S = 0.05
@@ -179,6 +184,15 @@ async def _retrying(
         delay = min(delay * 2, RETRY_MAX_S)
 
 
+async def _thread(app: web.Application, record: RequestRecord) -> dict[str, Any]:
+    """The thread as an `assigned` frame carries it: bounded, the newest FRAME_MESSAGES messages
+    with every text cut to FRAME_CHARS (`thread_omitted`, `truncated` say what was left out;
+    GET /v1/requests/{id}/messages has all of it)."""
+    shown = await app[STORE].messages(record.request.id, FRAME_MESSAGES) if record.messages else []
+    omitted = max(0, record.messages - len(shown))
+    return thread_view(record, shown, FRAME_CHARS, omitted)
+
+
 async def _frame(app: web.Application, agent: str, event: Event) -> dict[str, Any] | None:
     """The frame that tells the agent about `event`, if it concerns the agent."""
     if event.type in (EventType.OFFERED, EventType.ASSIGNED) and event.agent == agent:
@@ -189,8 +203,9 @@ async def _frame(app: web.Application, agent: str, event: Event) -> dict[str, An
             record.state is not State.OFFERED or record.agent != agent
         ):  # read late (after a retry or a follower's gap): the offer is over, not news
             return None
-        kind = "offer" if event.type is EventType.OFFERED else "assigned"
-        return {"type": kind, "request": describe(record)}
+        if event.type is EventType.OFFERED:
+            return {"type": "offer", "request": describe(record)}
+        return {"type": "assigned", "request": describe(record) | await _thread(app, record)}
     if event.type is EventType.PRESENCE and event.agent == agent:
         return {"type": "presence", "presence": event.data.get("presence"),
                 "reason": event.data.get("reason", "")}  # fmt: skip

@@ -236,7 +236,7 @@ def create_app(services: Services) -> web.Application:
     app.router.add_post("/v1/requests/{id}/assign", api_agents.force_assign)
     app.router.add_post(
         "/v1/requests/{id}/{action:accept|reject|messages|complete|transfer|escalate|pending|"
-        "resume|milestones}",
+        "resume|milestones|reclassify|call-attempts}",
         work,
     )
     app.router.add_get("/v1/sla/at-risk", api_sla.at_risk)

@@ -12,7 +12,7 @@ from frontdesk.queues.store import RequestRecord
 from frontdesk.router.api.keys import FRONT, STANDING, STORE
 from frontdesk.router.api.work import full_request
 from frontdesk.router.http.auth import PRINCIPAL, Scope, principal
-from frontdesk.router.http.views import describe
+from frontdesk.router.http.views import describe, thread_view
 
 _BINARY = "application/octet-stream"
 
@@ -36,8 +36,12 @@ async def _visible(request: web.Request) -> RequestRecord:
 
 
 async def get_request(request: web.Request) -> web.Response:
+    """GET /v1/requests/{id}: the request, where it stands, and its thread (what the customer
+    wrote, every reply, with authors, times, attachments and auto-replies marked)."""
     record = await _visible(request)
-    return web.json_response(describe(record) | await standing(request, record))
+    messages = await request.app[STORE].messages(record.request.id) if record.messages else []
+    thread = thread_view(record, messages)
+    return web.json_response(describe(record) | thread | await standing(request, record))
 
 
 async def get_attachment(request: web.Request) -> web.Response:

@@ -15,9 +15,12 @@ from frontdesk.channels.base import ChannelRuntime
 from frontdesk.queues.agents import AgentStore
 from frontdesk.queues.store import QueueStore
 from frontdesk.router.conf.calendar import Calendar
+from frontdesk.router.conf.callback_config import CallbackSettings
+from frontdesk.router.conf.escalation import EscalationSettings
 from frontdesk.router.feedback.service import Surveys
 from frontdesk.router.http.auth import ApiToken
 from frontdesk.router.intake.front import Front
+from frontdesk.router.intake.rules import Rule
 from frontdesk.router.outbound.helpdesks.base import HelpdeskSettings
 from frontdesk.router.outbound.notices.config import NoticeSettings
 from frontdesk.router.outbound.outbox import OutboxEngine
@@ -78,6 +81,18 @@ class ApiSettings(Protocol):
 
     @property
     def skills(self) -> Collection[str]: ...
+
+    @property
+    def rules(self) -> Sequence[Rule]: ...
+
+    @property
+    def escalation(self) -> EscalationSettings: ...
+
+    @property
+    def callbacks(self) -> CallbackSettings: ...
+
+    @property
+    def callback_hours(self) -> Calendar | None: ...
 
     @property
     def calendars(self) -> Mapping[str, Calendar]: ...

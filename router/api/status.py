@@ -25,6 +25,7 @@ from frontdesk.router.http.auth import public
 from frontdesk.router.http.errors import Handler, Refusal, allow_origin
 from frontdesk.router.http.openapi import json_content, operation
 from frontdesk.router.http.views import iso_ms
+from frontdesk.router.routing.callbacks import hold_until, is_callback
 
 
 async def _status(request: web.Request) -> web.StreamResponse:
@@ -52,17 +53,30 @@ async def _status(request: web.Request) -> web.StreamResponse:
         profile = await app[AGENTS].get(record.agent)
         agent = profile.name if profile is not None else None
     where = await standing(request, record)
+    call_at = _call_at(record, app[SETTINGS]().callback_hours)
+    wait = where["estimated_wait_s"]
+    if call_at is not None:  # held: not before the call (the first working hour, a retry)
+        wait = max(wait or 0.0, (call_at - datetime.now(UTC)).total_seconds())
     view = {
         "id": record.request.id,
         "state": record.state.value,
         "position": where["position"],
-        "estimated_wait_s": where["estimated_wait_s"],
+        "estimated_wait_s": wait,
+        "call_at": call_at.isoformat() if call_at is not None else None,
         "agent": agent,
         "service_levels": promises(record, app[SETTINGS]().calendars),
     }
     if browser:  # the link in a notice, opened in a browser
         return status_page.page(view, status_page.language(request, record.request.language))
     return web.json_response(view)
+
+
+def _call_at(record: RequestRecord, hours: Calendar | None) -> datetime | None:
+    """When a waiting phone callback that is held (outside working hours or its window, or
+    waiting for a retry) will be called: the instant the dispatcher routes it from."""
+    if record.state is not State.WAITING or not is_callback(record.request):
+        return None
+    return hold_until(record.request, datetime.now(UTC), hours)
 
 
 def promises(record: RequestRecord, calendars: Mapping[str, Calendar]) -> list[dict[str, Any]]:
@@ -121,6 +135,10 @@ _STATUS: dict[str, Any] = {
         "state": {"enum": [s.value for s in State]},
         "position": {"type": ["integer", "null"], "description": "1-based, while waiting"},
         "estimated_wait_s": {"type": ["number", "null"]},
+        "call_at": {
+            "type": ["string", "null"],
+            "description": "a held phone callback: when it will be called (ISO 8601, UTC)",
+        },
         "agent": {"type": ["string", "null"], "description": "the agent's display name"},
         "service_levels": {
             "type": "array",

@@ -5,6 +5,7 @@ while the request is open. API clients asking for JSON get the JSON view."""
 from __future__ import annotations
 
 import html
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -16,6 +17,7 @@ _TEXT = {
         "waiting": "正在排队：您是第 {position} 位。",
         "waiting_unknown": "正在排队，客服会尽快处理。",
         "wait": "预计等待约 {minutes} 分钟。",
+        "call_at": "我们将在 {when} 给您回电。",
         "offered": "一位客服即将接手您的请求。",
         "assigned": "{agent} 正在处理您的请求。",
         "assigned_anonymous": "客服正在处理您的请求。",
@@ -39,6 +41,7 @@ _TEXT = {
         "waiting": "In the queue: you are number {position}.",
         "waiting_unknown": "In the queue; an agent will be with you soon.",
         "wait": "Estimated wait: about {minutes} min.",
+        "call_at": "We will call you at {when}.",
         "offered": "An agent is about to pick up your request.",
         "assigned": "{agent} is working on your request.",
         "assigned_anonymous": "An agent is working on your request.",
@@ -84,7 +87,7 @@ def language(request: web.Request, preferred: str | None = None) -> str:
 
 def page(view: dict[str, Any], lang: str) -> web.Response:
     """The status page for `view` (the JSON view: id, state, position, estimated_wait_s,
-    agent, service_levels)."""
+    call_at, agent, service_levels)."""
     t = _TEXT[lang]
     state = view["state"]
     lines: list[str] = []
@@ -92,7 +95,10 @@ def page(view: dict[str, Any], lang: str) -> web.Response:
         position = view.get("position")
         lines.append(t["waiting"].format(position=position) if position else t["waiting_unknown"])
         wait = view.get("estimated_wait_s")
-        if wait is not None:
+        if view.get("call_at"):  # a held phone callback: when, rather than how long
+            when = datetime.fromisoformat(view["call_at"]).strftime("%Y-%m-%d %H:%M UTC")
+            lines.append(t["call_at"].format(when=when))
+        elif wait is not None:
             lines.append(t["wait"].format(minutes=max(1, round(wait / 60))))
     elif state == "assigned":
         agent = view.get("agent")

@@ -21,12 +21,14 @@ from frontdesk.queues.errors import (
 from frontdesk.queues.request import Message
 from frontdesk.queues.store import RequestRecord
 from frontdesk.queues.work import Accepted
+from frontdesk.router.api.calls import CALL_ACTION, CALL_FIELDS, call_attempt
 from frontdesk.router.api.keys import SETTINGS, STORE
+from frontdesk.router.api.reclassify import RECLASSIFY_FIELDS, parse_reclassify
 from frontdesk.router.api.sla import SLA_VERBS, sla_verb
 from frontdesk.router.http.auth import ApiToken, Scope, principal
 from frontdesk.router.http.body import json_body, number, text
 from frontdesk.router.http.errors import ApiError, invalid
-from frontdesk.router.http.views import attachment_view, describe
+from frontdesk.router.http.views import describe, thread_view
 from frontdesk.router.outbound.notices.templates import resolution_key
 
 log = logging.getLogger("frontdesk.work")
@@ -71,27 +73,15 @@ def full_request(accepted: Accepted) -> dict[str, Any]:
     record = accepted.record
     described = describe(record)
     addresses = accepted.addresses
-    return described | {
-        "body": record.request.body,
-        "thread": [
-            {
-                "author": m.author,
-                "body": m.body,
-                "received_at": m.received_at,
-                "attachments": [attachment_view(record.request.id, a) for a in m.attachments],
-            }
-            for m in accepted.thread
-        ],
-        "customer": described["customer"]
-        | ({"addresses": sorted(addresses)} if addresses is not None else {}),
-        "customer_requests": [
-            {"id": p.id, "state": p.state.value, "subject": p.subject} for p in accepted.history
-        ],
-    }
+    known = {"addresses": sorted(addresses)} if addresses is not None else {}
+    history = [{"id": p.id, "state": p.state.value, "subject": p.subject} for p in accepted.history]
+    more = {"customer": described["customer"] | known, "customer_requests": history}
+    return described | thread_view(record, accepted.thread) | more
 
 
 FIELDS = {"agent", "reason", "text", "resolution", "wrap_up_s", "queue", "to_agent", "note"}
 FIELDS |= {"target", "summary"}  # milestones; complete's summary for the customer
+FIELDS |= RECLASSIFY_FIELDS | {"reason_code"} | CALL_FIELDS
 
 
 async def work(request: web.Request) -> web.Response:
@@ -105,7 +95,7 @@ async def work(request: web.Request) -> web.Response:
     return web.json_response(result)
 
 
-VERBS = {"accept", "reject", "complete", "transfer", "escalate"}
+VERBS = {"accept", "reject", "complete", "transfer", "escalate", "reclassify"}
 
 
 async def perform(
@@ -117,11 +107,16 @@ async def perform(
     if action in SLA_VERBS:
         agent = acting_agent(token, body)
         return await sla_verb(app, token, agent, action, request_id, body, refusal)
+    if action == CALL_ACTION:
+        return await call_attempt(app, acting_agent(token, body), request_id, body, refusal)
     if action not in VERBS:
         return await _other(app, token, action, request_id, body)
     store = app[STORE]
-    agent = acting_agent(token, body)
     own = token.scope is Scope.AGENT
+    if action == "reclassify" and not own and body.get("agent") is None:
+        agent = f"supervisor:{token.name}"  # a supervisor corrects it for no agent
+    else:
+        agent = acting_agent(token, body)
     try:
         if action == "accept":
             accepted = await store.accept_full(request_id, agent)
@@ -138,11 +133,19 @@ async def perform(
             record = done.record
         elif action == "transfer":
             record = await _transfer(app, request_id, body, agent if own else None)
+        elif action == "reclassify":
+            category, priority, skills = parse_reclassify(app[SETTINGS](), body)
+            changed = await store.reclassify(
+                request_id, category, priority, skills, agent if own else None, agent
+            )
+            record = changed.record
         else:
             note = text(body, "note", required=False)
+            code = _reason_code(app, body)
             raised = await store.escalate_to(
-                request_id, lambda queue: _next_tier(app, queue), note, agent if own else None
-            )
+                request_id, lambda queue: _next_tier(app, queue), note, agent if own else None,
+                code,
+            )  # fmt: skip
             record = raised.record
     except NoNextTier as exc:
         raise ApiError(409, "no_escalation", f"queue {exc.queue!r} has no escalate_to") from None
@@ -155,7 +158,7 @@ async def perform(
 
 _DONE = {
     "reject": "rejected", "complete": "completed", "transfer": "transferred",
-    "escalate": "escalated",
+    "escalate": "escalated", "reclassify": "reclassified",
 }  # fmt: skip
 
 
@@ -188,6 +191,17 @@ def _resolution(app: web.Application, code: str) -> str:
         raise invalid("resolution", f"unknown resolution code {code!r}; known: "
                       + ", ".join(sorted(codes)))  # fmt: skip
     return code
+
+def _reason_code(app: web.Application, body: dict[str, Any]) -> str:
+    """An escalation's `reason_code`: one of escalation.reasons ('' none, unless required)."""
+    settings = app[SETTINGS]().escalation
+    code = body.get("reason_code")
+    if code is None and not settings.require_reason:
+        return ""
+    if code not in settings.reasons:
+        known = ", ".join(settings.reasons)
+        raise invalid("reason_code", f"must be one of {known} (escalation.reasons)")
+    return str(code)
 
 
 def _next_tier(app: web.Application, queue: str) -> str | None:

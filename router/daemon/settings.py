@@ -11,6 +11,8 @@ from frontdesk.queues.request import Channel
 from frontdesk.queues.store import StoreSettings
 from frontdesk.router.conf.calendar import Calendar
 from frontdesk.router.conf.calendar_config import parse_calendars
+from frontdesk.router.conf.callback_config import CallbackSettings, parse_callbacks
+from frontdesk.router.conf.escalation import EscalationSettings, parse_escalation
 from frontdesk.router.conf.files import shipped
 from frontdesk.router.conf.hours import resolve_calendar
 from frontdesk.router.conf.yaml import NAME, Checker, ConfigError, Lines, Problem, load_yaml, merge
@@ -56,6 +58,8 @@ _TOP = [
     "sla",
     "quality",
     "reopen_within",
+    "escalation",
+    "callbacks",
 ]
 _AGENT = ["id", "name", "tier", "groups", "skills", "capacity", "presence"]
 
@@ -97,6 +101,8 @@ class Settings:
     follow_ups: FollowUpSettings = field(default_factory=FollowUpSettings)  # follow-up calls
     quality: QualitySettings = field(default_factory=QualitySettings)  # the daily review sample
     reopen_within: dict[str, float] = field(default_factory=dict)  # channel -> s (intake/config)
+    escalation: EscalationSettings = field(default_factory=EscalationSettings)  # reason codes
+    callbacks: CallbackSettings = field(default_factory=CallbackSettings)  # missed calls' retry
 
     def sticky_for(self, queue: str) -> float:
         """The queue's sticky window in seconds (queues.<q>.sticky.within; 0 none)."""
@@ -181,6 +187,8 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
     surveys = parse_surveys(check, d.get("surveys"), queue_names)
     follow_ups = parse_follow_ups(check, d.get("follow_ups"), queue_names, set(calendars))
     quality = parse_quality(check, d.get("quality"), calendars)
+    escalation = parse_escalation(check, d.get("escalation"))
+    callbacks = parse_callbacks(check, d.get("callbacks"))
     if check.problems:
         return None
     assert tenant and host and port is not None and default_queue and redis and store
@@ -213,6 +221,8 @@ def _build(check: Checker, d: dict[str, Any]) -> Settings | None:
         surveys=surveys,
         follow_ups=follow_ups,
         quality=quality,
+        escalation=escalation,
+        callbacks=callbacks,
         reopen_within=reopen_within,
     )
 

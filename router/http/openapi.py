@@ -143,7 +143,11 @@ def _obj(**props: Schema) -> Schema:
 
 _TEXT: Schema = {"type": "string"}
 _ACTIONS: dict[str, tuple[str, Schema]] = {
-    "accept": ("Accept an offer; answers with the whole request and thread", _obj(agent=_TEXT)),
+    "accept": (
+        "Accept an offer (or, idempotent, a request the agent holds already: an assign-mode "
+        "queue's); answers with the whole request and thread",
+        _obj(agent=_TEXT),
+    ),
     "reject": (
         "Turn an offer down; it goes to the next best agent",
         _obj(agent=_TEXT, reason=_TEXT),
@@ -164,7 +168,29 @@ _ACTIONS: dict[str, tuple[str, Schema]] = {
         "Move to another queue, or to a named colleague (age kept)",
         _obj(agent=_TEXT, queue=_TEXT, to_agent=_TEXT, reason=_TEXT),
     ),
-    "escalate": ("Up one tier, into the queue's escalate_to queue", _obj(agent=_TEXT, note=_TEXT)),
+    "escalate": (
+        "Up one tier, into the queue's escalate_to queue; reason_code one of escalation.reasons",
+        _obj(agent=_TEXT, note=_TEXT, reason_code=_TEXT),
+    ),
+    "reclassify": (
+        "Holder or supervisor: correct category, priority, skills (a waiting request is routed "
+        "again)",
+        _obj(
+            agent=_TEXT,
+            category=_TEXT,
+            priority={"enum": ["high", "medium", "low"]},
+            skills={"type": "array", "items": {"type": ["string", "object"]}},
+        ),
+    ),
+    "call-attempts": (
+        "Agent: a phone callback's call attempt and its outcome; a missed one waits "
+        "callbacks.retry_after, the last (or a wrong number) completes the request",
+        _obj(
+            agent=_TEXT,
+            outcome={"enum": ["reached", "no_answer", "busy", "wrong_number"]},
+            note=_TEXT,
+        ),
+    ),
     "pending": (
         "Wait on the customer: the request's service-level clocks pause until they answer",
         _obj(agent=_TEXT, reason=_TEXT),
@@ -187,7 +213,8 @@ def _core_paths() -> dict[str, Schema]:
                                      json_content("Ready", status), secured=False)},
         "/metrics": {"get": operation("Prometheus metrics", "metrics", plain, secured=False)},
         "/v1/requests/{id}": {"get": operation(
-            "A request, where it stands, and why it went where it went", "getRequest",
+            "A request, where it stands, why it went where it went, and its thread (body, "
+            "thread: author, at, attachments, auto; attributes)", "getRequest",
             json_content("The request", REQUEST), path_params=("id",), errors=(404,))},
         "/v1/requests/{id}/attachments/{ref}": {"get": operation(
             "An attachment's content, as a download (its `url` in the request)", "getAttachment",
@@ -248,7 +275,7 @@ def _core_paths() -> dict[str, Schema]:
         paths[f"/v1/requests/{{id}}/{action}"] = {
             "post": operation(
                 summary,
-                f"{action}Request",
+                f"{action.split('-')[0]}{''.join(w.title() for w in action.split('-')[1:])}Request",
                 json_content("The request", REQUEST),
                 path_params=("id",),
                 body=body,

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from frontdesk.queues.blobs import is_reference
 from frontdesk.queues.clocks import clock_views
-from frontdesk.queues.request import Attachment
+from frontdesk.queues.request import Attachment, Message
 from frontdesk.queues.store import RequestRecord
 
 
@@ -31,6 +31,40 @@ def attachment_view(request_id: str, attachment: Attachment) -> dict[str, Any]:
         "url": f"/v1/requests/{request_id}/attachments/{ref}" if ours else None,
         "source": None if ours else ref,
     }
+
+
+def message_view(request_id: str, message: Message, max_chars: int | None = None) -> dict[str, Any]:
+    """One message of a thread: its author, when it came, its text (cut to `max_chars`, saying
+    so in `truncated`), its attachments, and `auto` (why a robot sent it; None: a person)."""
+    body = message.body
+    cut = max_chars is not None and len(body) > max_chars
+    return {
+        "author": message.author,
+        "body": body[:max_chars] if cut else body,
+        "received_at": message.received_at,
+        "at": iso_ms(int(message.received_at * 1000)) if message.received_at else None,
+        "auto": message.auto,
+        "attachments": [attachment_view(request_id, a) for a in message.attachments],
+    } | ({"truncated": True} if cut else {})
+
+
+def thread_view(
+    record: RequestRecord, messages: list[Message], max_chars: int | None = None, omitted: int = 0
+) -> dict[str, Any]:
+    """What the customer wrote and the replies: `body` (the opening message, its `attachments`
+    in the request view), `received_at`, `attributes`, and `thread`, the messages after the
+    opening one, oldest first. `omitted`: how many older messages the caller left out (listed
+    as `thread_omitted`); with `max_chars` every text is cut to that length (a message cut says
+    `truncated`; `body_truncated` for the opening one)."""
+    r = record.request
+    body_cut = max_chars is not None and len(r.body) > max_chars
+    return {
+        "body": r.body[:max_chars] if body_cut else r.body,
+        "received_at": r.received_at,
+        "attributes": dict(r.attributes),
+        "thread": [message_view(r.id, m, max_chars) for m in messages],
+        "thread_omitted": omitted,
+    } | ({"body_truncated": True} if body_cut else {})
 
 
 def describe(record: RequestRecord) -> dict[str, Any]:

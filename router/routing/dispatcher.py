@@ -51,6 +51,8 @@ WAKE_ON = frozenset(
         EventType.ESCALATED,
         EventType.REQUEUED,
         EventType.REOPENED,  # a completed request waiting again
+        EventType.RECLASSIFIED,  # a waiting request's skills or priority corrected
+        EventType.CALL_ATTEMPTED,  # a missed callback waiting again (held to its retry time)
         EventType.PRESENCE,
         EventType.AGENT_CREATED,
         EventType.AGENT_UPDATED,
