@@ -192,6 +192,7 @@ def _resolution(app: web.Application, code: str) -> str:
                       + ", ".join(sorted(codes)))  # fmt: skip
     return code
 
+
 def _reason_code(app: web.Application, body: dict[str, Any]) -> str:
     """An escalation's `reason_code`: one of escalation.reasons ('' none, unless required)."""
     settings = app[SETTINGS]().escalation
