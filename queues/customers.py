@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from .care import LISTS as CARE_LISTS
 from .errors import ErrorCode, raise_for_code
 from .keys import Keys
 from .request import Customer
@@ -21,14 +22,22 @@ MAX_MERGES = 8  # a chain of linked customers is followed at most this far
 REQUESTS_LISTED = 200
 
 
+CLAIMED = "claimed:"  # an address the channel did not prove: claimed:email:a@b.cn
+
+
 def addresses(customer: Customer) -> list[str]:
     """Every address of `customer` as `kind:value`: email lower-cased, phone as given (E.164),
-    each social handle under its platform."""
+    each social handle under its platform. An address the channel did not prove (its kind in
+    `customer.claimed`) is `claimed:kind:value`: it leads to the customers who claimed it,
+    never to the one who proved it."""
     found = []
+    claimed = customer.claimed
     if customer.email:
-        found.append(f"email:{customer.email.strip().lower()}")
+        mark = CLAIMED if "email" in claimed else ""
+        found.append(f"{mark}email:{customer.email.strip().lower()}")
     if customer.phone:
-        found.append(f"phone:{customer.phone.strip()}")
+        mark = CLAIMED if "phone" in claimed else ""
+        found.append(f"{mark}phone:{customer.phone.strip()}")
     found += [f"{platform}:{handle}" for platform, handle in sorted(customer.handles.items())]
     return found
 
@@ -108,19 +117,33 @@ class CustomerStore:
 
     async def link(self, into: str, other: str) -> None:
         """One person, two customers: `other`'s addresses and requests join `into`."""
+        await self.merge(other, into)
+
+    async def merge(self, other: str, into: str) -> int:
+        """`other` merged into `into`, in one script: its addresses, its requests (the whole
+        history) and its care-list standing follow; the event `customer.merged`. The number of
+        addresses moved. QueueError: NOT_FOUND (either unknown), WRONG_STATE (either was
+        merged already)."""
         k = self.keys
         for _ in range(5):
-            known = sorted(texts(await self.redis.smembers(k.customer_addresses(other))))
-            result = await self.scripts.link_customers(
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.smembers(k.customer_addresses(other))
+                pipe.smembers(k.customer_addresses(into))
+                theirs, ours = await pipe.execute()
+            known, kept = sorted(texts(theirs)), sorted(texts(ours))
+            result = await self.scripts.merge_customers(
                 [k.customer(into), k.customer_addresses(into), k.customer_requests(into),
                  k.customer(other), k.customer_addresses(other), k.customer_requests(other),
-                 k.events, *(k.address(a) for a in known)],
-                [into, other, self.maxlen, *known],
+                 k.events, *(k.care_list(name) for name in CARE_LISTS),
+                 *(k.address(a) for a in known)],
+                [into, other, self.maxlen, len(CARE_LISTS), len(known), len(kept),
+                 *CARE_LISTS, *known, *kept],
             )  # fmt: skip
             if result != ErrorCode.STALE:
-                raise_for_code(result, None, f"customers {into} and {other}")
-                return
+                raise_for_code(result, None, f"customers {other} into {into}")
+                return len(known)
         raise_for_code(ErrorCode.STALE, None, f"customer {other}")
+        return 0
 
     async def requests(self, customer_id: str) -> list[RequestRecord]:
         """The customer's requests, open ones first, newest first within each."""

@@ -261,6 +261,16 @@ _CARE_ENTRY: Schema = {"type": "object", "properties": {
     "reason": {"type": ["string", "null"]}, "since": {"type": ["string", "null"]}}}  # fmt: skip
 
 
+_MERGED: Schema = {
+    "type": "object",
+    "properties": {
+        "merged": _TEXT,
+        "addresses_moved": {"type": "integer"},
+        "customer": {"type": "object"},
+    },
+}
+
+
 def _care_paths() -> dict[str, Schema]:
     """The care lists (router/api/care.py)."""
     entry = ("id", "list")
@@ -293,6 +303,10 @@ def _care_paths() -> dict[str, Schema]:
             "put": put,
             "delete": delete,
         },
+        "/v1/customers/{id}/merge": {"post": operation(
+            "Supervisor: merge customer {id} into another (into): its addresses, requests and "
+            "care-list standing follow", "mergeCustomer", json_content("Merged", _MERGED),
+            path_params=("id",), errors=(400, 404, 409), body=_obj(into=_TEXT))},
     }  # fmt: skip
 
 

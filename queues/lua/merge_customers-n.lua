@@ -1,0 +1,82 @@
+--[[ merge_customers: one person, two customers: the second's addresses and requests (its whole
+     history) move to the first, the second records that it was merged into the first, and the
+     care lists follow: when either customer (by id or by a trusted address) is on a list and
+     the first is not on it by id, the first is put on it by id with the same until.
+
+  KEYS[1] into: customer hash   KEYS[2] into: addresses   KEYS[3] into: requests
+  KEYS[4] from: customer hash   KEYS[5] from: addresses   KEYS[6] from: requests
+  KEYS[7] events stream
+  KEYS[8..7+nl] the care lists (hash: entry key -> JSON {e, u, s, r, at}), named in ARGV
+  KEYS[8+nl..] from's address keys (one per from address in ARGV)
+
+  ARGV[1] into id   ARGV[2] from id   ARGV[3] stream max length   ARGV[4] nl   ARGV[5] nf
+  ARGV[6] ni   then nl list names, nf from's addresses (kind:value), ni into's addresses
+
+  Returns 1; -1 either customer unknown, -2 from was merged already (or into was: merge into
+  the customer it was merged into), -9 from's addresses changed since the caller read them
+  (read again).
+]]
+--- @include "common"
+
+local into, from, maxlen = ARGV[1], ARGV[2], ARGV[3]
+local nl, nf, ni = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local al, af, ai = 7, 7 + nl, 7 + nl + nf
+local ka = 8 + nl
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('EXISTS', KEYS[4]) == 0 then return -1 end
+if redis.call('HGET', KEYS[4], 'merged_into') or redis.call('HGET', KEYS[1], 'merged_into') then
+  return -2
+end
+if redis.call('SCARD', KEYS[5]) ~= nf then return -9 end
+for i = 1, nf do
+  if redis.call('SISMEMBER', KEYS[5], ARGV[af + i - 1]) == 0 then return -9 end
+end
+
+-- the care lists: what either customer is on follows the merged customer (by its id)
+local function care_key(address)
+  if string.sub(address, 1, 8) == 'claimed:' then return nil end  -- never raises priority
+  return address
+end
+local now = math.floor(now_ms())
+for l = 1, nl do
+  local list, name = KEYS[7 + l], ARGV[al + l - 1]
+  if redis.call('HEXISTS', list, 'id:' .. into) == 0 then
+    local candidates = {'id:' .. from}
+    for i = 1, nf do candidates[#candidates + 1] = care_key(ARGV[af + i - 1]) end
+    for i = 1, ni do candidates[#candidates + 1] = care_key(ARGV[ai + i - 1]) end
+    local best
+    for _, key in ipairs(candidates) do
+      local raw = key and redis.call('HGET', list, key)
+      if raw then
+        local doc = cjson.decode(raw)
+        local u = tonumber(doc.u) or 0
+        if (u == 0 or u > now) and (not best or best.u ~= 0 and (u == 0 or u > best.u)) then
+          best = {u = u, e = doc.e}
+        end
+      end
+    end
+    if best then
+      local reason = 'merged from ' .. from .. ' (' .. tostring(best.e) .. ')'
+      redis.call('HSET', list, 'id:' .. into, cjson.encode({
+        e = into, u = best.u, s = 'merge', r = reason, at = now}))
+      emit(KEYS[7], maxlen, 'customer.listed', '', '', '',
+        {'list', name, 'key', 'id:' .. into, 'entry', into, 'until_ms', tostring(best.u),
+         'source', 'merge', 'reason', reason})
+    end
+  end
+end
+
+for i = 1, nf do
+  redis.call('SET', KEYS[ka + i - 1], into)
+  redis.call('SADD', KEYS[2], ARGV[af + i - 1])
+end
+local moved = redis.call('ZCARD', KEYS[6])
+redis.call('ZUNIONSTORE', KEYS[3], 2, KEYS[3], KEYS[6], 'AGGREGATE', 'MIN')
+redis.call('DEL', KEYS[5], KEYS[6])
+if (redis.call('HGET', KEYS[1], 'name') or '') == '' then
+  local name = redis.call('HGET', KEYS[4], 'name')
+  if name and name ~= '' then redis.call('HSET', KEYS[1], 'name', name) end
+end
+redis.call('HSET', KEYS[4], 'merged_into', into, 'merged_ms', tostring(now))
+emit(KEYS[7], maxlen, 'customer.merged', '', '', '',
+  {'customer', into, 'from', from, 'addresses', tostring(nf), 'requests', tostring(moved)})
+return 1

@@ -1,0 +1,249 @@
+"""Customers on a running daemon: a merge through the API and the CLI making the caller view by
+phone complete, the care lists following a merge; an address typed into chat or a form kept as
+claimed (no VIP priority, no VIP history), a form's email and phone one customer. Real HTTP,
+WebSocket and SMTP clients, the real daemon and a real redis-server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import smtplib
+from collections.abc import AsyncIterator
+from email.message import EmailMessage
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+import pytest
+
+from frontdesk.channels.phone import signed_headers
+from frontdesk.queues.events import EventLog, EventType
+from frontdesk.queues.request import Customer
+from frontdesk.router.cli import customers as customers_cli
+from frontdesk.router.daemon.daemon import Daemon
+from frontdesk.router.daemon.settings import parse_settings
+from frontdesk.router.http.auth import digest, new_token
+
+SECRET = "ivr-shared-secret-0001"
+TOKENS = {name: new_token() for name in ("ann", "sup")}
+SITE = "site-customers-0001"
+ORIGIN = "https://www.example.com"
+NUMBER = "+8613800138000"
+VIP = "boss@bigclient.example"
+
+CONFIG = f"""\
+tenant: test
+redis: {{url: "{{url}}"}}
+http: {{port: 0}}
+queues:
+  general: {{}}
+  vip: {{}}
+default_queue: general
+limits:
+  per_sender: {{count: 1000, per: 1m}}
+  per_source: {{count: 1000, per: 1m}}
+agents:
+  - {{id: ann, name: Ann Lee, capacity: {{phone: 1, email: 2, chat: 1}}, presence: offline}}
+customers:
+  important: [{VIP}]
+rules:
+  - name: vip
+    when: {{customer: {{important: true}}}}
+    then: {{queue: vip, priority: high}}
+api:
+  tokens:
+    - {{name: ann, scope: agent, agent: ann, sha256: {digest(TOKENS["ann"])}}}
+    - {{name: sup, scope: supervisor, sha256: {digest(TOKENS["sup"])}}}
+channels:
+  phone:
+    secret: {SECRET}
+    default_country: "86"
+  form:
+    default_country: "86"
+    sites:
+      - {{key: {SITE}, origins: ["{ORIGIN}"], entry_point: "form:support"}}
+  chat:
+    sites:
+      - {{key: {SITE}, origins: ["{ORIGIN}/"], entry_point: web-chat}}
+  smtp:
+    host: 127.0.0.1
+    port: 0
+    hostname: frontdesk.test
+    addresses:
+      support@example.com: {{}}
+"""
+
+
+@pytest.fixture
+async def daemon(redis, redis_server) -> AsyncIterator[Daemon]:
+    d = Daemon(parse_settings(CONFIG.replace("{url}", redis_server.url), "c.yaml"), "c.yaml")
+    await d.start()
+    yield d
+    await d.stop()
+
+
+class Desk:
+    """The daemon's front doors, as customers and supervisors use them."""
+
+    def __init__(self, daemon: Daemon, http: aiohttp.ClientSession) -> None:
+        assert daemon.address is not None
+        self.daemon = daemon
+        self.base = f"http://127.0.0.1:{daemon.address[1]}"
+        self.http = http
+
+    async def call(
+        self, method: str, path: str, body: Any = None, token: str | None = TOKENS["sup"],
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:  # fmt: skip
+        sent = dict(headers or {})
+        if token:
+            sent["Authorization"] = f"Bearer {token}"
+        raw = body if isinstance(body, bytes) else None if body is None else json.dumps(body)
+        if raw is not None:
+            sent.setdefault("Content-Type", "application/json")
+        async with self.http.request(method, self.base + path, data=raw, headers=sent) as r:
+            data = await r.read()
+            return r.status, json.loads(data) if r.content_type == "application/json" else data
+
+    async def callback(self, number: str, reason: str) -> str:
+        raw = json.dumps({"number": number, "reason": reason}).encode()
+        headers = {"Content-Type": "application/json", **signed_headers(SECRET, raw)}
+        status, body = await self.call("POST", "/v1/callbacks", raw, None, headers)
+        assert status == 201, body
+        return str(body["id"])
+
+    async def by_phone(self, number: str) -> dict[str, Any]:
+        status, body = await self.call("GET", f"/v1/customers/by-phone/{quote(number)}")
+        assert status == 200, body
+        return dict(body)
+
+    def mail(self, sender: str, subject: str, msgid: str) -> str:
+        m = EmailMessage()
+        m["From"], m["To"], m["Subject"], m["Message-ID"] = sender, "support@example.com", \
+            subject, msgid  # fmt: skip
+        m.set_content("Please send me a copy of invoice 77.")
+        smtp = next(c for c in self.daemon.channels if getattr(c, "name", "") == "smtp")
+        with smtplib.SMTP(*smtp.address, timeout=30) as client:  # type: ignore[attr-defined]
+            client.ehlo("client.test")
+            code, text = client.sendmail(sender, ["support@example.com"], m.as_bytes()), ""
+            assert code == {}, code
+        return text
+
+    async def form(self, fields: dict[str, Any], key: str) -> str:
+        headers = {"X-Frontdesk-Site": SITE, "Origin": ORIGIN, "Idempotency-Key": key}
+        status, body = await self.call("POST", "/v1/requests", fields, None, headers)
+        assert status == 201, body
+        return str(body["id"])
+
+
+@pytest.fixture
+async def desk(daemon: Daemon) -> AsyncIterator[Desk]:
+    async with aiohttp.ClientSession() as http:
+        yield Desk(daemon, http)
+
+
+async def _customer_of(daemon: Daemon, request_id: str) -> str:
+    record = await daemon.store.get(request_id)
+    assert record is not None and record.request.customer.id
+    return record.request.customer.id
+
+
+async def _email_request(desk: Desk, sender: str, subject: str, msgid: str) -> str:
+    await asyncio.to_thread(desk.mail, sender, subject, msgid)
+    customer = await desk.daemon.front.customers.find(f"email:{sender.lower()}")
+    assert customer is not None
+    (listed,) = [r for r in await desk.daemon.front.customers.requests(customer)
+                 if r.request.subject == subject]  # fmt: skip
+    return listed.request.id
+
+
+# -- merge ----------------------------------------------------------------------------------------
+async def test_a_merge_makes_the_caller_view_by_phone_show_the_email_request(desk: Desk) -> None:
+    called = await desk.callback(NUMBER, "my invoice is wrong")
+    mailed = await _email_request(desk, "li.na@example.com", "Invoice copy", "<inv1@example.com>")
+    phone_customer = await _customer_of(desk.daemon, called)
+    mail_customer = await _customer_of(desk.daemon, mailed)
+    assert phone_customer != mail_customer  # two channels, two customers
+    before = await desk.by_phone(NUMBER)
+    assert [r["id"] for r in before["requests"]] == [called]
+
+    status, body = await desk.call(
+        "POST", f"/v1/customers/{mail_customer}/merge", {"into": phone_customer}
+    )
+    assert status == 200, body
+    assert body["merged"] == mail_customer and body["addresses_moved"] == 1
+    assert set(body["customer"]["addresses"]) == {f"phone:{NUMBER}", "email:li.na@example.com"}
+
+    after = await desk.by_phone(NUMBER)
+    assert after["customer"]["id"] == phone_customer
+    assert {r["id"] for r in after["requests"]} == {called, mailed}
+    assert set(after["customer"]["addresses"]) == {f"phone:{NUMBER}", "email:li.na@example.com"}
+    # the next mail from that address is the merged customer's (the daemon's cache learns it)
+    assert await desk.daemon.front.customers.find("email:li.na@example.com") == phone_customer
+    await asyncio.to_thread(desk.mail, "li.na@example.com", "Refund", "<inv2@example.com>")
+    later = await desk.by_phone(NUMBER)
+    assert len(later["requests"]) == 3 and later["requests"][0]["subject"] == "Refund"
+    events = await EventLog(desk.daemon.store.redis, desk.daemon.store.keys).range()
+    merged = [e for e in events if e.type is EventType.CUSTOMER_MERGED]
+    assert [(e.data["customer"], e.data["from"]) for e in merged] == [
+        (phone_customer, mail_customer)
+    ]
+
+
+async def test_bad_merges_are_refused_by_field_and_change_nothing(desk: Desk) -> None:
+    one = await _customer_of(desk.daemon, await desk.callback(NUMBER, "a"))
+    two = await _customer_of(desk.daemon, await desk.callback("+8613912345678", "b"))
+    path = f"/v1/customers/{one}/merge"
+    cases: list[tuple[str, Any, int, str]] = [
+        ("/v1/customers/C-999/merge", {"into": two}, 404, "id"),
+        (path, {"into": "C-999"}, 404, "into"),
+        (path, {"into": one}, 400, "into"),
+        (path, {"into": "no spaces please"}, 400, "into"),
+        (path, {}, 400, "into"),
+        (path, {"into": two, "also": 1}, 400, "also"),
+    ]
+    for where, body, status, field in cases:
+        got, error = await desk.call("POST", where, body)
+        assert (got, error["error"]["field"]) == (status, field), (body, error)
+    assert (await desk.call("POST", path, {"into": two}, TOKENS["ann"]))[0] == 403
+    assert (await desk.call("POST", path, {"into": two}, None))[0] == 401
+    assert (await desk.by_phone(NUMBER))["customer"]["id"] == one  # nothing merged
+    assert (await desk.call("POST", path, {"into": two}))[0] == 200
+    got, error = await desk.call("POST", path, {"into": two})
+    assert got == 409 and error["error"]["field"] == "id"  # merged already
+    assert (await desk.by_phone(NUMBER))["customer"]["id"] == two
+
+
+async def test_the_cli_merges_and_the_care_list_follows(desk: Desk, tool: Any) -> None:
+    vip_request = await _email_request(desk, VIP, "Contract", "<c1@bigclient.example>")
+    vip = await _customer_of(desk.daemon, vip_request)
+    record = await desk.daemon.store.get(vip_request)
+    assert record is not None and record.request.queue == "vip"  # important by email
+    called = await desk.callback(NUMBER, "call me back")
+    caller = await _customer_of(desk.daemon, called)
+    record = await desk.daemon.store.get(called)
+    assert record is not None and record.request.queue == "general"
+
+    code, out, err = await tool(customers_cli.main, "merge", caller, vip)
+    assert code == 0, err
+    assert f"merged {caller} into {vip}: 1 address moved, 2 requests now" in out
+    code, _, err = await tool(customers_cli.main, "merge", caller, vip)
+    assert code == 64 and f"{caller} was merged into {vip} already" in err
+    code, _, err = await tool(customers_cli.main, "merge", "C-999", vip)
+    assert code == 64 and "no customer 'C-999'" in err
+    code, out, _ = await tool(customers_cli.main, "show", caller)
+    assert code == 0 and f"phone:{NUMBER}" in out and called in out and vip_request in out
+
+    status, entry = await desk.call("GET", f"/v1/customers/{vip}/lists/important")
+    assert status == 200 and entry["source"] == "merge"  # the merged customer, by its id
+    lists = desk.daemon.front.settings().customers
+    for _ in range(250):  # the daemon's copy of the lists follows the customer.listed event
+        if lists.lookup(Customer(id=vip)).important:
+            break
+        await asyncio.sleep(0.02)
+    await desk.daemon.store.assign(called, "ann", force=True)
+    await desk.daemon.store.complete(called, "ann", "called back")
+    again = await desk.callback(NUMBER, "second call")  # by phone, never listed by number
+    record = await desk.daemon.store.get(again)
+    assert record is not None and record.request.customer.id == vip
+    assert (record.request.queue, record.request.priority.value) == ("vip", "high")
