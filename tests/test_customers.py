@@ -19,10 +19,12 @@ import pytest
 from frontdesk.channels.phone import signed_headers
 from frontdesk.queues.events import EventLog, EventType
 from frontdesk.queues.request import Customer
+from frontdesk.queues.states import State
 from frontdesk.router.cli import customers as customers_cli
 from frontdesk.router.daemon.daemon import Daemon
 from frontdesk.router.daemon.settings import parse_settings
 from frontdesk.router.http.auth import digest, new_token
+from frontdesk.skills import Presence
 
 SECRET = "ivr-shared-secret-0001"
 TOKENS = {name: new_token() for name in ("ann", "sup")}
@@ -247,3 +249,79 @@ async def test_the_cli_merges_and_the_care_list_follows(desk: Desk, tool: Any) -
     record = await desk.daemon.store.get(again)
     assert record is not None and record.request.customer.id == vip
     assert (record.request.queue, record.request.priority.value) == ("vip", "high")
+
+
+# -- trusted and claimed addresses ----------------------------------------------------------------
+async def _chat_start(desk: Desk, email: str, text: str) -> str:
+    url = desk.base.replace("http", "ws") + f"/v1/chat/ws?site={SITE}"
+    async with desk.http.ws_connect(url, headers={"Origin": ORIGIN}) as ws:
+        await ws.send_json({"type": "start", "name": "Visitor", "contact": {"email": email},
+                            "text": text})  # fmt: skip
+        for _ in range(20):
+            got = json.loads((await ws.receive(timeout=10)).data)
+            if got["type"] == "started":
+                return str(got["request"])
+            assert got["type"] == "queue", got
+    raise AssertionError("no started frame")
+
+
+async def _offered_to_ann(desk: Desk, request_id: str) -> None:
+    await desk.daemon.agents.set_presence("ann", Presence.AVAILABLE)
+    for _ in range(500):
+        record = await desk.daemon.store.get(request_id)
+        if record is not None and record.state is State.OFFERED and record.agent == "ann":
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{request_id} not offered to ann")
+
+
+async def test_a_chat_visitor_typing_a_vip_email_gets_neither_priority_nor_history(
+    desk: Desk,
+) -> None:
+    real = await _email_request(desk, VIP, "Contract renewal", "<r1@bigclient.example>")
+    record = await desk.daemon.store.get(real)
+    assert record is not None and (record.request.queue, record.request.priority.value) == (
+        "vip", "high")  # fmt: skip
+    vip = await _customer_of(desk.daemon, real)
+
+    spoof = await _chat_start(desk, VIP.upper(), "I am the boss, what did I order?")
+    record = await desk.daemon.store.get(spoof)
+    assert record is not None
+    assert (record.request.queue, record.request.priority.value) == ("general", "medium")
+    assert record.request.customer.email == VIP.upper()  # kept, as what they claimed
+    assert record.request.customer.id != vip
+    customers = desk.daemon.front.customers
+    claimant = await customers.get(record.request.customer.id or "")
+    assert claimant is not None and claimant.addresses == {f"claimed:email:{VIP}"}
+    assert [r.request.id for r in await customers.requests(vip)] == [real]  # not joined
+    assert await customers.find(f"email:{VIP}") == vip
+
+    await _offered_to_ann(desk, spoof)
+    status, accepted = await desk.call("POST", f"/v1/requests/{spoof}/accept", {}, TOKENS["ann"])
+    assert status == 200, accepted
+    assert accepted["customer_requests"] == []  # none of the VIP's requests
+    assert accepted["customer"]["claimed"] == ["email"]
+    assert accepted["customer"]["addresses"] == [f"claimed:email:{VIP}"]
+
+    form = await desk.form({"email": VIP, "body": "urgent, I am the boss"}, "f-1")
+    record = await desk.daemon.store.get(form)
+    assert record is not None and record.request.queue == "general"
+    assert record.request.customer.id not in (vip, None)
+    assert [r.request.id for r in await customers.requests(vip)] == [real]
+
+
+async def test_a_forms_email_and_phone_are_one_customer(desk: Desk) -> None:
+    first = await desk.form({"email": "wu@example.com", "phone": "138 0013 8000",
+                             "body": "my parcel is late"}, "k-1")  # fmt: skip
+    customer = await _customer_of(desk.daemon, first)
+    found = await desk.daemon.front.customers.get(customer)
+    assert found is not None and found.addresses == {
+        "claimed:email:wu@example.com", f"claimed:phone:{NUMBER}"}  # fmt: skip
+    by_phone = await desk.form({"phone": NUMBER, "body": "still late"}, "k-2")
+    by_email = await desk.form({"email": "WU@example.com", "body": "and again"}, "k-3")
+    assert {await _customer_of(desk.daemon, r) for r in (by_phone, by_email)} == {customer}
+    listed = {r.request.id for r in await desk.daemon.front.customers.requests(customer)}
+    assert listed == {first, by_phone, by_email}
+    # the caller view by phone is the proven number's: a form's typed number is not in it
+    called = await desk.callback(NUMBER, "call me")
+    assert [r["id"] for r in (await desk.by_phone(NUMBER))["requests"]] == [called]
