@@ -32,6 +32,7 @@ SITE = "site-customers-0001"
 ORIGIN = "https://www.example.com"
 NUMBER = "+8613800138000"
 VIP = "boss@bigclient.example"
+MX = "mx.example.com"
 
 CONFIG = f"""\
 tenant: test
@@ -71,6 +72,7 @@ channels:
     host: 127.0.0.1
     port: 0
     hostname: frontdesk.test
+    trusted_authserv_id: {MX}
     addresses:
       support@example.com: {{}}
 """
@@ -119,17 +121,25 @@ class Desk:
         assert status == 200, body
         return dict(body)
 
-    def mail(self, sender: str, subject: str, msgid: str) -> str:
+    def mail(
+        self, sender: str, subject: str, msgid: str, auth: str | None = "",
+        envelope: str | None = None,
+    ) -> None:  # fmt: skip
+        """Mail through the SMTP channel, with our MX's verdict (`auth`; "" a pass for the
+        sender, None no header)."""
         m = EmailMessage()
         m["From"], m["To"], m["Subject"], m["Message-ID"] = sender, "support@example.com", \
             subject, msgid  # fmt: skip
+        if auth is not None:
+            m["Authentication-Results"] = auth or (
+                f"{MX}; spf=pass smtp.mailfrom={sender}; dkim=pass header.d={sender.split('@')[1]}"
+            )
         m.set_content("Please send me a copy of invoice 77.")
         smtp = next(c for c in self.daemon.channels if getattr(c, "name", "") == "smtp")
         with smtplib.SMTP(*smtp.address, timeout=30) as client:  # type: ignore[attr-defined]
             client.ehlo("client.test")
-            code, text = client.sendmail(sender, ["support@example.com"], m.as_bytes()), ""
-            assert code == {}, code
-        return text
+            refused = client.sendmail(envelope or sender, ["support@example.com"], m.as_bytes())
+            assert refused == {}, refused
 
     async def form(self, fields: dict[str, Any], key: str) -> str:
         headers = {"X-Frontdesk-Site": SITE, "Origin": ORIGIN, "Idempotency-Key": key}
@@ -325,3 +335,29 @@ async def test_a_forms_email_and_phone_are_one_customer(desk: Desk) -> None:
     # the caller view by phone is the proven number's: a form's typed number is not in it
     called = await desk.callback(NUMBER, "call me")
     assert [r["id"] for r in (await desk.by_phone(NUMBER))["requests"]] == [called]
+
+
+async def test_mail_proves_its_sender_only_by_our_mxs_verdict(desk: Desk) -> None:
+    customers = desk.daemon.front.customers
+    real = await _email_request(desk, VIP, "Proven", "<p1@bigclient.example>")
+    vip = await _customer_of(desk.daemon, real)
+    record = await desk.daemon.store.get(real)
+    assert record is not None and record.request.priority.value == "high"
+    spoofs = [  # (Authentication-Results, envelope sender)
+        (None, None),  # no verdict at all
+        ("evil.example; spf=pass smtp.mailfrom=boss@bigclient.example", None),  # not our MX
+        (f"{MX}; spf=fail smtp.mailfrom=boss@bigclient.example; dkim=none", None),
+        (f"{MX}; spf=pass smtp.mailfrom=x@evil.example", "x@evil.example"),  # not the From
+        (f"{MX}; dkim=pass header.d=evil.example", None),  # someone else's signature
+    ]
+    for n, (auth, envelope) in enumerate(spoofs):
+        mail = (VIP, f"Spoof {n}", f"<s{n}@evil.example>", auth, envelope)
+        await asyncio.to_thread(desk.mail, *mail)
+    assert [r.request.id for r in await customers.requests(vip)] == [real]
+    claimant = await customers.find(f"claimed:email:{VIP}")
+    assert claimant is not None and claimant != vip
+    spoofed = await customers.requests(claimant)
+    assert sorted(r.request.subject for r in spoofed) == [f"Spoof {n}" for n in range(5)]
+    assert {(r.request.queue, r.request.priority.value) for r in spoofed} == {
+        ("general", "medium")}  # fmt: skip
+    assert all(r.request.customer.claimed == ("email",) for r in spoofed)
