@@ -145,6 +145,39 @@ class CustomerStore:
         raise_for_code(ErrorCode.STALE, None, f"customer {other}")
         return 0
 
+    async def import_one(
+        self, name: str, known: Sequence[str], lists: Sequence[str]
+    ) -> tuple[str, str]:
+        """One directory row in one script: the customer one of `known` (trusted addresses,
+        `ext:<id>` among them) leads to, else a new one, gets them all, the name (when given)
+        and a place on each of `lists` by its id. (outcome, customer id): outcome 'created',
+        'updated' or 'unchanged'; ('conflict', what) when the addresses lead to two customers
+        or one leads to another: nothing is written."""
+        k = self.keys
+        for _ in range(5):
+            owners = await self.redis.mget([k.address(a) for a in known]) if known else []
+            found = {a: await self.resolve(text(o)) for a, o in zip(known, owners, strict=True)
+                     if o is not None}  # fmt: skip
+            if len(set(found.values())) > 1:
+                shown = ", ".join(f"{a} is {c}'s" for a, c in sorted(found.items()))
+                return "conflict", f"the addresses belong to different customers ({shown})"
+            target = next(iter(found.values()), None)
+            mode = "found" if target else "new"
+            customer_id = target or f"C-{await self.redis.incr(k.customer_ids)}"
+            answer = await self.scripts.import_customer(
+                [k.customer(customer_id), k.customer_addresses(customer_id), k.events,
+                 *(k.care_list(name) for name in lists), *(k.address(a) for a in known)],
+                [customer_id, mode, name, self.maxlen, len(lists), len(known), *lists, *known],
+            )  # fmt: skip
+            kind = text(answer[0])
+            if kind == "conflict":
+                address, owner = text(answer[1]), text(answer[2])
+                return kind, f"{address} belongs to {owner}, this row to {customer_id}"
+            if kind != "stale":
+                return kind, text(answer[1])
+        raise_for_code(ErrorCode.STALE, None, "an imported customer")
+        return "stale", ""
+
     async def requests(self, customer_id: str) -> list[RequestRecord]:
         """The customer's requests, open ones first, newest first within each."""
         customer_id = await self.resolve(customer_id)

@@ -361,3 +361,117 @@ async def test_mail_proves_its_sender_only_by_our_mxs_verdict(desk: Desk) -> Non
     assert {(r.request.queue, r.request.priority.value) for r in spoofed} == {
         ("general", "medium")}  # fmt: skip
     assert all(r.request.customer.claimed == ("email",) for r in spoofed)
+
+
+# -- import ---------------------------------------------------------------------------------------
+DIRECTORY_CSV = """\
+name,emails,phones,external_id,care
+Li Na,li.na@example.com;LN@corp.example,+86 138 0013 8000,CRM-1,important
+Wang Wei,wang@example.com,,CRM-2,
+Bad Phone,bad@example.com,12,CRM-3,
+Multi Line,"ml@example.com;
+ml2@example.com",,CRM-4,vip
+Nobody,,,,
+Bad List,bl@example.com,,CRM-5,gold
+"""
+
+
+async def test_a_csv_directory_is_imported_once_bad_rows_reported_by_line(
+    desk: Desk, tool: Any, tmp_path: Any
+) -> None:
+    customers = desk.daemon.front.customers
+    mailed = await _email_request(desk, "wang@example.com", "Hello", "<w1@example.com>")
+    wang = await _customer_of(desk.daemon, mailed)
+    path = tmp_path / "customers.csv"
+    path.write_text(DIRECTORY_CSV)
+    code, out, err = await tool(customers_cli.main, "import", str(path))
+    assert code == 1 and "2 created, 1 updated, 0 unchanged, 3 refused" in out, (out, err)
+    lines = err.strip().splitlines()
+    assert [line.split(": ")[0] for line in lines] == [
+        f"{path}:4", f"{path}:7", f"{path}:8"]  # fmt: skip
+    assert [line.split(": ")[1] for line in lines] == ["phones", "emails", "care"]
+    assert await customers.find("email:bad@example.com") is None  # nothing of a bad row
+    assert await customers.find("ext:CRM-3") is None
+    li = await customers.find("email:li.na@example.com")
+    assert li is not None and li not in (wang,)
+    record = await customers.get(li)
+    assert record is not None and record.name == "Li Na"
+    assert record.addresses == {"email:li.na@example.com", "email:ln@corp.example",
+                                f"phone:{NUMBER}", "ext:CRM-1"}  # fmt: skip
+    assert await customers.find("ext:CRM-2") == wang  # the directory's row joined the mail's
+    found = await customers.get(wang)
+    assert found is not None and found.name == "Wang Wei"
+    assert [r.request.id for r in await customers.requests(wang)] == [mailed]
+    multi = await customers.get(await customers.find("ext:CRM-4") or "")
+    assert multi is not None and multi.name == "Multi Line"
+    assert {"email:ml@example.com", "email:ml2@example.com"} <= multi.addresses
+    status, entry = await desk.call("GET", f"/v1/customers/{li}/lists/important")
+    assert status == 200 and entry["source"] == "import"
+    assert (await desk.call("GET", f"/v1/customers/{multi.id}/lists/important"))[0] == 200
+
+    before = await desk.daemon.store.redis.get(desk.daemon.store.keys.customer_ids)
+    code, out, _ = await tool(customers_cli.main, "import", str(path), "--format", "csv")
+    assert code == 1 and "0 created, 0 updated, 3 unchanged, 3 refused" in out
+    assert await desk.daemon.store.redis.get(desk.daemon.store.keys.customer_ids) == before
+
+    lists = desk.daemon.front.settings().customers
+    for _ in range(250):
+        if lists.lookup(Customer(id=li)).important:
+            break
+        await asyncio.sleep(0.02)
+    called = await desk.callback(NUMBER, "call me")  # by the imported number: the VIP
+    record_ = await desk.daemon.store.get(called)
+    assert record_ is not None and record_.request.customer.id == li
+    assert record_.request.queue == "vip"
+
+
+async def test_a_json_directory_through_the_cli_and_the_api(
+    desk: Desk, tool: Any, tmp_path: Any
+) -> None:
+    customers = desk.daemon.front.customers
+    first = tmp_path / "first.json"
+    first.write_text(json.dumps([
+        {"name": "Li Na", "email": "li.na@example.com", "external_id": "CRM-1"},
+        {"name": "Wang", "emails": ["wang@example.com"], "external_id": "CRM-2"},
+    ], indent=2))  # fmt: skip
+    code, out, err = await tool(customers_cli.main, "import", str(first))
+    assert code == 0 and "2 created, 0 updated, 0 unchanged, 0 refused" in out, err
+    body = """{"customers": [
+  {"name": "Li Na Chen", "email": ["li.na@example.com"], "external_id": "CRM-1"},
+  {"name": "Zhao", "emails": ["zhao@example.com"], "phones": "+8613912345678",
+   "care": ["low_satisfaction"]},
+  {"name": "Conflict", "emails": ["wang@example.com"], "phone": "+8613700000000",
+   "external_id": "CRM-1"},
+  {"name": "x", "colour": "red", "email": "c@example.com"},
+  "not an object"
+]}"""
+    status, report = await desk.call(
+        "POST", "/v1/customers/import", body.encode(), headers={"Content-Type": "application/json"}
+    )
+    assert status == 200, report
+    assert (report["created"], report["updated"], report["unchanged"]) == (1, 1, 0)
+    assert [(r["line"], r["field"]) for r in report["refused"]] == [
+        (5, "emails"), (7, "colour"), (8, "(row)")]  # fmt: skip
+    assert "CRM-1" in report["refused"][0]["error"] or "C-" in report["refused"][0]["error"]
+    assert await customers.find("phone:+8613700000000") is None  # the conflict stored nothing
+    li = await customers.get(await customers.find("ext:CRM-1") or "")
+    assert li is not None and li.name == "Li Na Chen"
+    zhao = await customers.find("email:zhao@example.com")
+    assert zhao is not None and await customers.find("phone:+8613912345678") == zhao
+    status, _ = await desk.call("GET", f"/v1/customers/{zhao}/lists/low_satisfaction")
+    assert status == 200
+
+    for raw, kind, field in [
+        (b"[{", "application/json", "(body)"),
+        (b'{"people": []}', "application/json", "(body)"),
+        (b"name,shoe_size\nx,44\n", "text/csv", "(body)"),
+        (b"\xff\xfe", "text/csv", "(body)"),
+        (b"x", "text/plain", "Content-Type"),
+    ]:
+        status, error = await desk.call(
+            "POST", "/v1/customers/import", raw, headers={"Content-Type": kind}
+        )
+        assert status in (400, 415) and error["error"]["field"] == field, (raw, error)
+    status, _ = await desk.call("POST", "/v1/customers/import", b"[]", TOKENS["ann"],
+                                headers={"Content-Type": "application/json"})  # fmt: skip
+    assert status == 403

@@ -21,8 +21,10 @@ from frontdesk.router.api.keys import FRONT
 from frontdesk.router.http.auth import Scope, principal
 from frontdesk.router.http.body import json_body, text
 from frontdesk.router.http.errors import ApiError, invalid
+from frontdesk.router.intake.directory import DirectoryError, import_rows, parse
 
 CUSTOMER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}")
+MAX_IMPORT = 4 * 1024 * 1024
 
 
 async def customer_view(customers: CustomerStore, customer_id: str) -> dict[str, Any]:
@@ -69,5 +71,30 @@ async def merge(request: web.Request) -> web.Response:
     return web.json_response({"merged": other, "addresses_moved": moved, "customer": view})
 
 
+async def import_directory(request: web.Request) -> web.Response:
+    """POST /v1/customers/import: every good row imported (each all or nothing), the bad ones
+    reported with their line."""
+    principal(request, Scope.SUPERVISOR)
+    kinds = {"application/json": "json", "text/csv": "csv"}
+    kind = kinds.get(request.content_type)
+    if kind is None:
+        raise ApiError(415, "unsupported_media_type", "Content-Type: send application/json or "
+                       "text/csv", "Content-Type")  # fmt: skip
+    if request.content_length is not None and request.content_length > MAX_IMPORT:
+        raise ApiError(413, "too_large", f"the body is larger than {MAX_IMPORT} bytes")
+    raw = await request.content.read(MAX_IMPORT + 1)
+    if len(raw) > MAX_IMPORT:
+        raise ApiError(413, "too_large", f"the body is larger than {MAX_IMPORT} bytes")
+    try:
+        rows = parse(raw.decode("utf-8-sig"), kind)
+    except UnicodeDecodeError:
+        raise invalid("(body)", "is not UTF-8 text") from None
+    except DirectoryError as exc:
+        raise invalid("(body)", str(exc)) from None
+    report = await import_rows(request.app[FRONT].customers, rows)
+    return web.json_response(report.as_dict())
+
+
 def mount(app: web.Application) -> None:
+    app.router.add_post("/v1/customers/import", import_directory)
     app.router.add_post("/v1/customers/{id}/merge", merge)

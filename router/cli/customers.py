@@ -2,6 +2,9 @@
 
     frontdesk customers merge FROM INTO       FROM becomes part of INTO (as POST
                                               /v1/customers/FROM/merge {"into": INTO})
+    frontdesk customers import FILE [--format csv|json]
+                                              a customer directory and its care lists
+                                              (router/intake/directory.py: columns, rules)
     frontdesk customers show ID               a customer's addresses and requests
 
 It talks to Redis itself: `redis.url`, or the embedded server's socket while `frontdesk serve`
@@ -14,6 +17,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import TextIO
 
 from redis.exceptions import RedisError
@@ -33,6 +37,7 @@ from frontdesk.router.cli.main import (
 from frontdesk.router.cli.outbox import _unreachable
 from frontdesk.router.daemon.redis_connect import tool_client, tool_target
 from frontdesk.router.daemon.settings import Settings
+from frontdesk.router.intake.directory import DirectoryError, Refused, Row, import_rows, parse
 
 Action = Callable[[CustomerStore, TextIO, TextIO], Awaitable[int]]
 
@@ -78,6 +83,19 @@ def merge_action(other: str, into: str) -> Action:
     return run
 
 
+def import_action(rows: Sequence[Row | Refused], name: str) -> Action:
+    async def run(customers: CustomerStore, out: TextIO, err: TextIO) -> int:
+        report = await import_rows(customers, rows)
+        for r in report.refused:
+            print(f"{name}:{r.line}: {r.field}: {r.error}", file=err)
+        print(f"{len(report.created)} created, {len(report.updated)} updated, "
+              f"{len(report.unchanged)} unchanged, {len(report.refused)} refused",
+              file=out)  # fmt: skip
+        return EXIT_RUNTIME if report.refused else 0
+
+    return run
+
+
 def show_action(customer_id: str) -> Action:
     async def run(customers: CustomerStore, out: TextIO, err: TextIO) -> int:
         final = await customers.resolve(customer_id)
@@ -102,16 +120,32 @@ def main(argv: Sequence[str]) -> int:
     merge = commands.add_parser("merge", help="merge customer FROM into customer INTO")
     merge.add_argument("source", metavar="FROM", help="the customer merged away (C-12)")
     merge.add_argument("into", metavar="INTO", help="the customer it becomes part of")
+    load = commands.add_parser("import", help="import a customer directory (CSV or JSON)")
+    load.add_argument("file")
+    load.add_argument(
+        "--format", choices=["csv", "json"], help="default: .json is JSON, anything else CSV"
+    )
     show = commands.add_parser("show", help="a customer's addresses and requests")
     show.add_argument("id")
-    for command in (merge, show):
+    for command in (merge, load, show):
         config_option(command, "config file, for redis.url or the embedded server's data_dir")
     args = parser.parse_args(argv)
     settings = load_or_report(args.config)
     if settings is None:
         return EXIT_CONFIG
-    action = merge_action(args.source, args.into) if args.command == "merge" else show_action(
-        args.id)  # fmt: skip
+    if args.command == "import":
+        kind = args.format or ("json" if args.file.lower().endswith(".json") else "csv")
+        try:
+            text = Path(args.file).read_text(encoding="utf-8-sig")
+            rows = parse(text, kind)
+        except (OSError, UnicodeDecodeError, DirectoryError) as exc:
+            print(f"{args.file}: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        action = import_action(rows, args.file)
+    elif args.command == "merge":
+        action = merge_action(args.source, args.into)
+    else:
+        action = show_action(args.id)
     url = tool_target(settings.redis, redis_url(settings))
     try:
         return asyncio.run(_with_customers(settings, url, action, sys.stdout, sys.stderr))

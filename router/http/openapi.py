@@ -271,6 +271,20 @@ _MERGED: Schema = {
 }
 
 
+def _import() -> Schema:
+    op = operation(
+        "Supervisor: import a customer directory and its care lists (JSON or CSV); each row "
+        "all or nothing, the bad ones reported by line", "importCustomers",
+        json_content("Imported", {"type": "object", "properties": {
+            "created": {"type": "integer"}, "updated": {"type": "integer"},
+            "unchanged": {"type": "integer"}, "refused": {"type": "array"}}}),
+        errors=(400, 413, 415))  # fmt: skip
+    op["requestBody"] = {"required": True, "content": {
+        "application/json": {"schema": {"type": ["array", "object"]}},
+        "text/csv": {"schema": _TEXT}}}  # fmt: skip
+    return op
+
+
 def _care_paths() -> dict[str, Schema]:
     """The care lists (router/api/care.py)."""
     entry = ("id", "list")
@@ -307,6 +321,7 @@ def _care_paths() -> dict[str, Schema]:
             "Supervisor: merge customer {id} into another (into): its addresses, requests and "
             "care-list standing follow", "mergeCustomer", json_content("Merged", _MERGED),
             path_params=("id",), errors=(400, 404, 409), body=_obj(into=_TEXT))},
+        "/v1/customers/import": {"post": _import()},
     }  # fmt: skip
 
 
