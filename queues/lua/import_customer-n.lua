@@ -5,8 +5,8 @@
      Importing the same row again changes nothing and appends no event.
 
   KEYS[1] the customer's hash   KEYS[2] its addresses (set)   KEYS[3] events stream
-  KEYS[4..3+nl] the care lists the row names (hash: entry key -> JSON {e, u, s, r, at})
-  KEYS[4+nl..] the address keys (one per address in ARGV)
+  KEYS[4..] then, in this order: nl care lists the row names (hash: entry key -> JSON {e, u,
+    s, r, at}); the address keys (one per address in ARGV)
 
   ARGV[1] customer id   ARGV[2] 'new' (make it) or 'found' (it must exist, not merged)
   ARGV[3] name ('' keeps the name it has)   ARGV[4] stream max length   ARGV[5] nl   ARGV[6] na

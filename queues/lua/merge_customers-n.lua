@@ -6,8 +6,8 @@
   KEYS[1] into: customer hash   KEYS[2] into: addresses   KEYS[3] into: requests
   KEYS[4] from: customer hash   KEYS[5] from: addresses   KEYS[6] from: requests
   KEYS[7] events stream
-  KEYS[8..7+nl] the care lists (hash: entry key -> JSON {e, u, s, r, at}), named in ARGV
-  KEYS[8+nl..] from's address keys (one per from address in ARGV)
+  KEYS[8..] then, in this order: nl care lists (hash: entry key -> JSON {e, u, s, r, at}),
+    named in ARGV; from's address keys (one per from address in ARGV)
 
   ARGV[1] into id   ARGV[2] from id   ARGV[3] stream max length   ARGV[4] nl   ARGV[5] nf
   ARGV[6] ni   then nl list names, nf from's addresses (kind:value), ni into's addresses
