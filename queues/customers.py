@@ -121,9 +121,9 @@ class CustomerStore:
 
     async def merge(self, other: str, into: str) -> int:
         """`other` merged into `into`, in one script: its addresses, its requests (the whole
-        history) and its care-list standing follow; the event `customer.merged`. The number of
-        addresses moved. QueueError: NOT_FOUND (either unknown), WRONG_STATE (either was
-        merged already)."""
+        history) and its care-list standing follow, its claimed addresses are dropped; the
+        event `customer.merged`. The number of addresses moved. QueueError: NOT_FOUND (either
+        unknown), WRONG_STATE (either was merged already)."""
         k = self.keys
         for _ in range(5):
             async with self.redis.pipeline(transaction=False) as pipe:
@@ -141,7 +141,7 @@ class CustomerStore:
             )  # fmt: skip
             if result != ErrorCode.STALE:
                 raise_for_code(result, None, f"customers {other} into {into}")
-                return len(known)
+                return int(result)  # type: ignore[call-overload]
         raise_for_code(ErrorCode.STALE, None, f"customer {other}")
         return 0
 

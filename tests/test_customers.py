@@ -335,6 +335,16 @@ async def test_a_forms_email_and_phone_are_one_customer(desk: Desk) -> None:
     # the caller view by phone is the proven number's: a form's typed number is not in it
     called = await desk.callback(NUMBER, "call me")
     assert [r["id"] for r in (await desk.by_phone(NUMBER))["requests"]] == [called]
+    # the desk, having checked on the phone that they are one person, merges them
+    caller = await _customer_of(desk.daemon, called)
+    status, body = await desk.call("POST", f"/v1/customers/{customer}/merge", {"into": caller})
+    assert status == 200 and body["addresses_moved"] == 0, body  # claimed ones do not follow
+    view = await desk.by_phone(NUMBER)
+    assert {r["id"] for r in view["requests"]} == {called, first, by_phone, by_email}
+    assert view["customer"]["addresses"] == [f"phone:{NUMBER}"]
+    assert await desk.daemon.front.customers.find("claimed:email:wu@example.com") is None
+    later = await desk.form({"email": "wu@example.com", "body": "someone typing it"}, "k-4")
+    assert await _customer_of(desk.daemon, later) not in (caller, customer)
 
 
 async def test_mail_proves_its_sender_only_by_our_mxs_verdict(desk: Desk) -> None:

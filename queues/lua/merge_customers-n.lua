@@ -12,7 +12,10 @@
   ARGV[1] into id   ARGV[2] from id   ARGV[3] stream max length   ARGV[4] nl   ARGV[5] nf
   ARGV[6] ni   then nl list names, nf from's addresses (kind:value), ni into's addresses
 
-  Returns 1; -1 either customer unknown, -2 from was merged already (or into was: merge into
+  A claimed address of from (claimed:kind:value) is dropped, not moved: the next one to type
+  it starts afresh rather than in the merged customer's history.
+
+  Returns the number of addresses moved; -1 either customer unknown, -2 from was merged already (or into was: merge into
   the customer it was merged into), -9 from's addresses changed since the caller read them
   (read again).
 ]]
@@ -65,9 +68,16 @@ for l = 1, nl do
   end
 end
 
+local trusted = 0
 for i = 1, nf do
-  redis.call('SET', KEYS[ka + i - 1], into)
-  redis.call('SADD', KEYS[2], ARGV[af + i - 1])
+  if care_key(ARGV[af + i - 1]) then
+    redis.call('SET', KEYS[ka + i - 1], into)
+    redis.call('SADD', KEYS[2], ARGV[af + i - 1])
+    trusted = trusted + 1
+  elseif redis.call('GET', KEYS[ka + i - 1]) == from then
+    -- a claimed address does not follow: whoever types it next is no one's history
+    redis.call('DEL', KEYS[ka + i - 1])
+  end
 end
 local moved = redis.call('ZCARD', KEYS[6])
 redis.call('ZUNIONSTORE', KEYS[3], 2, KEYS[3], KEYS[6], 'AGGREGATE', 'MIN')
@@ -78,5 +88,5 @@ if (redis.call('HGET', KEYS[1], 'name') or '') == '' then
 end
 redis.call('HSET', KEYS[4], 'merged_into', into, 'merged_ms', tostring(now))
 emit(KEYS[7], maxlen, 'customer.merged', '', '', '',
-  {'customer', into, 'from', from, 'addresses', tostring(nf), 'requests', tostring(moved)})
-return 1
+  {'customer', into, 'from', from, 'addresses', tostring(trusted), 'requests', tostring(moved)})
+return trusted
