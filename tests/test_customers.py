@@ -16,6 +16,7 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 
+from frontdesk.channels.mail.trust import proven
 from frontdesk.channels.phone import signed_headers
 from frontdesk.queues.events import EventLog, EventType
 from frontdesk.queues.request import Customer
@@ -485,3 +486,37 @@ async def test_a_json_directory_through_the_cli_and_the_api(
     status, _ = await desk.call("POST", "/v1/customers/import", b"[]", TOKENS["ann"],
                                 headers={"Content-Type": "application/json"})  # fmt: skip
     assert status == 403
+
+
+FOLDED = f"{MX};\r\n\tspf=fail smtp.mailfrom={VIP};\r\n\tdkim=pass header.i=@bigclient.example"
+
+
+def _raw(*results: str, sender: str = VIP) -> bytes:
+    lines = [f"Authentication-Results: {r}" for r in results]
+    return ("\r\n".join([*lines, f"From: Boss <{sender}>", "Subject: x", "", "body"])).encode()
+
+
+@pytest.mark.parametrize(
+    ("results", "envelope", "trusted"),
+    [
+        ([f"{MX}; spf=pass smtp.mailfrom={VIP}"], VIP, True),
+        ([f"{MX}; spf=pass smtp.mailfrom=bigclient.example"], VIP, True),  # the domain alone
+        ([f"{MX.upper()} 1; dkim=pass (good signature) header.d=BigClient.example"], VIP, True),
+        ([FOLDED], VIP, True),  # folded over lines, and DKIM by header.i
+        ([f"{MX}; dkim=pass header.d=evil.example"], VIP, False),
+        ([f"{MX}; spf=softfail smtp.mailfrom={VIP}; dkim=neutral"], VIP, False),
+        ([f"{MX}; none"], VIP, False),
+        ([f"mx.evil.example; spf=pass smtp.mailfrom={VIP}"], VIP, False),
+        ([f"{MX}; spf=pass smtp.mailfrom={VIP}"], "other@bigclient.example", False),
+        ([f"{MX}; spf=pass smtp.mailfrom={VIP}"], "", False),  # a null sender proves nothing
+        # the topmost of ours decides: a forged pass below our MX's fail does not count
+        (
+            [f"{MX}; spf=fail smtp.mailfrom={VIP}", f"{MX}; spf=pass smtp.mailfrom={VIP}"],
+            VIP,
+            False,
+        ),
+        ([], VIP, False),
+    ],
+)
+def test_what_proves_a_mails_sender(results: list[str], envelope: str, trusted: bool) -> None:
+    assert proven(_raw(*results), MX, envelope, VIP) is trusted
