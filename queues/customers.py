@@ -141,7 +141,7 @@ class CustomerStore:
             )  # fmt: skip
             if result != ErrorCode.STALE:
                 raise_for_code(result, None, f"customers {other} into {into}")
-                return int(result)  # type: ignore[call-overload]
+                return int(result)
         raise_for_code(ErrorCode.STALE, None, f"customer {other}")
         return 0
 

@@ -54,7 +54,7 @@ _KEYS = ["host", "port", "hostname", "max_size", "max_attachment_size", "address
 _KEYS += ["trusted_authserv_id"]  # our MX's Authentication-Results id: senders proven by it
 _TLS_KEYS = ["cert", "key", "require"]
 _ADDRESS = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*"
-_HOSTNAME = r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?"
+HOSTNAME = r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?"
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|k|mb|mib|m|gb|gib|g)?\s*$", re.IGNORECASE)
 _UNITS = {"b": 1, "k": 2**10, "m": 2**20, "g": 2**30}
 MIN_SIZE, MAX_SIZE = 2**10, 2**30
@@ -100,7 +100,7 @@ def parse_config(check: Checker, raw: object, path: Path, queues: set[str]) -> S
     host = check.string((*path, "host"), c.get("host", "127.0.0.1"))
     port = check.integer((*path, "port"), c.get("port", 2525), 0, 65535)
     hostname = check.string((*path, "hostname"), c.get("hostname", _machine()))
-    if hostname and not re.fullmatch(_HOSTNAME, hostname):
+    if hostname and not re.fullmatch(HOSTNAME, hostname):
         check.error((*path, "hostname"), f"{hostname!r} is not a host name like mail.example.com")
         hostname = None
     size = parse_size(c.get("max_size", "25MB"))
@@ -120,7 +120,7 @@ def parse_config(check: Checker, raw: object, path: Path, queues: set[str]) -> S
     authserv = c.get("trusted_authserv_id")
     if authserv is not None:
         authserv = check.string((*path, "trusted_authserv_id"), authserv)
-        if authserv and not re.fullmatch(_HOSTNAME, authserv):
+        if authserv and not re.fullmatch(HOSTNAME, authserv):
             check.error((*path, "trusted_authserv_id"), f"{authserv!r} is not a host name "
                         "like mx.example.com (the authserv-id your MX writes)")  # fmt: skip
     if len(check.problems) > before:
@@ -184,7 +184,7 @@ def _addresses(check: Checker, path: Path, raw: object) -> dict[str, str]:
 def _machine() -> str:
     """The name announced in the greeting when `hostname` is not configured."""
     name = socket.gethostname()
-    return name if re.fullmatch(_HOSTNAME, name) else "localhost"
+    return name if re.fullmatch(HOSTNAME, name) else "localhost"
 
 
 def create(settings: SmtpSettings, context: ChannelContext) -> SmtpChannel:

@@ -41,13 +41,17 @@ def results(value: str, authserv_id: str) -> list[tuple[str, str, dict[str, str]
 
 
 def proven(raw: bytes, authserv_id: str, envelope_from: str | None, address: str | None) -> bool:
-    """Whether the mail in `raw` proves `address` (its From) by our MX's verdict."""
+    """Whether the mail in `raw` proves `address` (its From) by our MX's verdict.
+    `envelope_from` None (a mailbox polled over IMAP): the topmost Return-Path, which the
+    delivering server wrote from the envelope."""
+    headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    if envelope_from is None:
+        envelope_from = str(headers.get("Return-Path") or "")
     if not address or not envelope_from:
         return False
     sender = envelope_from.strip().strip("<>").lower()
     if sender != address.strip().lower():
         return False
-    headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
     for value in headers.get_all("Authentication-Results") or []:
         verdicts = results(str(value), authserv_id)
         if verdicts is None:
