@@ -129,15 +129,18 @@ class CustomerStore:
             async with self.redis.pipeline(transaction=False) as pipe:
                 pipe.smembers(k.customer_addresses(other))
                 pipe.smembers(k.customer_addresses(into))
-                theirs, ours = await pipe.execute()
+                pipe.zrevrange(k.customer_requests(other), 0, REQUESTS_LISTED - 1)
+                pipe.smembers(k.queues)
+                theirs, ours, held, queues = await pipe.execute()
             known, kept = sorted(texts(theirs)), sorted(texts(ours))
+            ids, names = texts(held), sorted(texts(queues))
             result = await self.scripts.merge_customers(
                 [k.customer(into), k.customer_addresses(into), k.customer_requests(into),
                  k.customer(other), k.customer_addresses(other), k.customer_requests(other),
-                 k.events, *(k.care_list(name) for name in CARE_LISTS),
-                 *(k.address(a) for a in known)],
-                [into, other, self.maxlen, len(CARE_LISTS), len(known), len(kept),
-                 *CARE_LISTS, *known, *kept],
+                 k.events, k.last_agents, *(k.care_list(name) for name in CARE_LISTS),
+                 *(k.address(a) for a in known), *(k.request(i) for i in ids)],
+                [into, other, self.maxlen, len(CARE_LISTS), len(known), len(kept), len(ids),
+                 len(names), *CARE_LISTS, *known, *kept, *ids, *names],
             )  # fmt: skip
             if result != ErrorCode.STALE:
                 raise_for_code(result, None, f"customers {other} into {into}")

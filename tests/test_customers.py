@@ -179,6 +179,10 @@ async def test_a_merge_makes_the_caller_view_by_phone_show_the_email_request(des
     assert phone_customer != mail_customer  # two channels, two customers
     before = await desk.by_phone(NUMBER)
     assert [r["id"] for r in before["requests"]] == [called]
+    await desk.daemon.store.assign(mailed, "ann", force=True)
+    await desk.daemon.store.complete(mailed, "ann", "sent the copy")
+    redis, keys = desk.daemon.store.redis, desk.daemon.store.keys
+    assert await redis.hexists(keys.last_agents, f"{mail_customer}|general")
 
     status, body = await desk.call(
         "POST", f"/v1/customers/{mail_customer}/merge", {"into": phone_customer}
@@ -190,6 +194,10 @@ async def test_a_merge_makes_the_caller_view_by_phone_show_the_email_request(des
     after = await desk.by_phone(NUMBER)
     assert after["customer"]["id"] == phone_customer
     assert {r["id"] for r in after["requests"]} == {called, mailed}
+    # the last agent (sticky routing) follows too
+    assert not await redis.hexists(keys.last_agents, f"{mail_customer}|general")
+    last = await redis.hget(keys.last_agents, f"{phone_customer}|general")
+    assert last is not None and last.startswith(b"ann|")
     assert set(after["customer"]["addresses"]) == {f"phone:{NUMBER}", "email:li.na@example.com"}
     # the next mail from that address is the merged customer's (the daemon's cache learns it)
     assert await desk.daemon.front.customers.find("email:li.na@example.com") == phone_customer
@@ -256,6 +264,9 @@ async def test_the_cli_merges_and_the_care_list_follows(desk: Desk, tool: Any) -
         await asyncio.sleep(0.02)
     await desk.daemon.store.assign(called, "ann", force=True)
     await desk.daemon.store.complete(called, "ann", "called back")
+    redis, keys = desk.daemon.store.redis, desk.daemon.store.keys
+    assert await redis.hget(keys.request(called), "customer") == vip.encode()
+    assert await redis.hexists(keys.last_agents, f"{vip}|general")  # recorded as the VIP's
     again = await desk.callback(NUMBER, "second call")  # by phone, never listed by number
     record = await desk.daemon.store.get(again)
     assert record is not None and record.request.customer.id == vip
