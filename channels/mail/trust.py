@@ -44,7 +44,10 @@ def proven(raw: bytes, authserv_id: str, envelope_from: str | None, address: str
     """Whether the mail in `raw` proves `address` (its From) by our MX's verdict.
     `envelope_from` None (a mailbox polled over IMAP): the topmost Return-Path, which the
     delivering server wrote from the envelope."""
-    headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    try:
+        headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    except Exception:  # headers the parser cannot read prove nothing (the mail is still taken)
+        return False
     if envelope_from is None:
         envelope_from = str(headers.get("Return-Path") or "")
     if not address or not envelope_from:
@@ -52,7 +55,7 @@ def proven(raw: bytes, authserv_id: str, envelope_from: str | None, address: str
     sender = envelope_from.strip().strip("<>").lower()
     if sender != address.strip().lower():
         return False
-    for value in headers.get_all("Authentication-Results") or []:
+    for value in headers.get_all("Authentication-Results") or []:  # topmost first
         verdicts = results(str(value), authserv_id)
         if verdicts is None:
             continue
