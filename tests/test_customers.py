@@ -455,9 +455,11 @@ async def test_a_json_directory_through_the_cli_and_the_api(
     first.write_text(json.dumps([
         {"name": "Li Na", "email": "li.na@example.com", "external_id": "CRM-1"},
         {"name": "Wang", "emails": ["wang@example.com"], "external_id": "CRM-2"},
+        {"name": "Numbered", "phone": "+8613500000000", "external_id": 4711},
     ], indent=2))  # fmt: skip
     code, out, err = await tool(customers_cli.main, "import", str(first))
-    assert code == 0 and "2 created, 0 updated, 0 unchanged, 0 refused" in out, err
+    assert code == 0 and "3 created, 0 updated, 0 unchanged, 0 refused" in out, err
+    assert await customers.find("ext:4711") == await customers.find("phone:+8613500000000")
     body = """{"customers": [
   {"name": "Li Na Chen", "email": ["li.na@example.com"], "external_id": "CRM-1"},
   {"name": "Zhao", "emails": ["zhao@example.com"], "phones": "+8613912345678",

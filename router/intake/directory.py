@@ -107,6 +107,8 @@ def row(line: int, cells: dict[str, Any]) -> Row | Refused:
             raise ValueError("name: must be one line of text, up to 200 characters")
         found: list[str] = []
         external = cells.get("external_id")
+        if isinstance(external, int) and not isinstance(external, bool):
+            external = str(external)  # a CRM's numeric id, as JSON gives it
         if external not in (None, ""):
             if not isinstance(external, str) or not _EXTERNAL.fullmatch(external.strip()):
                 raise ValueError("external_id: 1 to 128 printable characters, no spaces")
