@@ -202,7 +202,13 @@ class FormChannel(RoutesOnly[FormSettings]):
                     queue="",
                     external_id=f"{namespace}:{key}",
                     entry_point=entry_point,
-                    customer=Customer(name=form.name, email=form.email, phone=form.phone),
+                    # a site's visitor typed them: claimed; a system's token vouches for them
+                    customer=Customer(
+                        name=form.name,
+                        email=form.email,
+                        phone=form.phone,
+                        claimed=("email", "phone") if token is None else (),
+                    ),
                     subject=form.subject,
                     body=form.body,
                     language=form.language,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from .care import LISTS as CARE_LISTS
 from .errors import ErrorCode, raise_for_code
 from .keys import Keys
 from .request import Customer
@@ -21,14 +22,22 @@ MAX_MERGES = 8  # a chain of linked customers is followed at most this far
 REQUESTS_LISTED = 200
 
 
+CLAIMED = "claimed:"  # an address the channel did not prove: claimed:email:a@b.cn
+
+
 def addresses(customer: Customer) -> list[str]:
     """Every address of `customer` as `kind:value`: email lower-cased, phone as given (E.164),
-    each social handle under its platform."""
+    each social handle under its platform. An address the channel did not prove (its kind in
+    `customer.claimed`) is `claimed:kind:value`: it leads to the customers who claimed it,
+    never to the one who proved it."""
     found = []
+    claimed = customer.claimed
     if customer.email:
-        found.append(f"email:{customer.email.strip().lower()}")
+        mark = CLAIMED if "email" in claimed else ""
+        found.append(f"{mark}email:{customer.email.strip().lower()}")
     if customer.phone:
-        found.append(f"phone:{customer.phone.strip()}")
+        mark = CLAIMED if "phone" in claimed else ""
+        found.append(f"{mark}phone:{customer.phone.strip()}")
     found += [f"{platform}:{handle}" for platform, handle in sorted(customer.handles.items())]
     return found
 
@@ -108,19 +117,69 @@ class CustomerStore:
 
     async def link(self, into: str, other: str) -> None:
         """One person, two customers: `other`'s addresses and requests join `into`."""
+        await self.merge(other, into)
+
+    async def merge(self, other: str, into: str) -> int:
+        """`other` merged into `into`, in one script: its addresses, its requests (the whole
+        history) and its care-list standing follow, its claimed addresses are dropped; the
+        event `customer.merged`. The number of addresses moved. QueueError: NOT_FOUND (either
+        unknown), WRONG_STATE (either was merged already)."""
         k = self.keys
         for _ in range(5):
-            known = sorted(texts(await self.redis.smembers(k.customer_addresses(other))))
-            result = await self.scripts.link_customers(
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.smembers(k.customer_addresses(other))
+                pipe.smembers(k.customer_addresses(into))
+                pipe.zrevrange(k.customer_requests(other), 0, REQUESTS_LISTED - 1)
+                pipe.smembers(k.queues)
+                theirs, ours, held, queues = await pipe.execute()
+            known, kept = sorted(texts(theirs)), sorted(texts(ours))
+            ids, names = texts(held), sorted(texts(queues))
+            result = await self.scripts.merge_customers(
                 [k.customer(into), k.customer_addresses(into), k.customer_requests(into),
                  k.customer(other), k.customer_addresses(other), k.customer_requests(other),
-                 k.events, *(k.address(a) for a in known)],
-                [into, other, self.maxlen, *known],
+                 k.events, k.last_agents, *(k.care_list(name) for name in CARE_LISTS),
+                 *(k.address(a) for a in known), *(k.request(i) for i in ids)],
+                [into, other, self.maxlen, len(CARE_LISTS), len(known), len(kept), len(ids),
+                 len(names), *CARE_LISTS, *known, *kept, *ids, *names],
             )  # fmt: skip
             if result != ErrorCode.STALE:
-                raise_for_code(result, None, f"customers {into} and {other}")
-                return
+                raise_for_code(result, None, f"customers {other} into {into}")
+                return int(result)
         raise_for_code(ErrorCode.STALE, None, f"customer {other}")
+        return 0
+
+    async def import_one(
+        self, name: str, known: Sequence[str], lists: Sequence[str]
+    ) -> tuple[str, str]:
+        """One directory row in one script: the customer one of `known` (trusted addresses,
+        `ext:<id>` among them) leads to, else a new one, gets them all, the name (when given)
+        and a place on each of `lists` by its id. (outcome, customer id): outcome 'created',
+        'updated' or 'unchanged'; ('conflict', what) when the addresses lead to two customers
+        or one leads to another: nothing is written."""
+        k = self.keys
+        for _ in range(5):
+            owners = await self.redis.mget([k.address(a) for a in known]) if known else []
+            found = {a: await self.resolve(text(o)) for a, o in zip(known, owners, strict=True)
+                     if o is not None}  # fmt: skip
+            if len(set(found.values())) > 1:
+                shown = ", ".join(f"{a} is {c}'s" for a, c in sorted(found.items()))
+                return "conflict", f"the addresses belong to different customers ({shown})"
+            target = next(iter(found.values()), None)
+            mode = "found" if target else "new"
+            customer_id = target or f"C-{await self.redis.incr(k.customer_ids)}"
+            answer = await self.scripts.import_customer(
+                [k.customer(customer_id), k.customer_addresses(customer_id), k.events,
+                 *(k.care_list(name) for name in lists), *(k.address(a) for a in known)],
+                [customer_id, mode, name, self.maxlen, len(lists), len(known), *lists, *known],
+            )  # fmt: skip
+            kind = text(answer[0])
+            if kind == "conflict":
+                address, owner = text(answer[1]), text(answer[2])
+                return kind, f"{address} belongs to {owner}, this row to {customer_id}"
+            if kind != "stale":
+                return kind, text(answer[1])
+        raise_for_code(ErrorCode.STALE, None, "an imported customer")
+        return "stale", ""
 
     async def requests(self, customer_id: str) -> list[RequestRecord]:
         """The customer's requests, open ones first, newest first within each."""

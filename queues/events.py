@@ -43,7 +43,8 @@ class EventType(StrEnum):
     PRESENCE = "presence"
     CUSTOMER_CREATED = "customer_created"
     CUSTOMER_UPDATED = "customer_updated"
-    CUSTOMER_LINKED = "customer_linked"
+    CUSTOMER_LINKED = "customer_linked"  # before customer.merged (kept: older streams hold it)
+    CUSTOMER_MERGED = "customer.merged"  # one customer merged into another (its history follows)
     CUSTOMER_LISTED = "customer.listed"  # on a care list (important, low_satisfaction), or again
     CUSTOMER_UNLISTED = "customer.unlisted"  # off a care list
     FEEDBACK = "feedback.received"  # the customer's satisfaction survey answer

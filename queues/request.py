@@ -58,6 +58,9 @@ class Customer:
     email: str | None = None
     phone: str | None = None  # E.164, e.g. +8613800138000
     handles: dict[str, str] = field(default_factory=dict)  # platform -> handle
+    # the kinds of address ("email", "phone") the customer typed and the channel did not prove:
+    # kept as claimed, they never find the customer who proved them, raise no priority
+    claimed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +218,10 @@ def _attachments(items: list[dict[str, Any]]) -> tuple[Attachment, ...]:
     return tuple(Attachment(**a) for a in items)
 
 
+def _customer(body: dict[str, Any]) -> Customer:
+    return Customer(**{**body, "claimed": tuple(body.get("claimed") or ())})
+
+
 def decode_request(raw: bytes) -> Request:
     """The request in `raw`; any failure raises DecodeError keeping the raw bytes."""
     body = _unpack(raw, "request")
@@ -224,7 +231,7 @@ def decode_request(raw: bytes) -> Request:
                 **body,
                 "channel": Channel(body["channel"]),
                 "priority": Priority(body["priority"]),
-                "customer": Customer(**body["customer"]),
+                "customer": _customer(body["customer"]),
                 "attachments": _attachments(body["attachments"]),
                 "skills": tuple(SkillRequirement(**s) for s in body["skills"]),
             }

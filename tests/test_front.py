@@ -63,7 +63,7 @@ async def test_linking_two_customers(front: Front) -> None:
         await c.link(by_mail.customer_id, by_chat.customer_id)  # merged already
     kinds = [e.type for e in await EventLog(front.store.redis, front.store.keys).range()]
     assert kinds.count(EventType.CUSTOMER_CREATED) == 2
-    assert EventType.CUSTOMER_LINKED in kinds
+    assert EventType.CUSTOMER_MERGED in kinds
 
 
 async def test_new_request_duplicate_and_threaded_follow_up(front: Front) -> None:

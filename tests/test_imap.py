@@ -510,6 +510,37 @@ default_queue: email
 """
 
 
+async def test_a_polled_mail_proves_its_sender_only_by_our_mxs_verdict(
+    dovecot: Dovecot, user: str, front: Front, store: QueueStore, running: list[ImapChannel]
+) -> None:
+    """With trusted_authserv_id, the topmost Return-Path (the envelope sender, as delivered) must
+    be the From and our MX must have said pass; else the address is only claimed."""
+    sent: dict[str, bytes] = {}
+    for n, (path, verdict) in enumerate([
+        ("<boss@bigclient.example>", "spf=pass smtp.mailfrom=boss@bigclient.example"),
+        ("<boss@bigclient.example>", "spf=fail smtp.mailfrom=boss@bigclient.example"),
+        ("<x@evil.example>", "spf=pass smtp.mailfrom=x@evil.example"),
+    ]):  # fmt: skip
+        msg = EmailMessage()
+        msg["Return-Path"], msg["Authentication-Results"] = path, f"mx.example.com; {verdict}"
+        msg["From"], msg["To"] = "Boss <boss@bigclient.example>", "support@example.com"
+        msg["Subject"], msg["Message-ID"] = f"Contract {n}", f"<c{n}.{uuid.uuid4().hex}@x>"
+        msg.set_content("About our contract.\n")
+        sent[msg["Message-ID"]] = msg.as_bytes(policy=SMTP)
+        await asyncio.to_thread(dovecot.append, user, sent[msg["Message-ID"]])
+    mailbox = _mailbox(dovecot, user, trusted_authserv_id="mx.example.com")
+    await _start(running, front, mailbox)
+    await eventually(lambda: _settled(dovecot, user, store, sent, "move", "frontdesk/processed"),
+                     "all three stored")  # fmt: skip
+    customers = CustomerStore(store)
+    requests = [await store.get(r or "") for r in (await _requests(store, sent)).values()]
+    claims = [r.request.customer.claimed if r else None for r in requests]
+    assert claims == [(), ("email",), ("email",)]
+    proven = await customers.find("email:boss@bigclient.example")
+    assert proven is not None and requests[0] and requests[0].request.customer.id == proven
+    assert await customers.find("claimed:email:boss@bigclient.example") not in (None, proven)
+
+
 def test_config_with_defaults_and_password_file() -> None:
     text = """\
 queues: {email: {}}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,7 @@ from frontdesk.channels.mail.imap_config import (
     parse_config,
 )
 from frontdesk.channels.mail.parse import parse_email
+from frontdesk.channels.mail.trust import proven
 
 log = logging.getLogger(__name__)
 
@@ -201,11 +203,17 @@ class MailboxPoller:
 
     def _parse(self, session: ImapSession, uid: int, raw: bytes) -> Inbound | None:
         try:
-            return parse_email(
+            inbound = parse_email(
                 raw,
                 recipient=self.settings.entry_point,
                 max_attachment_bytes=self.settings.max_attachment_size,
             )
+            authserv = self.settings.trusted_authserv_id
+            if authserv and not proven(raw, authserv, None, inbound.request.customer.email):
+                claimed = dataclasses.replace(inbound.request.customer, claimed=("email",))
+                request = dataclasses.replace(inbound.request, customer=claimed)
+                inbound = dataclasses.replace(inbound, request=request)
+            return inbound
         except Exception:
             log.exception(
                 "imap %s: cannot read message UID %d in %s; left in place, unacknowledged",

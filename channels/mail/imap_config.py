@@ -5,12 +5,13 @@ every problem reported with its YAML path and line. The pollers that use it are 
 
 from __future__ import annotations
 
+import re
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path as FilePath
 
-from frontdesk.channels.mail.smtp import MAX_SIZE, parse_size
+from frontdesk.channels.mail.smtp import HOSTNAME, MAX_SIZE, parse_size
 from frontdesk.router.conf.yaml import NAME, Checker, Path
 
 AFTER = ("flag", "move")
@@ -20,7 +21,7 @@ FIRST_RETRY_S = 1.0  # the first wait before a reconnect; reconnect_max is at le
 _KEYS = [
     *("name", "host", "port", "tls", "tls_ca_file", "user", "password", "password_file"),
     *("folder", "after", "move_to", "poll_interval", "idle", "idle_renew", "entry_point"),
-    *("timeout", "reconnect_max", "max_attachment_size"),
+    *("timeout", "reconnect_max", "max_attachment_size", "trusted_authserv_id"),
 ]
 
 
@@ -46,6 +47,9 @@ class MailboxSettings:
     timeout_s: float = 30.0  # connecting, each IMAP command, and storing one message
     reconnect_max_s: float = 300.0  # the longest wait between two attempts
     max_attachment_size: int = 10 * 2**20  # larger attachments are listed, their content not kept
+    # set: a sender is trusted only when the topmost Return-Path is the From address and our MX
+    # (this authserv-id) says spf=pass or dkim=pass for it (channels/mail/trust.py); else claimed
+    trusted_authserv_id: str | None = None
 
     def secret(self) -> str:
         """The password, read from password_file when that is how it is given."""
@@ -145,6 +149,10 @@ def _mailbox(check: Checker, raw: object, path: Path) -> MailboxSettings | None:
         check.error(
             at("max_attachment_size"), f"must be a size up to 1GB such as 10MB, got {shown!r}"
         )
+    authserv = optional("trusted_authserv_id")
+    if authserv is not None and not re.fullmatch(HOSTNAME, authserv):
+        check.error(at("trusted_authserv_id"), f"{authserv!r} is not a host name like "
+                    "mx.example.com (the authserv-id your MX writes)")  # fmt: skip
     if len(check.problems) > before:
         return None
     assert name and host and user and folder and after and port is not None and kept is not None
@@ -167,6 +175,7 @@ def _mailbox(check: Checker, raw: object, path: Path) -> MailboxSettings | None:
         timeout_s=timeout,
         reconnect_max_s=reconnect_max,
         max_attachment_size=kept,
+        trusted_authserv_id=authserv or None,
     )
 
 

@@ -25,6 +25,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from frontdesk.channels.base import ChannelContext, Inbound, Receipt
 from frontdesk.channels.mail.parse import parse_email
+from frontdesk.channels.mail.trust import proven
 from frontdesk.queues.errors import EncodeError, StaleRead
 from frontdesk.queues.request import is_text
 from frontdesk.router.conf.yaml import Checker, Path
@@ -50,9 +51,10 @@ BAD_CONTENT = "554 5.6.0 Message not accepted: {field} is not valid text"
 MAX_LINE = 1 << 20  # RFC 5321 says 1000 octets; real mailers send longer lines (8-bit HTML)
 SESSION_TIMEOUT_S = 300
 _KEYS = ["host", "port", "hostname", "max_size", "max_attachment_size", "addresses", "tls"]
+_KEYS += ["trusted_authserv_id"]  # our MX's Authentication-Results id: senders proven by it
 _TLS_KEYS = ["cert", "key", "require"]
 _ADDRESS = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*"
-_HOSTNAME = r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?"
+HOSTNAME = r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?"
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|k|mb|mib|m|gb|gib|g)?\s*$", re.IGNORECASE)
 _UNITS = {"b": 1, "k": 2**10, "m": 2**20, "g": 2**30}
 MIN_SIZE, MAX_SIZE = 2**10, 2**30
@@ -71,6 +73,10 @@ class SmtpSettings:
     tls: ssl.SSLContext | None = None  # STARTTLS offered with this certificate
     max_attachment_size: int = 10 * 2**20  # larger attachments are listed, their content not kept
     require_tls: bool = False  # refuse mail before STARTTLS
+    # set: a sender is trusted only when the envelope sender is the From address and our MX
+    # (this authserv-id) says spf=pass or dkim=pass for it (channels/mail/trust.py); else its
+    # address is kept as claimed. None: every sender trusted, as before
+    trusted_authserv_id: str | None = None
 
 
 def parse_size(value: object) -> int | None:
@@ -94,7 +100,7 @@ def parse_config(check: Checker, raw: object, path: Path, queues: set[str]) -> S
     host = check.string((*path, "host"), c.get("host", "127.0.0.1"))
     port = check.integer((*path, "port"), c.get("port", 2525), 0, 65535)
     hostname = check.string((*path, "hostname"), c.get("hostname", _machine()))
-    if hostname and not re.fullmatch(_HOSTNAME, hostname):
+    if hostname and not re.fullmatch(HOSTNAME, hostname):
         check.error((*path, "hostname"), f"{hostname!r} is not a host name like mail.example.com")
         hostname = None
     size = parse_size(c.get("max_size", "25MB"))
@@ -111,6 +117,12 @@ def parse_config(check: Checker, raw: object, path: Path, queues: set[str]) -> S
         )
     addresses = _addresses(check, (*path, "addresses"), c.get("addresses"))
     tls, require = _tls(check, (*path, "tls"), c.get("tls"))
+    authserv = c.get("trusted_authserv_id")
+    if authserv is not None:
+        authserv = check.string((*path, "trusted_authserv_id"), authserv)
+        if authserv and not re.fullmatch(HOSTNAME, authserv):
+            check.error((*path, "trusted_authserv_id"), f"{authserv!r} is not a host name "
+                        "like mx.example.com (the authserv-id your MX writes)")  # fmt: skip
     if len(check.problems) > before:
         return None
     assert host and port is not None and hostname and size and kept is not None
@@ -123,6 +135,7 @@ def parse_config(check: Checker, raw: object, path: Path, queues: set[str]) -> S
         tls=tls,
         require_tls=require,
         max_attachment_size=kept,
+        trusted_authserv_id=authserv or None,
     )
 
 
@@ -171,7 +184,7 @@ def _addresses(check: Checker, path: Path, raw: object) -> dict[str, str]:
 def _machine() -> str:
     """The name announced in the greeting when `hostname` is not configured."""
     name = socket.gethostname()
-    return name if re.fullmatch(_HOSTNAME, name) else "localhost"
+    return name if re.fullmatch(HOSTNAME, name) else "localhost"
 
 
 def create(settings: SmtpSettings, context: ChannelContext) -> SmtpChannel:
@@ -273,6 +286,10 @@ class MailHandler:
             request = dataclasses.replace(
                 inbound.request, entry_point=self.settings.addresses[mailbox]
             )
+            authserv = self.settings.trusted_authserv_id
+            if authserv and not proven(raw, authserv, sender, request.customer.email):
+                claimed = dataclasses.replace(request.customer, claimed=("email",))
+                request = dataclasses.replace(request, customer=claimed)
             inbound = dataclasses.replace(inbound, request=request)
             if i > 0:  # a sibling copy: its own request, never threaded onto the first one's
                 inbound = dataclasses.replace(inbound, thread_refs=(), thread_keys=())

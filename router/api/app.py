@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 from frontdesk.queues.sessions import SessionStore
 from frontdesk.router.api import agents as api_agents
 from frontdesk.router.api import care as api_care
+from frontdesk.router.api import customers as api_customers
 from frontdesk.router.api import follow_ups as api_follow_ups
 from frontdesk.router.api import helpdesk_hooks, keys, status, survey_page, ws_tickets
 from frontdesk.router.api import outbox as api_outbox
@@ -241,6 +242,7 @@ def create_app(services: Services) -> web.Application:
     )
     app.router.add_get("/v1/sla/at-risk", api_sla.at_risk)
     api_care.mount(app)
+    api_customers.mount(app)
     survey_page.mount(app)
     api_follow_ups.mount(app)
     helpdesk_hooks.mount(app)

@@ -32,6 +32,7 @@ _TOOLS = [
     ("calendar", "frontdesk.router.cli.calendar", "check a business calendar: due times, days"),
     ("report", "frontdesk.router.cli.report", "reports from the figures kept; their rebuild"),
     ("demo", "frontdesk.router.cli.demo", "a desk to play with: every channel on loopback"),
+    ("customers", "frontdesk.router.cli.customers", "customers: merge, import, show"),
     ("config-schema", "frontdesk.router.cli.config_schema", "print the config's JSON Schema"),
 ]
 

@@ -5,6 +5,7 @@ reply that is only a digit by email or a messenger); each answer goes through on
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 
@@ -61,8 +62,10 @@ class Surveys:
         return self.settings.dimensions
 
     async def opened(self, record: RequestRecord) -> None:
-        """The survey went out: a bare digit from the customer answers it, for the answer time."""
-        found = addresses(record.request.customer)
+        """The survey went out: a bare digit from the customer answers it, for the answer time.
+        It went to the address as typed, claimed or not: whoever reads that mailbox answers."""
+        customer = record.request.customer
+        found = addresses(dataclasses.replace(customer, claimed=()))
         await self.store.feedback.open_for(found, record.request.id, self.settings.accept_for_s)
 
     async def answer(

@@ -295,6 +295,30 @@ _CARE_ENTRY: Schema = {"type": "object", "properties": {
     "reason": {"type": ["string", "null"]}, "since": {"type": ["string", "null"]}}}  # fmt: skip
 
 
+_MERGED: Schema = {
+    "type": "object",
+    "properties": {
+        "merged": _TEXT,
+        "addresses_moved": {"type": "integer"},
+        "customer": {"type": "object"},
+    },
+}
+
+
+def _import() -> Schema:
+    op = operation(
+        "Supervisor: import a customer directory and its care lists (JSON or CSV); each row "
+        "all or nothing, the bad ones reported by line", "importCustomers",
+        json_content("Imported", {"type": "object", "properties": {
+            "created": {"type": "integer"}, "updated": {"type": "integer"},
+            "unchanged": {"type": "integer"}, "refused": {"type": "array"}}}),
+        errors=(400, 413, 415))  # fmt: skip
+    op["requestBody"] = {"required": True, "content": {
+        "application/json": {"schema": {"type": ["array", "object"]}},
+        "text/csv": {"schema": _TEXT}}}  # fmt: skip
+    return op
+
+
 def _care_paths() -> dict[str, Schema]:
     """The care lists (router/api/care.py)."""
     entry = ("id", "list")
@@ -327,6 +351,11 @@ def _care_paths() -> dict[str, Schema]:
             "put": put,
             "delete": delete,
         },
+        "/v1/customers/{id}/merge": {"post": operation(
+            "Supervisor: merge customer {id} into another (into): its addresses, requests and "
+            "care-list standing follow", "mergeCustomer", json_content("Merged", _MERGED),
+            path_params=("id",), errors=(400, 404, 409), body=_obj(into=_TEXT))},
+        "/v1/customers/import": {"post": _import()},
     }  # fmt: skip
 
 

@@ -87,6 +87,7 @@ def describe(record: RequestRecord) -> dict[str, Any]:
             "name": r.customer.name,
             "email": r.customer.email,
             "phone": r.customer.phone,
+            "claimed": [k for k in r.customer.claimed if getattr(r.customer, k, None)],
         },
         "enqueued_at": iso_ms(record.enqueued_ms),
         "offer_deadline": iso_ms(record.deadline_ms),

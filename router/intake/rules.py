@@ -345,13 +345,14 @@ def entry_key(entry: str) -> Key:
 
 
 def customer_keys(customer: Customer) -> list[Key]:
-    """Every identity of `customer` that a list entry can name."""
+    """Every identity of `customer` that a list entry can name; a claimed address (typed, not
+    proven by the channel) none."""
     keys: list[Key] = []
     if customer.id:
         keys.append(("id", customer.id.strip()))
-    if customer.email:
+    if customer.email and "email" not in customer.claimed:
         keys.append(("email", customer.email.strip().casefold()))
-    if customer.phone:
+    if customer.phone and "phone" not in customer.claimed:
         keys.append(("phone", _PHONE_PUNCTUATION.sub("", customer.phone)))
     return keys
 

@@ -34,7 +34,12 @@ log = logging.getLogger("frontdesk.outbox")
 
 WIND_DOWN_S = 2.0  # the longest a stop waits for deliveries in flight to be cancelled
 CUSTOMER_EVENTS = frozenset(
-    {EventType.CUSTOMER_CREATED, EventType.CUSTOMER_UPDATED, EventType.CUSTOMER_LINKED}
+    {
+        EventType.CUSTOMER_CREATED,
+        EventType.CUSTOMER_UPDATED,
+        EventType.CUSTOMER_LINKED,
+        EventType.CUSTOMER_MERGED,
+    }
 )
 
 

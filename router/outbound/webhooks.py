@@ -54,6 +54,7 @@ _NOT_REQUEST = {
     EventType.CUSTOMER_CREATED: "customer.created",
     EventType.CUSTOMER_UPDATED: "customer.updated",
     EventType.CUSTOMER_LINKED: "customer.linked",
+    EventType.CUSTOMER_MERGED: "customer.merged",
     EventType.SLA_WARNING: "sla.warning",
     EventType.SLA_BREACHED: "sla.breached",
     EventType.SLA_MET: "sla.met",

@@ -25,7 +25,8 @@ KEEPALIVE_S = 15.0
 CHECK_S = 1.0  # how often a quiet feed looks whether its wall left or the daemon stops
 WRITE_TIMEOUT_S = 10.0
 QUIET = frozenset({EventType.MESSAGE, EventType.QUALITY_SAMPLED, EventType.CUSTOMER_CREATED,
-                   EventType.CUSTOMER_UPDATED, EventType.CUSTOMER_LINKED})  # fmt: skip
+                   EventType.CUSTOMER_UPDATED, EventType.CUSTOMER_LINKED,
+                   EventType.CUSTOMER_MERGED})  # fmt: skip
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
