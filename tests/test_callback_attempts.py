@@ -14,12 +14,13 @@ from typing import Any
 
 import aiohttp
 import pytest
+from api_daemon import call as call_api
+from api_daemon import client, frame, running
 
 from frontdesk.channels.phone import signed_headers
 from frontdesk.queues.events import EventType
 from frontdesk.queues.request import Channel, Customer, Request
 from frontdesk.router.daemon.daemon import Daemon
-from frontdesk.router.daemon.settings import parse_settings
 from frontdesk.router.http.auth import digest, new_token
 from frontdesk.router.intake.front import Inbound
 
@@ -53,16 +54,13 @@ channels:
 
 @pytest.fixture
 async def daemon(redis, redis_server) -> AsyncIterator[Daemon]:
-    d = Daemon(parse_settings(CONFIG.replace("{url}", redis_server.url), "c.yaml"), "c.yaml")
-    await d.start()
-    yield d
-    await d.stop()
+    async with running(CONFIG, redis_server.url, "c.yaml") as d:
+        yield d
 
 
 @pytest.fixture
 async def http(daemon: Daemon) -> AsyncIterator[aiohttp.ClientSession]:
-    assert daemon.address is not None
-    async with aiohttp.ClientSession(f"http://127.0.0.1:{daemon.address[1]}") as session:
+    async with client(daemon) as session:
         yield session
 
 
@@ -75,17 +73,7 @@ async def callback(http, number: str, **more: Any) -> dict[str, Any]:
 
 
 async def post(http, path: str, who: str, body: dict[str, Any]) -> tuple[int, Any]:
-    headers = {"Authorization": f"Bearer {TOKENS[who]}"}
-    async with http.post(path, json=body, headers=headers) as response:
-        return response.status, await response.json()
-
-
-async def frame(ws, kind: str, timeout_s: float = 15.0) -> dict:
-    async with asyncio.timeout(timeout_s):
-        while True:
-            msg = await ws.receive_json()
-            if msg["type"] == kind:
-                return msg
+    return await call_api(http, "POST", path, TOKENS[who], body)
 
 
 async def test_a_held_callback_says_when_it_will_be_called(daemon: Daemon, http) -> None:
@@ -107,20 +95,14 @@ async def test_a_callback_outside_working_hours_is_called_at_the_first_working_h
     now = datetime.now(UTC)
     opens = (now + timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
     hours = f"{opens:%H}:00-{opens:%H}:59"  # one hour a day, opening 1 to 2 hours from now
-    config = CONFIG.replace("{url}", redis_server.url) + (
-        f'    working_hours: {{timezone: UTC, days: mon-sun, hours: "{hours}"}}\n'
-    )
-    d = Daemon(parse_settings(config, "h.yaml"), "h.yaml")
-    await d.start()
-    try:
-        assert d.address is not None
-        async with aiohttp.ClientSession(f"http://127.0.0.1:{d.address[1]}") as session:
-            receipt = await callback(session, "13800138009")
-            async with session.get(receipt["status_url"]) as response:
-                view = await response.json()
-            page_headers = {"Accept": "text/html", "Accept-Language": "en"}
-            async with session.get(receipt["status_url"], headers=page_headers) as response:
-                page = await response.text()
+    config = CONFIG + f'    working_hours: {{timezone: UTC, days: mon-sun, hours: "{hours}"}}\n'
+    async with running(config, redis_server.url, "h.yaml") as d, client(d) as session:
+        receipt = await callback(session, "13800138009")
+        async with session.get(receipt["status_url"]) as response:
+            view = await response.json()
+        page_headers = {"Accept": "text/html", "Accept-Language": "en"}
+        async with session.get(receipt["status_url"], headers=page_headers) as response:
+            page = await response.text()
         assert f"We will call you at {opens:%Y-%m-%d %H:%M} UTC." in page
         assert view["state"] == "waiting"
         call_at = datetime.fromisoformat(view["call_at"])
@@ -128,8 +110,6 @@ async def test_a_callback_outside_working_hours_is_called_at_the_first_working_h
         assert view["estimated_wait_s"] >= 60  # not 0 s: not before the call
         record = await d.store.get(receipt["id"])
         assert record is not None and record.agent is None  # ann is available: held, not offered
-    finally:
-        await d.stop()
 
 
 async def test_a_callback_is_retried_after_no_answer(daemon: Daemon, http) -> None:

@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from api_daemon import call as call_api
+from api_daemon import client, running
 
 from frontdesk.queues.events import EventType
 from frontdesk.queues.request import Channel, Customer, Request
@@ -48,23 +50,18 @@ escalation:
 
 @pytest.fixture
 async def daemon(redis, redis_server) -> AsyncIterator[Daemon]:
-    d = Daemon(parse_settings(CONFIG.replace("{url}", redis_server.url), "e.yaml"), "e.yaml")
-    await d.start()
-    yield d
-    await d.stop()
+    async with running(CONFIG, redis_server.url, "e.yaml") as d:
+        yield d
 
 
 @pytest.fixture
 async def http(daemon: Daemon) -> AsyncIterator[aiohttp.ClientSession]:
-    assert daemon.address is not None
-    async with aiohttp.ClientSession(f"http://127.0.0.1:{daemon.address[1]}") as session:
+    async with client(daemon) as session:
         yield session
 
 
 async def call(http, path: str, who: str, body=None) -> tuple[int, dict]:
-    headers = {"Authorization": f"Bearer {TOKENS[who]}"}
-    async with http.post(path, json=body, headers=headers) as response:
-        return response.status, await response.json()
+    return await call_api(http, "POST", path, TOKENS[who], body)
 
 
 async def escalations(daemon: Daemon, rid: str) -> list[dict]:

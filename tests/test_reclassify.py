@@ -11,11 +11,12 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from api_daemon import call as call_api
+from api_daemon import client, frame, running
 
 from frontdesk.queues.events import EventType
 from frontdesk.queues.request import Channel, Customer, Request
 from frontdesk.router.daemon.daemon import Daemon
-from frontdesk.router.daemon.settings import parse_settings
 from frontdesk.router.http.auth import digest, new_token
 from frontdesk.router.intake.front import Inbound
 
@@ -48,31 +49,18 @@ api:
 
 @pytest.fixture
 async def daemon(redis, redis_server) -> AsyncIterator[Daemon]:
-    d = Daemon(parse_settings(CONFIG.replace("{url}", redis_server.url), "r.yaml"), "r.yaml")
-    await d.start()
-    yield d
-    await d.stop()
+    async with running(CONFIG, redis_server.url, "r.yaml") as d:
+        yield d
 
 
 @pytest.fixture
 async def http(daemon: Daemon) -> AsyncIterator[aiohttp.ClientSession]:
-    assert daemon.address is not None
-    async with aiohttp.ClientSession(f"http://127.0.0.1:{daemon.address[1]}") as session:
+    async with client(daemon) as session:
         yield session
 
 
 async def call(http, path: str, who: str, body=None) -> tuple[int, dict]:
-    headers = {"Authorization": f"Bearer {TOKENS[who]}"}
-    async with http.post(path, json=body, headers=headers) as response:
-        return response.status, await response.json()
-
-
-async def frame(ws, kind: str, timeout_s: float = 10.0) -> dict:
-    async with asyncio.timeout(timeout_s):
-        while True:
-            msg = await ws.receive_json()
-            if msg["type"] == kind:
-                return msg
+    return await call_api(http, "POST", path, TOKENS[who], body)
 
 
 async def chat(daemon: Daemon, ext: str, text: str) -> str:

@@ -14,11 +14,12 @@ from typing import Any
 
 import aiohttp
 import pytest
+from api_daemon import call as call_api
+from api_daemon import client, frame, running
 
 from frontdesk.queues.request import Message
 from frontdesk.router.api.agent_ws import FRAME_CHARS, FRAME_MESSAGES
 from frontdesk.router.daemon.daemon import Daemon
-from frontdesk.router.daemon.settings import parse_settings
 from frontdesk.router.http.auth import digest, new_token
 from frontdesk.skills import Presence
 
@@ -50,17 +51,13 @@ TEXT = "我的订单 12345 一直没有发货, 请帮忙查一下。"
 
 @pytest.fixture
 async def daemon(redis, redis_server) -> AsyncIterator[Daemon]:
-    settings = parse_settings(CONFIG.replace("{url}", redis_server.url), "thread.yaml")
-    d = Daemon(settings, "thread.yaml")
-    await d.start()
-    yield d
-    await d.stop()
+    async with running(CONFIG, redis_server.url, "thread.yaml") as d:
+        yield d
 
 
 @pytest.fixture
 async def http(daemon: Daemon) -> AsyncIterator[aiohttp.ClientSession]:
-    assert daemon.address is not None
-    async with aiohttp.ClientSession(f"http://127.0.0.1:{daemon.address[1]}") as session:
+    async with client(daemon) as session:
         yield session
 
 
@@ -89,25 +86,15 @@ def _mail(message_id: str, body: str, in_reply_to: str | None = None) -> EmailMe
 
 
 async def _call(http, method: str, path: str, who: str, body=None) -> tuple[int, Any]:
-    headers = {"Authorization": f"Bearer {TOKENS[who]}"}
-    async with http.request(method, path, json=body, headers=headers) as response:
-        return response.status, await response.json()
-
-
-async def _frame(ws, kind: str, timeout_s: float = 10.0) -> dict:
-    async with asyncio.timeout(timeout_s):
-        while True:
-            msg = await ws.receive_json()
-            if msg["type"] == kind:
-                return msg
+    return await call_api(http, method, path, TOKENS[who], body)
 
 
 async def test_an_assigned_emails_text_is_read_by_its_agent(daemon: Daemon, http) -> None:
     headers = {"Authorization": f"Bearer {TOKENS['ann']}"}
     async with http.ws_connect("/v1/agents/ws", headers=headers) as ws:
-        await _frame(ws, "hello")
+        await frame(ws, "hello")
         rid = await asyncio.to_thread(_send, daemon, _mail("<t-1@example.com>", TEXT))
-        assigned = (await _frame(ws, "assigned"))["request"]
+        assigned = (await frame(ws, "assigned"))["request"]
     assert assigned["id"] == rid and assigned["agent"] == "ann"
     assert TEXT in assigned["body"] and assigned["thread"] == []
     assert assigned["thread_omitted"] == 0 and "attributes" in assigned
@@ -142,10 +129,10 @@ async def test_a_long_threads_assigned_frame_is_bounded(daemon: Daemon, http) ->
         await daemon.store.append_message(rid, Message(f"{i} " + "y" * 5000, received_at=1.0))
     headers = {"Authorization": f"Bearer {TOKENS['bob']}"}
     async with http.ws_connect("/v1/agents/ws", headers=headers) as ws:
-        await _frame(ws, "hello")
+        await frame(ws, "hello")
         status, _ = await _call(http, "POST", f"/v1/requests/{rid}/assign", "sup", {"agent": "bob"})
         assert status == 200
-        assigned = (await _frame(ws, "assigned"))["request"]
+        assigned = (await frame(ws, "assigned"))["request"]
     assert assigned["id"] == rid and assigned["body_truncated"] is True
     assert len(assigned["body"]) == FRAME_CHARS
     assert len(assigned["thread"]) == FRAME_MESSAGES and assigned["thread_omitted"] == 5
