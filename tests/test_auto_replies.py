@@ -6,16 +6,13 @@ queue and recorded as the event auto_reply.dropped."""
 
 from __future__ import annotations
 
-import asyncio
-import re
-import smtplib
 from collections.abc import AsyncIterator
-from email.message import EmailMessage
 
 import pytest
 from conftest import FRONT_CONFIG
+from smtp_front import SMTP_SECTION, mail, send, smtp_channel
 
-from frontdesk.channels.mail.smtp import SmtpChannel, create
+from frontdesk.channels.mail.smtp import SmtpChannel
 from frontdesk.queues.agents import AgentStore
 from frontdesk.queues.customers import CustomerStore
 from frontdesk.queues.events import Event, EventLog, EventType
@@ -26,16 +23,6 @@ from frontdesk.router.daemon.settings import Settings, parse_settings
 from frontdesk.router.intake.front import Front
 from frontdesk.skills import Agent, Presence
 
-SUPPORT = "support@example.com"
-SMTP_SECTION = """\
-channels:
-  smtp:
-    host: 127.0.0.1
-    port: 0
-    hostname: frontdesk.test
-    addresses:
-      support@example.com: {}
-"""
 NOTICE_ID = "<notice.1@frontdesk.test>"  # the Message-ID of a notice we sent for the request
 
 
@@ -46,38 +33,8 @@ def front_settings() -> Settings:
 
 @pytest.fixture
 async def smtp(front: Front, front_settings: Settings) -> AsyncIterator[SmtpChannel]:
-    channel = create(front_settings.channels["smtp"], front)
-    await channel.start()
-    yield channel
-    await channel.stop()
-
-
-def _mail(subject: str, body: str, msgid: str, **headers: str) -> EmailMessage:
-    m = EmailMessage()
-    m["From"], m["To"] = "Li Na <li@example.com>", SUPPORT
-    m["Subject"], m["Message-ID"] = subject, msgid
-    for name, value in headers.items():
-        m[name.replace("_", "-")] = value
-    m.set_content(body)
-    return m
-
-
-def _transaction(channel: SmtpChannel, raw: bytes, sender: str) -> tuple[int, str]:
-    assert channel.address is not None
-    with smtplib.SMTP(*channel.address, timeout=30) as client:
-        client.ehlo("client.test")
-        assert client.mail(sender)[0] == 250
-        assert client.rcpt(SUPPORT)[0] == 250
-        code, text = client.data(raw)
-    return code, text.decode()
-
-
-async def _send(
-    channel: SmtpChannel, mail: EmailMessage, sender: str = "li@example.com"
-) -> list[str]:
-    code, text = await asyncio.to_thread(_transaction, channel, mail.as_bytes(), sender)
-    assert code == 250, (code, text)  # acknowledged: the sender never retries it
-    return re.findall(r"FD-\d+", text)
+    async with smtp_channel(front_settings, front) as channel:
+        yield channel
 
 
 async def _events(store: QueueStore) -> list[Event]:
@@ -85,7 +42,7 @@ async def _events(store: QueueStore) -> list[Event]:
 
 
 async def _first_request(smtp: SmtpChannel, front: Front) -> str:
-    (rid,) = await _send(smtp, _mail("Cannot log in", "The reset link fails.", "<c1@example.com>"))
+    (rid,) = await send(smtp, mail("Cannot log in", "The reset link fails.", "<c1@example.com>"))
     await front.customers.remember((f"email:{NOTICE_ID.strip('<>')}",), rid)  # our notice
     return rid
 
@@ -100,11 +57,11 @@ async def test_an_auto_reply_to_our_notice_attaches_and_resumes_nothing(
     )  # fmt: skip
     await store.assign(rid, "ann")
     await store.sla.pend(rid, "ann", False, "which account?", True)  # waits on the customer
-    ooo = _mail(
+    ooo = mail(
         "自动回复: Re: Cannot log in", "我正在休假,1 月 3 日回来。", "<ooo-1@example.com>",
         Auto_Submitted="auto-replied", In_Reply_To=NOTICE_ID,
     )  # fmt: skip
-    assert await _send(smtp, ooo) == [rid]  # attached to the request it answers
+    assert await send(smtp, ooo) == [rid]  # attached to the request it answers
 
     (message,) = await store.messages(rid)
     assert message.auto == "auto-replied" and "休假" in message.body
@@ -116,9 +73,9 @@ async def test_an_auto_reply_to_our_notice_attaches_and_resumes_nothing(
     (event,) = [e for e in await _events(store) if e.type is EventType.MESSAGE]
     assert event.data["auto"] == "auto-replied"
     # and a real answer from the customer still resumes it
-    human = _mail("Re: Cannot log in", "The account is li@example.com.", "<c2@example.com>",
+    human = mail("Re: Cannot log in", "The account is li@example.com.", "<c2@example.com>",
                   In_Reply_To=NOTICE_ID)  # fmt: skip
-    assert await _send(smtp, human) == [rid]
+    assert await send(smtp, human) == [rid]
     record = await store.get(rid)
     assert record is not None and record.state is State.ASSIGNED
     assert [m.auto for m in await store.messages(rid)] == ["auto-replied", None]
@@ -128,9 +85,9 @@ async def test_an_auto_reply_to_a_waiting_request_makes_no_new_work(
     smtp: SmtpChannel, front: Front, store: QueueStore
 ) -> None:
     rid = await _first_request(smtp, front)
-    ooo = _mail("Out of Office", "Back Monday.", "<ooo-2@example.com>", X_Autoreply="yes",
+    ooo = mail("Out of Office", "Back Monday.", "<ooo-2@example.com>", X_Autoreply="yes",
                 References=f"<c1@example.com> {NOTICE_ID}")  # fmt: skip
-    assert await _send(smtp, ooo) == [rid]
+    assert await send(smtp, ooo) == [rid]
     assert await store.peek("email", 10) == [rid]  # nothing new for any agent to be offered
     assert [m.auto for m in await store.messages(rid)] == ["auto-replied"]
     enqueued = [e for e in await _events(store) if e.type is EventType.ENQUEUED]
@@ -170,9 +127,9 @@ async def test_an_auto_reply_answering_nothing_is_acknowledged_and_kept_out(
     sender: str,
     reason: str,
 ) -> None:
-    mail = _mail("Out of Office", "I am away.", "<away@example.com>",
-                 In_Reply_To="<unknown@elsewhere.example>", **headers)  # fmt: skip
-    assert await _send(smtp, mail, sender) == []  # 250, and no request
+    away = mail("Out of Office", "I am away.", "<away@example.com>",
+                In_Reply_To="<unknown@elsewhere.example>", **headers)  # fmt: skip
+    assert await send(smtp, away, sender) == []  # 250, and no request
     assert await store.peek("email", 10) == [] and await store.peek("general", 10) == []
     events = await _events(store)
     assert EventType.ENQUEUED not in [e.type for e in events]

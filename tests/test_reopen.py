@@ -6,18 +6,16 @@ request is not a first-contact resolution, in the completed event and in the rep
 
 from __future__ import annotations
 
-import asyncio
-import re
-import smtplib
 from collections import Counter
 from collections.abc import AsyncIterator
-from email.message import EmailMessage
 
 import pytest
 from conftest import FRONT_CONFIG
+from smtp_front import SMTP_SECTION as SMTP_FRONT
+from smtp_front import mail, send, smtp_channel
 
 from frontdesk.channels.base import Inbound
-from frontdesk.channels.mail.smtp import SmtpChannel, create
+from frontdesk.channels.mail.smtp import SmtpChannel
 from frontdesk.queues.agents import AgentStore
 from frontdesk.queues.events import Event, EventLog, EventType
 from frontdesk.queues.request import Channel, Customer, Request
@@ -31,17 +29,7 @@ from frontdesk.router.reports.tables import REPORTS
 from frontdesk.router.routing.dispatcher import Dispatcher
 from frontdesk.skills import Agent, Presence
 
-SUPPORT = "support@example.com"
-SMTP_SECTION = """\
-channels:
-  smtp:
-    host: 127.0.0.1
-    port: 0
-    hostname: frontdesk.test
-    addresses:
-      support@example.com: {}
-reopen_within: {email: 7d, chat: 30m}
-"""
+SMTP_SECTION = SMTP_FRONT + "reopen_within: {email: 7d, chat: 30m}\n"
 
 
 @pytest.fixture
@@ -51,36 +39,8 @@ def front_settings() -> Settings:
 
 @pytest.fixture
 async def smtp(front: Front, front_settings: Settings) -> AsyncIterator[SmtpChannel]:
-    channel = create(front_settings.channels["smtp"], front)
-    await channel.start()
-    yield channel
-    await channel.stop()
-
-
-def _mail(subject: str, body: str, msgid: str, **headers: str) -> EmailMessage:
-    m = EmailMessage()
-    m["From"], m["To"] = "Li Na <li@example.com>", SUPPORT
-    m["Subject"], m["Message-ID"] = subject, msgid
-    for name, value in headers.items():
-        m[name.replace("_", "-")] = value
-    m.set_content(body)
-    return m
-
-
-async def _send(channel: SmtpChannel, mail: EmailMessage) -> list[str]:
-    assert channel.address is not None
-
-    def send() -> tuple[int, bytes]:
-        assert channel.address is not None
-        with smtplib.SMTP(*channel.address, timeout=30) as client:
-            client.ehlo("client.test")
-            assert client.mail("li@example.com")[0] == 250
-            assert client.rcpt(SUPPORT)[0] == 250
-            return client.data(mail.as_bytes())
-
-    code, text = await asyncio.to_thread(send)
-    assert code == 250, (code, text)
-    return re.findall(r"FD-\d+", text.decode())
+    async with smtp_channel(front_settings, front) as channel:
+        yield channel
 
 
 async def _events(store: QueueStore, kind: EventType) -> list[Event]:
@@ -96,7 +56,7 @@ async def _ann(agents: AgentStore) -> None:
 
 async def _completed_mail_request(smtp: SmtpChannel, store: QueueStore, agents: AgentStore) -> str:
     await _ann(agents)
-    (rid,) = await _send(smtp, _mail("Cannot log in", "The reset link fails.", "<c1@example.com>"))
+    (rid,) = await send(smtp, mail("Cannot log in", "The reset link fails.", "<c1@example.com>"))
     await store.assign(rid, "ann")
     await store.complete(rid, "ann", "password_reset")
     (done,) = await _events(store, EventType.COMPLETED)
@@ -108,9 +68,9 @@ async def test_a_reply_within_the_window_reopens_the_request_for_its_last_agent(
     smtp: SmtpChannel, store: QueueStore, agents: AgentStore, front_settings: Settings
 ) -> None:
     rid = await _completed_mail_request(smtp, store, agents)
-    reply = _mail("Re: Cannot log in", "It broke again.", "<c2@example.com>",
+    reply = mail("Re: Cannot log in", "It broke again.", "<c2@example.com>",
                   In_Reply_To="<c1@example.com>")  # fmt: skip
-    assert await _send(smtp, reply) == [rid]  # the same request, not a new one
+    assert await send(smtp, reply) == [rid]  # the same request, not a new one
 
     record = await store.get(rid)
     assert record is not None and record.state is State.WAITING and record.agent is None
@@ -140,9 +100,9 @@ async def test_the_reports_count_a_reopen_and_take_back_its_first_contact(
     smtp: SmtpChannel, store: QueueStore, agents: AgentStore
 ) -> None:
     rid = await _completed_mail_request(smtp, store, agents)
-    reply = _mail("Re: Cannot log in", "Still broken.", "<c3@example.com>",
+    reply = mail("Re: Cannot log in", "Still broken.", "<c3@example.com>",
                   In_Reply_To="<c1@example.com>")  # fmt: skip
-    assert await _send(smtp, reply) == [rid]
+    assert await send(smtp, reply) == [rid]
     total: Counter[str] = Counter()  # the figures the real events add (router/reports)
     for event in await EventLog(store.redis, store.keys).range():
         for add in adds(event, Basis()):
@@ -162,9 +122,9 @@ async def test_a_reply_after_the_window_opens_a_new_request_linked_to_the_old(
     rid = await _completed_mail_request(smtp, store, agents)
     eight_days_ago = await store.now_ms() - 8 * 86_400_000
     await store.redis.hset(store.keys.request(rid), "closed_ms", eight_days_ago)
-    reply = _mail("Re: Cannot log in", "Same problem, new phone.", "<c4@example.com>",
+    reply = mail("Re: Cannot log in", "Same problem, new phone.", "<c4@example.com>",
                   In_Reply_To="<c1@example.com>")  # fmt: skip
-    (new,) = await _send(smtp, reply)
+    (new,) = await send(smtp, reply)
     assert new != rid
     old = await store.get(rid)
     assert old is not None and old.state is State.COMPLETED
@@ -178,9 +138,9 @@ async def test_an_auto_reply_never_reopens(
     smtp: SmtpChannel, store: QueueStore, agents: AgentStore
 ) -> None:
     rid = await _completed_mail_request(smtp, store, agents)
-    ooo = _mail("Out of Office", "Away.", "<ooo@example.com>", In_Reply_To="<c1@example.com>",
+    ooo = mail("Out of Office", "Away.", "<ooo@example.com>", In_Reply_To="<c1@example.com>",
                 Auto_Submitted="auto-replied")  # fmt: skip
-    assert await _send(smtp, ooo) == []
+    assert await send(smtp, ooo) == []
     record = await store.get(rid)
     assert record is not None and record.state is State.COMPLETED
     assert await _events(store, EventType.REOPENED) == []
