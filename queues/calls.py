@@ -13,10 +13,9 @@ from redis.asyncio import Redis
 
 from .errors import ErrorCode, StaleRead, raise_for_code
 from .keys import Keys
-from .record import RecordReply, decode_record
+from .record import RecordReply, read_record
 from .request import CALLBACK, FROM, UNTIL, Channel, Request, decode_request, encode
 from .scripts import Scripts
-from .wire import fields
 
 _ATTEMPTS = 5  # reads and calls while the request keeps changing under it
 
@@ -84,10 +83,7 @@ class CallOps:
         for a request that is no phone callback."""
         k = self.keys
         for _ in range(_ATTEMPTS):
-            raw = fields(await self.redis.hgetall(k.request(request_id)))
-            if not raw:
-                raise_for_code(ErrorCode.NOT_FOUND.value, request_id)
-            record = decode_record(raw)
+            raw, record = await read_record(self.redis, k.request(request_id), request_id)
             if not is_callback(record.request):
                 raise_for_code(ErrorCode.WRONG_STATE.value, request_id, "not a phone callback")
             queue = record.request.queue

@@ -14,10 +14,9 @@ from redis.asyncio import Redis
 
 from .errors import ErrorCode, StaleRead, raise_for_code
 from .keys import Keys
-from .record import RecordReply, RequestRecord, decode_record
+from .record import RecordReply, RequestRecord, read_record
 from .request import Priority, Request, SkillRequirement, decode_request, encode
 from .scripts import Scripts
-from .wire import fields
 
 _ATTEMPTS = 5  # reads and calls while the request keeps changing under it
 
@@ -76,10 +75,7 @@ class ReclassifyOps:
         holds the request. Emits `reclassified` with before and after."""
         k = self.keys
         for _ in range(_ATTEMPTS):
-            raw = fields(await self.redis.hgetall(k.request(request_id)))
-            if not raw:
-                raise_for_code(ErrorCode.NOT_FOUND.value, request_id)
-            record = decode_record(raw)
+            raw, record = await read_record(self.redis, k.request(request_id), request_id)
             r = record.request
             new = (category, priority, skills)
             stored = _corrected(decode_request(raw["data"]), *new)  # as intake wrote it

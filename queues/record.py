@@ -10,10 +10,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from redis.asyncio import Redis
+
 from .clocks import Clocks, decode_clocks
+from .errors import ErrorCode, raise_for_code
 from .request import Priority, Request, decode_request
 from .states import State
-from .wire import as_bytes, text
+from .wire import as_bytes, fields, text
 
 _BY_BAND = {p.band: p for p in Priority}
 ROW_FIELDS = (
@@ -47,6 +50,17 @@ class RequestRecord:
 
 def _s(value: bytes | None) -> str | None:
     return value.decode() if value is not None else None
+
+
+async def read_record(
+    redis: Redis, key: str, request_id: str
+) -> tuple[dict[str, bytes], RequestRecord]:
+    """A request's hash as stored and its record (RequestNotFound when there is none): what
+    an optimistic change reads before the script that checks nothing moved meanwhile."""
+    raw = fields(await redis.hgetall(key))
+    if not raw:
+        raise_for_code(ErrorCode.NOT_FOUND.value, request_id)
+    return raw, decode_record(raw)
 
 
 def decode_record(f: dict[str, bytes]) -> RequestRecord:
