@@ -48,7 +48,6 @@ from frontdesk.channels.fields import (
     media_type,
     parse_body,
     phone_field,
-    read_body,
     refuse_unknown,
     text_field,
 )
@@ -56,6 +55,7 @@ from frontdesk.channels.form_config import FormSettings, Site, normalize_origin
 from frontdesk.channels.form_config import parse_config as parse_config
 from frontdesk.queues.request import Channel, Customer, Request, Scalar
 from frontdesk.router.http.auth import Scope, caller, public
+from frontdesk.router.http.body import read_body
 from frontdesk.router.http.errors import Handler, Refusal, allow_origin, retry_after
 from frontdesk.router.http.openapi import ERROR, json_content, operation
 from frontdesk.router.http.views import status_path

@@ -62,7 +62,6 @@ from frontdesk.channels.fields import (
     media_type,
     parse_body,
     phone_field,
-    read_body,
 )
 from frontdesk.channels.social.generic import TIMESTAMP_HEADER, fresh, sign
 from frontdesk.queues.states import OPEN_STATES
@@ -70,6 +69,7 @@ from frontdesk.router.conf.calendar import Calendar
 from frontdesk.router.conf.hours import parse_working_hours
 from frontdesk.router.conf.yaml import Checker, Path
 from frontdesk.router.http.auth import Scope, principal, public
+from frontdesk.router.http.body import read_body
 from frontdesk.router.http.errors import Refusal, retry_after
 from frontdesk.router.http.openapi import json_content, operation
 from frontdesk.router.http.views import describe, status_path

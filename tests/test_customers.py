@@ -6,6 +6,7 @@ WebSocket and SMTP clients, the real daemon and a real redis-server."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import smtplib
 from collections.abc import AsyncIterator
@@ -533,3 +534,22 @@ def _raw(*results: str, sender: str = VIP) -> bytes:
 )
 def test_what_proves_a_mails_sender(results: list[str], envelope: str, trusted: bool) -> None:
     assert proven(_raw(*results), MX, envelope, VIP) is trusted
+
+
+async def test_an_import_body_larger_than_one_read_is_read_whole(desk: Desk) -> None:
+    """A directory of about 600 KB arrives in many chunks: every row is imported, not only
+    those of the first chunk (a single read of the body would cut it mid-row)."""
+    rows = ["name,email"] + [f"{'客户' * 90}{n},bulk{n}@example.com" for n in range(1200)]
+    body = ("\n".join(rows) + "\n").encode()
+    assert len(body) > 512 * 1024
+    status, report = await desk.call(
+        "POST", "/v1/customers/import", body, headers={"Content-Type": "text/csv"}
+    )
+    assert status == 200, report
+    assert (report["created"], report["refused"]) == (1200, [])
+    assert await desk.daemon.front.customers.find("email:bulk1199@example.com") is not None
+    big = b"name,email\n" + b"x,a@example.com\n" * (4 * 1024 * 1024 // 16 + 1)
+    headers = {"Content-Type": "text/csv", "Authorization": f"Bearer {TOKENS['sup']}"}
+    url = desk.base + "/v1/customers/import"
+    async with desk.http.post(url, data=io.BytesIO(big), headers=headers) as answer:
+        assert answer.status == 413 and (await answer.json())["error"]["code"] == "too_large"

@@ -19,7 +19,7 @@ from frontdesk.queues.customers import CustomerStore
 from frontdesk.queues.errors import QueueError, WrongState
 from frontdesk.router.api.keys import FRONT
 from frontdesk.router.http.auth import Scope, principal
-from frontdesk.router.http.body import json_body, text
+from frontdesk.router.http.body import json_body, read_body, text
 from frontdesk.router.http.errors import ApiError, invalid
 from frontdesk.router.intake.directory import DirectoryError, import_rows, parse
 
@@ -80,11 +80,7 @@ async def import_directory(request: web.Request) -> web.Response:
     if kind is None:
         raise ApiError(415, "unsupported_media_type", "Content-Type: send application/json or "
                        "text/csv", "Content-Type")  # fmt: skip
-    if request.content_length is not None and request.content_length > MAX_IMPORT:
-        raise ApiError(413, "too_large", f"the body is larger than {MAX_IMPORT} bytes")
-    raw = await request.content.read(MAX_IMPORT + 1)
-    if len(raw) > MAX_IMPORT:
-        raise ApiError(413, "too_large", f"the body is larger than {MAX_IMPORT} bytes")
+    raw = await read_body(request, MAX_IMPORT)  # all of it (413 past the limit)
     try:
         rows = parse(raw.decode("utf-8-sig"), kind)
     except UnicodeDecodeError:

@@ -21,6 +21,7 @@ from frontdesk.router.api.keys import STORE, SURVEYS
 from frontdesk.router.feedback.config import SCORE
 from frontdesk.router.feedback.service import Surveys
 from frontdesk.router.http.auth import public
+from frontdesk.router.http.body import read_body
 from frontdesk.router.http.errors import ApiError, Refusal
 
 MAX_FORM = 16 * 1024
@@ -147,11 +148,7 @@ async def survey(request: web.Request) -> web.StreamResponse:
 async def _answer_of(
     request: web.Request, surveys: Surveys, lang: str, request_id: str
 ) -> tuple[int, dict[str, int], str]:
-    if request.content_length is not None and request.content_length > MAX_FORM:
-        raise Refusal(413, "too_large", f"the answer is larger than {MAX_FORM} bytes")
-    raw = await request.content.read(MAX_FORM + 1)
-    if len(raw) > MAX_FORM:
-        raise Refusal(413, "too_large", f"the answer is larger than {MAX_FORM} bytes")
+    raw = await read_body(request, MAX_FORM)  # all of it (413 past the limit)
     if request.content_type == "application/json":
         try:
             doc = json.loads(raw)

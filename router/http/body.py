@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from frontdesk.queues.request import is_text
-from frontdesk.router.http.errors import ApiError, invalid
+from frontdesk.router.http.errors import ApiError, Refusal, invalid
 
 MAX_BODY = 64 * 1024
 
@@ -110,3 +110,18 @@ def int_map(
             raise invalid(f"{name}.{key}", f"must be a whole number from {low} to {high}")
         out[key] = n
     return out
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The whole body, refused with 413 as soon as it is longer than `limit` bytes."""
+    too_large = Refusal(413, "too_large", f"the body is larger than {limit} bytes")
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(min(limit + 1 - size, 65536)):
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
